@@ -1,0 +1,432 @@
+"""Plain data shared by every stage of the pipeline.
+
+Stages pass these frozen dataclasses to each other and nothing else: no click, kubernetes or git objects cross
+a stage boundary. Manifest bodies are ordinary dicts (JSON-like); by convention nobody mutates a body they did
+not create.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+JSON = dict[str, Any]
+
+# ---------------------------------------------------------------------------------------------------------------
+# Identity
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class ResourceKey:
+    """Identity of a Kubernetes object. ``group`` is "" for the core group; ``namespace`` None when cluster-scoped."""
+
+    group: str
+    kind: str
+    namespace: str | None
+    name: str
+
+    @property
+    def group_kind(self) -> GroupKind:
+        return GroupKind(self.group, self.kind)
+
+    def __str__(self) -> str:
+        """``Kind/namespace/name`` (``Kind/name`` when cluster-scoped): the name users see everywhere."""
+        if self.namespace:
+            return f"{self.kind}/{self.namespace}/{self.name}"
+        return f"{self.kind}/{self.name}"
+
+    @property
+    def qualified(self) -> str:
+        """Like ``str()`` but with the API group, for places where two kinds could share a name."""
+        kind = f"{self.kind}.{self.group}" if self.group else self.kind
+        return f"{kind}/{self.namespace}/{self.name}" if self.namespace else f"{kind}/{self.name}"
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class GroupKind:
+    group: str
+    kind: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}.{self.group}" if self.group else self.kind
+
+
+def split_api_version(api_version: str) -> tuple[str, str]:
+    """``apps/v1`` -> ("apps", "v1"); ``v1`` -> ("", "v1")."""
+    group, _, version = api_version.rpartition("/")
+    return group, version
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What discovery finds
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where an object or an app came from, for error messages and reports."""
+
+    app: str
+    file: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        if not self.file:
+            return self.app
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+@dataclass(frozen=True)
+class Manifest:
+    key: ResourceKey
+    body: JSON
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class HelmParameter:
+    name: str
+    value: str
+    force_string: bool = False
+
+
+@dataclass(frozen=True)
+class HelmOptions:
+    release_name: str | None = None
+    namespace: str | None = None
+    value_files: tuple[str, ...] = ()
+    # Inline values, applied after the value files in order (Argo CD: values then valuesObject).
+    values: tuple[JSON, ...] = ()
+    parameters: tuple[HelmParameter, ...] = ()
+    # (name, path) pairs: helm --set-file.
+    file_parameters: tuple[tuple[str, str], ...] = ()
+    skip_crds: bool = False
+    skip_tests: bool = False
+    ignore_missing_value_files: bool = False
+    kube_version: str | None = None
+    api_versions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class KustomizeOptions:
+    """Argo CD's ``spec.source.kustomize`` / Flux's Kustomization overrides, applied on top of kustomization.yaml."""
+
+    name_prefix: str | None = None
+    name_suffix: str | None = None
+    namespace: str | None = None
+    images: tuple[str, ...] = ()
+    common_labels: Mapping[str, str] = field(default_factory=dict)
+    common_annotations: Mapping[str, str] = field(default_factory=dict)
+    force_common_labels: bool = False
+    force_common_annotations: bool = False
+    replicas: tuple[tuple[str, int], ...] = ()
+    patches: tuple[JSON, ...] = ()
+    components: tuple[str, ...] = ()
+
+    def is_empty(self) -> bool:
+        return self == KustomizeOptions()
+
+
+@dataclass(frozen=True)
+class DirectoryOptions:
+    recurse: bool = False
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+
+class Tool(str, enum.Enum):
+    AUTO = "auto"
+    DIRECTORY = "directory"
+    KUSTOMIZE = "kustomize"
+    HELM = "helm"
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input of an app: a folder of a repository rendered with one tool."""
+
+    path: str  # relative to the repository root, "" or "." for the root
+    tool: Tool = Tool.AUTO
+    repo: str | None = None  # None: the repository being checked
+    helm: HelmOptions = field(default_factory=HelmOptions)
+    kustomize: KustomizeOptions = field(default_factory=KustomizeOptions)
+    directory: DirectoryOptions = field(default_factory=DirectoryOptions)
+    chart: str | None = None  # a chart from a Helm repository (needs the network)
+    target_revision: str | None = None
+    ref: str | None = None  # Argo CD multi-source: names this source for "$ref/..." value files
+    # Flux postBuild substitution variables, applied after the build; None when not configured.
+    substitute: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Destination:
+    namespace: str | None = None
+    server: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class IgnoreRule:
+    """Argo CD ``ignoreDifferences`` entry; empty selectors match everything."""
+
+    group: str | None = None
+    kind: str | None = None
+    name: str | None = None
+    namespace: str | None = None
+    json_pointers: tuple[str, ...] = ()
+    jq_path_expressions: tuple[str, ...] = ()
+    managed_fields_managers: tuple[str, ...] = ()
+
+    def matches(self, key: ResourceKey) -> bool:
+        return (
+            (self.group is None or self.group == key.group or (self.group == "core" and key.group == ""))
+            and (self.kind is None or self.kind == key.kind)
+            and (self.name is None or self.name == key.name)
+            and (self.namespace is None or self.namespace == key.namespace)
+        )
+
+
+class TrackingMethod(str, enum.Enum):
+    ANNOTATION = "annotation"
+    LABEL = "label"
+    ANNOTATION_LABEL = "annotation+label"
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """How live objects that belong to an app are recognised, so objects removed from Git show as 'would be pruned'."""
+
+    method: TrackingMethod = TrackingMethod.ANNOTATION
+    label_key: str = "app.kubernetes.io/instance"
+    # Name written in tracking annotations/labels; defaults to the app name.
+    app_instance: str | None = None
+    # Flux ownership labels (kustomize.toolkit.fluxcd.io/name, /namespace), when the app is a Flux Kustomization.
+    flux_owner: tuple[str, str] | None = None
+    # Helm release ownership (meta.helm.sh/release-name, /release-namespace).
+    helm_release: tuple[str, str] | None = None
+    # Extra label selector from the project file (``key=value,key2=value2``).
+    selector: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class App:
+    """Something rendered as one unit: a project-file entry, an Argo CD Application or a Flux object."""
+
+    name: str
+    sources: tuple[Source, ...]
+    destination: Destination = field(default_factory=Destination)
+    ignore: tuple[IgnoreRule, ...] = ()
+    tracking: Tracking = field(default_factory=Tracking)
+    origin: str = ""  # human-readable: where the app was declared or how it was found
+    kind: str = "project"  # project | auto | argocd | flux-kustomization | flux-helmrelease
+    # Free-form flags for hygiene checks and sync (e.g. {"production": True}).
+    labels: Mapping[str, str] = field(default_factory=dict)
+    # Field managers whose ownership of a field means "the agent applied it" (for removed-field detection).
+    appliers: tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Rendering
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A repository's files at one revision, materialized in a folder renderers may read (never the user's checkout)."""
+
+    root: Path
+    label: str  # "./k8s-manifests@1a2b3c4" or "./k8s-manifests (working tree)"
+    revision: str | None = None  # full commit SHA; None for the working tree
+    repo_path: Path | None = None  # the repository the files came from
+
+
+@dataclass(frozen=True)
+class RawObject:
+    """One document as a renderer produced it, before validation and identity (``identity.assign_keys``)."""
+
+    body: Any
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    app: App
+    manifests: tuple[Manifest, ...]
+    warnings: tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The live side
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What a snapshot or a live read actually looked at.
+
+    ``kinds`` None means unknown: only kinds that appear in the snapshot count as covered. ``namespaces`` None
+    means all namespaces were captured.
+    """
+
+    kinds: frozenset[GroupKind] | None = None
+    namespaces: frozenset[str] | None = None
+    complete: bool = False  # the user vouches that every kind was captured
+
+    def covers(self, key: ResourceKey, present_kinds: frozenset[GroupKind]) -> bool:
+        gk = key.group_kind
+        if not self.complete:
+            kinds = self.kinds if self.kinds is not None else present_kinds
+            if gk not in kinds:
+                return False
+        if key.namespace is not None and self.namespaces is not None:
+            return key.namespace in self.namespaces
+        return True
+
+
+@dataclass(frozen=True)
+class SecretHashing:
+    """How Secret values in a snapshot were hashed (a snapshot never holds them in clear)."""
+
+    algorithm: str  # "hmac-sha256"
+    salt: str  # hex; combined with an optional key from the environment
+    keyed: bool = False  # True when a key from GITOPS_CHECK_SNAPSHOT_KEY was mixed in
+
+
+@dataclass(frozen=True)
+class LiveState:
+    """The cluster as read live or from a snapshot: objects by key, plus what was covered and what failed."""
+
+    objects: Mapping[ResourceKey, JSON]
+    coverage: Coverage = field(default_factory=Coverage)
+    # Kinds (with namespace, or None for all) that could not be read, with the reason.
+    unreadable: Mapping[tuple[GroupKind, str | None], str] = field(default_factory=dict)
+    # Scope of kinds learned from discovery or CRDs: True when namespaced.
+    scopes: Mapping[GroupKind, bool] = field(default_factory=dict)
+    source: str = ""  # "snapshot cluster.json (taken 2026-11-20T10:00:00Z from prod)" / "live cluster prod"
+    secret_hashing: SecretHashing | None = None
+    server_version: str | None = None
+    requests: int = 0  # API requests sent to read it (0 for snapshots)
+
+    def present_kinds(self) -> frozenset[GroupKind]:
+        return frozenset(k.group_kind for k in self.objects)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Diff results
+
+
+class Status(str, enum.Enum):
+    ADDED = "added"  # in Git, not in the cluster: a sync would create it
+    CHANGED = "changed"
+    REMOVED = "removed"  # in the cluster, owned by the app, not in Git: a sync would prune it
+    UNCHANGED = "unchanged"
+    ERROR = "error"  # not checked
+
+
+class ChangeKind(str, enum.Enum):
+    VALUE = "value"  # Git and cluster disagree on a value Git sets
+    ADDED = "added"  # Git sets it, the cluster lacks it
+    REMOVED = "removed"  # the cluster has it, the applier set it earlier, Git no longer does
+    MANUAL = "manual"  # the cluster has it, set by hand (kubectl edit/label/...); a sync would keep it
+
+
+@dataclass(frozen=True)
+class Change:
+    """One differing field. ``path`` is display-ready (``spec.template.spec.containers[name=app].image``).
+
+    ``old`` is the cluster's value, ``new`` Git's; for Secret data both are redaction markers, never values.
+    """
+
+    kind: ChangeKind
+    path: str
+    old: Any = None
+    new: Any = None
+    manager: str | None = None  # for MANUAL/REMOVED: which field manager set the live value
+
+
+@dataclass(frozen=True)
+class ResourceDiff:
+    key: ResourceKey
+    app: str
+    status: Status
+    changes: tuple[Change, ...] = ()
+    # Normalized, redacted views used to print a diff: ``desired`` is what Git wants, ``live`` what the cluster has,
+    # both reduced to the fields that matter. None when the object is absent on that side.
+    desired: JSON | None = None
+    live: JSON | None = None
+    message: str | None = None  # for ERROR: why it was not checked; else an optional note
+    origin: Origin | None = None
+    notes: tuple[str, ...] = ()  # e.g. "also rendered by app foo", "kind scope unknown, assumed namespaced"
+
+    @property
+    def is_drift(self) -> bool:
+        return self.status in (Status.ADDED, Status.CHANGED, Status.REMOVED)
+
+
+@dataclass(frozen=True)
+class AppError:
+    """An app (or one of its parts) that could not be checked; it turns the exit code to 2."""
+
+    app: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+    stage: str = "render"  # discover | render | cluster | diff
+
+
+@dataclass
+class AppResult:
+    app: App
+    diffs: list[ResourceDiff] = field(default_factory=list)
+    errors: list[AppError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    render_seconds: float = 0.0
+
+    def count(self, status: Status) -> int:
+        return sum(1 for d in self.diffs if d.status is status)
+
+    @property
+    def drifted(self) -> bool:
+        return any(d.is_drift for d in self.diffs)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors) or any(d.status is Status.ERROR for d in self.diffs)
+
+
+@dataclass
+class CheckResult:
+    """Everything a reporter needs; reporters read nothing else."""
+
+    apps: list[AppResult]
+    target: str  # "commit 1a2b3c4 of ./repo" / "working tree of ./repo"
+    against: str  # LiveState.source
+    errors: list[AppError] = field(default_factory=list)  # run-level (discovery, cluster) errors
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    stats: dict[str, int] = field(default_factory=dict)
+    mode: str = "diff"  # diff | preview
+
+    @property
+    def diffs(self) -> list[ResourceDiff]:
+        return [d for a in self.apps for d in a.diffs]
+
+    @property
+    def drifted(self) -> bool:
+        return any(a.drifted for a in self.apps)
+
+    @property
+    def incomplete(self) -> bool:
+        return bool(self.errors) or any(a.failed for a in self.apps)
+
+    def totals(self) -> dict[Status, int]:
+        out = {s: 0 for s in Status}
+        for d in self.diffs:
+            out[d.status] += 1
+        return out
+
+    def exit_code(self) -> int:
+        """0 in sync, 1 drift, 2 could not check everything (wins over 1)."""
+        if self.incomplete:
+            return 2
+        return 1 if self.drifted else 0

@@ -1,0 +1,88 @@
+"""Running external programs (helm, kustomize, kubectl): lookup, timeouts, captured stderr, typed failures."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitops_check.errors import RenderError, ToolMissingError
+
+DEFAULT_TIMEOUT = 300.0
+STDERR_TAIL = 1500
+
+
+def tool_cache_dir() -> Path:
+    """Where scripts/tools.py puts helm and kustomize when they are not installed system-wide."""
+    env = os.environ.get("GITOPS_CHECK_BIN_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "gitops-check" / "bin"
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    path: str
+
+
+def find_tool(name: str, *, explicit: str | None = None, env_var: str | None = None) -> Tool | None:
+    """Explicit option, then the environment variable, then PATH, then gitops-check's own tool cache."""
+    for candidate in (explicit, os.environ.get(env_var) if env_var else None):
+        if candidate:
+            found = shutil.which(candidate)
+            if not found:
+                raise ToolMissingError(f"{name} binary {candidate!r} (from {env_var or 'option'}) is not executable")
+            return Tool(name, found)
+    found = shutil.which(name)
+    if found:
+        return Tool(name, found)
+    cached = tool_cache_dir() / name
+    if cached.exists() and os.access(cached, os.X_OK):
+        return Tool(name, str(cached))
+    return None
+
+
+def tail(text: str, limit: int = STDERR_TAIL) -> str:
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    return "..." + text[-limit:]
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    what: str,
+    cwd: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    input_text: str | None = None,
+) -> str:
+    """Run a program and return its stdout; on failure raise RenderError with ``what`` and the stderr tail."""
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    try:
+        proc = subprocess.run(
+            list(argv),
+            cwd=cwd,
+            env=full_env,
+            input=input_text,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except FileNotFoundError as e:
+        raise ToolMissingError(f"{what}: {argv[0]} not found") from e
+    except subprocess.TimeoutExpired as e:
+        raise RenderError(f"{what}: timed out after {timeout:.0f}s") from e
+    if proc.returncode != 0:
+        detail = tail(proc.stderr) or tail(proc.stdout) or f"exit code {proc.returncode}"
+        raise RenderError(f"{what} failed: {detail}")
+    return proc.stdout

