@@ -1,0 +1,253 @@
+"""The field-by-field comparison of one desired object with one live object (pure; no I/O).
+
+Git's object is the reference. Every field Git sets must be in the cluster with an equal value (quantities by
+value, zero values the server omits treated as absent). Fields only the cluster has are defaults unless
+``managed.Ownership`` says the applier or a person put them there. List elements are matched by their merge
+key (containers by name, ports by port and protocol, ...), not by position.
+
+The walk runs once without building anything; only for objects that differ does a second walk build the
+reduced "desired" and "live" views that reports turn into a text diff.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from gitops_check.diff import quantity
+from gitops_check.diff.managed import Owner, Ownership
+from gitops_check.diff.paths import Field, Index, Keyed, Path, SetValue, display
+from gitops_check.model import Change, ChangeKind
+
+# Merge keys of Kubernetes' own lists (x-kubernetes-list-map-keys), by field name.
+LIST_MAP_KEYS: dict[str, tuple[str, ...]] = {
+    "containers": ("name",),
+    "initContainers": ("name",),
+    "ephemeralContainers": ("name",),
+    "env": ("name",),
+    "volumes": ("name",),
+    "volumeMounts": ("mountPath",),
+    "volumeDevices": ("devicePath",),
+    "imagePullSecrets": ("name",),
+    "hostAliases": ("ip",),
+    "resourceClaims": ("name",),
+    "schedulingGates": ("name",),
+    "topologySpreadConstraints": ("topologyKey", "whenUnsatisfiable"),
+    "conditions": ("type",),
+    "ownerReferences": ("uid",),
+    "webhooks": ("name",),
+    "resizePolicy": ("resourceName",),
+}
+# Key fields the server defaults, so Git may leave them out.
+KEY_DEFAULTS: dict[str, Any] = {"protocol": "TCP"}
+SET_LISTS = frozenset({"finalizers"})
+# map[string]string fields: an empty string there is a value, not an omitted zero value.
+STRING_MAPS = frozenset({"labels", "annotations", "data", "binaryData", "stringData", "nodeSelector", "matchLabels"})
+
+
+def _list_keys(name: str | None, desired: list[Any], live: list[Any]) -> tuple[str, ...] | None:
+    if name == "ports":
+        items = [i for i in desired + live if isinstance(i, dict)]
+        if items and all("containerPort" in i for i in items):
+            return ("containerPort", "protocol")
+        if items and all("port" in i for i in items):
+            return ("port", "protocol")
+        return None
+    if name in LIST_MAP_KEYS:
+        return LIST_MAP_KEYS[name]
+    # Unknown lists (custom resources): match by "name" when every element has a distinct one.
+    for side in (desired, live):
+        names = [i.get("name") for i in side if isinstance(i, dict)]
+        if len(names) != len(side) or not all(isinstance(n, str) for n in names) or len(set(names)) != len(names):
+            return None
+    return ("name",) if desired and live else None
+
+
+def _item_key(item: Any, keys: tuple[str, ...]) -> Keyed | None:
+    if not isinstance(item, dict):
+        return None
+    values = []
+    for k in keys:
+        v = item.get(k, KEY_DEFAULTS.get(k))
+        if v is None:
+            return None
+        values.append((k, v))
+    return Keyed(tuple(values))
+
+
+def is_empty(value: Any) -> bool:
+    """A zero value the API server omits on output (``omitempty``): Git setting it equals the cluster lacking it."""
+    if value is None or value is False or value == "" or (type(value) is int and value == 0):
+        return True
+    if isinstance(value, dict):
+        return all(is_empty(v) for v in value.values())
+    if isinstance(value, list):
+        return not value
+    return False
+
+
+def _scalars_equal(desired: Any, live: Any, parent: str | None, name: str | None) -> bool:
+    if type(desired) is bool or type(live) is bool:
+        return type(desired) is type(live) and desired == live
+    if desired == live:
+        return True
+    if parent in quantity.QUANTITY_MAPS or name in quantity.QUANTITY_FIELDS:
+        return quantity.equal(desired, live)
+    return False
+
+
+@dataclass
+class Walk:
+    """One comparison. ``changes`` fills during ``run``; ``views`` is True for the second, view-building pass."""
+
+    ownership: Ownership
+    live_metadata: dict[str, Any]
+    views: bool = False
+
+    def __post_init__(self) -> None:
+        self.changes: list[Change] = []
+
+    def run(self, desired: dict[str, Any], live: dict[str, Any]) -> tuple[Any, Any]:
+        return self._map(desired, live, ())
+
+    # -- recording
+
+    def _value_change(self, path: Path, old: Any, new: Any) -> None:
+        managers = self.ownership.value_managers(path, self.live_metadata) if not self.views else []
+        self.changes.append(Change(ChangeKind.VALUE, display(path), old, new, managers[0] if managers else None))
+
+    # -- walk
+
+    def _node(self, desired: Any, live: Any, path: Path, parent: str | None) -> tuple[Any, Any]:
+        if isinstance(desired, dict) and isinstance(live, dict):
+            return self._map(desired, live, path)
+        if isinstance(desired, list) and isinstance(live, list):
+            return self._list(desired, live, path)
+        name = path[-1].name if path and isinstance(path[-1], Field) else None
+        if _scalars_equal(desired, live, parent, name):
+            return desired, desired
+        self._value_change(path, live, desired)
+        return desired, live
+
+    def _map(self, desired: dict[str, Any], live: dict[str, Any], path: Path) -> tuple[Any, Any]:
+        views = self.views
+        dv: dict[str, Any] = {}
+        lv: dict[str, Any] = {}
+        name = path[-1].name if path and isinstance(path[-1], Field) else None
+        keep_empty = name in STRING_MAPS
+        for k, d in desired.items():
+            sub = (*path, Field(k))
+            if k in live:
+                a, b = self._node(d, live[k], sub, name)
+                if views:
+                    dv[k], lv[k] = a, b
+            elif d is None or (not keep_empty and is_empty(d)):
+                continue
+            else:
+                self.changes.append(Change(ChangeKind.ADDED, display(sub), None, d))
+                if views:
+                    dv[k] = d
+        if len(live) > len(desired) or any(k not in desired for k in live):
+            for k, value in live.items():
+                if k in desired:
+                    continue
+                kept = self._live_only((*path, Field(k)), value)
+                if views and kept is not _DROP:
+                    lv[k] = kept
+        return dv, lv
+
+    def _list(self, desired: list[Any], live: list[Any], path: Path) -> tuple[Any, Any]:
+        name = path[-1].name if path and isinstance(path[-1], Field) else None
+        if name in SET_LISTS and all(not isinstance(v, (dict, list)) for v in desired + live):
+            return self._set(desired, live, path)
+        keys = _list_keys(name, desired, live)
+        if keys is not None:
+            result = self._keyed(desired, live, path, keys)
+            if result is not None:
+                return result
+        if len(desired) != len(live):
+            self._value_change(path, live, desired)
+            return desired, live
+        dv, lv = [], []
+        for i, (d, item) in enumerate(zip(desired, live, strict=True)):
+            a, b = self._node(d, item, (*path, Index(i)), name)
+            dv.append(a)
+            lv.append(b)
+        return dv, lv
+
+    def _keyed(
+        self, desired: list[Any], live: list[Any], path: Path, keys: tuple[str, ...]
+    ) -> tuple[Any, Any] | None:
+        desired_keys = [_item_key(i, keys) for i in desired]
+        live_keys = [_item_key(i, keys) for i in live]
+        if None in desired_keys or None in live_keys or len(set(desired_keys)) != len(desired_keys):
+            return None  # not keyable after all: compare as an atomic list
+        live_by_key = dict(zip(live_keys, live, strict=True))
+        dv, lv = [], []
+        for seg, d in zip(desired_keys, desired, strict=True):
+            assert seg is not None
+            sub = (*path, seg)
+            if seg in live_by_key:
+                a, b = self._node(d, live_by_key[seg], sub, None)
+                dv.append(a)
+                lv.append(b)
+            else:
+                self.changes.append(Change(ChangeKind.ADDED, display(sub), None, d))
+                dv.append(d)
+        wanted = set(desired_keys)
+        for seg, item in zip(live_keys, live, strict=True):
+            if seg in wanted:
+                continue
+            assert seg is not None
+            kept = self._live_only((*path, seg), item)
+            if kept is not _DROP:
+                lv.append(kept)
+        return dv, lv
+
+    def _set(self, desired: list[Any], live: list[Any], path: Path) -> tuple[Any, Any]:
+        lv = [v for v in desired if v in live]
+        for v in desired:
+            if v not in live:
+                self.changes.append(Change(ChangeKind.ADDED, display((*path, SetValue(v))), None, v))
+        for v in live:
+            if v not in desired and self._live_only((*path, SetValue(v)), v) is not _DROP:
+                lv.append(v)
+        return list(desired), lv
+
+    def _live_only(self, path: Path, value: Any) -> Any:
+        """Classify a value only the cluster has; returns what the live view keeps of it (or _DROP)."""
+        if self.ownership.trivial:
+            return _DROP
+        owner, manager, whole = self.ownership.claim(path)
+        if owner is Owner.OTHER:
+            return _DROP
+        if not whole and isinstance(value, dict):
+            kept = {}
+            for k, v in value.items():
+                part = self._live_only((*path, Field(k)), v)
+                if part is not _DROP:
+                    kept[k] = part
+            return kept if kept else _DROP
+        if not whole and isinstance(value, list):
+            return self._live_only_list(path, value)
+        kind = ChangeKind.REMOVED if owner is Owner.APPLIER else ChangeKind.MANUAL
+        self.changes.append(Change(kind, display(path), value, None, manager))
+        return value
+
+    def _live_only_list(self, path: Path, value: list[Any]) -> Any:
+        name = path[-1].name if isinstance(path[-1], Field) else None
+        keys = _list_keys(name, value, value)
+        kept = []
+        for i, item in enumerate(value):
+            seg = _item_key(item, keys) if keys else None
+            part = self._live_only((*path, seg or Index(i)), item)
+            if part is not _DROP:
+                kept.append(part)
+        return kept if kept else _DROP
+
+
+class _Drop:
+    pass
+
+
+_DROP: Any = _Drop()

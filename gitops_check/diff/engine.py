@@ -1,0 +1,215 @@
+"""Diff an app's rendered objects against the live state: one ResourceDiff per object (pure).
+
+Ties the pieces together: normalization, ignore rules, the field walk, Secret values compared apart and never
+shown, objects missing from the cluster told apart from objects the snapshot did not capture, and objects
+that would be pruned.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gitops_check import secrethash
+from gitops_check.diff import normalize
+from gitops_check.diff.compare import Walk
+from gitops_check.diff.managed import Owner, Ownership
+from gitops_check.diff.paths import Field
+from gitops_check.diff.prune import TrackingIndex
+from gitops_check.model import (
+    App,
+    Change,
+    ChangeKind,
+    IgnoreRule,
+    LiveState,
+    Manifest,
+    ResourceDiff,
+    ResourceKey,
+    SecretHashing,
+    Status,
+    TrackingMethod,
+)
+
+REDACTED = "<redacted>"
+REDACTED_LIVE = "<redacted: value in cluster>"
+REDACTED_GIT = "<redacted: value in Git>"
+FLUX_SSA = "kustomize.toolkit.fluxcd.io/ssa"
+
+
+@dataclass(frozen=True)
+class DiffSettings:
+    appliers: frozenset[str]
+    manual_managers: frozenset[str]
+    ignore: tuple[IgnoreRule, ...] = ()  # global rules, added to each app's own
+    detect_pruning: bool = True
+
+
+def _tracking_labels(app: App) -> tuple[str, ...]:
+    if app.tracking.method in (TrackingMethod.LABEL, TrackingMethod.ANNOTATION_LABEL):
+        return (app.tracking.label_key,)
+    return ()
+
+
+def diff_object(
+    key: ResourceKey,
+    desired: Manifest | None,
+    live: dict[str, Any] | None,
+    app: App,
+    settings: DiffSettings,
+    hashing: SecretHashing | None = None,
+) -> ResourceDiff:
+    """Compare one object. ``desired`` None: live-only (pruning); ``live`` None: missing in the cluster."""
+    origin = desired.origin if desired else None
+    tracking_labels = _tracking_labels(app)
+    if desired is None:
+        assert live is not None
+        view = normalize.strip(live, tracking_labels=tracking_labels)
+        if normalize.is_secret(key):
+            view = _redacted_secret_view(view, REDACTED)
+        return ResourceDiff(key, app.name, Status.REMOVED, (), None, view)
+    body = desired.body
+    annotations = (body.get("metadata") or {}).get("annotations") or {}
+    ssa = str(annotations.get(FLUX_SSA, "")).lower()
+    if ssa == "ignore" or (ssa == "ifnotpresent" and live is not None):
+        return ResourceDiff(key, app.name, Status.UNCHANGED, origin=origin, notes=(f"skipped: {FLUX_SSA}: {ssa}",))
+    desired_view = normalize.strip(body)
+    if live is None:
+        if normalize.is_secret(key):
+            desired_view = _redacted_secret_view(desired_view, REDACTED, desired=True)
+        return ResourceDiff(key, app.name, Status.ADDED, (), desired_view, None, origin=origin)
+
+    live_metadata = live.get("metadata") or {}
+    d = desired_view
+    lv = normalize.strip(live, tracking_labels=tracking_labels)
+    rules = tuple(r for r in (*app.ignore, *settings.ignore) if r.matches(key))
+    if rules:
+        d, lv, _ = normalize.apply_ignore_rules(key, d, lv, rules, live_metadata)
+    appliers = settings.appliers.union(app.appliers)
+    ownership = Ownership.of(live, appliers, settings.manual_managers)
+
+    secret = normalize.is_secret(key)
+    secret_changes: list[Change] = []
+    secret_views: tuple[dict[str, str], dict[str, str]] = ({}, {})
+    if secret:
+        try:
+            secret_changes, secret_views = _compare_secret_values(d, lv, ownership, hashing)
+        except (normalize.SecretDataError, secrethash.MissingSnapshotKey) as e:
+            return ResourceDiff(key, app.name, Status.ERROR, message=str(e), origin=origin)
+        d = normalize.without_secret_values(d)
+        lv = normalize.without_secret_values(lv)
+
+    walk = Walk(ownership, live_metadata)
+    walk.run(d, lv)
+    changes = walk.changes + secret_changes
+    if not changes:
+        return ResourceDiff(key, app.name, Status.UNCHANGED, origin=origin)
+    view_walk = Walk(ownership, live_metadata, views=True)
+    dview, lview = view_walk.run(d, lv)
+    if secret:
+        if secret_views[0]:
+            dview["data"] = secret_views[0]
+        if secret_views[1]:
+            lview["data"] = secret_views[1]
+    return ResourceDiff(key, app.name, Status.CHANGED, tuple(changes), dview, lview, origin=origin)
+
+
+def _redacted_secret_view(view: dict[str, Any], marker: str, *, desired: bool = False) -> dict[str, Any]:
+    keys = list((view.get("data") or {}).keys())
+    if desired:
+        keys += [k for k in (view.get("stringData") or {}) if k not in keys]
+    out = normalize.without_secret_values(view)
+    if keys:
+        out["data"] = {str(k): marker for k in sorted(keys)}
+    return out
+
+
+def _compare_secret_values(
+    desired: dict[str, Any], live: dict[str, Any], ownership: Ownership, hashing: SecretHashing | None
+) -> tuple[list[Change], tuple[dict[str, str], dict[str, str]]]:
+    """Per-key comparison of Secret values; changes and views carry markers, never values."""
+    want = normalize.secret_bytes(desired, desired=True)
+    have = normalize.secret_bytes(live, desired=False)
+    changes: list[Change] = []
+    dview: dict[str, str] = {}
+    lview: dict[str, str] = {}
+    for name in sorted(set(want) | set(have)):
+        path = f"data.{name}"
+        if name in want and name in have:
+            if _secret_equal(want[name], have[name], hashing):
+                dview[name] = lview[name] = REDACTED
+            else:
+                changes.append(Change(ChangeKind.VALUE, path, REDACTED_LIVE, REDACTED_GIT))
+                dview[name], lview[name] = REDACTED_GIT, REDACTED_LIVE
+        elif name in want:
+            changes.append(Change(ChangeKind.ADDED, path, None, REDACTED_GIT))
+            dview[name] = REDACTED_GIT
+        else:
+            owner, manager, _ = ownership.claim((Field("data"), Field(name)))
+            if owner is Owner.OTHER:
+                continue
+            kind = ChangeKind.REMOVED if owner is Owner.APPLIER else ChangeKind.MANUAL
+            changes.append(Change(kind, path, REDACTED_LIVE, None, manager))
+            lview[name] = REDACTED_LIVE
+    return changes, (dview, lview)
+
+
+def _secret_equal(want: bytes | str, have: bytes | str, hashing: SecretHashing | None) -> bool:
+    if isinstance(have, str):  # hashed in a snapshot
+        if hashing is None:
+            raise secrethash.MissingSnapshotKey("the cluster's Secret value is hashed but the snapshot has no hashing info")
+        if isinstance(want, str):
+            return want == have
+        return secrethash.hash_value(want, hashing) == have
+    if isinstance(want, str):
+        return False
+    return want == have
+
+
+def diff_app(
+    app: App,
+    manifests: Iterable[Manifest],
+    live: LiveState,
+    settings: DiffSettings,
+    *,
+    tracking: TrackingIndex | None = None,
+    notes: Mapping[ResourceKey, str] | None = None,
+) -> list[ResourceDiff]:
+    """Every object of an app compared with the cluster, plus live objects it owns that Git no longer has."""
+    notes = notes or {}
+    present = live.present_kinds()
+    out: list[ResourceDiff] = []
+    desired_keys: set[ResourceKey] = set()
+    for manifest in manifests:
+        key = manifest.key
+        desired_keys.add(key)
+        body = live.objects.get(key)
+        reason = _unreadable(live, key)
+        if body is None and reason is not None:
+            result = ResourceDiff(key, app.name, Status.ERROR, message=reason, origin=manifest.origin)
+        elif body is None and not live.coverage.covers(key, present):
+            result = ResourceDiff(key, app.name, Status.ERROR, message=_not_captured(key, live), origin=manifest.origin)
+        else:
+            result = diff_object(key, manifest, body, app, settings, live.secret_hashing)
+        if key in notes:
+            result = dataclasses.replace(result, notes=(*result.notes, notes[key]))
+        out.append(result)
+    if settings.detect_pruning:
+        index = tracking or TrackingIndex(live)
+        for key in sorted(index.owned_by(app) - desired_keys):
+            out.append(diff_object(key, None, live.objects[key], app, settings))
+    return out
+
+
+def _unreadable(live: LiveState, key: ResourceKey) -> str | None:
+    gk = key.group_kind
+    return live.unreadable.get((gk, key.namespace)) or live.unreadable.get((gk, None))
+
+
+def _not_captured(key: ResourceKey, live: LiveState) -> str:
+    where = f" in namespace {key.namespace}" if key.namespace else ""
+    return (
+        f"not checked: {live.source or 'the snapshot'} does not cover {key.group_kind}{where}; "
+        "capture it (gitops-check snapshot --for-repo) or pass --assume-complete-snapshot"
+    )

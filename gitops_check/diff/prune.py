@@ -1,0 +1,94 @@
+"""Which live objects belong to an app, so those no longer in Git can be reported as "would be pruned".
+
+Mirrors how the agents track what they applied: Argo CD's tracking annotation (``<app>:<group>/<kind>:<ns>/<name>``,
+ignored when it describes another object, as happens when objects are copied) or instance label, Flux's
+ownership labels, Helm's release annotations, or a label selector from the project file. Objects created by
+controllers (with ownerReferences) and kinds the agents never prune are left out, as Argo CD does.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+from gitops_check.model import App, LiveState, ResourceKey, TrackingMethod
+
+TRACKING_ANNOTATION = "argocd.argoproj.io/tracking-id"
+FLUX_NAME = "kustomize.toolkit.fluxcd.io/name"
+FLUX_NAMESPACE = "kustomize.toolkit.fluxcd.io/namespace"
+FLUX_PRUNE = "kustomize.toolkit.fluxcd.io/prune"
+HELM_RELEASE = "meta.helm.sh/release-name"
+HELM_NAMESPACE = "meta.helm.sh/release-namespace"
+ARGO_COMPARE_OPTIONS = "argocd.argoproj.io/compare-options"
+# Kinds the agents exclude from pruning by default (created by the cluster itself).
+NEVER_PRUNED = frozenset(
+    {("", "Endpoints"), ("discovery.k8s.io", "EndpointSlice"), ("", "Event"), ("events.k8s.io", "Event"),
+     ("coordination.k8s.io", "Lease"), ("apps", "ControllerRevision"), ("", "Pod"), ("apps", "ReplicaSet")}
+)  # fmt: skip
+
+
+def parse_tracking_id(value: str) -> tuple[str, ResourceKey] | None:
+    """``app:group/Kind:ns/name`` -> (app, key); None when malformed."""
+    try:
+        app, gk, nsname = value.split(":", 2)
+        group, kind = gk.split("/", 1)
+        namespace, name = nsname.split("/", 1)
+    except ValueError:
+        return None
+    return app, ResourceKey(group, kind, namespace or None, name)
+
+
+class TrackingIndex:
+    """Live objects grouped by every owner identity they carry; built once per run."""
+
+    def __init__(self, live: LiveState):
+        self.by_tracking_id: dict[str, list[ResourceKey]] = defaultdict(list)
+        self.by_label: dict[tuple[str, str], list[ResourceKey]] = defaultdict(list)
+        self.by_flux: dict[tuple[str, str], list[ResourceKey]] = defaultdict(list)
+        self.by_helm: dict[tuple[str, str], list[ResourceKey]] = defaultdict(list)
+        self.candidates: list[ResourceKey] = []
+        self.objects = live.objects
+        for key, body in live.objects.items():
+            metadata = body.get("metadata") or {}
+            if (key.group, key.kind) in NEVER_PRUNED or metadata.get("ownerReferences"):
+                continue
+            annotations: Mapping[str, Any] = metadata.get("annotations") or {}
+            labels: Mapping[str, Any] = metadata.get("labels") or {}
+            if "IgnoreExtraneous" in str(annotations.get(ARGO_COMPARE_OPTIONS, "")):
+                continue
+            self.candidates.append(key)
+            tracking = annotations.get(TRACKING_ANNOTATION)
+            if isinstance(tracking, str):
+                parsed = parse_tracking_id(tracking)
+                # An annotation copied onto another object does not make that object the app's.
+                if parsed and parsed[1] == key:
+                    self.by_tracking_id[parsed[0]].append(key)
+            for label, value in labels.items():
+                self.by_label[(str(label), str(value))].append(key)
+            if FLUX_NAME in labels and FLUX_NAMESPACE in labels:
+                if str(annotations.get(FLUX_PRUNE, "")).lower() != "disabled":
+                    self.by_flux[(str(labels[FLUX_NAME]), str(labels[FLUX_NAMESPACE]))].append(key)
+            if HELM_RELEASE in annotations and HELM_NAMESPACE in annotations:
+                self.by_helm[(str(annotations[HELM_RELEASE]), str(annotations[HELM_NAMESPACE]))].append(key)
+
+    def owned_by(self, app: App) -> set[ResourceKey]:
+        tracking = app.tracking
+        instance = tracking.app_instance or app.name
+        owned: set[ResourceKey] = set()
+        if tracking.method in (TrackingMethod.ANNOTATION, TrackingMethod.ANNOTATION_LABEL):
+            owned.update(self.by_tracking_id.get(instance, ()))
+        if tracking.method is TrackingMethod.LABEL:
+            owned.update(self.by_label.get((tracking.label_key, instance), ()))
+        if tracking.flux_owner:
+            owned.update(self.by_flux.get(tracking.flux_owner, ()))
+        if tracking.helm_release:
+            owned.update(self.by_helm.get(tracking.helm_release, ()))
+        if tracking.selector:
+            items = list(tracking.selector.items())
+            first = self.by_label.get((items[0][0], items[0][1]), ())
+            for key in first:
+                labels = (self.objects[key].get("metadata") or {}).get("labels") or {}
+                if all(str(labels.get(k)) == v for k, v in items):
+                    owned.add(key)
+        return owned
