@@ -98,7 +98,8 @@ def _check_expansion(node: yaml.Node, where: str) -> None:
     size(node)
 
 
-def check_size(size: int, where: str, limit: int = MAX_FILE_BYTES) -> None:
+def check_size(size: int, where: str, limit: int | None = None) -> None:
+    limit = MAX_FILE_BYTES if limit is None else limit
     if size > limit:
         raise InputError(f"file is {size} bytes, over the {limit} byte limit; split it or raise the limit", file=where)
 

@@ -1,0 +1,240 @@
+"""Cluster snapshots: load what users have (kubectl output, YAML, folders, gzip) and gitops-check's own format.
+
+gitops-check's format is one JSON document (optionally gzipped)::
+
+    {"apiVersion": "gitops-check.io/v1", "kind": "ClusterSnapshot",
+     "metadata": {"takenAt": "...", "cluster": "prod", "server": "https://...", "serverVersion": "v1.37.2",
+                  "tool": "gitops-check 0.1.0"},
+     "coverage": {"kinds": [{"group": "apps", "kind": "Deployment", "namespaced": true}, ...],
+                  "namespaces": ["shop", ...] or null for all,
+                  "unreadable": [{"group": "", "kind": "Secret", "namespace": "shop", "reason": "forbidden"}]},
+     "secretHashing": {"algorithm": "hmac-sha256", "salt": "<hex>", "keyed": false},
+     "objects": [ ...Kubernetes objects, Secret values replaced by keyed hashes... ]}
+
+Coverage is what lets "absent from the cluster" be told from "not captured". Other inputs carry no coverage:
+a kind counts as captured when at least one object of it is present (or when the user vouches with
+``--assume-complete-snapshot``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from gitops_check import secrethash, yamlio
+from gitops_check.errors import InputError
+from gitops_check.identity import KindScopes
+from gitops_check.model import Coverage, GroupKind, LiveState, ResourceKey, SecretHashing, split_api_version
+
+API_VERSION = "gitops-check.io/v1"
+KIND = "ClusterSnapshot"
+MAX_SNAPSHOT_BYTES = 2 * 1024 * 1024 * 1024  # decompressed
+SNAPSHOT_SUFFIXES = (".json", ".yaml", ".yml", ".json.gz", ".yaml.gz", ".yml.gz")
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read snapshot: {e.strerror}", file=str(path)) from None
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as e:
+            raise InputError(f"corrupt gzip data: {e}", file=str(path)) from None
+    return data
+
+
+def _key(obj: dict[str, Any]) -> ResourceKey:
+    group, _ = split_api_version(str(obj.get("apiVersion", "")))
+    metadata = obj.get("metadata") or {}
+    return ResourceKey(group, str(obj.get("kind", "")), metadata.get("namespace") or None, str(metadata.get("name", "")))
+
+
+def _objects_of(doc: Any, where: str, line: int) -> Iterator[dict[str, Any]]:
+    if not isinstance(doc, dict):
+        raise InputError(f"expected Kubernetes objects, found a {type(doc).__name__}", file=where, line=line)
+    kind = doc.get("kind")
+    if isinstance(kind, str) and kind.endswith("List") and isinstance(doc.get("items"), list):
+        for item in doc["items"]:
+            yield from _objects_of(item, where, line)
+        return
+    if not doc.get("apiVersion") or not kind or not (doc.get("metadata") or {}).get("name"):
+        raise InputError("object lacks apiVersion, kind or metadata.name", file=where, line=line)
+    yield doc
+
+
+def _files(path: Path) -> list[Path]:
+    if path.is_dir():
+        found = [p for p in sorted(path.rglob("*")) if p.is_file() and p.name.endswith(SNAPSHOT_SUFFIXES)]
+        if not found:
+            raise InputError("no .json/.yaml snapshot files in this folder", file=str(path))
+        return found
+    if not path.exists():
+        raise InputError("snapshot file does not exist", file=str(path))
+    return [path]
+
+
+def load_snapshot(path: str | os.PathLike[str], *, assume_complete: bool = False) -> LiveState:
+    """Load a snapshot file or folder into a LiveState. Raises InputError with file and line."""
+    root = Path(path)
+    objects: dict[ResourceKey, dict[str, Any]] = {}
+    coverage: Coverage | None = None
+    hashing: SecretHashing | None = None
+    unreadable: dict[tuple[GroupKind, str | None], str] = {}
+    scopes: dict[GroupKind, bool] = {}
+    meta: dict[str, Any] = {}
+    for file in _files(root):
+        where = str(file)
+        data = _read_bytes(file)
+        yamlio.check_size(len(data), where, MAX_SNAPSHOT_BYTES)
+        for doc in yamlio.load_documents(data, where):
+            body = doc.data
+            if isinstance(body, dict) and body.get("kind") == KIND and body.get("apiVersion") == API_VERSION:
+                own = _parse_own(body, where)
+                coverage, hashing, meta = own.coverage, own.hashing, own.meta
+                unreadable.update(own.unreadable)
+                scopes.update(own.scopes)
+                docs: Iterable[dict[str, Any]] = own.objects
+            else:
+                docs = _objects_of(body, where, doc.line)
+            for obj in docs:
+                objects[_key(obj)] = obj
+    kind_scopes = KindScopes(dict(scopes))
+    for obj in objects.values():
+        kind_scopes.learn_crd(obj)
+    if coverage is None:
+        coverage = Coverage(complete=assume_complete)
+    elif assume_complete:
+        coverage = Coverage(coverage.kinds, coverage.namespaces, complete=True)
+    return LiveState(
+        objects=objects,
+        coverage=coverage,
+        unreadable=unreadable,
+        scopes=kind_scopes.table,
+        source=_describe(root, meta),
+        secret_hashing=hashing,
+        server_version=meta.get("serverVersion"),
+    )
+
+
+def _describe(root: Path, meta: dict[str, Any]) -> str:
+    parts = [f"snapshot {root}"]
+    details = []
+    if meta.get("takenAt"):
+        details.append(f"taken {meta['takenAt']}")
+    if meta.get("cluster"):
+        details.append(f"from {meta['cluster']}")
+    if details:
+        parts.append(f"({' '.join(details)})")
+    return " ".join(parts)
+
+
+class _Own:
+    def __init__(self) -> None:
+        self.coverage = Coverage()
+        self.hashing: SecretHashing | None = None
+        self.meta: dict[str, Any] = {}
+        self.unreadable: dict[tuple[GroupKind, str | None], str] = {}
+        self.scopes: dict[GroupKind, bool] = {}
+        self.objects: list[dict[str, Any]] = []
+
+
+def _parse_own(body: dict[str, Any], where: str) -> _Own:
+    own = _Own()
+    try:
+        own.meta = dict(body.get("metadata") or {})
+        cov = body.get("coverage") or {}
+        kinds = set()
+        for entry in cov.get("kinds") or ():
+            gk = GroupKind(str(entry.get("group", "")), str(entry["kind"]))
+            kinds.add(gk)
+            if "namespaced" in entry:
+                own.scopes[gk] = bool(entry["namespaced"])
+        namespaces = cov.get("namespaces")
+        own.coverage = Coverage(
+            kinds=frozenset(kinds) if cov.get("kinds") is not None else None,
+            namespaces=frozenset(str(n) for n in namespaces) if namespaces is not None else None,
+        )
+        for entry in cov.get("unreadable") or ():
+            gk = GroupKind(str(entry.get("group", "")), str(entry["kind"]))
+            own.unreadable[(gk, entry.get("namespace"))] = str(entry.get("reason", "could not be read"))
+        sh = body.get("secretHashing")
+        if sh:
+            own.hashing = SecretHashing(str(sh["algorithm"]), str(sh["salt"]), bool(sh.get("keyed", False)))
+            if own.hashing.algorithm != "hmac-sha256":
+                raise InputError(f"unknown secret hashing algorithm {own.hashing.algorithm!r}", file=where)
+        objects = body.get("objects") or []
+        if not isinstance(objects, list):
+            raise InputError("'objects' must be a list", file=where)
+        for i, obj in enumerate(objects):
+            own.objects.extend(_objects_of(obj, f"{where} (objects[{i}])", 1))
+    except (KeyError, TypeError, AttributeError) as e:
+        raise InputError(f"malformed gitops-check snapshot ({e.__class__.__name__}: {e})", file=where) from None
+    return own
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Writing (used by ``gitops-check snapshot``)
+
+
+def hash_secret(obj: dict[str, Any], hashing: SecretHashing) -> dict[str, Any]:
+    """A copy of a Secret whose values are keyed hashes; last-applied (which holds values in clear) is dropped."""
+    import base64
+
+    out = dict(obj)
+    data = obj.get("data") or {}
+    out["data"] = {
+        k: (v if secrethash.is_hash(v) else secrethash.hash_value(base64.b64decode(str(v or "")), hashing))
+        for k, v in data.items()
+    }
+    out.pop("stringData", None)
+    metadata = dict(obj.get("metadata") or {})
+    annotations = dict(metadata.get("annotations") or {})
+    if annotations.pop("kubectl.kubernetes.io/last-applied-configuration", None) is not None:
+        metadata["annotations"] = annotations
+        out["metadata"] = metadata
+    return out
+
+
+def build_snapshot(
+    objects: Iterable[dict[str, Any]],
+    *,
+    kinds: Iterable[tuple[GroupKind, bool]],
+    namespaces: Iterable[str] | None,
+    unreadable: dict[tuple[GroupKind, str | None], str],
+    meta: dict[str, Any],
+    hashing: SecretHashing,
+) -> dict[str, Any]:
+    safe = []
+    for obj in objects:
+        key = _key(obj)
+        safe.append(hash_secret(obj, hashing) if key.group == "" and key.kind == "Secret" else obj)
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": meta,
+        "coverage": {
+            "kinds": [{"group": gk.group, "kind": gk.kind, "namespaced": ns} for gk, ns in sorted(kinds)],
+            "namespaces": sorted(namespaces) if namespaces is not None else None,
+            "unreadable": [
+                {"group": gk.group, "kind": gk.kind, "namespace": ns, "reason": reason}
+                for (gk, ns), reason in sorted(unreadable.items(), key=lambda i: (i[0][0], i[0][1] or ""))
+            ],
+        },
+        "secretHashing": {"algorithm": hashing.algorithm, "salt": hashing.salt, "keyed": hashing.keyed},
+        "objects": safe,
+    }
+
+
+def write_snapshot(path: str | os.PathLike[str], snapshot: dict[str, Any]) -> None:
+    text = yamlio.dump_json(snapshot, indent=None).encode()
+    target = Path(path)
+    tmp = target.with_name(target.name + ".tmp")
+    if target.name.endswith(".gz"):
+        text = gzip.compress(text, compresslevel=6)
+    tmp.write_bytes(text)
+    tmp.replace(target)

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import pytest
+
+from gitops_check import yamlio
+from gitops_check.errors import InputError
+
+
+def test_documents_keep_their_start_line_and_skip_empty_ones() -> None:
+    docs = list(yamlio.load_documents("a: 1\n---\n---\n# c\nb: 2\n", "f.yaml"))
+    assert [(d.data, d.line) for d in docs] == [({"a": 1}, 1), ({"b": 2}, 5)]
+
+
+def test_dates_stay_strings_like_go_yaml() -> None:
+    assert next(yamlio.load_documents("when: 2024-01-01\n", "f.yaml")).data == {"when": "2024-01-01"}
+
+
+def test_syntax_error_names_file_and_line() -> None:
+    with pytest.raises(InputError) as e:
+        list(yamlio.load_documents("a: 1\nb: [1\nc: 2\n", "apps/x.yaml"))
+    assert str(e.value).startswith("apps/x.yaml:3: invalid YAML")
+
+
+def test_duplicate_keys_are_an_error() -> None:
+    with pytest.raises(InputError, match="duplicate key 'image'"):
+        list(yamlio.load_documents("image: a\nimage: b\n", "f.yaml"))
+
+
+def test_alias_bomb_refused_before_expansion() -> None:
+    lines = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]']
+    prev = "a"
+    for name in "bcdefghijk":
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 10) + "]")
+        prev = name
+    with pytest.raises(InputError, match="alias bomb"):
+        list(yamlio.load_documents("\n".join(lines), "bomb.yaml"))
+
+
+def test_small_aliases_are_fine() -> None:
+    doc = next(yamlio.load_documents("base: &b {x: 1}\nother: *b\n", "f.yaml")).data
+    assert doc == {"base": {"x": 1}, "other": {"x": 1}}
+
+
+def test_oversized_input_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(yamlio, "MAX_FILE_BYTES", 10)
+    with pytest.raises(InputError, match="over the 10 byte limit"):
+        list(yamlio.load_documents("a: 123456789012\n", "big.yaml"))
+
+
+def test_json_is_read_as_json() -> None:
+    assert [d.data for d in yamlio.load_documents('{"kind": "List", "items": []}', "f.json")] == [
+        {"kind": "List", "items": []}
+    ]
