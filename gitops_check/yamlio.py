@@ -29,7 +29,7 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _BaseDumper = yaml.SafeDumper
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+class _Loader(_BaseLoader):  # type: ignore[misc]
     """SafeLoader without timestamp resolution and with duplicate-key detection."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -56,7 +56,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
 # Go's YAML (sigs.k8s.io/yaml) keeps "2024-01-01" a string; PyYAML would make it a date.
 _Loader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+    for first, resolvers in _Loader.yaml_implicit_resolvers.items()
 }
 
 
@@ -168,13 +168,13 @@ def load_one(text: str | bytes, where: str) -> Any:
 
 
 def dump_yaml(data: Any) -> str:
-    return yaml.dump(  # type: ignore[no-any-return]
+    return yaml.dump(
         data, Dumper=_BaseDumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=1_000_000
     )
 
 
 def dump_yaml_all(docs: list[Any]) -> str:
-    return yaml.dump_all(  # type: ignore[no-any-return]
+    return yaml.dump_all(
         docs, Dumper=_BaseDumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=1_000_000
     )
 

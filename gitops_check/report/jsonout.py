@@ -1,0 +1,113 @@
+"""The machine-readable report: a versioned JSON document (docs/json-report.md, schema-v1.json beside this file).
+
+Version 1 only grows by optional fields; renaming or removing a field, or changing its meaning, is version 2.
+Apps are sorted by name and resources by kind, namespace, name and group, so two runs over the same state
+produce the same document (timings aside). Only fields of CheckResult appear, and no object bodies: the diff
+text is built from the already redacted views.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from gitops_check import __version__
+from gitops_check.model import AppError, AppResult, CheckResult, Origin, ResourceDiff, Status
+from gitops_check.report.text import AppStatus, app_status, key_order, unified_diff
+from gitops_check.yamlio import dump_json
+
+SCHEMA_VERSION = 1
+SCHEMA_FILE = "schema-v1.json"
+TOOL_NAME = "gitops-check"
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) the output of ``render_json`` follows."""
+    text = resources.files("gitops_check.report").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def _counts(diffs: list[ResourceDiff]) -> dict[str, int]:
+    out = {s.value: 0 for s in Status}
+    for d in diffs:
+        out[d.status.value] += 1
+    return out
+
+
+def _error(error: AppError, *, with_app: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "message": error.message,
+        "file": error.file,
+        "line": error.line,
+        "stage": error.stage,
+    }
+    if with_app:
+        out = {"app": error.app or None, **out}
+    return out
+
+
+def _origin(origin: Origin | None) -> dict[str, Any] | None:
+    if origin is None or not origin.file:
+        return None
+    return {"file": origin.file, "line": origin.line}
+
+
+def _resource(diff: ResourceDiff, mode: str) -> dict[str, Any]:
+    return {
+        "kind": diff.key.kind,
+        "group": diff.key.group,
+        "namespace": diff.key.namespace,
+        "name": diff.key.name,
+        "id": str(diff.key),
+        "status": diff.status.value,
+        "origin": _origin(diff.origin),
+        "changes": [
+            {"kind": c.kind.value, "path": c.path, "old": c.old, "new": c.new, "manager": c.manager}
+            for c in diff.changes
+        ],
+        "message": diff.message,
+        "notes": list(diff.notes),
+        "diff": unified_diff(diff, mode=mode),
+    }
+
+
+def _app(app: AppResult, mode: str) -> dict[str, Any]:
+    return {
+        "name": app.app.name,
+        "kind": app.app.kind,
+        "origin": app.app.origin or None,
+        "status": app_status(app).value,
+        "counts": _counts(app.diffs),
+        "errors": [_error(e, with_app=False) for e in app.errors],
+        "warnings": list(app.warnings),
+        "renderSeconds": round(app.render_seconds, 3),
+        "resources": [_resource(d, mode) for d in sorted(app.diffs, key=lambda d: key_order(d.key))],
+    }
+
+
+def report_dict(result: CheckResult) -> dict[str, Any]:
+    """The report as plain data (what ``render_json`` serializes)."""
+    apps = sorted(result.apps, key=lambda a: a.app.name)
+    by_status = {s.value: 0 for s in AppStatus}
+    for app in apps:
+        by_status[app_status(app).value] += 1
+    return {
+        "schemaVersion": SCHEMA_VERSION,
+        "tool": {"name": TOOL_NAME, "version": __version__},
+        "mode": result.mode,
+        "target": result.target,
+        "against": result.against,
+        "exitCode": result.exit_code(),
+        "summary": {"apps": {"total": len(apps), **by_status}, "resources": _counts(result.diffs)},
+        "apps": [_app(a, result.mode) for a in apps],
+        "errors": [_error(e, with_app=True) for e in result.errors],
+        "warnings": list(result.warnings),
+        "timings": {k: round(v, 3) for k, v in sorted(result.timings.items())},
+        "stats": dict(sorted(result.stats.items())),
+    }
+
+
+def render_json(result: CheckResult) -> str:
+    return dump_json(report_dict(result)) + "\n"

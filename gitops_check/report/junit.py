@@ -1,0 +1,192 @@
+"""JUnit XML, so CI systems show drift as failed tests: a suite per app, a case per resource.
+
+GitLab's merge request widget shows a ``<failure>``'s text (not its ``message``), keys cases by classname+name,
+and refuses files over 30 MB; GitHub readers use ``failure@message`` and ``testcase@file/@line``. So the message
+is a short verdict, the text carries the field summary and the unified diff, each text is capped, and the whole
+file stays under a byte budget. The only module that imports junit_xml.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+import junit_xml
+
+from gitops_check.model import AppError, AppResult, CheckResult, ResourceDiff, Status
+from gitops_check.report.text import (
+    app_status,
+    clean,
+    describe_change,
+    first_line,
+    location,
+    plural,
+    resource_verdict,
+    sort_apps,
+    sort_diffs,
+    unified_diff,
+    wording,
+)
+
+CASE_LIMIT = 64 * 1024  # bytes of text in one case
+TOTAL_LIMIT = 25 * 1024 * 1024  # bytes of text in the file; GitLab refuses files over 30 MB
+RUN_SUITE = "gitops-check"
+_MESSAGE_WIDTH = 300
+
+
+def _size(text: str) -> int:
+    """Bytes once written: UTF-8, with XML escapes for ``&``, ``<`` and ``>``."""
+    escapes = 4 * text.count("&") + 3 * (text.count("<") + text.count(">"))
+    return len(text.encode("utf-8", "replace")) + escapes
+
+
+class _Budget:
+    """Bytes of case text left for the whole file; once spent, cases keep their verdict but drop their diff."""
+
+    def __init__(self, case_limit: int, total_limit: int) -> None:
+        self.case_limit = case_limit
+        self.left = total_limit
+
+    def fit(self, head: str, body: str) -> str:
+        """``head`` (verdict, fields) is kept; ``body`` (the diff) is cut at a line with an explicit note."""
+        text = head + body
+        size = _size(text)
+        if size <= min(self.case_limit, self.left):
+            self.left -= size
+            return text
+        if self.left < self.case_limit:
+            note = "[diff left out: this JUnit file reached its size budget; see the Markdown/JSON report]\n"
+            text = _cut(head, self.case_limit // 4) + note
+            self.left = max(0, self.left - _size(text))
+            return text
+        note_room = 200
+        kept: list[str] = []
+        used = 0
+        lines = text.splitlines(keepends=True)
+        for line in lines:
+            n = _size(line)
+            if used + n > self.case_limit - note_room:
+                break
+            kept.append(line)
+            used += n
+        more = len(lines) - len(kept)
+        text = (
+            "".join(kept) + f"[diff truncated: {plural(more, 'more line')}; see the Markdown/JSON report]\n"
+        )
+        self.left -= _size(text)
+        return text
+
+
+def _cut(text: str, limit: int) -> str:
+    data = text.encode("utf-8", "replace")
+    if len(data) <= limit:
+        return text
+    return data[:limit].decode("utf-8", "ignore").rsplit("\n", 1)[0] + "\n"
+
+
+def _unique(names: Iterable[str]) -> list[str]:
+    """GitLab drops cases with the same classname+name, so repeated names get `` (2)``, `` (3)``..."""
+    seen: Counter[str] = Counter()
+    out = []
+    for name in names:
+        seen[name] += 1
+        out.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return out
+
+
+def _case_names(diffs: list[ResourceDiff]) -> list[str]:
+    # Kind/namespace/name can be shared by two API groups (Service vs Knative Service): qualify those.
+    plain = Counter(str(d.key) for d in diffs)
+    return _unique(clean(str(d.key) if plain[str(d.key)] == 1 else d.key.qualified) for d in diffs)
+
+
+def _resource_case(
+    diff: ResourceDiff, name: str, classname: str, mode: str, budget: _Budget
+) -> junit_xml.TestCase:
+    origin = diff.origin
+    case = junit_xml.TestCase(
+        name,
+        classname=classname,
+        file=clean(origin.file) if origin and origin.file else None,
+        line=origin.line if origin and origin.file and origin.line else None,
+    )
+    verdict = resource_verdict(diff, mode)
+    head = [f"{clean(str(diff.key))}: {verdict}"]
+    where = location(origin.file, origin.line) if origin else ""
+    if where:
+        head.append(f"origin: {clean(where)}")
+    if diff.message and diff.status is not Status.ERROR:
+        head.append(f"note: {clean(diff.message)}")
+    head += [f"note: {clean(n)}" for n in diff.notes]
+    if diff.status is Status.UNCHANGED:
+        if diff.notes or diff.message:
+            case.stdout = "\n".join(head) + "\n"
+        return case
+    if diff.status is Status.ERROR:
+        message = clean(diff.message or "not checked").strip()
+        text = budget.fit("\n".join([*head[1:], message]) + "\n", "")
+        case.add_error_info(
+            message=first_line(verdict, _MESSAGE_WIDTH), output=text, error_type="not-checked"
+        )
+        return case
+    head += [describe_change(c, mode) for c in diff.changes]
+    body = unified_diff(diff, mode=mode)
+    text = budget.fit("\n".join(head) + "\n" + ("\n" if body else ""), body)
+    case.add_failure_info(
+        message=first_line(verdict, _MESSAGE_WIDTH), output=text, failure_type=wording(mode).failure_type
+    )
+    return case
+
+
+def _error_cases(
+    errors: list[AppError], classname: str, budget: _Budget, *, with_app: bool
+) -> list[junit_xml.TestCase]:
+    names = _unique(clean(f"{e.stage}: {e.app}" if with_app and e.app else e.stage) for e in errors)
+    cases = []
+    for error, name in zip(errors, names, strict=True):
+        case = junit_xml.TestCase(
+            name,
+            classname=classname,
+            file=clean(error.file) if error.file else None,
+            line=error.line if error.file and error.line else None,
+        )
+        where = location(error.file, error.line)
+        message = clean(error.message).strip()
+        text = budget.fit((f"{clean(where)}: " if where else "") + message + "\n", "")
+        case.add_error_info(
+            message=first_line(message, _MESSAGE_WIDTH), output=text, error_type=f"{error.stage}-error"
+        )
+        cases.append(case)
+    return cases
+
+
+def _app_suite(app: AppResult, mode: str, budget: _Budget) -> junit_xml.TestSuite:
+    classname = clean(app.app.name)
+    cases = _error_cases(app.errors, classname, budget, with_app=False)
+    diffs = sort_diffs(app.diffs)
+    for diff, name in zip(diffs, _case_names(diffs), strict=True):
+        cases.append(_resource_case(diff, name, classname, mode, budget))
+    if not cases:
+        cases.append(junit_xml.TestCase("(no resources)", classname=classname))
+    properties = {"kind": app.app.kind, "status": app_status(app).value}
+    if app.app.origin:
+        properties["origin"] = clean(app.app.origin)
+    stdout = "\n".join(f"warning: {clean(w)}" for w in app.warnings) or None
+    return junit_xml.TestSuite(classname, cases, properties=properties, stdout=stdout)
+
+
+def render_junit(result: CheckResult, *, case_limit: int = CASE_LIMIT, total_limit: int = TOTAL_LIMIT) -> str:
+    """JUnit XML: per app a suite of resource cases (failure = drift, error = not checked) plus its error cases.
+
+    Run-level errors and warnings go to a suite named ``gitops-check``.
+    """
+    budget = _Budget(case_limit, total_limit)
+    suites = [_app_suite(app, result.mode, budget) for app in sort_apps(result.apps)]
+    if result.errors or result.warnings:
+        cases = _error_cases(result.errors, RUN_SUITE, budget, with_app=True)
+        if result.warnings:
+            warnings = junit_xml.TestCase("warnings", classname=RUN_SUITE)
+            warnings.stdout = "\n".join(f"warning: {clean(w)}" for w in result.warnings)
+            cases.append(warnings)
+        suites.insert(0, junit_xml.TestSuite(RUN_SUITE, cases))
+    return str(junit_xml.to_xml_report_string(suites, prettyprint=True, encoding="utf-8"))

@@ -1,0 +1,196 @@
+"""The report a person reads in a terminal or a CI log: what drifted, the diff, what failed, what the exit code means.
+
+Colour is decided by the caller (``should_color``) so the renderer stays a pure function of the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from gitops_check.model import AppError, AppResult, ChangeKind, CheckResult, ResourceDiff, Status
+from gitops_check.report.text import (
+    AppStatus,
+    app_breakdown,
+    app_status,
+    clean,
+    describe_change,
+    exit_line,
+    location,
+    plural,
+    resource_verdict,
+    sentence,
+    sort_apps,
+    sort_diffs,
+    summary_line,
+    unified_diff,
+    wording,
+)
+
+_RESET = "\x1b[0m"
+_CODES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "cyan": "36"}
+_MARK = {
+    Status.ERROR: "!",
+    Status.CHANGED: "~",
+    Status.ADDED: "+",
+    Status.REMOVED: "-",
+    Status.UNCHANGED: "=",
+}
+_MARK_COLOR = {
+    Status.ERROR: "red",
+    Status.CHANGED: "yellow",
+    Status.ADDED: "green",
+    Status.REMOVED: "red",
+    Status.UNCHANGED: "dim",
+}
+_APP_COLOR = {AppStatus.ERROR: "red", AppStatus.DRIFTED: "yellow", AppStatus.IN_SYNC: "green"}
+# In-sync apps are listed by name up to this many; beyond it only counted (unless verbose).
+_IN_SYNC_NAMES = 20
+
+
+class _TTY(Protocol):
+    def isatty(self) -> bool: ...
+
+
+def should_color(stream: _TTY, env: Mapping[str, str]) -> bool:
+    """ANSI colour on a terminal; ``NO_COLOR`` (any non-empty value) turns it off and wins, ``FORCE_COLOR`` turns it on.
+
+    ``FORCE_COLOR=0``/``false`` counts as off, as in Node and most CLIs. ``TERM=dumb`` turns it off on a terminal.
+    """
+    if env.get("NO_COLOR"):
+        return False
+    force = env.get("FORCE_COLOR")
+    if force:
+        return force.lower() not in ("0", "false", "no", "off")
+    if env.get("TERM") == "dumb":
+        return False
+    try:
+        return bool(stream.isatty())
+    except (ValueError, OSError):  # closed or detached stream
+        return False
+
+
+class _Paint:
+    def __init__(self, color: bool) -> None:
+        self.color = color
+
+    def __call__(self, text: str, *styles: str) -> str:
+        if not self.color or not styles or not text:
+            return text
+        return "\x1b[" + ";".join(_CODES[s] for s in styles) + "m" + text + _RESET
+
+    def diff(self, text: str, indent: str) -> list[str]:
+        out = []
+        for line in text.splitlines():
+            if line.startswith(("---", "+++")):
+                styled = self(line, "bold")
+            elif line.startswith("@@"):
+                styled = self(line, "cyan")
+            elif line.startswith("-"):
+                styled = self(line, "red")
+            elif line.startswith("+"):
+                styled = self(line, "green")
+            else:
+                styled = line
+            out.append(indent + styled)
+        return out
+
+
+def _error_lines(error: AppError, paint: _Paint, indent: str) -> list[str]:
+    where = location(error.file, error.line)
+    message = clean(error.message).rstrip().split("\n")
+    head = f"{indent}{paint('error', 'red', 'bold')} ({error.stage}): " + (f"{where}: " if where else "")
+    lines = [head + paint(message[0], "red")]
+    lines += [f"{indent}  {paint(m, 'red')}" for m in message[1:]]
+    return lines
+
+
+def _resource_lines(diff: ResourceDiff, mode: str, paint: _Paint) -> list[str]:
+    mark = paint(_MARK[diff.status], _MARK_COLOR[diff.status], "bold")
+    where = location(diff.origin.file, diff.origin.line) if diff.origin else ""
+    head = f"  {mark} {paint(clean(str(diff.key)), 'bold')}: {resource_verdict(diff, mode)}"
+    if where:
+        head += "  " + paint(f"({clean(where)})", "dim")
+    lines = [head]
+    if diff.status is Status.ERROR:
+        if diff.message and "\n" in diff.message.strip():
+            lines += [f"      {paint(m, 'red')}" for m in clean(diff.message).strip().split("\n")[1:]]
+    elif diff.message:
+        lines.append(f"      {paint('note:', 'dim')} {clean(diff.message)}")
+    for note in diff.notes:
+        lines.append(f"      {paint('note:', 'dim')} {clean(note)}")
+    if diff.status is Status.UNCHANGED:
+        return lines
+    for change in diff.changes:
+        text = describe_change(change, mode)
+        if change.kind is ChangeKind.MANUAL:
+            lines.append(f"      {paint('by hand:', 'yellow', 'bold')} {paint(text, 'yellow')}")
+        else:
+            lines.append(f"      {text}")
+    body = unified_diff(diff, mode=mode)
+    if body:
+        lines += paint.diff(body, "    ")
+    return lines
+
+
+def _app_lines(app: AppResult, mode: str, paint: _Paint, verbose: bool) -> list[str]:
+    w = wording(mode)
+    status = app_status(app)
+    head = f"{paint(clean(app.app.name), 'bold')} [{paint(w.app_status[status], _APP_COLOR[status], 'bold')}]"
+    breakdown = app_breakdown(app, mode)
+    if breakdown:
+        head += f" {breakdown}"
+    if app.app.origin:
+        head += "  " + paint(f"({clean(app.app.origin)})", "dim")
+    lines = [head]
+    for error in app.errors:
+        lines += _error_lines(error, paint, "  ")
+    for warning in app.warnings:
+        lines.append(f"  {paint('warning:', 'yellow')} {clean(warning)}")
+    for diff in sort_diffs(app.diffs):
+        if diff.status is Status.UNCHANGED and not verbose:
+            continue
+        lines += _resource_lines(diff, mode, paint)
+    if verbose and not app.diffs and not app.errors:
+        lines.append(paint("  (no resources)", "dim"))
+    return lines
+
+
+def render_terminal(result: CheckResult, *, color: bool, verbose: bool = False) -> str:
+    """Human-readable report. Non-verbose hides unchanged resources and lists in-sync apps on one line."""
+    paint = _Paint(color)
+    w = wording(result.mode)
+    lines = [f"{paint('gitops-check', 'bold')}: {clean(result.target)} against {clean(result.against)}", ""]
+    for error in result.errors:
+        lines += _error_lines(error, paint, "")
+    for warning in result.warnings:
+        lines.append(f"{paint('warning:', 'yellow')} {clean(warning)}")
+    if result.errors or result.warnings:
+        lines.append("")
+    quiet: list[AppResult] = []
+    for app in sort_apps(result.apps):
+        if app_status(app) is AppStatus.IN_SYNC and not verbose and not app.warnings:
+            quiet.append(app)
+            continue
+        lines += [*_app_lines(app, result.mode, paint, verbose), ""]
+    if quiet:
+        label = w.app_status[AppStatus.IN_SYNC]
+        if len(quiet) <= _IN_SYNC_NAMES:
+            names = ", ".join(clean(a.app.name) for a in quiet)
+            lines += [f"{paint(sentence(label), 'green')}: {names}", ""]
+        else:
+            lines += [
+                f"{paint(sentence(label), 'green')}: {plural(len(quiet), 'app')} (--verbose lists them)",
+                "",
+            ]
+    if verbose and result.timings:
+        timings = ", ".join(f"{k} {v:.2f}s" for k, v in sorted(result.timings.items()))
+        lines.append(paint(f"timings: {timings}", "dim"))
+    if verbose and result.stats:
+        stats = ", ".join(f"{k} {v}" for k, v in sorted(result.stats.items()))
+        lines.append(paint(f"stats: {stats}", "dim"))
+    code = result.exit_code()
+    code_color = {0: "green", 1: "yellow"}.get(code, "red")
+    lines.append(paint(summary_line(result), "bold"))
+    lines.append(paint(sentence(exit_line(result)), code_color))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,360 @@
+"""What every reporter says the same way: wording per mode, ordering, summary line, field changes, unified diffs.
+
+Reporters differ in markup only. Keeping the words in one table per mode ("diff": Git against the cluster,
+"preview": base render against head render) means a change of wording, or a new mode, is one edit here.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import json
+import re
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gitops_check.model import AppResult, Change, ChangeKind, CheckResult, ResourceDiff, ResourceKey, Status
+from gitops_check.yamlio import dump_yaml
+
+# ---------------------------------------------------------------------------------------------------------------
+# Wording
+
+
+class AppStatus(enum.StrEnum):
+    """One verdict per app; an app that failed counts as failed even when parts of it drifted."""
+
+    IN_SYNC = "in-sync"
+    DRIFTED = "drifted"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Wording:
+    checked: str  # verb in the summary line: "5 apps checked"
+    drift: str  # noun for what was found: "drift in 2 of 5 apps"
+    no_drift: str  # title when nothing was found: "all 5 apps in sync"
+    app_status: Mapping[AppStatus, str]
+    status: Mapping[Status, str]  # one resource
+    column: Mapping[Status, str]  # summary table column headings
+    old_label: str  # unified diff headers: --- old / +++ new
+    new_label: str
+    failure_type: str  # JUnit failure@type
+    field_added: str  # Change wording; {new} {old} {who} are pre-formatted
+    field_removed: str
+    field_manual: str
+    field_manual_who: str
+    exit_meaning: Mapping[int, str]
+
+
+_NOT_CHECKED = "not checked"
+
+WORDING: dict[str, Wording] = {
+    "diff": Wording(
+        checked="checked",
+        drift="drift",
+        no_drift="all {n} in sync",
+        app_status={
+            AppStatus.IN_SYNC: "in sync",
+            AppStatus.DRIFTED: "drifted",
+            AppStatus.ERROR: _NOT_CHECKED,
+        },
+        status={
+            Status.CHANGED: "changed",
+            Status.ADDED: "would be created",
+            Status.REMOVED: "would be pruned",
+            Status.UNCHANGED: "in sync",
+            Status.ERROR: _NOT_CHECKED,
+        },
+        column={Status.ADDED: "Added", Status.CHANGED: "Changed", Status.REMOVED: "Pruned"},
+        old_label="live",
+        new_label="git",
+        failure_type="drift",
+        field_added="not in the cluster; Git sets {new}",
+        field_removed="{old} in the cluster, no longer in Git; a sync would remove it",
+        field_manual="{old}, changed by hand; a sync would keep it",
+        field_manual_who="{old}, changed by hand with {who}; a sync would keep it",
+        exit_meaning={
+            0: "everything checked is in sync",
+            1: "drift found",
+            2: "not everything could be checked, so the result is incomplete (this wins over drift)",
+        },
+    ),
+    "preview": Wording(
+        checked="compared",
+        drift="changes",
+        no_drift="no changes in {n}",
+        app_status={
+            AppStatus.IN_SYNC: "unchanged",
+            AppStatus.DRIFTED: "with changes",
+            AppStatus.ERROR: _NOT_CHECKED,
+        },
+        status={
+            Status.CHANGED: "changed",
+            Status.ADDED: "added",
+            Status.REMOVED: "removed",
+            Status.UNCHANGED: "unchanged",
+            Status.ERROR: _NOT_CHECKED,
+        },
+        column={Status.ADDED: "Added", Status.CHANGED: "Changed", Status.REMOVED: "Removed"},
+        old_label="base",
+        new_label="head",
+        failure_type="change",
+        field_added="added: {new}",
+        field_removed="removed (was {old})",
+        field_manual="{old}, changed by hand; a sync would keep it",
+        field_manual_who="{old}, changed by hand with {who}; a sync would keep it",
+        exit_meaning={
+            0: "the change renders no differences",
+            1: "the change alters rendered resources",
+            2: "not everything could be rendered or compared, so the result is incomplete (this wins over changes)",
+        },
+    ),
+}
+
+
+def wording(mode: str) -> Wording:
+    """The words for ``CheckResult.mode``; an unknown mode reads like "diff" rather than failing a report."""
+    return WORDING.get(mode, WORDING["diff"])
+
+
+def sentence(text: str) -> str:
+    """Upper-case the first letter only (``str.capitalize`` would lower-case the rest)."""
+    return text[:1].upper() + text[1:]
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Ordering and counts
+
+
+def app_status(app: AppResult) -> AppStatus:
+    if app.failed:
+        return AppStatus.ERROR
+    return AppStatus.DRIFTED if app.drifted else AppStatus.IN_SYNC
+
+
+def drift_count(app: AppResult) -> int:
+    return sum(1 for d in app.diffs if d.is_drift)
+
+
+def error_count(app: AppResult) -> int:
+    """App-level errors plus resources that could not be checked."""
+    return len(app.errors) + app.count(Status.ERROR)
+
+
+_APP_RANK = {AppStatus.ERROR: 0, AppStatus.DRIFTED: 1, AppStatus.IN_SYNC: 2}
+_RESOURCE_RANK = {Status.ERROR: 0, Status.CHANGED: 1, Status.ADDED: 2, Status.REMOVED: 3, Status.UNCHANGED: 4}
+
+
+def key_order(key: ResourceKey) -> tuple[str, str, str, str]:
+    # ResourceKey's own ordering breaks on namespace None vs str.
+    return (key.kind, key.namespace or "", key.name, key.group)
+
+
+def sort_apps(apps: Iterable[AppResult]) -> list[AppResult]:
+    """Most significant first: failed apps, then drifted apps (most drifted objects first), then in sync."""
+    return sorted(
+        apps, key=lambda a: (_APP_RANK[app_status(a)], -drift_count(a) - error_count(a), a.app.name)
+    )
+
+
+def sort_diffs(diffs: Iterable[ResourceDiff]) -> list[ResourceDiff]:
+    """Errors, changed, added, removed, unchanged; then by key."""
+    return sorted(diffs, key=lambda d: (_RESOURCE_RANK[d.status], key_order(d.key)))
+
+
+def drift_totals(apps: Iterable[AppResult]) -> dict[Status, int]:
+    out = {Status.CHANGED: 0, Status.ADDED: 0, Status.REMOVED: 0}
+    for app in apps:
+        for d in app.diffs:
+            if d.status in out:
+                out[d.status] += 1
+    return out
+
+
+def drift_breakdown(counts: Mapping[Status, int], mode: str) -> str:
+    """``1 changed, 1 would be pruned``; zero counts left out."""
+    w = wording(mode)
+    order = (Status.CHANGED, Status.ADDED, Status.REMOVED)
+    return ", ".join(f"{counts[s]} {w.status[s]}" for s in order if counts.get(s))
+
+
+def app_breakdown(app: AppResult, mode: str) -> str:
+    """What one app's header says after its verdict: ``1 changed, 1 would be created, 2 not checked``."""
+    parts = [drift_breakdown(drift_totals([app]), mode)]
+    errors = error_count(app)
+    if errors:
+        parts.append(plural(errors, "error"))
+    return ", ".join(p for p in parts if p)
+
+
+def summary_line(result: CheckResult) -> str:
+    """``3 apps checked: 1 in sync, 1 drifted (1 changed, 1 would be pruned), 1 not checked``."""
+    w = wording(result.mode)
+    by_status = {s: 0 for s in AppStatus}
+    for app in result.apps:
+        by_status[app_status(app)] += 1
+    n = len(result.apps)
+    drifted_apps = [a for a in result.apps if app_status(a) is AppStatus.DRIFTED]
+    failed_apps = [a for a in result.apps if app_status(a) is AppStatus.ERROR]
+    parts: list[str] = []
+    if by_status[AppStatus.IN_SYNC]:
+        parts.append(f"{by_status[AppStatus.IN_SYNC]} {w.app_status[AppStatus.IN_SYNC]}")
+    if drifted_apps:
+        parts.append(
+            f"{len(drifted_apps)} {w.app_status[AppStatus.DRIFTED]} ({drift_breakdown(drift_totals(drifted_apps), result.mode)})"
+        )
+    if failed_apps:
+        parts.append(f"{len(failed_apps)} {w.app_status[AppStatus.ERROR]}")
+    line = f"{plural(n, 'app')} {w.checked}" + (": " + ", ".join(parts) if parts else "")
+    partial = drift_breakdown(drift_totals(failed_apps), result.mode)
+    if partial:
+        line += f"; {w.drift} in what could be checked: {partial}"
+    if result.errors:
+        line += f"; {plural(len(result.errors), 'error')} outside any app"
+    return line
+
+
+def verdict(result: CheckResult) -> str:
+    """Short verdict for titles: ``drift in 2 of 5 apps``, ``1 of 5 apps not checked``, ``all 5 apps in sync``."""
+    w = wording(result.mode)
+    n = len(result.apps)
+    apps = plural(n, "app")
+    drifted = sum(1 for a in result.apps if a.drifted)
+    failed = sum(1 for a in result.apps if a.failed)
+    parts: list[str] = []
+    if failed:
+        parts.append(f"{failed} of {apps} {_NOT_CHECKED}")
+    elif result.errors:
+        parts.append("check incomplete")
+    if drifted:
+        parts.append(f"{w.drift} in {drifted} of {apps}" if not failed else f"{w.drift} in {drifted}")
+    if not parts:
+        parts.append(w.no_drift.format(n=apps) if n else "no apps found")
+    return "; ".join(parts)
+
+
+def exit_line(result: CheckResult) -> str:
+    code = result.exit_code()
+    return f"exit code {code}: {wording(result.mode).exit_meaning[code]}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Field changes and small values
+
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def clean(text: str) -> str:
+    """Drop control characters (ANSI escapes from tool output, NULs) that would corrupt a terminal, XML or Markdown."""
+    return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def format_value(value: Any, width: int = 80) -> str:
+    """Compact one-line JSON (strings keep their quotes so ``"3"`` and ``3`` differ), cut at ``width``."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str, separators=(", ", ": "))
+    except ValueError:  # circular
+        text = repr(value)
+    text = clean(text).replace("\n", " ")
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _same(text: str) -> str:
+    return text
+
+
+def describe_change(
+    change: Change, mode: str, *, quote: Callable[[str], str] = _same, arrow: str = "->", width: int = 80
+) -> str:
+    """One line per differing field; ``quote`` marks up path and values (Markdown code spans, say)."""
+    w = wording(mode)
+    path = quote(clean(change.path))
+    old = quote(format_value(change.old, width))
+    new = quote(format_value(change.new, width))
+    who = quote(clean(change.manager)) if change.manager else ""
+    if change.kind is ChangeKind.ADDED:
+        return f"{path}: " + w.field_added.format(new=new, old=old, who=who)
+    if change.kind is ChangeKind.REMOVED:
+        return f"{path}: " + w.field_removed.format(new=new, old=old, who=who)
+    if change.kind is ChangeKind.MANUAL:
+        return f"{path}: " + (w.field_manual_who if who else w.field_manual).format(new=new, old=old, who=who)
+    return f"{path}: {old} {arrow} {new}"
+
+
+def resource_verdict(diff: ResourceDiff, mode: str) -> str:
+    """``changed: 2 fields (1 by hand)`` / ``would be created`` / ``not checked: <why>``."""
+    w = wording(mode)
+    label = w.status[diff.status]
+    if diff.status is Status.CHANGED and diff.changes:
+        manual = sum(1 for c in diff.changes if c.kind is ChangeKind.MANUAL)
+        extra = f" ({manual} by hand)" if manual else ""
+        return f"{label}: {plural(len(diff.changes), 'field')}{extra}"
+    if diff.status is Status.ERROR and diff.message:
+        return f"{label}: {first_line(diff.message)}"
+    return label
+
+
+def first_line(text: str, width: int = 300) -> str:
+    line = clean(text).strip().split("\n", 1)[0]
+    return line if len(line) <= width else line[: width - 3] + "..."
+
+
+def location(file: str | None, line: int | None) -> str:
+    if not file:
+        return ""
+    return f"{file}:{line}" if line else file
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Unified diff
+
+
+def _yaml_lines(body: Any) -> list[str]:
+    if body is None:
+        return []
+    # split("\n"), not splitlines(): the latter also breaks at characters YAML keeps inside a line.
+    return dump_yaml(body).rstrip("\n").split("\n")
+
+
+# Every reporter of a run prints the same diffs and YAML dumping is the slow part, so recent ones are kept.
+# Entries hold the ResourceDiff itself, so an id() reused after garbage collection never matches.
+_DIFF_CACHE: OrderedDict[tuple[int, int, str], tuple[ResourceDiff, str]] = OrderedDict()
+_DIFF_CACHE_SIZE = 20_000
+
+
+def unified_diff(diff: ResourceDiff, context: int = 3, *, mode: str = "diff") -> str:
+    """The unified diff of the redacted YAML views, ``--- live: Kind/ns/name`` to ``+++ git: Kind/ns/name``.
+
+    Empty for unchanged and error entries, and when the two views print the same.
+    """
+    if diff.status in (Status.UNCHANGED, Status.ERROR):
+        return ""
+    key = (id(diff), context, mode)
+    hit = _DIFF_CACHE.get(key)
+    if hit is not None and hit[0] is diff:
+        _DIFF_CACHE.move_to_end(key)
+        return hit[1]
+    text = _unified_diff(diff, context, mode)
+    _DIFF_CACHE[key] = (diff, text)
+    if len(_DIFF_CACHE) > _DIFF_CACHE_SIZE:
+        _DIFF_CACHE.popitem(last=False)
+    return text
+
+
+def _unified_diff(diff: ResourceDiff, context: int, mode: str) -> str:
+    w = wording(mode)
+    old = _yaml_lines(diff.live) if diff.status is not Status.ADDED else []
+    new = _yaml_lines(diff.desired) if diff.status is not Status.REMOVED else []
+    if old == new:
+        return ""
+    name = clean(str(diff.key)).replace("\n", " ")
+    lines = difflib.unified_diff(
+        old, new, fromfile=f"{w.old_label}: {name}", tofile=f"{w.new_label}: {name}", n=context, lineterm=""
+    )
+    return clean("\n".join(lines)) + "\n"
