@@ -136,7 +136,7 @@ class DirectoryOptions:
     exclude: tuple[str, ...] = ()
 
 
-class Tool(str, enum.Enum):
+class Tool(enum.StrEnum):
     AUTO = "auto"
     DIRECTORY = "directory"
     KUSTOMIZE = "kustomize"
@@ -188,7 +188,7 @@ class IgnoreRule:
         )
 
 
-class TrackingMethod(str, enum.Enum):
+class TrackingMethod(enum.StrEnum):
     ANNOTATION = "annotation"
     LABEL = "label"
     ANNOTATION_LABEL = "annotation+label"
@@ -239,6 +239,7 @@ class Workspace:
     label: str  # "./k8s-manifests@1a2b3c4" or "./k8s-manifests (working tree)"
     revision: str | None = None  # full commit SHA; None for the working tree
     repo_path: Path | None = None  # the repository the files came from
+    warnings: tuple[str, ...] = ()  # what materializing skipped (submodules, nested repositories)
 
 
 @dataclass(frozen=True)
@@ -315,7 +316,7 @@ class LiveState:
 # Diff results
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     ADDED = "added"  # in Git, not in the cluster: a sync would create it
     CHANGED = "changed"
     REMOVED = "removed"  # in the cluster, owned by the app, not in Git: a sync would prune it
@@ -323,7 +324,7 @@ class Status(str, enum.Enum):
     ERROR = "error"  # not checked
 
 
-class ChangeKind(str, enum.Enum):
+class ChangeKind(enum.StrEnum):
     VALUE = "value"  # Git and cluster disagree on a value Git sets
     ADDED = "added"  # Git sets it, the cluster lacks it
     REMOVED = "removed"  # the cluster has it, the applier set it earlier, Git no longer does

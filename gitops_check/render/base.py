@@ -1,0 +1,403 @@
+"""Rendering an app: pick the tool for each source like Argo CD does, run it, collect raw documents.
+
+Renderers are small callables registered by name (``directory``, ``kustomize``, ``helm``), so Argo CD or
+Flux specific ones can be added without touching this module. Everything here works on a workspace (a
+materialized copy of the repository, never the user's checkout) and refuses paths that leave it: Argo CD
+had several CVEs for exactly that (value files and symlinks pointing at other files of the repo server).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from gitops_check import proc
+from gitops_check.config import RenderOptions
+from gitops_check.errors import GitopsCheckError, RenderError, ToolMissingError
+from gitops_check.model import App, RawObject, Source, Tool, Workspace
+
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Results and the renderer protocol
+
+
+@dataclass
+class RenderOutput:
+    objects: list[RawObject] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SourceContext:
+    """Everything a renderer needs for one source of one app."""
+
+    app: App
+    source: Source
+    ws: Workspace  # the workspace holding this source's files
+    path: str  # the source folder relative to ws.root, posix, "." for the root
+    folder: Path  # absolute folder, already checked to be inside ws.root
+    options: RenderOptions
+    tools: ToolFinder
+    # Argo CD multi-source: ``$name`` -> the workspace of the source with ``ref: name``.
+    refs: Mapping[str, Workspace] = field(default_factory=dict)
+
+    def rel(self, *parts: str) -> str:
+        """A path under the source folder, relative to the repository root (for origins and messages)."""
+        joined = posixpath.join(self.path, *parts) if parts else self.path
+        return posixpath.normpath(joined)
+
+    def relative_to_ws(self, path: Path) -> str:
+        """``path`` (inside the workspace) relative to its root, posix; for origins and messages."""
+        normalized = Path(os.path.normpath(path))
+        for root in (self.ws.root, Path(os.path.realpath(self.ws.root))):
+            try:
+                return normalized.relative_to(root).as_posix()
+            except ValueError:
+                continue
+        return str(path)
+
+
+class Renderer(Protocol):
+    def __call__(self, ctx: SourceContext) -> RenderOutput: ...
+
+
+_REGISTRY: dict[str, Renderer] = {}
+_REGISTRY_LOCK = threading.Lock()
+_BUILTINS_LOADED = False
+
+
+def register(name: str, renderer: Renderer) -> None:
+    """Make ``renderer`` available under ``name`` (a Tool value or a custom name); later registrations win."""
+    with _REGISTRY_LOCK:
+        _REGISTRY[name] = renderer
+
+
+def get_renderer(name: str) -> Renderer:
+    with _REGISTRY_LOCK:
+        if not _BUILTINS_LOADED:
+            _load_builtins()
+        renderer = _REGISTRY.get(name)
+        if renderer is None:
+            raise RenderError(f"no renderer for tool {name!r} (known: {', '.join(sorted(_REGISTRY))})")
+        return renderer
+
+
+def _load_builtins() -> None:
+    # Imported here: the built-in renderers import this module.
+    from gitops_check.render import helm, kustomize, plain
+
+    global _BUILTINS_LOADED
+    _BUILTINS_LOADED = True
+
+    _REGISTRY.setdefault(Tool.DIRECTORY.value, plain.render_directory)
+    _REGISTRY.setdefault(Tool.KUSTOMIZE.value, kustomize.render_kustomize)
+    _REGISTRY.setdefault(Tool.HELM.value, helm.render_helm)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Entry point
+
+
+def render_app(
+    app: App,
+    ws: Workspace,
+    options: RenderOptions,
+    *,
+    tools: ToolFinder | None = None,
+    repos: Mapping[str, Workspace] | None = None,
+) -> RenderOutput:
+    """Render every source of ``app``; sources from other repositories need ``repos`` (URL -> workspace)."""
+    tools = tools or ToolFinder(options)
+    out = RenderOutput()
+    try:
+        refs = _ref_workspaces(app, ws, repos or {})
+        for source in app.sources:
+            if source.ref and normalize_path(source.path) == ".":
+                continue  # Argo CD: a source that only names a ref provides value files, it renders nothing
+            part = _render_source(app, source, ws, options, tools, repos or {}, refs)
+            out.objects.extend(o for o in part.objects if not is_null_list(o.body))
+            out.warnings.extend(part.warnings)
+    except GitopsCheckError as e:
+        e.located(app=app.name)
+        raise
+    return out
+
+
+def is_null_list(body: object) -> bool:
+    """Argo CD drops ``items: null`` lists (``kind: ConfigMapList`` with no items) instead of failing on them."""
+    return (
+        isinstance(body, dict)
+        and "items" in body
+        and body["items"] is None
+        and not {"spec", "status"} & set(body)
+    )
+
+
+def _render_source(
+    app: App,
+    source: Source,
+    ws: Workspace,
+    options: RenderOptions,
+    tools: ToolFinder,
+    repos: Mapping[str, Workspace],
+    refs: Mapping[str, Workspace],
+) -> RenderOutput:
+    if source.chart:
+        raise RenderError(
+            f"chart {source.chart!r} comes from the Helm repository {source.repo}: fetching it needs the network, "
+            "which gitops-check does not use; vendor the chart into the repository and point the app at its folder"
+        )
+    src_ws = _source_workspace(source, ws, repos)
+    check_symlinks(src_ws)
+    path = normalize_path(source.path)
+    folder = resolve_inside(src_ws.root, path, "path")
+    if not folder.is_dir():
+        if folder.exists():
+            raise RenderError(f"path {path} is not a folder at {src_ws.label}")
+        raise RenderError(f"path {path} does not exist at {src_ws.label}")
+    tool = source.tool if source.tool is not Tool.AUTO else detect_tool(folder)
+    ctx = SourceContext(
+        app=app, source=source, ws=src_ws, path=path, folder=folder, options=options, tools=tools, refs=refs
+    )
+    return get_renderer(tool.value)(ctx)
+
+
+def _source_workspace(source: Source, ws: Workspace, repos: Mapping[str, Workspace]) -> Workspace:
+    if source.repo is None:
+        return ws
+    found = repos.get(source.repo)
+    if found is None:
+        raise RenderError(f"source repository {source.repo} is not available; map it with --repo-map")
+    return found
+
+
+def _ref_workspaces(app: App, ws: Workspace, repos: Mapping[str, Workspace]) -> dict[str, Workspace]:
+    refs: dict[str, Workspace] = {}
+    for source in app.sources:
+        if not source.ref:
+            continue
+        if source.repo is None:
+            refs[source.ref] = ws
+        elif source.repo in repos:
+            refs[source.ref] = repos[source.repo]
+    return refs
+
+
+def ref_workspace(ctx: SourceContext, name: str) -> Workspace:
+    """The workspace behind ``$name`` in a value file path, or a RenderError saying why there is none."""
+    found = ctx.refs.get(name)
+    if found is not None:
+        return found
+    for source in ctx.app.sources:
+        if source.ref == name:
+            raise RenderError(f"source repository {source.repo} is not available; map it with --repo-map")
+    raise RenderError(f"no source of app {ctx.app.name} has ref {name!r} (used as ${name} in a value file)")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Tool detection
+
+
+def detect_tool(folder: Path) -> Tool:
+    """Argo CD's rule: a file named ``*Chart.yaml`` makes it Helm, a kustomization file Kustomize.
+
+    Argo CD walks the folder's entries in lexical (byte) order and the last match wins, so Kustomize wins
+    over ``Chart.yaml``; we replicate that exactly, quirks included.
+    """
+    found = Tool.DIRECTORY
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError as e:
+        raise RenderError(f"cannot list {folder}: {e.strerror}") from e
+    for name in names:
+        if (folder / name).is_dir() and not (folder / name).is_symlink():
+            continue
+        if name.endswith("Chart.yaml"):
+            found = Tool.HELM
+        if name in KUSTOMIZATION_FILES:
+            found = Tool.KUSTOMIZE
+    return found
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Path safety
+
+
+def normalize_path(path: str) -> str:
+    """Source paths as written in config ("", "./", "apps/web/") -> "." or "apps/web"."""
+    text = path.strip()
+    if not text:
+        return "."
+    if text.startswith("/"):
+        return text  # resolve_inside refuses it with a clear message
+    return posixpath.normpath(text)
+
+
+def resolve_inside(root: Path, rel_path: str, what: str) -> Path:
+    """``root/rel_path`` after checking it stays inside ``root``, symlinks resolved; else a RenderError.
+
+    Refuses absolute paths, ``..`` escapes and paths whose symlinks (at any level) resolve outside.
+    The returned path is the real (symlink-free) path.
+    """
+    text = rel_path.strip()
+    if text.startswith("/") or os.path.isabs(text):
+        raise RenderError(f"{what} {rel_path} is absolute; use a path relative to the repository root")
+    norm = posixpath.normpath(text or ".")
+    if norm == ".." or norm.startswith("../"):
+        raise RenderError(f"{what} {rel_path} points outside the repository (..); refusing to read it")
+    real_root = Path(os.path.realpath(root))
+    real = Path(os.path.realpath(root / norm))
+    if real != real_root and real_root not in real.parents:
+        raise RenderError(
+            f"{what} {rel_path} resolves outside the repository through a symlink (to {real}); refusing to read it"
+        )
+    return real
+
+
+def is_inside(root: Path, path: Path) -> bool:
+    real_root = Path(os.path.realpath(root))
+    real = Path(os.path.realpath(path))
+    return real == real_root or real_root in real.parents
+
+
+_CHECKED: dict[Workspace, str | None] = {}
+_CHECKED_LOCK = threading.Lock()
+
+
+def check_symlinks(ws: Workspace) -> None:
+    """Refuse a workspace holding a symlink that is absolute or leaves it, like Argo CD's repo server.
+
+    Argo CD checks the whole repository after checkout (``CheckOutOfBoundsSymlinks``) and fails every app
+    of a repository that has one; the target is walked step by step so it may never leave the root, even
+    temporarily. The result is cached per workspace.
+    """
+    with _CHECKED_LOCK:
+        if ws in _CHECKED:
+            problem = _CHECKED[ws]
+        else:
+            problem = _CHECKED[ws] = _find_bad_symlink(Path(os.path.abspath(ws.root)))
+    if problem:
+        raise RenderError(problem)
+
+
+def _find_bad_symlink(root: Path) -> str | None:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d != ".git"]
+        for name in (*dirnames, *filenames):
+            full = os.path.join(dirpath, name)
+            if not os.path.islink(full):
+                continue
+            target = os.readlink(full)
+            rel = os.path.relpath(full, root)
+            if os.path.isabs(target):
+                return (
+                    f"symlink {rel} points to the absolute path {target}; Argo CD refuses repositories with "
+                    "out-of-bounds symlinks, so does gitops-check: make it relative and inside the repository"
+                )
+            current = os.path.dirname(full)
+            for part in target.split("/"):
+                current = os.path.normpath(os.path.join(current, part))
+                if current != str(root) and not current.startswith(str(root) + os.sep):
+                    return (
+                        f"symlink {rel} points outside the repository ({target}); Argo CD refuses repositories "
+                        "with out-of-bounds symlinks, so does gitops-check: remove it or point it inside"
+                    )
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Finding helm / kustomize / kubectl
+
+
+@dataclass(frozen=True)
+class _ToolSpec:
+    env_var: str
+    option: str
+    hint: str
+    version_args: tuple[str, ...]
+
+
+TOOL_SPECS: dict[str, _ToolSpec] = {
+    "helm": _ToolSpec(
+        "GITOPS_CHECK_HELM", "--helm", "install Helm 3 or 4, put it on PATH or pass --helm / GITOPS_CHECK_HELM",
+        ("version", "--short"),
+    ),
+    "kustomize": _ToolSpec(
+        "GITOPS_CHECK_KUSTOMIZE", "--kustomize",
+        "install kustomize 5 (or kubectl, which includes it), put it on PATH or pass --kustomize / "
+        "GITOPS_CHECK_KUSTOMIZE",
+        ("version",),
+    ),
+    "kubectl": _ToolSpec(
+        "GITOPS_CHECK_KUBECTL", "--kubectl", "install kubectl, put it on PATH or pass --kubectl / GITOPS_CHECK_KUBECTL",
+        ("version", "--client"),
+    ),
+}  # fmt: skip
+
+_VERSION_RE = re.compile(r"v?(\d+)\.(\d+)\.(\d+)[^\s\"']*")
+
+
+class ToolFinder:
+    """Finds binaries (option, then environment variable, then PATH, then the tool cache) and their versions.
+
+    Lookups and versions are cached; one finder may be shared by the worker threads of a run.
+    """
+
+    def __init__(self, options: RenderOptions | None = None, *, runner: Callable[..., str] | None = None):
+        opts = options or RenderOptions()
+        self._explicit = {
+            "helm": opts.helm_binary,
+            "kustomize": opts.kustomize_binary,
+            "kubectl": opts.kubectl_binary,
+        }
+        self._timeout = opts.timeout
+        self._run = runner or proc.run
+        self._lock = threading.Lock()
+        self._found: dict[str, proc.Tool | None] = {}
+        self._versions: dict[str, str] = {}
+
+    def find(self, name: str) -> proc.Tool | None:
+        with self._lock:
+            if name in self._found:
+                return self._found[name]
+        spec = TOOL_SPECS.get(name)
+        tool = proc.find_tool(name, explicit=self._explicit.get(name), env_var=spec.env_var if spec else None)
+        with self._lock:
+            self._found[name] = tool
+        return tool
+
+    def require(self, name: str) -> proc.Tool:
+        tool = self.find(name)
+        if tool is None:
+            spec = TOOL_SPECS.get(name)
+            hint = spec.hint if spec else f"install {name} or put it on PATH"
+            raise ToolMissingError(f"{name} not found: {hint}")
+        return tool
+
+    def version(self, name: str) -> str:
+        """The tool's version as ``vX.Y.Z`` (kubectl: its built-in kustomize is not included)."""
+        tool = self.require(name)
+        with self._lock:
+            if tool.path in self._versions:
+                return self._versions[tool.path]
+        spec = TOOL_SPECS.get(name)
+        args = spec.version_args if spec else ("version",)
+        text = self._run([tool.path, *args], what=f"{name} version", timeout=min(self._timeout, 60))
+        match = _VERSION_RE.search(text)
+        if not match:
+            raise RenderError(f"cannot tell the version of {tool.path} from {text.strip()[:200]!r}")
+        version = f"v{match.group(1)}.{match.group(2)}.{match.group(3)}"
+        with self._lock:
+            self._versions[tool.path] = version
+        return version
+
+    def major(self, name: str) -> int:
+        return int(self.version(name)[1:].split(".")[0])

@@ -1,0 +1,310 @@
+"""``kustomize build`` of an app folder, with Argo CD's ``spec.source.kustomize`` overrides.
+
+Argo CD applies the overrides by running ``kustomize edit set/add ...`` in its checkout before building, which
+*replaces* the folder's own ``namePrefix``, image entries and so on. A wrapper kustomization that lists the
+folder as a resource would instead stack them (prefix ``b-`` over ``a-`` gives ``b-a-x``, not ``b-x``; an image
+the folder renames is no longer matched), so we do what Argo CD does: edit a copy of the kustomization file,
+with ``kustomize edit``'s semantics re-implemented here (``kubectl kustomize`` has no ``edit``). The copy is
+a sibling folder at the same depth, so relative references (``../base``) keep working and the workspace's
+original folder, which other apps may use as a base, is never changed.
+
+Remote bases (git URLs, ``github.com/...``) need the network and are refused unless allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import secrets
+import shutil
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from gitops_check import proc, yamlio
+from gitops_check.errors import RenderError
+from gitops_check.model import KustomizeOptions, Origin, RawObject
+from gitops_check.render.base import KUSTOMIZATION_FILES, RenderOutput, SourceContext, is_inside
+
+# Fields whose entries may name another kustomization folder or a remote target.
+_REFERENCE_FIELDS = ("resources", "bases", "components")
+# Fields whose entries may be remote files (kustomize loads them with the same loader).
+_FILE_FIELDS = ("crds", "configurations", "generators", "transformers", "validators")
+_SCHEMES = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_DOMAIN_FIRST_SEGMENT = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(:\d+)?$")
+
+
+def render_kustomize(ctx: SourceContext) -> RenderOutput:
+    kfile = find_kustomization(ctx.folder)
+    if kfile is not None and not ctx.options.allow_remote_bases:
+        check_remote_bases(ctx, kfile)
+    overrides = ctx.source.kustomize
+    with _build_folder(ctx, kfile, overrides) as folder:
+        argv = _build_command(ctx, folder)
+        try:
+            stdout = proc.run(
+                argv,
+                what=f"kustomize build for app {ctx.app.name} ({ctx.path})",
+                cwd=ctx.ws.root,
+                timeout=ctx.options.timeout,
+            )
+        except RenderError as e:
+            raise type(e)(_clean(e.message, ctx, folder)) from e
+    where = f"kustomize output for {ctx.path}"
+    origin = Origin(ctx.app.name, ctx.path, None)
+    return RenderOutput(
+        objects=[RawObject(d.data, origin) for d in yamlio.load_yaml_documents(stdout, where)]
+    )
+
+
+def find_kustomization(folder: Path) -> Path | None:
+    for name in KUSTOMIZATION_FILES:
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def _build_command(ctx: SourceContext, folder: Path) -> list[str]:
+    kustomize = ctx.tools.find("kustomize")
+    if kustomize is not None:
+        return [kustomize.path, "build", str(folder)]
+    kubectl = ctx.tools.find("kubectl")
+    if kubectl is not None:
+        return [kubectl.path, "kustomize", str(folder)]
+    ctx.tools.require("kustomize")  # raises ToolMissingError with the hint
+    raise AssertionError("unreachable")
+
+
+def _clean(message: str, ctx: SourceContext, folder: Path) -> str:
+    """Tool messages mention our temporary paths; show repository paths instead."""
+    text = message.replace(str(folder), str(ctx.folder))
+    root = str(Path(os.path.realpath(ctx.ws.root)))
+    return text.replace(root + "/", "").replace(str(ctx.ws.root) + "/", "")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Remote bases
+
+
+def check_remote_bases(ctx: SourceContext, kfile: Path) -> None:
+    """Refuse remote resources in the kustomization or any local base it references, recursively."""
+    seen: set[Path] = set()
+    pending = [kfile]
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        shown = ctx.relative_to_ws(current)
+        data = _load_kustomization(current, shown)
+        base_dir = current.parent
+        for field_name in (*_REFERENCE_FIELDS, *_FILE_FIELDS):
+            entries = data.get(field_name)
+            if not isinstance(entries, list):
+                continue
+            for entry in entries:
+                if not isinstance(entry, str):
+                    continue  # inline generator/transformer configs
+                if is_remote(entry, base_dir):
+                    raise RenderError(
+                        f"remote kustomize base {entry} in {shown}: needs the network; allow with --allow-remote-bases"
+                    )
+                target = Path(os.path.normpath(base_dir / entry))
+                if not is_inside(ctx.ws.root, target):
+                    raise RenderError(
+                        f"{field_name} entry {entry} in {shown} is outside the repository; refusing it"
+                    )
+                if field_name in _REFERENCE_FIELDS and target.is_dir():
+                    nested = find_kustomization(target)
+                    if nested is not None:
+                        pending.append(nested)
+
+
+def _load_kustomization(path: Path, shown: str) -> dict[str, Any]:
+    data = yamlio.load_one(path.read_bytes(), shown)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise RenderError(f"{shown} is not a kustomization (expected a mapping)")
+    return data
+
+
+def is_remote(entry: str, base_dir: Path) -> bool:
+    """kustomize's view: URLs and git specs are remote; otherwise a path that exists locally is local."""
+    text = entry.strip()
+    if _SCHEMES.match(text) or text.startswith(("git::", "git@", "gh:", "ssh:")):
+        return True
+    if any(q in text for q in ("?ref=", "?version=", "?submodules=", "?timeout=")):
+        return True
+    if (base_dir / text).exists():
+        return False
+    first = text.split("/", 1)[0]
+    return "/" in text and bool(_DOMAIN_FIRST_SEGMENT.match(first))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Argo CD overrides, applied the way `kustomize edit` applies them
+
+
+_FOLDER_LOCKS: dict[Path, threading.Lock] = {}
+_FOLDER_LOCKS_GUARD = threading.Lock()
+
+
+@contextmanager
+def _build_folder(ctx: SourceContext, kfile: Path | None, overrides: KustomizeOptions) -> Iterator[Path]:
+    if overrides.is_empty():
+        yield ctx.folder
+        return
+    if kfile is None:
+        raise RenderError(
+            f"path {ctx.path} has no kustomization file, so its kustomize overrides cannot be applied"
+        )
+    shown = ctx.relative_to_ws(kfile)
+    edited = apply_overrides(_load_kustomization(kfile, shown), overrides, shown)
+    if ctx.folder == Path(os.path.realpath(ctx.ws.root)):
+        # The repository root has no sibling inside the workspace: edit in place, one app at a time.
+        with _folder_lock(ctx.folder):
+            original = kfile.read_bytes()
+            try:
+                _check_components(ctx.folder, overrides, shown)
+                kfile.write_text(yamlio.dump_yaml(edited))
+                yield ctx.folder
+            finally:
+                kfile.write_bytes(original)
+        return
+    copy_dir = ctx.folder.parent / f".{ctx.folder.name}.gitops-check-{secrets.token_hex(4)}"
+    try:
+        shutil.copytree(ctx.folder, copy_dir, symlinks=True)
+        _check_components(copy_dir, overrides, shown)
+        (copy_dir / kfile.name).write_text(yamlio.dump_yaml(edited))
+        yield copy_dir
+    finally:
+        shutil.rmtree(copy_dir, ignore_errors=True)
+
+
+@contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    with _FOLDER_LOCKS_GUARD:
+        lock = _FOLDER_LOCKS.setdefault(folder, threading.Lock())
+    with lock:
+        yield
+
+
+def _check_components(folder: Path, overrides: KustomizeOptions, shown: str) -> None:
+    for component in overrides.components:
+        if not is_remote(component, folder) and not (folder / component).exists():
+            raise RenderError(f"component {component} (kustomize.components) not found next to {shown}")
+
+
+def apply_overrides(kustomization: Mapping[str, Any], o: KustomizeOptions, shown: str) -> dict[str, Any]:
+    """A copy of ``kustomization`` edited like Argo CD's sequence of ``kustomize edit`` commands."""
+    k = copy.deepcopy(dict(kustomization))
+    if o.name_prefix:
+        k["namePrefix"] = o.name_prefix
+    if o.name_suffix:
+        k["nameSuffix"] = o.name_suffix
+    if o.images:
+        k["images"] = _set_images(k.get("images"), o.images)
+    if o.replicas:
+        k["replicas"] = _set_replicas(k.get("replicas"), o.replicas)
+    if o.common_labels:
+        k["commonLabels"] = _add_metadata(
+            k.get("commonLabels"), o.common_labels, o.force_common_labels, "label", shown
+        )
+    if o.common_annotations:
+        k["commonAnnotations"] = _add_metadata(
+            k.get("commonAnnotations"), o.common_annotations, o.force_common_annotations, "annotation", shown
+        )
+    if o.namespace:
+        k["namespace"] = o.namespace
+    if o.patches:
+        existing = k.get("patches") or []
+        if not isinstance(existing, list):
+            raise RenderError(f"'patches' in {shown} is not a list, so Argo CD's patches cannot be appended")
+        k["patches"] = [*existing, *(copy.deepcopy(dict(p)) for p in o.patches)]
+    if o.components:
+        components = list(k.get("components") or [])
+        for component in o.components:
+            if component not in components:
+                components.append(component)
+        k["components"] = components
+    return k
+
+
+def _add_metadata(
+    existing: Any, values: Mapping[str, str], force: bool, kind: str, shown: str
+) -> dict[str, str]:
+    out = {str(a): str(b) for a, b in (existing or {}).items()} if isinstance(existing, dict) else {}
+    for key, value in values.items():
+        if key in out and not force:
+            option = "forceCommonLabels" if kind == "label" else "forceCommonAnnotations"
+            raise RenderError(
+                f"kustomize edit add {kind}: {kind} {key} already in kustomization file {shown}; "
+                f"set {option} to overwrite it (Argo CD fails the same way)"
+            )
+        out[key] = value
+    return out
+
+
+_IMAGE_TAG = re.compile(r"^(.*):([a-zA-Z0-9._-]*|\*)$")
+_PRESERVE = "*"
+
+
+def parse_image(arg: str) -> dict[str, str]:
+    """``kustomize edit set image`` argument -> images entry (name, newName, newTag, digest)."""
+
+    def overwrite(text: str, allow_name_only: bool) -> tuple[str, str, str]:
+        if "@" in text:
+            name, _, digest = text.partition("@")
+            return name, "", digest.split("@")[0]
+        m = _IMAGE_TAG.match(text)
+        if m:
+            return m.group(1), m.group(2), ""
+        if text and allow_name_only:
+            return text, "", ""
+        raise RenderError(
+            f"invalid kustomize image override {arg!r}; use <image>=<newimage>:<newtag>, <image>=<newimage>@<digest>, "
+            "<image>=<newimage>, <image>:<newtag> or <image>@<digest>"
+        )
+
+    parts = arg.split("=")
+    if len(parts) == 2:
+        new_name, tag, digest = overwrite(parts[1], True)
+        entry = {"name": parts[0], "newName": new_name, "newTag": tag, "digest": digest}
+    else:
+        name, tag, digest = overwrite(arg, False)
+        entry = {"name": name, "newTag": tag, "digest": digest}
+    return {k: v for k, v in entry.items() if v}
+
+
+def _set_images(existing: Any, args: tuple[str, ...]) -> list[dict[str, Any]]:
+    wanted: dict[str, dict[str, Any]] = {}
+    for arg in args:
+        img = parse_image(arg)
+        wanted[img["name"]] = img
+    for current in existing if isinstance(existing, list) else []:
+        if not isinstance(current, dict) or "name" not in current:
+            continue
+        name = str(current["name"])
+        if name in wanted:
+            img = wanted[name]
+            for field_name in ("newName", "newTag", "digest"):
+                if img.get(field_name) == _PRESERVE:
+                    img[field_name] = current.get(field_name, "")
+            continue
+        wanted[name] = dict(current)
+    images = []
+    for img in wanted.values():
+        images.append({k: v for k, v in img.items() if v and v != _PRESERVE})
+    return sorted(images, key=lambda i: str(i["name"]))
+
+
+def _set_replicas(existing: Any, args: tuple[tuple[str, int], ...]) -> list[dict[str, Any]]:
+    wanted: dict[str, dict[str, Any]] = {name: {"name": name, "count": count} for name, count in args}
+    for current in existing if isinstance(existing, list) else []:
+        if isinstance(current, dict) and "name" in current and str(current["name"]) not in wanted:
+            wanted[str(current["name"])] = dict(current)
+    return sorted(wanted.values(), key=lambda r: str(r["name"]))

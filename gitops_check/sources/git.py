@@ -1,0 +1,339 @@
+"""A repository's files at one revision (or its working tree) as a plain folder renderers can read.
+
+This is the only module that imports GitPython. It reads the repository without changing it: a revision is
+written into a separate folder from the object database (``git ls-tree`` plus one streamed
+``git cat-file --batch``), so the user's checkout, index and stash stay as they were. The working tree is
+copied, including uncommitted and untracked-but-not-ignored files, because that is what a developer wants
+checked before committing.
+
+Blobs are written raw, as stored: no ``export-ignore``/``export-subst`` (which ``git archive`` would apply)
+and no smudge filters (which could fetch Git LFS objects over the network).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import git
+
+from gitops_check.errors import SourceError
+from gitops_check.model import Workspace
+
+_TYPE_COMMIT = "commit"  # a gitlink (submodule) inside a tree
+_MODE_SYMLINK = "120000"
+_MODE_EXECUTABLE = "100755"
+_CHUNK = 1 << 20
+# Keep git away from the network and from prompts, whatever the user's configuration says.
+_GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_LFS_SKIP_SMUDGE": "1", "GIT_OPTIONAL_LOCKS": "0"}
+
+
+def display_path(path: Path) -> str:
+    """``./rel`` for a folder under the current directory, its name for the current directory, else absolute."""
+    try:
+        rel = path.resolve().relative_to(Path.cwd().resolve())
+    except (ValueError, OSError):
+        return str(path)
+    return f"./{rel.as_posix()}" if rel.parts else path.resolve().name
+
+
+@dataclass(frozen=True)
+class _Entry:
+    mode: str
+    oid: str
+    path: str  # posix, relative to the repository root
+
+
+def open_repo(path: str | Path, *, display: str | None = None) -> RepoHandle:
+    """Open the repository containing ``path`` (like git itself, parent folders are searched)."""
+    p = Path(path)
+    shown = display or display_path(p)
+    try:
+        repo = git.Repo(p, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise SourceError(f"not a git repository: {shown}") from None
+    return RepoHandle(repo, shown)
+
+
+class RepoHandle:
+    """Read-only access to one repository. Safe to use from several threads."""
+
+    def __init__(self, repo: git.Repo, display: str):
+        self._repo = repo
+        self.display = display
+        root = repo.working_tree_dir
+        self.root: Path | None = Path(root) if root else None
+        self.git_dir = Path(repo.git_dir)
+        # GitPython's object database talks to one long-lived ``git cat-file`` process: one caller at a time.
+        self._odb_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"RepoHandle({self.display!r})"
+
+    # ------------------------------------------------------------------------------------------ revisions
+
+    def resolve(self, rev: str) -> str:
+        """The full commit SHA for any revision git understands (SHA, short SHA, branch, tag, HEAD~2, origin/main)."""
+        text = rev.strip()
+        if not text:
+            raise SourceError(f"empty revision for {self.display}")
+        sha = ""
+        if not text.startswith("-"):  # never an option (rev-parse's --end-of-options needs git 2.30)
+            try:
+                sha = self._git_text("rev-parse", "--verify", "--quiet", f"{text}^{{commit}}")
+            except SourceError:
+                sha = ""
+        if len(sha) < 40:
+            raise SourceError(f"unknown revision {rev!r} in {self.display}; fetch it or check the name")
+        return sha
+
+    def merge_base(self, a: str, b: str) -> str:
+        """The best common ancestor of two revisions (what a pull request is compared against)."""
+        sha_a, sha_b = self.resolve(a), self.resolve(b)
+        base = self._git_text("merge-base", sha_a, sha_b, check_what=f"merge-base of {a} and {b}")
+        if not base:
+            raise SourceError(f"{a} and {b} have no common history in {self.display}; fetch more history")
+        return base
+
+    def tree_ids(self, rev: str, paths: Iterable[str]) -> dict[str, str | None]:
+        """Git object id (tree or blob) of each path at ``rev``; None for paths that do not exist there."""
+        sha = self.resolve(rev)
+        out: dict[str, str | None] = {}
+        with self._odb_lock:
+            tree = self._repo.commit(sha).tree
+            for path in paths:
+                norm = _norm_rel(path)
+                try:
+                    out[path] = tree.hexsha if norm == "" else (tree / norm).hexsha
+                except KeyError:
+                    out[path] = None
+        return out
+
+    def changed_paths(self, base: str, head: str | None) -> set[str]:
+        """Paths that differ between two revisions (renames count as delete + add).
+
+        ``head`` None compares with the working tree, untracked files included. That uses a copy of the
+        index, because ``git diff`` refreshes the index it reads.
+        """
+        base_sha = self.resolve(base)
+        if head is not None:
+            raw = self._git_bytes(
+                "diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", base_sha, self.resolve(head)
+            )
+            return _split_z(raw)
+        self._require_worktree()
+        with tempfile.TemporaryDirectory(prefix="gitops-check-index-") as tmp:
+            index = Path(tmp) / "index"
+            real_index = self.git_dir / "index"
+            if real_index.exists():
+                shutil.copyfile(real_index, index)
+            env = {"GIT_INDEX_FILE": str(index)}
+            raw = self._git_bytes(
+                "diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", base_sha, env=env
+            )
+            untracked = self._git_bytes("ls-files", "-o", "--exclude-standard", "-z", env=env)
+        return _split_z(raw) | {p for p in _split_z(untracked) if not p.endswith("/")}
+
+    # ------------------------------------------------------------------------------------------ files
+
+    def materialize(self, rev: str | None, dest: Path) -> Workspace:
+        """Write the files of ``rev`` (None: the working tree) into ``dest``, which must be empty or absent."""
+        dest.mkdir(parents=True, exist_ok=True)
+        if any(dest.iterdir()):
+            raise SourceError(f"workspace folder {dest} is not empty")
+        if rev is None:
+            warnings = self._copy_worktree(dest)
+            return Workspace(
+                root=dest,
+                label=f"{self.display} (working tree)",
+                revision=None,
+                repo_path=self.root,
+                warnings=tuple(warnings),
+            )
+        sha = self.resolve(rev)
+        warnings = self._write_revision(sha, dest)
+        return Workspace(
+            root=dest,
+            label=f"{self.display}@{sha[:7]}",
+            revision=sha,
+            repo_path=self.root,
+            warnings=tuple(warnings),
+        )
+
+    def _write_revision(self, sha: str, dest: Path) -> list[str]:
+        listing = self._git_bytes("ls-tree", "-r", "-z", "--full-tree", sha)
+        blobs: list[_Entry] = []
+        warnings: list[str] = []
+        for raw in listing.split(b"\0"):
+            if not raw:
+                continue
+            meta, _, path_b = raw.partition(b"\t")
+            mode, kind, oid = meta.decode().split()
+            path = os.fsdecode(path_b)
+            _check_tree_path(path, self.display)
+            if kind == _TYPE_COMMIT:
+                warnings.append(f"submodule {path} skipped: gitops-check does not read submodules")
+            elif kind == "blob":
+                blobs.append(_Entry(mode, oid, path))
+        if blobs:
+            self._write_blobs(blobs, dest)
+        return warnings
+
+    def _write_blobs(self, blobs: list[_Entry], dest: Path) -> None:
+        proc: Any = self._repo.git.execute(
+            [_git_exe(), "cat-file", "--batch"],
+            as_process=True,
+            istream=subprocess.PIPE,
+            env=_GIT_ENV,
+        )
+        stdin: IO[bytes] = proc.stdin
+        stdout: IO[bytes] = proc.stdout
+
+        def feed() -> None:
+            # A thread, so a full stdout pipe can never block git while we are still writing object ids.
+            try:
+                for entry in blobs:
+                    stdin.write(entry.oid.encode() + b"\n")
+                stdin.close()
+            except (BrokenPipeError, ValueError, OSError):
+                pass  # git died or we stopped reading; the reader reports why
+
+        feeder = threading.Thread(target=feed, name="git-cat-file-feed", daemon=True)
+        feeder.start()
+        made: set[Path] = set()
+        ok = False
+        try:
+            for entry in blobs:
+                header = stdout.readline().split()
+                if len(header) != 3 or header[1] != b"blob":
+                    raise SourceError(
+                        f"cannot read {entry.path} ({entry.oid}) from {self.display}: "
+                        "the object is missing (shallow or partial clone?); fetch it"
+                    )
+                size = int(header[2])
+                target = dest / entry.path
+                if target.parent not in made:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    made.add(target.parent)
+                if entry.mode == _MODE_SYMLINK:
+                    os.symlink(os.fsdecode(b"".join(_read_chunks(stdout, size))), target)
+                else:
+                    with open(target, "wb") as f:
+                        for chunk in _read_chunks(stdout, size):
+                            f.write(chunk)
+                    if entry.mode == _MODE_EXECUTABLE:
+                        os.chmod(target, 0o755)
+                stdout.read(1)  # the newline after each object
+            ok = True
+        finally:
+            if not ok:
+                proc.kill()
+            feeder.join()
+            stdout.close()
+            if proc.stderr is not None:
+                proc.stderr.close()
+            proc.wait()
+
+    def _copy_worktree(self, dest: Path) -> list[str]:
+        root = self._require_worktree()
+        listing = self._git_bytes("ls-files", "-c", "-o", "--exclude-standard", "-z")
+        warnings: list[str] = []
+        made: set[Path] = set()
+        for path in sorted(_split_z(listing)):
+            if path.endswith("/"):
+                warnings.append(f"nested git repository {path.rstrip('/')} skipped")
+                continue
+            src = root / path
+            try:
+                st = os.lstat(src)
+            except FileNotFoundError:
+                continue  # tracked but deleted in the working tree
+            if stat.S_ISDIR(st.st_mode):
+                warnings.append(f"submodule {path} skipped: gitops-check does not read submodules")
+                continue
+            target = dest / path
+            if target.parent not in made:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.add(target.parent)
+            if stat.S_ISLNK(st.st_mode):
+                os.symlink(os.readlink(src), target)
+            elif stat.S_ISREG(st.st_mode):
+                shutil.copyfile(src, target, follow_symlinks=False)
+                if st.st_mode & 0o111:
+                    os.chmod(target, 0o755)
+        return warnings
+
+    # ------------------------------------------------------------------------------------------ git
+
+    def _require_worktree(self) -> Path:
+        if self.root is None:
+            raise SourceError(
+                f"{self.display} is a bare repository (no working tree); pass a revision to check"
+            )
+        return self.root
+
+    def _git_bytes(self, *args: str, env: dict[str, str] | None = None) -> bytes:
+        try:
+            out = self._repo.git.execute(
+                [_git_exe(), *args],
+                stdout_as_string=False,
+                strip_newline_in_stdout=False,
+                env={**_GIT_ENV, **(env or {})},
+            )
+        except git.GitCommandError as e:
+            detail = _stderr(e)
+            raise SourceError(f"git {args[0]} failed in {self.display}: {detail}") from e
+        assert isinstance(out, bytes)
+        return out
+
+    def _git_text(self, *args: str, check_what: str | None = None) -> str:
+        try:
+            return self._git_bytes(*args).decode().strip()
+        except SourceError as e:
+            if check_what:
+                raise SourceError(f"cannot compute {check_what} in {self.display}: {e.message}") from e
+            raise
+
+
+def _git_exe() -> str:
+    return str(git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git")
+
+
+def _stderr(e: git.GitCommandError) -> str:
+    text = e.stderr if isinstance(e.stderr, str) else str(e.stderr or "")
+    text = text.strip().removeprefix("stderr:").strip().strip("'").strip()
+    return text[-1500:] or f"exit code {e.status}"
+
+
+def _split_z(raw: bytes) -> set[str]:
+    return {os.fsdecode(p) for p in raw.split(b"\0") if p}
+
+
+def _norm_rel(path: str) -> str:
+    parts = [p for p in path.replace("\\", "/").split("/") if p not in ("", ".")]
+    return "/".join(parts)
+
+
+def _check_tree_path(path: str, display: str) -> None:
+    """Refuse tree entries git itself would refuse to check out (a crafted repository could contain them)."""
+    parts = path.split("/")
+    if path.startswith("/") or any(p in ("", ".", "..") or p.lower() == ".git" for p in parts):
+        raise SourceError(f"{display} contains an unsafe path {path!r}; refusing to write it")
+
+
+def _read_chunks(stream: IO[bytes], size: int) -> Iterator[bytes]:
+    left = size
+    while left > 0:
+        chunk = stream.read(min(left, _CHUNK))
+        if not chunk:
+            raise SourceError("git cat-file ended early")
+        left -= len(chunk)
+        yield chunk
