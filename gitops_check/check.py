@@ -145,7 +145,9 @@ def run_check(request: CheckRequest) -> CheckResult:
         if live_error is not None:
             continue  # nothing to compare with: the run-level error makes every app "not checked"
         objects += len(keyed.manifests)
-        app_result.diffs.extend(diff_app(r.app, keyed.manifests, live, settings, tracking=tracking, notes=keyed.notes))
+        app_result.diffs.extend(
+            diff_app(r.app, keyed.manifests, live, settings, tracking=tracking, notes=keyed.notes)
+        )
     timings["diff"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - start
     result.timings = timings

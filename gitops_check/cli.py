@@ -94,15 +94,21 @@ def cli() -> None:
 
 @cli.command("diff")
 @_common_render_options
-@click.option("--snapshot", type=click.Path(), help="Compare with this snapshot file or folder (no cluster needed).")
+@click.option(
+    "--snapshot", type=click.Path(), help="Compare with this snapshot file or folder (no cluster needed)."
+)
 @click.option("--assume-complete-snapshot", is_flag=True,
               help="Treat kinds absent from a foreign snapshot as captured (objects missing = drift, not 'not checked').")  # fmt: skip
 @click.option("--junit", type=click.Path(dir_okay=False), help="Write a JUnit XML report here.")
-@click.option("--markdown", type=click.Path(dir_okay=False), help="Write a Markdown report (PR comment sized) here.")
+@click.option(
+    "--markdown", type=click.Path(dir_okay=False), help="Write a Markdown report (PR comment sized) here."
+)
 @click.option("--markdown-limit", type=click.IntRange(1000), default=65536, show_default=True,
               help="Maximum characters of the Markdown report.")  # fmt: skip
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the JSON report here.")
-@click.option("--color/--no-color", default=None, help="Colour the terminal diff (default: when stdout is a TTY).")
+@click.option(
+    "--color/--no-color", default=None, help="Colour the terminal diff (default: when stdout is a TTY)."
+)
 @click.option("-v", "--verbose", is_flag=True, help="Also list resources that are in sync.")
 def diff_command(**kw: Any) -> None:
     """Compare a commit of the repository with a cluster snapshot (or the live cluster)."""

@@ -98,7 +98,10 @@ class _Ctx:
         self.where = where
 
     def sub(self, part: str) -> _Ctx:
-        return _Ctx(self.file, f"{self.where}.{part}" if self.where and not part.startswith("[") else self.where + part)
+        return _Ctx(
+            self.file,
+            f"{self.where}.{part}" if self.where and not part.startswith("[") else self.where + part,
+        )
 
     def error(self, message: str) -> ConfigError:
         place = f"{self.where}: " if self.where else ""
@@ -162,7 +165,15 @@ def _str_map(value: Any, ctx: _Ctx) -> dict[str, str]:
 def parse_ignore_rules(value: Any, file: str, where: str = "ignoreDifferences") -> tuple[IgnoreRule, ...]:
     ctx = _Ctx(file, where)
     rules = []
-    allowed = {"group", "kind", "name", "namespace", "jsonPointers", "jqPathExpressions", "managedFieldsManagers"}
+    allowed = {
+        "group",
+        "kind",
+        "name",
+        "namespace",
+        "jsonPointers",
+        "jqPathExpressions",
+        "managedFieldsManagers",
+    }
     for i, raw in enumerate(_list(value, ctx)):
         c = ctx.sub(f"[{i}]")
         entry = _mapping(raw, c, allowed)
@@ -222,7 +233,9 @@ def _helm(value: Any, ctx: _Ctx) -> HelmOptions:
         file_parameters=tuple(_str_map(h.get("setFile"), ctx.sub("setFile")).items()),
         skip_crds=_bool(h.get("skipCrds"), ctx.sub("skipCrds")),
         skip_tests=_bool(h.get("skipTests"), ctx.sub("skipTests")),
-        ignore_missing_value_files=_bool(h.get("ignoreMissingValueFiles"), ctx.sub("ignoreMissingValueFiles")),
+        ignore_missing_value_files=_bool(
+            h.get("ignoreMissingValueFiles"), ctx.sub("ignoreMissingValueFiles")
+        ),
         kube_version=_str(h.get("kubeVersion"), ctx.sub("kubeVersion")),
         api_versions=_strs(h.get("apiVersions"), ctx.sub("apiVersions")),
     )
@@ -253,7 +266,9 @@ def parse_kustomize_options(value: Any, ctx: _Ctx) -> KustomizeOptions:
         force_common_labels=_bool(k.get("forceCommonLabels"), ctx.sub("forceCommonLabels")),
         force_common_annotations=_bool(k.get("forceCommonAnnotations"), ctx.sub("forceCommonAnnotations")),
         replicas=tuple(replicas),
-        patches=tuple(_mapping(p, ctx.sub(f"patches[{i}]")) for i, p in enumerate(_list(k.get("patches"), ctx))),
+        patches=tuple(
+            _mapping(p, ctx.sub(f"patches[{i}]")) for i, p in enumerate(_list(k.get("patches"), ctx))
+        ),
         components=_strs(k.get("components"), ctx.sub("components")),
     )
 
@@ -324,7 +339,9 @@ def parse_app(raw: Any, ctx: _Ctx) -> App:
     try:
         tool = Tool(tool_text)
     except ValueError:
-        raise ctx.sub("tool").error(f"unknown tool {tool_text!r} (auto, directory, kustomize, helm)") from None
+        raise ctx.sub("tool").error(
+            f"unknown tool {tool_text!r} (auto, directory, kustomize, helm)"
+        ) from None
     source = Source(
         path=path.strip("/") or ".",
         tool=tool,
@@ -361,7 +378,10 @@ def parse_project(text: str | bytes, file: str = PROJECT_FILE) -> ProjectConfig:
     version = top.get("version", 1)
     if version != 1:
         raise ctx.error(f"unsupported project file version {version!r} (this gitops-check reads version 1)")
-    apps = [parse_app(raw, _Ctx(file, f"apps[{i}]")) for i, raw in enumerate(_list(top.get("apps"), ctx.sub("apps")))]
+    apps = [
+        parse_app(raw, _Ctx(file, f"apps[{i}]"))
+        for i, raw in enumerate(_list(top.get("apps"), ctx.sub("apps")))
+    ]
     seen: set[str] = set()
     for app in apps:
         if app.name in seen:

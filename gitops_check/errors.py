@@ -10,7 +10,9 @@ from __future__ import annotations
 class GitopsCheckError(Exception):
     """Base class: a problem the user can act on. ``str(e)`` is the one-line message shown to them."""
 
-    def __init__(self, message: str, *, app: str | None = None, file: str | None = None, line: int | None = None):
+    def __init__(
+        self, message: str, *, app: str | None = None, file: str | None = None, line: int | None = None
+    ):
         super().__init__(message)
         self.message = message
         self.app = app
@@ -23,7 +25,9 @@ class GitopsCheckError(Exception):
             where = self.file + (f":{self.line}" if self.line else "") + ": "
         return f"{where}{self.message}"
 
-    def located(self, *, app: str | None = None, file: str | None = None, line: int | None = None) -> GitopsCheckError:
+    def located(
+        self, *, app: str | None = None, file: str | None = None, line: int | None = None
+    ) -> GitopsCheckError:
         """Fill in location details that were not known where the error was raised."""
         self.app = self.app or app
         self.file = self.file or file

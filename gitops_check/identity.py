@@ -132,20 +132,26 @@ def flatten_lists(objects: Iterable[RawObject]) -> Iterator[RawObject]:
 def validate(obj: RawObject) -> dict[str, Any]:
     body = obj.body
     if not isinstance(body, dict):
-        raise ObjectProblem(f"document is a {type(body).__name__}, not a Kubernetes object (a mapping)", obj.origin)
+        raise ObjectProblem(
+            f"document is a {type(body).__name__}, not a Kubernetes object (a mapping)", obj.origin
+        )
     missing = [f for f in ("apiVersion", "kind") if not isinstance(body.get(f), str) or not body.get(f)]
     metadata = body.get("metadata")
     if not isinstance(metadata, dict):
         missing.append("metadata.name")
     elif not metadata.get("name"):
-        missing.append("metadata.name" + (" (generateName cannot be diffed)" if metadata.get("generateName") else ""))
+        missing.append(
+            "metadata.name" + (" (generateName cannot be diffed)" if metadata.get("generateName") else "")
+        )
     if missing:
         what = body.get("kind") if isinstance(body.get("kind"), str) else "document"
         raise ObjectProblem(f"{what} lacks {', '.join(missing)}", obj.origin)
     return body
 
 
-def key_for(body: dict[str, Any], default_namespace: str | None, scopes: KindScopes) -> tuple[ResourceKey, str | None]:
+def key_for(
+    body: dict[str, Any], default_namespace: str | None, scopes: KindScopes
+) -> tuple[ResourceKey, str | None]:
     """The key of a valid object, and a note when its kind's scope had to be guessed."""
     group, _ = split_api_version(body["apiVersion"])
     kind = body["kind"]
@@ -156,7 +162,9 @@ def key_for(body: dict[str, Any], default_namespace: str | None, scopes: KindSco
         namespaced = True
         note = f"scope of kind {GroupKind(group, kind)} unknown (no CRD found): assumed namespaced"
     namespace = (metadata.get("namespace") or default_namespace or "default") if namespaced else None
-    return ResourceKey(group, kind, str(namespace) if namespace is not None else None, str(metadata["name"])), note
+    return ResourceKey(
+        group, kind, str(namespace) if namespace is not None else None, str(metadata["name"])
+    ), note
 
 
 @dataclass

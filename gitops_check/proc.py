@@ -36,7 +36,9 @@ def find_tool(name: str, *, explicit: str | None = None, env_var: str | None = N
         if candidate:
             found = shutil.which(candidate)
             if not found:
-                raise ToolMissingError(f"{name} binary {candidate!r} (from {env_var or 'option'}) is not executable")
+                raise ToolMissingError(
+                    f"{name} binary {candidate!r} (from {env_var or 'option'}) is not executable"
+                )
             return Tool(name, found)
     found = shutil.which(name)
     if found:

@@ -33,7 +33,9 @@ def _key(hashing: SecretHashing, env: dict[str, str] | None) -> bytes:
     if hashing.keyed:
         extra = environ.get(KEY_ENV)
         if not extra:
-            raise MissingSnapshotKey(f"the snapshot's Secret hashes are keyed: set {KEY_ENV} to the key used to take it")
+            raise MissingSnapshotKey(
+                f"the snapshot's Secret hashes are keyed: set {KEY_ENV} to the key used to take it"
+            )
         key += extra.encode()
     return key
 

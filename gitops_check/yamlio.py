@@ -76,7 +76,9 @@ def _check_expansion(node: yaml.Node, where: str) -> None:
         if key in sizes:
             return sizes[key]
         if key in active:
-            raise InputError("recursive YAML alias; refusing to expand it", file=where, line=n.start_mark.line + 1)
+            raise InputError(
+                "recursive YAML alias; refusing to expand it", file=where, line=n.start_mark.line + 1
+            )
         active.add(key)
         total = 1
         if isinstance(n, yaml.MappingNode):
@@ -101,7 +103,9 @@ def _check_expansion(node: yaml.Node, where: str) -> None:
 def check_size(size: int, where: str, limit: int | None = None) -> None:
     limit = MAX_FILE_BYTES if limit is None else limit
     if size > limit:
-        raise InputError(f"file is {size} bytes, over the {limit} byte limit; split it or raise the limit", file=where)
+        raise InputError(
+            f"file is {size} bytes, over the {limit} byte limit; split it or raise the limit", file=where
+        )
 
 
 def load_yaml_documents(text: str | bytes, where: str) -> Iterator[Document]:
@@ -169,13 +173,23 @@ def load_one(text: str | bytes, where: str) -> Any:
 
 def dump_yaml(data: Any) -> str:
     return yaml.dump(
-        data, Dumper=_BaseDumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=1_000_000
+        data,
+        Dumper=_BaseDumper,
+        sort_keys=True,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=1_000_000,
     )
 
 
 def dump_yaml_all(docs: list[Any]) -> str:
     return yaml.dump_all(
-        docs, Dumper=_BaseDumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=1_000_000
+        docs,
+        Dumper=_BaseDumper,
+        sort_keys=True,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=1_000_000,
     )
 
 

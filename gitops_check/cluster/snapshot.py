@@ -51,7 +51,9 @@ def _read_bytes(path: Path) -> bytes:
 def _key(obj: dict[str, Any]) -> ResourceKey:
     group, _ = split_api_version(str(obj.get("apiVersion", "")))
     metadata = obj.get("metadata") or {}
-    return ResourceKey(group, str(obj.get("kind", "")), metadata.get("namespace") or None, str(metadata.get("name", "")))
+    return ResourceKey(
+        group, str(obj.get("kind", "")), metadata.get("namespace") or None, str(metadata.get("name", ""))
+    )
 
 
 def _objects_of(doc: Any, where: str, line: int) -> Iterator[dict[str, Any]]:
@@ -173,7 +175,9 @@ def _parse_own(body: dict[str, Any], where: str) -> _Own:
         for i, obj in enumerate(objects):
             own.objects.extend(_objects_of(obj, f"{where} (objects[{i}])", 1))
     except (KeyError, TypeError, AttributeError) as e:
-        raise InputError(f"malformed gitops-check snapshot ({e.__class__.__name__}: {e})", file=where) from None
+        raise InputError(
+            f"malformed gitops-check snapshot ({e.__class__.__name__}: {e})", file=where
+        ) from None
     return own
 
 

@@ -42,7 +42,9 @@ LIST_MAP_KEYS: dict[str, tuple[str, ...]] = {
 KEY_DEFAULTS: dict[str, Any] = {"protocol": "TCP"}
 SET_LISTS = frozenset({"finalizers"})
 # map[string]string fields: an empty string there is a value, not an omitted zero value.
-STRING_MAPS = frozenset({"labels", "annotations", "data", "binaryData", "stringData", "nodeSelector", "matchLabels"})
+STRING_MAPS = frozenset(
+    {"labels", "annotations", "data", "binaryData", "stringData", "nodeSelector", "matchLabels"}
+)
 
 
 def _list_keys(name: str | None, desired: list[Any], live: list[Any]) -> tuple[str, ...] | None:
@@ -58,7 +60,11 @@ def _list_keys(name: str | None, desired: list[Any], live: list[Any]) -> tuple[s
     # Unknown lists (custom resources): match by "name" when every element has a distinct one.
     for side in (desired, live):
         names = [i.get("name") for i in side if isinstance(i, dict)]
-        if len(names) != len(side) or not all(isinstance(n, str) for n in names) or len(set(names)) != len(names):
+        if (
+            len(names) != len(side)
+            or not all(isinstance(n, str) for n in names)
+            or len(set(names)) != len(names)
+        ):
             return None
     return ("name",) if desired and live else None
 
@@ -114,7 +120,9 @@ class Walk:
 
     def _value_change(self, path: Path, old: Any, new: Any) -> None:
         managers = self.ownership.value_managers(path, self.live_metadata) if not self.views else []
-        self.changes.append(Change(ChangeKind.VALUE, display(path), old, new, managers[0] if managers else None))
+        self.changes.append(
+            Change(ChangeKind.VALUE, display(path), old, new, managers[0] if managers else None)
+        )
 
     # -- walk
 

@@ -73,7 +73,9 @@ def diff_object(
     annotations = (body.get("metadata") or {}).get("annotations") or {}
     ssa = str(annotations.get(FLUX_SSA, "")).lower()
     if ssa == "ignore" or (ssa == "ifnotpresent" and live is not None):
-        return ResourceDiff(key, app.name, Status.UNCHANGED, origin=origin, notes=(f"skipped: {FLUX_SSA}: {ssa}",))
+        return ResourceDiff(
+            key, app.name, Status.UNCHANGED, origin=origin, notes=(f"skipped: {FLUX_SSA}: {ssa}",)
+        )
     desired_view = normalize.strip(body)
     if live is None:
         if normalize.is_secret(key):
@@ -158,7 +160,9 @@ def _compare_secret_values(
 def _secret_equal(want: bytes | str, have: bytes | str, hashing: SecretHashing | None) -> bool:
     if isinstance(have, str):  # hashed in a snapshot
         if hashing is None:
-            raise secrethash.MissingSnapshotKey("the cluster's Secret value is hashed but the snapshot has no hashing info")
+            raise secrethash.MissingSnapshotKey(
+                "the cluster's Secret value is hashed but the snapshot has no hashing info"
+            )
         if isinstance(want, str):
             return want == have
         return secrethash.hash_value(want, hashing) == have
@@ -189,7 +193,9 @@ def diff_app(
         if body is None and reason is not None:
             result = ResourceDiff(key, app.name, Status.ERROR, message=reason, origin=manifest.origin)
         elif body is None and not live.coverage.covers(key, present):
-            result = ResourceDiff(key, app.name, Status.ERROR, message=_not_captured(key, live), origin=manifest.origin)
+            result = ResourceDiff(
+                key, app.name, Status.ERROR, message=_not_captured(key, live), origin=manifest.origin
+            )
         else:
             result = diff_object(key, manifest, body, app, settings, live.secret_hashing)
         if key in notes:

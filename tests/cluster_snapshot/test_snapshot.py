@@ -11,15 +11,27 @@ from gitops_check.cluster.snapshot import build_snapshot, load_snapshot, write_s
 from gitops_check.errors import InputError
 from gitops_check.model import GroupKind, ResourceKey, SecretHashing
 
-CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "shop"}, "data": {"a": "1"}}
+CM = {
+    "apiVersion": "v1",
+    "kind": "ConfigMap",
+    "metadata": {"name": "c", "namespace": "shop"},
+    "data": {"a": "1"},
+}
 DEPLOY = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"}}
 
 
 def test_kubectl_list_json_and_yaml_and_gzip(tmp_path: Path) -> None:
-    (tmp_path / "list.json").write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [CM, DEPLOY]}))
+    (tmp_path / "list.json").write_text(
+        json.dumps({"apiVersion": "v1", "kind": "List", "items": [CM, DEPLOY]})
+    )
     live = load_snapshot(tmp_path / "list.json")
-    assert set(live.objects) == {ResourceKey("", "ConfigMap", "shop", "c"), ResourceKey("apps", "Deployment", "shop", "web")}
-    (tmp_path / "multi.yaml").write_text("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: shop}\n")
+    assert set(live.objects) == {
+        ResourceKey("", "ConfigMap", "shop", "c"),
+        ResourceKey("apps", "Deployment", "shop", "web"),
+    }
+    (tmp_path / "multi.yaml").write_text(
+        "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: shop}\n"
+    )
     assert list(load_snapshot(tmp_path / "multi.yaml").objects) == [ResourceKey("", "ConfigMap", "shop", "c")]
     (tmp_path / "s.json.gz").write_bytes(gzip.compress(json.dumps(CM).encode()))
     assert len(load_snapshot(tmp_path / "s.json.gz").objects) == 1

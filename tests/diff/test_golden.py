@@ -31,7 +31,9 @@ def run_case(case: Path) -> tuple[Any, dict[str, Any]]:
     desired = _load(case / "desired.yaml")
     live = _load(case / "live.yaml")
     options = _load(case / "options.yaml") or {}
-    app = App("web", (), ignore=parse_ignore_rules(options.get("ignoreDifferences"), str(case / "options.yaml")))
+    app = App(
+        "web", (), ignore=parse_ignore_rules(options.get("ignoreDifferences"), str(case / "options.yaml"))
+    )
     hashing = None
     if options.get("secretHashing"):
         sh = options["secretHashing"]
