@@ -53,22 +53,37 @@ class _Entry:
 
 
 def open_repo(path: str | Path, *, display: str | None = None) -> RepoHandle:
-    """Open the repository containing ``path`` (like git itself, parent folders are searched)."""
+    """Open the repository containing ``path`` (like git itself, parent folders are searched).
+
+    When ``path`` is a folder inside the repository, that folder is the GitOps root: only its files are
+    materialized and every path (project file, app paths, changed paths) is relative to it.
+    """
     p = Path(path)
     shown = display or display_path(p)
+    if not p.exists():
+        raise SourceError(f"repository folder {shown} does not exist")
     try:
         repo = git.Repo(p, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise SourceError(f"not a git repository: {shown}") from None
-    return RepoHandle(repo, shown)
+        raise SourceError(f"not a git repository: {shown} (run git init, or point --repo at a clone)") from None
+    prefix = ""
+    if repo.working_tree_dir:
+        try:
+            rel = p.resolve().relative_to(Path(repo.working_tree_dir).resolve())
+            prefix = rel.as_posix() if rel.parts else ""
+        except ValueError:
+            prefix = ""
+    return RepoHandle(repo, shown, prefix)
 
 
 class RepoHandle:
     """Read-only access to one repository. Safe to use from several threads."""
 
-    def __init__(self, repo: git.Repo, display: str):
+    def __init__(self, repo: git.Repo, display: str, prefix: str = ""):
         self._repo = repo
         self.display = display
+        # The GitOps root inside the repository ("" for the top level), posix, no trailing slash.
+        self.prefix = prefix
         root = repo.working_tree_dir
         self.root: Path | None = Path(root) if root else None
         self.git_dir = Path(repo.git_dir)
@@ -110,7 +125,7 @@ class RepoHandle:
         with self._odb_lock:
             tree = self._repo.commit(sha).tree
             for path in paths:
-                norm = _norm_rel(path)
+                norm = _norm_rel(f"{self.prefix}/{path}" if self.prefix else path)
                 try:
                     out[path] = tree.hexsha if norm == "" else (tree / norm).hexsha
                 except KeyError:
@@ -128,7 +143,7 @@ class RepoHandle:
             raw = self._git_bytes(
                 "diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", base_sha, self.resolve(head)
             )
-            return _split_z(raw)
+            return self._strip_prefix(_split_z(raw))
         self._require_worktree()
         with tempfile.TemporaryDirectory(prefix="gitops-check-index-") as tmp:
             index = Path(tmp) / "index"
@@ -140,7 +155,14 @@ class RepoHandle:
                 "diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", base_sha, env=env
             )
             untracked = self._git_bytes("ls-files", "-o", "--exclude-standard", "-z", env=env)
-        return _split_z(raw) | {p for p in _split_z(untracked) if not p.endswith("/")}
+        return self._strip_prefix(_split_z(raw) | {p for p in _split_z(untracked) if not p.endswith("/")})
+
+    def _strip_prefix(self, paths: Iterable[str]) -> set[str]:
+        """Repository-relative paths -> GitOps-root-relative ones; paths outside the root are dropped."""
+        if not self.prefix:
+            return set(paths)
+        head = self.prefix + "/"
+        return {p[len(head) :] for p in paths if p.startswith(head)}
 
     # ------------------------------------------------------------------------------------------ files
 
@@ -169,7 +191,8 @@ class RepoHandle:
         )
 
     def _write_revision(self, sha: str, dest: Path) -> list[str]:
-        listing = self._git_bytes("ls-tree", "-r", "-z", "--full-tree", sha)
+        scope = [sha, "--", self.prefix] if self.prefix else [sha]
+        listing = self._git_bytes("ls-tree", "-r", "-z", "--full-tree", *scope)
         blobs: list[_Entry] = []
         warnings: list[str] = []
         for raw in listing.split(b"\0"):
@@ -179,6 +202,8 @@ class RepoHandle:
             mode, kind, oid = meta.decode().split()
             path = os.fsdecode(path_b)
             _check_tree_path(path, self.display)
+            if self.prefix:
+                path = path[len(self.prefix) + 1 :]
             if kind == _TYPE_COMMIT:
                 warnings.append(f"submodule {path} skipped: gitops-check does not read submodules")
             elif kind == "blob":
@@ -244,14 +269,14 @@ class RepoHandle:
 
     def _copy_worktree(self, dest: Path) -> list[str]:
         root = self._require_worktree()
-        listing = self._git_bytes("ls-files", "-c", "-o", "--exclude-standard", "-z")
+        listing = self._git_bytes("ls-files", "-c", "-o", "--exclude-standard", "-z", "--", self.prefix or ".")
         warnings: list[str] = []
         made: set[Path] = set()
-        for path in sorted(_split_z(listing)):
+        for path in sorted(self._strip_prefix(_split_z(listing))):
             if path.endswith("/"):
                 warnings.append(f"nested git repository {path.rstrip('/')} skipped")
                 continue
-            src = root / path
+            src = root / self.prefix / path
             try:
                 st = os.lstat(src)
             except FileNotFoundError:

@@ -43,7 +43,7 @@ def test_not_a_repository(tmp_path: Path) -> None:
 
 
 def test_missing_path(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match="not a git repository"):
+    with pytest.raises(SourceError, match="does not exist"):
         open_repo(tmp_path / "nope")
 
 
@@ -268,3 +268,26 @@ def test_display_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path / "k8s")
     assert display_path(Path(".")) == "k8s"
     assert display_path(tmp_path) == str(tmp_path)
+
+
+def test_subfolder_of_a_repository_is_the_gitops_root(tmp_path: Path) -> None:
+    repo = GitRepo.init(tmp_path / "mono")
+    repo.write({"src/main.py": "print()\n", "deploy/k8s/apps/web/cm.yaml": CM.format(name="a"), "deploy/README": "x"})
+    first = repo.commit("one")
+    repo.write({"deploy/k8s/apps/web/cm.yaml": CM.format(name="b"), "src/main.py": "print(1)\n"})
+    second = repo.commit("two")
+    repo.write({"deploy/k8s/apps/new.yaml": CM.format(name="n")})  # untracked, working tree only
+    handle = open_repo(tmp_path / "mono" / "deploy" / "k8s")
+    ws = handle.materialize(first, tmp_path / "at-first")
+    assert sorted(p.relative_to(ws.root).as_posix() for p in ws.root.rglob("*") if p.is_file()) == [
+        "apps/web/cm.yaml"
+    ]
+    wt = handle.materialize(None, tmp_path / "worktree")
+    assert sorted(p.relative_to(wt.root).as_posix() for p in wt.root.rglob("*") if p.is_file()) == [
+        "apps/new.yaml",
+        "apps/web/cm.yaml",
+    ]
+    assert handle.changed_paths(first, second) == {"apps/web/cm.yaml"}
+    assert handle.changed_paths(second, None) == {"apps/new.yaml"}
+    ids = handle.tree_ids(second, ["apps/web", "apps/missing"])
+    assert ids["apps/web"] is not None and ids["apps/missing"] is None
