@@ -1,76 +1,145 @@
-"""One check, end to end: materialize the commit, find the apps, render them, read the cluster, diff.
+"""One check, end to end: materialize the commit, find the apps, render them, read the clusters, diff.
 
 Returns a CheckResult and never decides the exit code (``cli`` does). A failure in one app is recorded for
-that app and the others go on; a failure that makes the whole comparison meaningless (snapshot unreadable,
-cluster unreachable) is a run-level error, and every app is then "not checked", never "in sync".
+that app and the others go on; a cluster that cannot be read makes every app compared with it "not
+checked", never "in sync".
+
+Order of work: snapshots start loading while apps render; apps rendered by other apps (App of Apps) are
+discovered and rendered level by level; then each cluster is read once for exactly the kinds and
+namespaces its apps touch; then every app is keyed and diffed against its cluster.
 """
 
 from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gitops_check import repourl
+from gitops_check.cluster.select import ClusterEntry, ClusterResolver, parse_clusters
 from gitops_check.config import DiffOptions, ProjectConfig, RenderOptions
 from gitops_check.diff.engine import DiffSettings, diff_app
 from gitops_check.diff.prune import TrackingIndex
-from gitops_check.discover.project import discover_apps, load_project
+from gitops_check.discover.dispatch import DiscoverOptions, discover, expand
+from gitops_check.discover.project import Discovery, load_project
 from gitops_check.errors import GitopsCheckError
-from gitops_check.identity import KindScopes, assign_keys
-from gitops_check.model import App, AppError, AppResult, CheckResult, LiveState, Status, Workspace
+from gitops_check.identity import KindScopes, ObjectProblem, assign_keys, key_for, validate
+from gitops_check.model import (
+    App,
+    AppError,
+    AppResult,
+    CheckResult,
+    GroupKind,
+    LiveSource,
+    LiveState,
+    ReadScope,
+    Status,
+    Workspace,
+)
 from gitops_check.render.base import RenderOutput, ToolFinder, render_app
 from gitops_check.sources.git import open_repo
-
-LiveLoader = Callable[[], LiveState]
 
 
 @dataclass(frozen=True)
 class CheckRequest:
     repo: Path
     revision: str | None  # None: the working tree
-    load_live: LiveLoader
+    # The cluster given on the command line (snapshot or live); None when every app maps to a named cluster.
+    default_source: LiveSource | None
+    # Makes the source of a cluster named in the project file's ``clusters:`` list.
+    source_factory: Callable[[ClusterEntry], LiveSource] | None = None
     render: RenderOptions = field(default_factory=RenderOptions)
     diff: DiffOptions = field(default_factory=DiffOptions)
     only_apps: tuple[str, ...] = ()
+    # Other repositories Applications point at: URL -> local clone (checked at its HEAD).
+    repo_map: Mapping[str, Path] = field(default_factory=dict)
+    repo_urls: tuple[str, ...] = ()  # extra URLs that mean "this repository"
+    honour_target_revision: bool = False
 
 
 @dataclass
-class _Rendered:
+class Rendered:
     app: App
     output: RenderOutput | None = None
     error: GitopsCheckError | None = None
     seconds: float = 0.0
 
 
-def _render_one(app: App, ws: Workspace, options: RenderOptions, tools: ToolFinder) -> _Rendered:
+def _render_one(
+    app: App, ws: Workspace, options: RenderOptions, tools: ToolFinder, repos: Mapping[str, Workspace]
+) -> Rendered:
     start = time.perf_counter()
     try:
-        output = render_app(app, ws, options, tools=tools)
-        return _Rendered(app, output, seconds=time.perf_counter() - start)
+        output = render_app(app, ws, options, tools=tools, repos=repos)
+        return Rendered(app, output, seconds=time.perf_counter() - start)
     except GitopsCheckError as e:
-        return _Rendered(app, error=e, seconds=time.perf_counter() - start)
+        return Rendered(app, error=e, seconds=time.perf_counter() - start)
 
 
 def render_all(
-    apps: Sequence[App], ws: Workspace, options: RenderOptions, tools: ToolFinder | None = None
-) -> list[_Rendered]:
+    apps: Sequence[App],
+    ws: Workspace,
+    options: RenderOptions,
+    tools: ToolFinder | None = None,
+    repos: Mapping[str, Workspace] | None = None,
+) -> list[Rendered]:
     """Render apps in parallel (helm/kustomize run as processes, so threads suffice), results in input order."""
     finder = tools or ToolFinder(options)
+    mapped = repos or {}
     workers = max(1, min(options.workers, len(apps)))
     if workers == 1:
-        return [_render_one(app, ws, options, finder) for app in apps]
+        return [_render_one(app, ws, options, finder, mapped) for app in apps]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="render") as pool:
-        futures = [pool.submit(_render_one, app, ws, options, finder) for app in apps]
-        return [f.result() for f in futures]
+        return list(pool.map(lambda a: _render_one(a, ws, options, finder, mapped), apps))
+
+
+def render_tree(
+    found: Discovery,
+    ws: Workspace,
+    options: RenderOptions,
+    discover_options: DiscoverOptions,
+    tools: ToolFinder,
+) -> tuple[list[Rendered], Discovery]:
+    """Render the discovered apps, then the apps they declare (App of Apps), level by level, with a depth limit."""
+    rendered: list[Rendered] = []
+    extra = Discovery()
+    seen = {a.name for a in found.apps}
+    pending = list(found.apps)
+    depth = 0
+    while pending:
+        if depth > discover_options.max_depth:
+            for app in pending:
+                extra.errors.append(
+                    AppError(app.name, f"App of Apps nested deeper than {discover_options.max_depth} levels; "
+                             "not rendered (cycle?)", stage="discover")
+                )  # fmt: skip
+            break
+        level = render_all(pending, ws, options, tools, discover_options.repo_map)
+        rendered.extend(level)
+        pending = []
+        for r in level:
+            if r.output is None:
+                continue
+            children = expand(r.app, r.output.objects, ws, discover_options)
+            extra.notes.extend(children.notes)
+            extra.errors.extend(children.errors)
+            for child in children.apps:
+                if child.name in seen:
+                    extra.notes.append(
+                        f"{child.name} (declared by {r.app.name}) was already found; rendered once"
+                    )
+                    continue
+                seen.add(child.name)
+                pending.append(child)
+        depth += 1
+    return rendered, extra
 
 
 def _settings(options: DiffOptions, project: ProjectConfig | None) -> DiffSettings:
-    appliers = options.appliers
-    manual = options.manual_managers
-    ignore = options.ignore
+    appliers, manual, ignore = options.appliers, options.manual_managers, options.ignore
     if project is not None:
         appliers = project.appliers if project.appliers is not None else appliers
         manual = project.manual_managers if project.manual_managers is not None else manual
@@ -82,52 +151,110 @@ def _error_of(app: str, e: GitopsCheckError, stage: str) -> AppError:
     return AppError(app, e.message, e.file, e.line, stage)
 
 
+def _scope_of(rendered: Sequence[Rendered], scopes: KindScopes) -> ReadScope:
+    """The (kind, namespace) pairs these apps render, for the live reader to list."""
+    kinds: set[tuple[GroupKind, str | None]] = set()
+    namespaces: set[str] = set()
+    for r in rendered:
+        if r.app.destination.namespace:
+            namespaces.add(r.app.destination.namespace)
+        for obj in r.output.objects if r.output else ():
+            try:
+                body = validate(obj)
+            except ObjectProblem:
+                continue
+            key, _ = key_for(body, r.app.destination.namespace, scopes)
+            kinds.add((key.group_kind, key.namespace))
+            if key.namespace:
+                namespaces.add(key.namespace)
+    return ReadScope(frozenset(kinds), frozenset(namespaces))
+
+
+def _materialize_mapped(request: CheckRequest, tmp: Path) -> dict[str, Workspace]:
+    repos: dict[str, Workspace] = {}
+    for i, (url, path) in enumerate(sorted(request.repo_map.items())):
+        handle = open_repo(path)
+        repos[repourl.canonical(url)] = handle.materialize("HEAD", tmp / f"mapped-{i}")
+    return repos
+
+
 def run_check(request: CheckRequest) -> CheckResult:
     timings: dict[str, float] = {}
     start = time.perf_counter()
+    if request.default_source is not None:
+        request.default_source.prefetch()
     repo = open_repo(request.repo)
-    with tempfile.TemporaryDirectory(prefix="gitops-check-") as tmp:
-        ws = repo.materialize(request.revision, Path(tmp) / "tree")
+    with tempfile.TemporaryDirectory(prefix="gitops-check-") as tmp_name:
+        tmp = Path(tmp_name)
+        ws = repo.materialize(request.revision, tmp / "tree")
         timings["materialize"] = time.perf_counter() - start
 
-        # Reading the cluster or snapshot overlaps with rendering.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="live") as live_pool:
-            live_future: Future[LiveState] = live_pool.submit(_timed, request.load_live, timings, "live")
-            t = time.perf_counter()
-            project = load_project(ws)
-            found = discover_apps(ws, project)
-            apps = _select(found.apps, request.only_apps)
-            timings["discover"] = time.perf_counter() - t
-            t = time.perf_counter()
-            rendered = render_all(apps, ws, request.render)
-            timings["render"] = time.perf_counter() - t
-            try:
-                live = live_future.result()
-                live_error = None
-            except GitopsCheckError as e:
-                live, live_error = LiveState(objects={}), e
+        t = time.perf_counter()
+        project = load_project(ws)
+        urls = {repourl.canonical(u) for u in (*repo.remote_urls(), *request.repo_urls)}
+        discover_options = DiscoverOptions(
+            this_repo_urls=frozenset(urls),
+            repo_map=_materialize_mapped(request, tmp),
+            honour_target_revision=request.honour_target_revision,
+        )
+        found = discover(ws, project, discover_options)
+        if request.only_apps:
+            found = Discovery(
+                [a for a in found.apps if a.name in request.only_apps], found.notes, found.errors
+            )
+        timings["discover"] = time.perf_counter() - t
 
-    result = CheckResult(
-        apps=[],
-        target=ws.label,
-        against=live.source if live_error is None else "the cluster (unreadable)",
-        errors=list(found.errors),
-        warnings=list(found.notes),
-    )
-    missing = sorted(set(request.only_apps) - {a.name for a in found.apps})
-    for name in missing:
-        result.errors.append(AppError(name, f"no app named {name!r} was found", stage="discover"))
-    if live_error is not None:
-        result.errors.append(_error_of("*", live_error, "cluster"))
+        entries = parse_clusters(project.clusters, project.path or "") if project else []
+        resolver = ClusterResolver(request.default_source, entries, request.source_factory)
 
+        t = time.perf_counter()
+        tools = ToolFinder(request.render)
+        rendered, more = render_tree(found, ws, request.render, discover_options, tools)
+        timings["render"] = time.perf_counter() - t
+
+    result = CheckResult(apps=[], target=ws.label, against="", errors=[*found.errors, *more.errors])
+    result.warnings = [*found.notes, *ws.warnings, *more.notes]
+    if request.only_apps:
+        for name in sorted(set(request.only_apps) - {r.app.name for r in rendered}):
+            result.errors.append(AppError(name, f"no app named {name!r} was found", stage="discover"))
+
+    # Group apps by the cluster they are compared with, then read each cluster once.
     t = time.perf_counter()
     scopes = KindScopes()
-    scopes.table.update(live.scopes)
     for r in rendered:
         for obj in r.output.objects if r.output else ():
             scopes.learn_crd(obj.body)
+    by_cluster: dict[str, list[Rendered]] = {}
+    sources: dict[str, LiveSource] = {}
+    unresolved: dict[str, str] = {}
+    for r in rendered:
+        try:
+            key, source = resolver.resolve(r.app.destination)
+        except GitopsCheckError as e:
+            unresolved[r.app.name] = e.message
+            continue
+        by_cluster.setdefault(key, []).append(r)
+        sources[key] = source
+    lives: dict[str, LiveState] = {}
+    live_errors: dict[str, str] = {}
+
+    def read(key: str) -> None:
+        try:
+            lives[key] = sources[key].load(_scope_of(by_cluster[key], scopes))
+        except GitopsCheckError as e:
+            live_errors[key] = str(e)
+
+    with ThreadPoolExecutor(max_workers=max(1, len(by_cluster)), thread_name_prefix="live") as pool:
+        list(pool.map(read, list(by_cluster)))
+    timings["live"] = time.perf_counter() - t
+    result.against = ", ".join(lives[k].source for k in sorted(lives)) or "no cluster"
+    for key, message in sorted(live_errors.items()):
+        result.errors.append(AppError("*", f"cluster {key}: {message}", stage="cluster"))
+
+    t = time.perf_counter()
     settings = _settings(request.diff, project)
-    tracking = TrackingIndex(live) if live_error is None and settings.detect_pruning else None
+    trackers = {k: TrackingIndex(live) for k, live in lives.items()} if settings.detect_pruning else {}
+    cluster_of = {r.app.name: k for k, rs in by_cluster.items() for r in rs}
     objects = 0
     for r in rendered:
         app_result = AppResult(r.app, render_seconds=r.seconds)
@@ -137,40 +264,40 @@ def run_check(request: CheckRequest) -> CheckResult:
             continue
         assert r.output is not None
         app_result.warnings.extend(r.output.warnings)
-        keyed = assign_keys(r.app, r.output.objects, scopes)
+        if r.app.name in unresolved:
+            app_result.errors.append(AppError(r.app.name, unresolved[r.app.name], stage="cluster"))
+            continue
+        key = cluster_of[r.app.name]
+        live = lives.get(key)
+        if live is None:
+            app_result.errors.append(
+                AppError(r.app.name, f"not checked: cluster {key} could not be read", stage="cluster")
+            )
+            continue
+        app_scopes = KindScopes(dict(scopes.table))
+        app_scopes.table.update(live.scopes)
+        keyed = assign_keys(r.app, r.output.objects, app_scopes)
         for problem in keyed.problems:
             app_result.errors.append(
                 AppError(r.app.name, problem.message, problem.origin.file, problem.origin.line, "render")
             )
-        if live_error is not None:
-            continue  # nothing to compare with: the run-level error makes every app "not checked"
         objects += len(keyed.manifests)
         app_result.diffs.extend(
-            diff_app(r.app, keyed.manifests, live, settings, tracking=tracking, notes=keyed.notes)
+            diff_app(r.app, keyed.manifests, live, settings, tracking=trackers.get(key), notes=keyed.notes)
         )
     timings["diff"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - start
     result.timings = timings
-    result.stats = {"apps": len(result.apps), "objects": objects, "live_objects": len(live.objects)}
-    if live.requests:
-        result.stats["api_requests"] = live.requests
+    result.stats = {
+        "apps": len(result.apps),
+        "objects": objects,
+        "live_objects": sum(len(live.objects) for live in lives.values()),
+    }
+    requests = sum(live.requests for live in lives.values())
+    if requests:
+        result.stats["api_requests"] = requests
     _shared_objects(result)
     return result
-
-
-def _timed(fn: LiveLoader, timings: dict[str, float], name: str) -> LiveState:
-    t = time.perf_counter()
-    try:
-        return fn()
-    finally:
-        timings[name] = time.perf_counter() - t
-
-
-def _select(apps: list[App], names: Sequence[str]) -> list[App]:
-    if not names:
-        return apps
-    wanted = set(names)
-    return [a for a in apps if a.name in wanted]
 
 
 def _shared_objects(result: CheckResult) -> None:

@@ -83,7 +83,7 @@ class ProjectConfig:
     appliers: tuple[str, ...] | None = None
     manual_managers: tuple[str, ...] | None = None
     discovery: Mapping[str, Any] = field(default_factory=dict)
-    clusters: Mapping[str, Any] = field(default_factory=dict)
+    clusters: Any = None  # the raw ``clusters:`` list; cluster.select.parse_clusters validates it
     sync: Mapping[str, Any] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict)
 
@@ -402,7 +402,7 @@ def parse_project(text: str | bytes, file: str = PROJECT_FILE) -> ProjectConfig:
         appliers=_strs(appliers, ctx.sub("appliers")) if appliers is not None else None,
         manual_managers=_strs(manual, ctx.sub("manualManagers")) if manual is not None else None,
         discovery=_mapping(top.get("discovery"), ctx.sub("discovery")),
-        clusters=_mapping(top.get("clusters"), ctx.sub("clusters")),
+        clusters=top.get("clusters"),
         sync=_mapping(top.get("sync"), ctx.sub("sync")),
         raw=top,
     )

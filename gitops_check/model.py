@@ -11,7 +11,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 JSON = dict[str, Any]
 
@@ -310,6 +310,30 @@ class LiveState:
 
     def present_kinds(self) -> frozenset[GroupKind]:
         return frozenset(k.group_kind for k in self.objects)
+
+
+@dataclass(frozen=True)
+class ReadScope:
+    """What the apps compared with one cluster touch: the live reader lists exactly these (kind, namespace) pairs.
+
+    ``namespace`` None in a pair means a cluster-scoped kind. ``namespaces`` are the apps' destination
+    namespaces, where objects to prune may live even when Git no longer has any object of their kind.
+    """
+
+    kinds: frozenset[tuple[GroupKind, str | None]] = frozenset()
+    namespaces: frozenset[str] = frozenset()
+
+
+class LiveSource(Protocol):
+    """A cluster to compare with: a snapshot file or a live API server."""
+
+    name: str
+
+    def prefetch(self) -> None:
+        """Start work that does not depend on the scope (a snapshot loads while apps render)."""
+
+    def load(self, scope: ReadScope) -> LiveState:
+        """The cluster's objects for ``scope``; raises GitopsCheckError when it cannot be read at all."""
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -242,3 +242,43 @@ def write_snapshot(path: str | os.PathLike[str], snapshot: dict[str, Any]) -> No
         text = gzip.compress(text, compresslevel=6)
     tmp.write_bytes(text)
     tmp.replace(target)
+
+
+class SnapshotSource:
+    """A snapshot as a LiveSource: loading starts early (``prefetch``) so it overlaps with rendering."""
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, assume_complete: bool = False, name: str = "snapshot"
+    ):
+        import threading
+
+        self.name = name
+        self._path = path
+        self._assume_complete = assume_complete
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._result: LiveState | None = None
+        self._error: BaseException | None = None
+
+    def _run(self) -> None:
+        try:
+            self._result = load_snapshot(self._path, assume_complete=self._assume_complete)
+        except BaseException as e:  # re-raised in the caller's thread by load()
+            self._error = e
+
+    def prefetch(self) -> None:
+        import threading
+
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=f"snapshot-{self.name}", daemon=True)
+                self._thread.start()
+
+    def load(self, scope: object = None) -> LiveState:
+        self.prefetch()
+        assert self._thread is not None
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result

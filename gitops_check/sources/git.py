@@ -65,7 +65,9 @@ def open_repo(path: str | Path, *, display: str | None = None) -> RepoHandle:
     try:
         repo = git.Repo(p, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise SourceError(f"not a git repository: {shown} (run git init, or point --repo at a clone)") from None
+        raise SourceError(
+            f"not a git repository: {shown} (run git init, or point --repo at a clone)"
+        ) from None
     prefix = ""
     if repo.working_tree_dir:
         try:
@@ -92,6 +94,16 @@ class RepoHandle:
 
     def __repr__(self) -> str:
         return f"RepoHandle({self.display!r})"
+
+    def remote_urls(self) -> list[str]:
+        """URLs of the repository's remotes: Applications pointing at any of them mean this repository."""
+        urls: list[str] = []
+        for remote in self._repo.remotes:
+            try:
+                urls.extend(remote.urls)
+            except git.GitCommandError:
+                continue
+        return urls
 
     # ------------------------------------------------------------------------------------------ revisions
 
@@ -269,7 +281,9 @@ class RepoHandle:
 
     def _copy_worktree(self, dest: Path) -> list[str]:
         root = self._require_worktree()
-        listing = self._git_bytes("ls-files", "-c", "-o", "--exclude-standard", "-z", "--", self.prefix or ".")
+        listing = self._git_bytes(
+            "ls-files", "-c", "-o", "--exclude-standard", "-z", "--", self.prefix or "."
+        )
         warnings: list[str] = []
         made: set[Path] = set()
         for path in sorted(self._strip_prefix(_split_z(listing))):

@@ -1,0 +1,81 @@
+"""Command line: parse options, call the core with keyword arguments, write reports, map the outcome to an exit code.
+
+Exit codes (like diff(1) and kubectl diff): 0 everything checked and in sync, 1 drift, 2 something could not be
+checked. 2 wins over 1, and every error path (bad option, unreadable input, internal bug) ends in 2, so an
+incomplete check never looks green. Each command lives in its own module of this package.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from pathlib import Path
+
+import click
+
+from gitops_check import __version__
+from gitops_check.cli.base import EXIT_IN_SYNC, EXIT_INCOMPLETE
+from gitops_check.errors import GitopsCheckError
+
+COMMAND_MODULES = ("diff", "apps", "snapshot", "preview", "sync", "comment")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, prog_name="gitops-check")
+def cli() -> None:
+    """Render a GitOps repository the way Argo CD and Flux would and compare it with the cluster.
+
+    Exit codes: 0 in sync, 1 drift found, 2 something could not be checked.
+    """
+
+
+def _register_commands() -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        module = f"gitops_check.cli.{name}"
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name == module:
+                continue  # not written yet
+            raise
+        for command in getattr(mod, "COMMANDS", ()):
+            cli.add_command(command)
+
+
+_register_commands()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point: returns the exit code instead of raising."""
+    try:
+        cli.main(args=argv, prog_name="gitops-check", standalone_mode=False)
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else EXIT_INCOMPLETE
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return EXIT_INCOMPLETE
+    except click.ClickException as e:
+        e.show()
+        return EXIT_INCOMPLETE
+    except GitopsCheckError as e:
+        prefix = f"{e.app}: " if e.app else ""
+        click.echo(f"error: {prefix}{e}", err=True)
+        return EXIT_INCOMPLETE
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return EXIT_INCOMPLETE
+    except Exception as e:  # a bug: say so, keep the exit code honest
+        if os.environ.get("GITOPS_CHECK_DEBUG"):
+            traceback.print_exc()
+        # The message of an unexpected exception may quote data (even a Secret value): show only where it happened.
+        frame = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
+        where = f" at {Path(frame.filename).name}:{frame.lineno}" if frame else ""
+        click.echo(
+            f"internal error: {type(e).__name__}{where}\n"
+            "This is a bug in gitops-check; rerun with GITOPS_CHECK_DEBUG=1 for details and report it.",
+            err=True,
+        )
+        return EXIT_INCOMPLETE
+    return EXIT_IN_SYNC

@@ -1,0 +1,149 @@
+"""Pieces shared by the commands: exit codes, option groups, report writing, building request objects."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from gitops_check.config import RenderOptions
+from gitops_check.errors import InputError
+from gitops_check.model import CheckResult, LiveSource
+
+EXIT_IN_SYNC, EXIT_DRIFT, EXIT_INCOMPLETE = 0, 1, 2
+
+
+class Failure(click.ClickException):
+    exit_code = EXIT_INCOMPLETE
+
+
+def fail(message: str) -> NoReturn:
+    raise Failure(message)
+
+
+def write_file(path: str, text: str, what: str) -> None:
+    """Write a report atomically; a failure is a clear error (exit 2), not a traceback."""
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(target)
+    except OSError as e:
+        raise InputError(f"cannot write the {what} report: {e.strerror}", file=path) from None
+
+
+def apply_options(fn: Callable[..., Any], options: list[Callable[..., Any]]) -> Callable[..., Any]:
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def repo_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Which repository and revision, and which apps."""
+    return apply_options(fn, [
+        click.option("--repo", "repo", default=".", show_default=True, type=click.Path(file_okay=False),
+                     help="The GitOps repository, or a folder inside one (its files only)."),
+        click.option("--rev", "rev", default=None, help="Revision to check: SHA, branch, tag, HEAD~2. Default: HEAD."),
+        click.option("--working-tree", is_flag=True, help="Check the working tree, uncommitted changes included."),
+        click.option("--app", "apps", multiple=True, help="Only these apps (repeatable)."),
+        click.option("--repo-map", "repo_map", multiple=True, metavar="URL=PATH",
+                     help="A local clone of another repository Applications point at (repeatable)."),
+        click.option("--repo-url", "repo_urls", multiple=True, metavar="URL",
+                     help="Another URL that means this repository (its remotes are known already)."),
+    ])  # fmt: skip
+
+
+def render_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """How apps are rendered."""
+    return apply_options(fn, [
+        click.option("--helm", "helm_binary", envvar="GITOPS_CHECK_HELM", help="helm binary to use."),
+        click.option("--kustomize", "kustomize_binary", envvar="GITOPS_CHECK_KUSTOMIZE", help="kustomize binary."),
+        click.option("--kube-version", default=None, help="Kubernetes version Helm charts see (.Capabilities)."),
+        click.option("--api-versions", multiple=True, help="Extra API versions for Helm's .Capabilities (repeatable)."),
+        click.option("--allow-remote-bases", is_flag=True, help="Let Kustomize fetch remote bases (needs the network)."),
+        click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True,
+                     help="Apps rendered in parallel."),
+    ])  # fmt: skip
+
+
+def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Where reports go."""
+    return apply_options(fn, [
+        click.option("--junit", type=click.Path(dir_okay=False), help="Write a JUnit XML report here."),
+        click.option("--markdown", type=click.Path(dir_okay=False),
+                     help="Write a Markdown report (PR comment sized, see --markdown-limit) here."),
+        click.option("--markdown-full", type=click.Path(dir_okay=False),
+                     help="Write the complete Markdown report, without a size limit, here."),
+        click.option("--markdown-limit", type=click.IntRange(1000), default=65536, show_default=True,
+                     help="Maximum characters of the --markdown report."),
+        click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the JSON report here."),
+        click.option("--color/--no-color", default=None, help="Colour the terminal diff (default: when stdout is a TTY)."),
+        click.option("-v", "--verbose", is_flag=True, help="Also list resources that are in sync."),
+    ])  # fmt: skip
+
+
+def build_render_options(kw: dict[str, Any]) -> RenderOptions:
+    return RenderOptions(
+        helm_binary=kw["helm_binary"],
+        kustomize_binary=kw["kustomize_binary"],
+        kube_version=kw["kube_version"],
+        api_versions=tuple(kw["api_versions"]),
+        allow_remote_bases=kw["allow_remote_bases"],
+        workers=kw["workers"],
+    )
+
+
+def revision(rev: str | None, working_tree: bool) -> str | None:
+    if rev and working_tree:
+        fail("--rev and --working-tree exclude each other")
+    if working_tree:
+        return None
+    return rev or "HEAD"
+
+
+def parse_repo_map(values: tuple[str, ...]) -> dict[str, Path]:
+    out = {}
+    for value in values:
+        url, sep, path = value.partition("=")
+        if not sep or not url or not path:
+            fail(f"--repo-map expects URL=PATH, got {value!r}")
+        out[url] = Path(path)
+    return out
+
+
+def live_source(kw: dict[str, Any]) -> LiveSource | None:
+    """The cluster named on the command line: --snapshot FILE (or, later, --live)."""
+    from gitops_check.cluster.snapshot import SnapshotSource
+
+    if kw.get("snapshot"):
+        return SnapshotSource(kw["snapshot"], assume_complete=kw.get("assume_complete_snapshot", False))
+    return None
+
+
+def emit_reports(result: CheckResult, kw: dict[str, Any]) -> None:
+    """Write the report files asked for, then print the terminal report."""
+    from gitops_check.report.terminal import render_terminal, should_color
+
+    if kw.get("junit"):
+        from gitops_check.report.junit import render_junit
+
+        write_file(kw["junit"], render_junit(result), "JUnit")
+    if kw.get("markdown") or kw.get("markdown_full"):
+        from gitops_check.report.markdown import render_markdown, render_markdown_full
+
+        if kw.get("markdown"):
+            write_file(kw["markdown"], render_markdown(result, limit=kw["markdown_limit"]), "Markdown")
+        if kw.get("markdown_full"):
+            write_file(kw["markdown_full"], render_markdown_full(result), "Markdown")
+    if kw.get("json_path"):
+        from gitops_check.report.jsonout import render_json
+
+        write_file(kw["json_path"], render_json(result), "JSON")
+    color = kw["color"] if kw.get("color") is not None else should_color(sys.stdout, os.environ)
+    text = render_terminal(result, color=color, verbose=bool(kw.get("verbose")))
+    click.echo(text, nl=not text.endswith("\n"))

@@ -1,0 +1,68 @@
+"""``gitops-check diff``: a commit of the repository compared with a cluster snapshot or the live cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gitops_check.cli.base import (
+    build_render_options,
+    emit_reports,
+    fail,
+    live_source,
+    parse_repo_map,
+    render_options,
+    repo_options,
+    report_options,
+    revision,
+)
+
+
+def cluster_options(fn: Any) -> Any:
+    fn = click.option(
+        "--assume-complete-snapshot",
+        is_flag=True,
+        help="Treat kinds absent from a kubectl-made snapshot as captured (missing objects = drift, not 'not checked').",
+    )(fn)
+    return click.option("--snapshot", type=click.Path(), help="Compare with this snapshot file or folder.")(
+        fn
+    )
+
+
+@click.command("diff")
+@repo_options
+@render_options
+@cluster_options
+@report_options
+def diff_command(**kw: Any) -> None:
+    """Compare a commit of the repository with a cluster snapshot (or the live cluster)."""
+    from gitops_check.check import CheckRequest, run_check
+    from gitops_check.cluster.snapshot import SnapshotSource
+
+    default = live_source(kw)
+    if default is None:
+        fail("say what to compare with: --snapshot FILE")
+
+    def from_entry(entry: Any) -> Any:
+        if not entry.snapshot:
+            fail(f"cluster {entry.name} in the project file has no snapshot file")
+        return SnapshotSource(entry.snapshot, assume_complete=kw["assume_complete_snapshot"], name=entry.name)
+
+    request = CheckRequest(
+        repo=Path(kw["repo"]),
+        revision=revision(kw["rev"], kw["working_tree"]),
+        default_source=default,
+        source_factory=from_entry,
+        render=build_render_options(kw),
+        only_apps=tuple(kw["apps"]),
+        repo_map=parse_repo_map(kw["repo_map"]),
+        repo_urls=tuple(kw["repo_urls"]),
+    )
+    result = run_check(request)
+    emit_reports(result, kw)
+    raise SystemExit(result.exit_code())
+
+
+COMMANDS = [diff_command]

@@ -1,0 +1,104 @@
+"""Which cluster an app is compared with: its destination, mapped through the project file's ``clusters``.
+
+Apps whose destination is unset, in-cluster (``https://kubernetes.default.svc`` / ``in-cluster``) or names
+the default cluster go to the cluster given on the command line. Any other destination needs an entry in
+the project file (a snapshot file, or a kubeconfig context for --live); without one the app is "not
+checked" — comparing it with the wrong cluster would give a meaningless verdict.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gitops_check.errors import ClusterError, ConfigError
+from gitops_check.model import Destination, LiveSource
+
+IN_CLUSTER_SERVERS = frozenset({"https://kubernetes.default.svc", "https://kubernetes.default.svc/"})
+IN_CLUSTER_NAMES = frozenset({"in-cluster"})
+DEFAULT = "default"
+
+
+@dataclass(frozen=True)
+class ClusterEntry:
+    name: str
+    server: str | None = None
+    snapshot: str | None = None
+    context: str | None = None
+    kubeconfig: str | None = None
+
+
+def parse_clusters(raw: Any, file: str) -> list[ClusterEntry]:
+    """The project file's ``clusters:`` list."""
+    if raw is None:
+        return []
+    items = raw if isinstance(raw, list) else None
+    if items is None:
+        raise ConfigError("clusters: expected a list of {name, server, snapshot, context}", file=file)
+    out = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not item.get("name"):
+            raise ConfigError(f"clusters[{i}]: expected a mapping with a name", file=file)
+        unknown = set(item) - {"name", "server", "snapshot", "context", "kubeconfig"}
+        if unknown:
+            raise ConfigError(f"clusters[{i}]: unknown key {sorted(unknown)[0]!r}", file=file)
+        out.append(
+            ClusterEntry(
+                name=str(item["name"]),
+                server=str(item["server"]).rstrip("/") if item.get("server") else None,
+                snapshot=str(item["snapshot"]) if item.get("snapshot") else None,
+                context=str(item["context"]) if item.get("context") else None,
+                kubeconfig=str(item["kubeconfig"]) if item.get("kubeconfig") else None,
+            )
+        )
+    return out
+
+
+class ClusterResolver:
+    """Destination -> (cluster key, LiveSource); sources are created once and shared by every app."""
+
+    def __init__(
+        self,
+        default: LiveSource | None,
+        entries: list[ClusterEntry],
+        factory: Callable[[ClusterEntry], LiveSource] | None = None,
+    ):
+        self._default = default
+        self._entries = entries
+        self._factory = factory
+        self._made: dict[str, LiveSource] = {}
+        self._lock = threading.Lock()
+
+    def _entry_for(self, dest: Destination) -> ClusterEntry | None:
+        server = dest.server.rstrip("/") if dest.server else None
+        for entry in self._entries:
+            if (dest.name and entry.name == dest.name) or (server and entry.server == server):
+                return entry
+        return None
+
+    def resolve(self, dest: Destination) -> tuple[str, LiveSource]:
+        entry = self._entry_for(dest)
+        if entry is not None and self._factory is not None:
+            with self._lock:
+                source = self._made.get(entry.name)
+                if source is None:
+                    source = self._factory(entry)
+                    self._made[entry.name] = source
+            return entry.name, source
+        in_cluster = (dest.server is None or dest.server.rstrip("/") + "/" in IN_CLUSTER_SERVERS) and (
+            dest.name is None or dest.name in IN_CLUSTER_NAMES
+        )
+        if (in_cluster or entry is not None) and self._default is not None:
+            return DEFAULT, self._default
+        target = dest.name or dest.server or "the default cluster"
+        raise ClusterError(
+            f"destination cluster {target} has no snapshot or context: map it under 'clusters:' in .gitops-check.yaml"
+        )
+
+    def sources(self) -> Mapping[str, LiveSource]:
+        out = dict(self._made)
+        if self._default is not None:
+            out[DEFAULT] = self._default
+        return out

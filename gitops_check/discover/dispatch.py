@@ -1,0 +1,116 @@
+"""Finding apps: the project file, GitOps objects (Argo CD, Flux) in the repository, folders as a last resort.
+
+Two kinds of plug-ins, registered by name:
+
+* scanners read the workspace at the start (Application files, Flux Kustomizations under ``clusters/``);
+* expanders look at what an app rendered and return the apps declared in it (App of Apps: a root app whose
+  chart renders Application objects). ``check`` feeds every render through them, level by level.
+
+Folder auto-discovery runs only when neither the project file nor any scanner found an app: a repository
+that declares its apps should not also have its folders checked as apps of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from gitops_check.config import ProjectConfig
+from gitops_check.discover.project import Discovery, _project_apps, auto_discover
+from gitops_check.model import App, AppError, RawObject, Workspace
+
+
+@dataclass(frozen=True)
+class DiscoverOptions:
+    """How discovery maps what it finds onto this checkout."""
+
+    # Canonical URLs (repourl.canonical) that mean "the repository being checked".
+    this_repo_urls: frozenset[str] = frozenset()
+    # Canonical URL -> workspace of another repository, from --repo-map.
+    repo_map: dict[str, Workspace] = field(default_factory=dict)
+    # Render sources of this repository at their own targetRevision instead of the checked commit.
+    honour_target_revision: bool = False
+    max_depth: int = 5
+
+
+Scanner = Callable[[Workspace, ProjectConfig | None, DiscoverOptions], Discovery]
+Expander = Callable[[App, Sequence[RawObject], Workspace, DiscoverOptions], Discovery]
+
+SCANNERS: dict[str, Scanner] = {}
+EXPANDERS: dict[str, Expander] = {}
+
+
+def register_scanner(name: str, scanner: Scanner) -> None:
+    SCANNERS[name] = scanner
+
+
+def register_expander(name: str, expander: Expander) -> None:
+    EXPANDERS[name] = expander
+
+
+def _load_plugins() -> None:
+    """Import the modules that register scanners and expanders (they register on import)."""
+    import importlib
+
+    for module in ("gitops_check.discover.argocd", "gitops_check.discover.flux"):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name != module:
+                raise
+
+
+def _enabled(project: ProjectConfig | None, name: str) -> bool:
+    if project is None:
+        return True
+    setting = project.discovery.get(name, True)
+    return setting is not False
+
+
+def _merge(into: Discovery, part: Discovery) -> None:
+    taken = {a.name for a in into.apps}
+    for app in part.apps:
+        if app.name in taken:
+            into.errors.append(
+                AppError(
+                    app.name,
+                    f"two apps are named {app.name!r} ({app.origin}); names must be unique",
+                    stage="discover",
+                )
+            )
+            continue
+        taken.add(app.name)
+        into.apps.append(app)
+    into.notes.extend(part.notes)
+    into.errors.extend(part.errors)
+
+
+def discover(
+    ws: Workspace, project: ProjectConfig | None, options: DiscoverOptions | None = None
+) -> Discovery:
+    options = options or DiscoverOptions()
+    _load_plugins()
+    found = Discovery()
+    if project is not None and project.apps:
+        _merge(found, _project_apps(ws, project))
+    for name, scanner in SCANNERS.items():
+        if _enabled(project, name):
+            _merge(found, scanner(ws, project, options))
+    if not found.apps and not found.errors:
+        auto = auto_discover(ws)
+        if project is not None:
+            auto.notes.insert(0, f"{project.path} lists no apps: discovering them")
+        _merge(found, auto)
+    return found
+
+
+def expand(app: App, objects: Sequence[RawObject], ws: Workspace, options: DiscoverOptions) -> Discovery:
+    """Apps declared by what ``app`` rendered (App of Apps); empty for ordinary apps."""
+    _load_plugins()
+    found = Discovery()
+    for expander in EXPANDERS.values():
+        part = expander(app, objects, ws, options)
+        found.apps.extend(part.apps)
+        found.notes.extend(part.notes)
+        found.errors.extend(part.errors)
+    return found
