@@ -15,7 +15,7 @@ from typing import Any
 from gitops_check import secrethash
 from gitops_check.diff import normalize
 from gitops_check.diff.compare import Walk
-from gitops_check.diff.managed import Owner, Ownership
+from gitops_check.diff.managed import ExactOwnership, Owner, Ownership
 from gitops_check.diff.paths import Field
 from gitops_check.diff.prune import TrackingIndex
 from gitops_check.model import (
@@ -44,6 +44,9 @@ class DiffSettings:
     manual_managers: frozenset[str]
     ignore: tuple[IgnoreRule, ...] = ()  # global rules, added to each app's own
     detect_pruning: bool = True
+    # Both sides are complete objects (server-side dry-run result vs live, or base render vs head render):
+    # a field only one side has is a difference, never a server default.
+    exact: bool = False
 
 
 def _tracking_labels(app: App) -> tuple[str, ...]:
@@ -89,7 +92,7 @@ def diff_object(
     if rules:
         d, lv, _ = normalize.apply_ignore_rules(key, d, lv, rules, live_metadata)
     appliers = settings.appliers.union(app.appliers)
-    ownership = Ownership.of(live, appliers, settings.manual_managers)
+    ownership = ExactOwnership() if settings.exact else Ownership.of(live, appliers, settings.manual_managers)
 
     secret = normalize.is_secret(key)
     secret_changes: list[Change] = []

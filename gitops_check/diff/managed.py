@@ -147,5 +147,27 @@ class Ownership:
         return owners
 
 
+class ExactOwnership(Ownership):
+    """Every field only the "live" side has would be removed: for comparing two complete objects.
+
+    Used when the desired side is itself complete — the result of a server-side apply dry-run, or the
+    render of another commit — so no field can be a server default.
+    """
+
+    def __init__(self, label: str = "apply") -> None:
+        super().__init__()
+        self.label = label
+
+    @property
+    def trivial(self) -> bool:
+        return False
+
+    def claim(self, path: Path) -> tuple[Owner, str | None, bool]:
+        return Owner.APPLIER, None, True
+
+    def value_managers(self, path: Path, live_metadata: dict[str, Any]) -> list[str]:
+        return []
+
+
 def _first(nodes: list[tuple[str, dict[str, Any]]]) -> str | None:
     return nodes[0][0] if nodes else None
