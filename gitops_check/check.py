@@ -213,7 +213,8 @@ def run_check(request: CheckRequest) -> CheckResult:
         timings["render"] = time.perf_counter() - t
 
     result = CheckResult(apps=[], target=ws.label, against="", errors=[*found.errors, *more.errors])
-    result.warnings = [*found.notes, *ws.warnings, *more.notes]
+    result.warnings = list(ws.warnings)
+    result.notes = [*found.notes, *more.notes]
     if request.only_apps:
         for name in sorted(set(request.only_apps) - {r.app.name for r in rendered}):
             result.errors.append(AppError(name, f"no app named {name!r} was found", stage="discover"))

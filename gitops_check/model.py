@@ -428,6 +428,7 @@ class CheckResult:
     against: str  # LiveState.source
     errors: list[AppError] = field(default_factory=list)  # run-level (discovery, cluster) errors
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # informational: what discovery found, and how
     timings: dict[str, float] = field(default_factory=dict)
     stats: dict[str, int] = field(default_factory=dict)
     mode: str = "diff"  # diff | preview

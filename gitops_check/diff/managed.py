@@ -68,6 +68,7 @@ class Ownership:
     applied: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     manual: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     last_applied: Any = MISSING
+    appliers: frozenset[str] = frozenset()
     _cache: dict[Path, _Cursor] = field(default_factory=dict)
 
     @classmethod
@@ -92,7 +93,7 @@ class Ownership:
                 last_applied = json.loads(raw)
             except ValueError:
                 last_applied = MISSING
-        return cls(applied, manual, last_applied)
+        return cls(applied, manual, last_applied, appliers)
 
     @property
     def trivial(self) -> bool:
@@ -132,7 +133,10 @@ class Ownership:
         return Owner.MANUAL, _first(cursor.manual), False
 
     def value_managers(self, path: Path, live_metadata: dict[str, Any]) -> list[str]:
-        """All managers owning a field (any operation): who last wrote a value that differs from Git."""
+        """Managers other than the appliers owning a field: who changed a value behind the agent's back.
+
+        Empty when only the applier owns it (Git changed since the last sync) or nobody does.
+        """
         owners: list[str] = []
         for entry in live_metadata.get("managedFields") or ():
             if not isinstance(entry, dict) or not isinstance(entry.get("fieldsV1"), dict):
@@ -142,8 +146,11 @@ class Ownership:
                 nodes = _descend(nodes, seg)
                 if not nodes:
                     break
-            if nodes and nodes[0][0] not in owners:
-                owners.append(nodes[0][0])
+            manager = nodes[0][0] if nodes else None
+            # The applier writing the main resource is the agent; through a subresource (kubectl scale) it is not.
+            agent = manager in self.appliers and not entry.get("subresource")
+            if manager is not None and not agent and manager not in owners:
+                owners.append(manager)
         return owners
 
 

@@ -104,6 +104,7 @@ def report_dict(result: CheckResult) -> dict[str, Any]:
         "apps": [_app(a, result.mode) for a in apps],
         "errors": [_error(e, with_app=True) for e in result.errors],
         "warnings": list(result.warnings),
+        "notes": list(result.notes),
         "timings": {k: round(v, 3) for k, v in sorted(result.timings.items())},
         "stats": dict(sorted(result.stats.items())),
     }

@@ -165,7 +165,9 @@ def render_terminal(result: CheckResult, *, color: bool, verbose: bool = False) 
         lines += _error_lines(error, paint, "")
     for warning in result.warnings:
         lines.append(f"{paint('warning:', 'yellow')} {clean(warning)}")
-    if result.errors or result.warnings:
+    if verbose:
+        lines += [paint(f"note: {clean(note)}", "dim") for note in result.notes]
+    if result.errors or result.warnings or (verbose and result.notes):
         lines.append("")
     quiet: list[AppResult] = []
     for app in sort_apps(result.apps):

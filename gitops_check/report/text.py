@@ -284,7 +284,8 @@ def describe_change(
         return f"{path}: " + w.field_removed.format(new=new, old=old, who=who)
     if change.kind is ChangeKind.MANUAL:
         return f"{path}: " + (w.field_manual_who if who else w.field_manual).format(new=new, old=old, who=who)
-    return f"{path}: {old} {arrow} {new}"
+    by = f" (set by {who})" if who else ""
+    return f"{path}: {old} {arrow} {new}{by}"
 
 
 def resource_verdict(diff: ResourceDiff, mode: str) -> str:

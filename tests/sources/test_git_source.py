@@ -272,7 +272,9 @@ def test_display_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_subfolder_of_a_repository_is_the_gitops_root(tmp_path: Path) -> None:
     repo = GitRepo.init(tmp_path / "mono")
-    repo.write({"src/main.py": "print()\n", "deploy/k8s/apps/web/cm.yaml": CM.format(name="a"), "deploy/README": "x"})
+    repo.write(
+        {"src/main.py": "print()\n", "deploy/k8s/apps/web/cm.yaml": CM.format(name="a"), "deploy/README": "x"}
+    )
     first = repo.commit("one")
     repo.write({"deploy/k8s/apps/web/cm.yaml": CM.format(name="b"), "src/main.py": "print(1)\n"})
     second = repo.commit("two")
