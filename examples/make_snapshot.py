@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from gitops_check.check import render_tree  # noqa: E402
-from gitops_check.cluster.snapshot import build_snapshot, write_snapshot  # noqa: E402
+from gitops_check.cluster.snapshot import build_snapshot  # noqa: E402
 from gitops_check.config import RenderOptions  # noqa: E402
 from gitops_check.discover.dispatch import DiscoverOptions, discover  # noqa: E402
 from gitops_check.discover.project import load_project  # noqa: E402
@@ -131,7 +131,7 @@ def main() -> None:
                 "cluster": "example",
                 "serverVersion": version["gitVersion"],
                 "tool": "examples/make_snapshot.py",
-            },  # fmt: skip
+            },
             hashing=HASHING,
         )
     target = HERE / "shop-cluster.json"
