@@ -1,0 +1,207 @@
+"""cluster/client.py against the real kube-apiserver: credentials as users have them, and one-line errors."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+import yaml
+
+from gitops_check.cluster.client import ApiError, RetryPolicy, connect, describe, with_retries
+from gitops_check.errors import ClusterError
+from tests.helpers.cluster import LIMITED_USER, TestCluster, free_port
+
+pytestmark = pytest.mark.cluster
+
+FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.02)
+
+
+def _kubeconfig(
+    cluster: TestCluster, users: dict[str, dict[str, Any]], current: str, **cluster_extra: Any
+) -> dict[str, Any]:
+    ca = base64.b64encode(cluster.ca_file.read_bytes()).decode()
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "c",
+                "cluster": {"server": cluster.server, "certificate-authority-data": ca, **cluster_extra},
+            }
+        ],
+        "users": [{"name": name, "user": user} for name, user in users.items()],
+        "contexts": [{"name": name, "context": {"cluster": "c", "user": name}} for name in users],
+        "current-context": current,
+    }
+
+
+def _write(path: Path, config: dict[str, Any]) -> str:
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+def test_kubeconfig_file_and_current_context(kube_cluster: TestCluster) -> None:
+    cluster = connect(str(kube_cluster.admin_kubeconfig))
+    assert cluster.server == kube_cluster.server
+    mark = kube_cluster.audit_mark()
+    assert (
+        cluster.request("GET", "/api/v1/namespaces/default", what="get namespaces default")["metadata"][
+            "name"
+        ]
+        == "default"
+    )
+    assert cluster.requests == 1
+    event = kube_cluster.wait_for_audit(
+        lambda e: e.get("requestURI") == "/api/v1/namespaces/default", since=mark
+    )
+    assert event["userAgent"].startswith("gitops-check/")
+
+
+def test_context_is_chosen_from_a_merged_kubeconfig_list(
+    kube_cluster: TestCluster, kube_namespace: str, tmp_path: Path
+) -> None:
+    admin = _write(
+        tmp_path / "a.yaml", _kubeconfig(kube_cluster, {"admin": {"token": kube_cluster.token()}}, "admin")
+    )
+    limited = _kubeconfig(kube_cluster, {"limited": {"token": kube_cluster.token(LIMITED_USER)}}, "limited")
+    limited_path = _write(tmp_path / "l.yaml", limited)
+    env = {"KUBECONFIG": f"{admin}:{limited_path}", "HOME": str(tmp_path)}
+
+    as_limited = connect(context="limited", environ=env)
+    with pytest.raises(ApiError) as err:
+        as_limited.request(
+            "GET",
+            f"/api/v1/namespaces/{kube_namespace}/secrets",
+            what=describe("list", "secrets", kube_namespace),
+        )
+    assert str(err.value) == f"cannot list secrets in namespace {kube_namespace}: forbidden"
+    assert err.value.forbidden and not err.value.transient
+    assert as_limited.requests == 1  # a 403 is not retried
+
+    as_admin = connect(environ=env)  # current-context of the first file wins, as in kubectl
+    assert as_admin.context == "admin"
+    assert as_admin.request("GET", f"/api/v1/namespaces/{kube_namespace}/secrets", what="list")["items"] == []
+
+    with pytest.raises(
+        ClusterError, match=r"context 'nope' is not in the kubeconfig .*contexts: admin, limited"
+    ):
+        connect(context="nope", environ=env)
+
+
+def test_exec_plugin_credentials(kube_cluster: TestCluster, tmp_path: Path) -> None:
+    plugin = tmp_path / "plugin.py"
+    plugin.write_text(
+        "import json, os, sys\n"
+        "info = json.loads(os.environ['KUBERNETES_EXEC_INFO'])\n"
+        "assert info['kind'] == 'ExecCredential'\n"
+        "print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1', 'kind': 'ExecCredential',"
+        " 'status': {'token': os.environ['TOKEN'], 'expirationTimestamp': '2099-01-01T00:00:00Z'}}))\n"
+    )
+    user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": sys.executable,
+                     "args": [str(plugin)], "env": [{"name": "TOKEN", "value": kube_cluster.token()}],
+                     "interactiveMode": "Never"}}  # fmt: skip
+    path = _write(tmp_path / "k.yaml", _kubeconfig(kube_cluster, {"eks": user}, "eks"))
+    cluster = connect(path)
+    assert cluster.request("GET", "/api/v1/namespaces/default", what="get")["metadata"]["name"] == "default"
+
+    broken = dict(
+        user,
+        exec={
+            **user["exec"],
+            "args": ["-c", "import sys; sys.stderr.write('aws: token expired'); sys.exit(3)"],
+        },
+    )
+    path = _write(tmp_path / "broken.yaml", _kubeconfig(kube_cluster, {"eks": broken}, "eks"))
+    with pytest.raises(ClusterError) as err:
+        connect(path)
+    assert "credential plugin (exec) failed" in str(err.value) and "aws: token expired" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_in_cluster_service_account(kube_cluster: TestCluster, tmp_path: Path) -> None:
+    sa = tmp_path / "sa"
+    sa.mkdir()
+    (sa / "token").write_text(kube_cluster.token())
+    (sa / "ca.crt").write_bytes(kube_cluster.ca_file.read_bytes())
+    env = {
+        "HOME": str(tmp_path),
+        "KUBERNETES_SERVICE_HOST": "127.0.0.1",
+        "KUBERNETES_SERVICE_PORT": str(kube_cluster.port),
+    }
+    cluster = connect(environ=env, service_account_dir=str(sa))
+    assert cluster.context == "in-cluster"
+    assert cluster.server == kube_cluster.server
+    assert cluster.request("GET", "/version", what="get the server version")["gitVersion"].startswith("v1.")
+
+
+def test_no_credentials_is_one_clear_line(tmp_path: Path) -> None:
+    with pytest.raises(ClusterError, match="no cluster credentials: pass --kubeconfig"):
+        connect(environ={"HOME": str(tmp_path)})
+    with pytest.raises(ClusterError, match="does not exist"):
+        connect(str(tmp_path / "missing.yaml"))
+
+
+def test_unreachable_server_after_bounded_retries(kube_cluster: TestCluster, tmp_path: Path) -> None:
+    config = _kubeconfig(kube_cluster, {"admin": {"token": kube_cluster.token()}}, "admin")
+    port = free_port()
+    config["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{port}"
+    cluster = connect(_write(tmp_path / "k.yaml", config), retry=FAST)
+    with pytest.raises(ApiError) as err:
+        cluster.request("GET", "/api/v1/namespaces/shop/pods", what=describe("list", "pods", "shop"))
+    assert (
+        str(err.value)
+        == f"cluster https://127.0.0.1:{port} unreachable: connection refused (gave up after 3 attempts)"
+    )
+    assert cluster.requests == 3
+
+
+def test_wrong_certificate_authority_and_rejected_token(kube_cluster: TestCluster, tmp_path: Path) -> None:
+    config = _kubeconfig(kube_cluster, {"admin": {"token": "wrong-token-123"}}, "admin")
+    cluster = connect(_write(tmp_path / "bad-token.yaml", config), retry=FAST)
+    with pytest.raises(ApiError) as err:
+        cluster.request("GET", "/api/v1/namespaces", what="list namespaces")
+    assert err.value.status == 401 and "wrong-token-123" not in str(err.value)
+    assert str(err.value).startswith("cannot list namespaces: unauthorized")
+
+    del config["clusters"][0]["cluster"]["certificate-authority-data"]  # system CAs do not know this server
+    config["users"][0]["user"]["token"] = kube_cluster.token()
+    cluster = connect(_write(tmp_path / "no-ca.yaml", config), retry=FAST)
+    with pytest.raises(ApiError, match=r"TLS certificate verify failed") as err:
+        cluster.request("GET", "/api/v1/namespaces", what="list namespaces")
+    assert cluster.requests == 1  # TLS failures are not transient
+    assert kube_cluster.token() not in str(err.value)
+
+
+def test_with_retries_honours_retry_after_and_gives_up() -> None:
+    class Busy(Exception):
+        status = 429
+        body = json.dumps({"kind": "Status", "message": "too many requests, please try again later"})
+        headers: ClassVar[dict[str, str]] = {"Retry-After": "2"}
+
+    waits: list[float] = []
+    calls = 0
+
+    def flaky() -> str:
+        nonlocal calls
+        calls += 1
+        if calls < 3:
+            raise Busy()
+        return "ok"
+
+    policy = RetryPolicy(attempts=4)
+    assert with_retries(flaky, "list pods", server="https://x", policy=policy, sleep=waits.append) == "ok"
+    assert waits == [2.0, 2.0]
+
+    calls = -10
+    with pytest.raises(ApiError) as err:
+        with_retries(
+            flaky, describe("list", "pods", "shop"), server="https://x", policy=policy, sleep=waits.append
+        )
+    assert (
+        str(err.value)
+        == "cannot list pods in namespace shop: HTTP 429 too many requests from https://x (gave up after 4 attempts)"
+    )
