@@ -8,6 +8,7 @@ not create.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -308,8 +309,13 @@ class LiveState:
     server_version: str | None = None
     requests: int = 0  # API requests sent to read it (0 for snapshots)
 
+    @functools.cached_property
+    def _present_kinds(self) -> frozenset[GroupKind]:
+        return frozenset(GroupKind(k.group, k.kind) for k in self.objects)
+
     def present_kinds(self) -> frozenset[GroupKind]:
-        return frozenset(k.group_kind for k in self.objects)
+        """Kinds with at least one object (computed once: objects never change after loading)."""
+        return self._present_kinds
 
 
 @dataclass(frozen=True)
