@@ -5,7 +5,7 @@
     python scripts/tools.py path NAME          print the absolute path of a built binary (exit 1 if missing)
     python scripts/tools.py versions [--json]  show what is built and what each binary reports
 
-NAME is one of: helm3, helm4, kustomize, kube-apiserver, etcd (alias: helm = helm3).
+NAME is one of: helm3, helm4, kustomize, kube-apiserver, etcd, gotemplate (alias: helm = helm3).
 
 Binaries are cached outside the repository, in $GITOPS_CHECK_BIN_CACHE (default
 ~/.cache/gitops-check/bin), under versioned file names (helm-v3.22.0, kube-apiserver-v1.37.2, ...), with
@@ -16,7 +16,9 @@ command is never rebuilt, so a warm `ensure` takes seconds.
 helm and kustomize are built with `go install module/cmd@version` (their go.mod files have no replace
 directives). kube-apiserver and etcd are built from our own small modules in tools/kube-apiserver and
 tools/etcd (go.mod + go.sum committed; regenerate them with the gen.py next to each go.mod to bump a
-version: the version built is the one that go.mod requires).
+version: the version built is the one that go.mod requires). gitops-check-gotemplate (the ApplicationSet
+goTemplate engine, used at run time too) is our own program in tools/gotemplate; its version is a hash of
+its sources, so editing them rebuilds it.
 
 Builds use GOTOOLCHAIN=local (override with $GITOPS_CHECK_GOTOOLCHAIN), CGO_ENABLED=0 and -trimpath, and
 write to a temporary name that is renamed into place atomically. Standard library only; importable
@@ -57,7 +59,8 @@ class Tool:
     binary: str  # base file name: helm, kustomize, kube-apiserver, etcd
     link: str  # convenience symlink name in the cache folder
     version_args: tuple[str, ...]
-    # Either `install` (go install PKG@VERSION) or `module` (go build PKG inside tools/<dir>).
+    # `install` (go install PKG@VERSION), `module` (go build PKG inside tools/<dir>) or `local` (our own
+    # program in tools/<dir>, versioned by a hash of its sources).
     mode: str
     package: str
     module_dir: str = ""  # for mode == "module": folder under tools/
@@ -66,6 +69,8 @@ class Tool:
     def version(self) -> str:
         if self.mode == "install":
             return self.pinned
+        if self.mode == "local":
+            return local_source_version(TOOLS_DIR / self.module_dir)
         return module_required_version(TOOLS_DIR / self.module_dir / "go.mod", self.module_of_package())
 
     def module_of_package(self) -> str:
@@ -117,6 +122,15 @@ TOOLS: dict[str, Tool] = {
         Tool(
             "etcd", "etcd", "etcd", ("--version",), "module", "go.etcd.io/etcd/server/v3", module_dir="etcd"
         ),
+        Tool(
+            "gotemplate",
+            "gitops-check-gotemplate",
+            "gitops-check-gotemplate",
+            ("--version",),
+            "local",
+            ".",
+            module_dir="gotemplate",
+        ),
     )
 }
 ALIASES = {"helm": "helm3", "helm-v3": "helm3", "helm-v4": "helm4"}
@@ -149,6 +163,17 @@ def module_required_version(gomod: Path, module: str) -> str:
     if not m:
         raise BuildError(f"{gomod} does not require {module}")
     return m.group(1)
+
+
+def local_source_version(folder: Path) -> str:
+    """``v0-<12 hex>``: a hash of the Go sources and module files of one of our own programs."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(folder.glob("*")):
+        if path.suffix == ".go" or path.name in ("go.mod", "go.sum"):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return f"v0-{digest.hexdigest()[:12]}"
 
 
 def binary_path(name: str) -> Path:
@@ -265,6 +290,8 @@ def ldflags(tool: Tool, version: str) -> str:
         ]
     elif tool.name == "etcd":
         pass  # etcd's version is a constant in go.etcd.io/etcd/api/v3/version
+    elif tool.mode == "local":
+        flags += [f"-X main.version={version}"]
     return " ".join(flags)
 
 
