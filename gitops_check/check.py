@@ -219,6 +219,25 @@ def run_check(request: CheckRequest) -> CheckResult:
         for name in sorted(set(request.only_apps) - {r.app.name for r in rendered}):
             result.errors.append(AppError(name, f"no app named {name!r} was found", stage="discover"))
 
+    result.timings = timings
+    compare_rendered(request, rendered, resolver, project, result)
+    timings["total"] = time.perf_counter() - start
+    return result
+
+
+def compare_rendered(
+    request: CheckRequest,
+    rendered: Sequence[Rendered],
+    resolver: ClusterResolver,
+    project: ProjectConfig | None,
+    result: CheckResult,
+) -> None:
+    """Read each cluster once for exactly what ``rendered`` touches, then key and diff every app into ``result``.
+
+    Fills ``result.apps``, the run-level cluster errors, ``against``, the live/diff timings and the stats.
+    ``preview`` uses it too, to compare the base commit's render with the cluster.
+    """
+    timings = result.timings
     # Group apps by the cluster they are compared with, then read each cluster once.
     t = time.perf_counter()
     scopes = KindScopes()
@@ -287,8 +306,6 @@ def run_check(request: CheckRequest) -> CheckResult:
             diff_app(r.app, keyed.manifests, live, settings, tracking=trackers.get(key), notes=keyed.notes)
         )
     timings["diff"] = time.perf_counter() - t
-    timings["total"] = time.perf_counter() - start
-    result.timings = timings
     result.stats = {
         "apps": len(result.apps),
         "objects": objects,
@@ -298,7 +315,6 @@ def run_check(request: CheckRequest) -> CheckResult:
     if requests:
         result.stats["api_requests"] = requests
     _shared_objects(result)
-    return result
 
 
 def _shared_objects(result: CheckResult) -> None:
