@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -308,6 +308,8 @@ class LiveState:
     secret_hashing: SecretHashing | None = None
     server_version: str | None = None
     requests: int = 0  # API requests sent to read it (0 for snapshots)
+    # What the reader wants the user to know (e.g. pruning not checked for a kind).
+    warnings: tuple[str, ...] = ()
 
     @functools.cached_property
     def _present_kinds(self) -> frozenset[GroupKind]:
@@ -328,6 +330,34 @@ class ReadScope:
 
     kinds: frozenset[tuple[GroupKind, str | None]] = frozenset()
     namespaces: frozenset[str] = frozenset()
+    # The API version Git uses for each kind (the most common one when several), so a live reader lists in it.
+    versions: Mapping[GroupKind, str] = field(default_factory=dict)
+    # Kinds listed in ``namespaces`` for pruning even when Git renders none (None: the reader's default set).
+    prune_kinds: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What applying an app's objects would leave in the cluster, from a server-side apply dry-run.
+
+    ``objects`` are complete objects to compare exactly with the live ones; objects in ``errors`` are not
+    checked; objects in neither are compared by the offline engine (e.g. dry-run not permitted for them).
+    """
+
+    objects: Mapping[ResourceKey, JSON] = field(default_factory=dict)
+    errors: Mapping[ResourceKey, str] = field(default_factory=dict)
+    notes: Mapping[ResourceKey, str] = field(default_factory=dict)  # e.g. "namespace x does not exist yet"
+    warnings: tuple[str, ...] = ()
+    requests: int = 0
+
+
+class Predictor(Protocol):
+    """A LiveSource that can also predict, through the API server, what an apply would produce."""
+
+    def predict(
+        self, batch: Sequence[tuple[App, Sequence[Manifest]]], live: LiveState
+    ) -> Mapping[str, Prediction]:
+        """One Prediction per app name of ``batch``, all sent with bounded parallelism."""
 
 
 class LiveSource(Protocol):
