@@ -156,8 +156,8 @@ def _render_source(
             "which gitops-check does not use; vendor the chart into the repository and point the app at its folder"
         )
     src_ws = _source_workspace(source, ws, repos)
-    check_symlinks(src_ws)
     path = normalize_path(source.path)
+    check_symlinks(src_ws, path)
     folder = resolve_inside(src_ws.root, path, "path")
     if not folder.is_dir():
         if folder.exists():
@@ -268,27 +268,34 @@ def is_inside(root: Path, path: Path) -> bool:
     return real == real_root or real_root in real.parents
 
 
-_CHECKED: dict[Workspace, str | None] = {}
+_CHECKED: dict[Workspace, dict[str, str]] = {}
 _CHECKED_LOCK = threading.Lock()
 
 
-def check_symlinks(ws: Workspace) -> None:
-    """Refuse a workspace holding a symlink that is absolute or leaves it, like Argo CD's repo server.
+def check_symlinks(ws: Workspace, under: str = ".") -> None:
+    """Refuse an app whose folder holds a symlink that is absolute or leaves the workspace.
 
-    Argo CD checks the whole repository after checkout (``CheckOutOfBoundsSymlinks``) and fails every app
-    of a repository that has one; the target is walked step by step so it may never leave the root, even
-    temporarily. The result is cached per workspace.
+    Argo CD's repo server checks the whole repository after checkout and fails every app of a repository
+    that has one. gitops-check reports it for the app whose folder holds it, so one bad symlink does not hide
+    the results of every other app, and removes such symlinks from its private copy of the files the first
+    time it looks, so no renderer of any app can follow one (an app reading it through a base then fails with
+    "file not found"). The target is walked step by step so it may never leave the root, even temporarily.
     """
     with _CHECKED_LOCK:
-        if ws in _CHECKED:
-            problem = _CHECKED[ws]
-        else:
-            problem = _CHECKED[ws] = _find_bad_symlink(Path(os.path.abspath(ws.root)))
-    if problem:
-        raise RenderError(problem)
+        problems = _CHECKED.get(ws)
+        if problems is None:
+            root = Path(os.path.abspath(ws.root))
+            problems = _CHECKED[ws] = _find_bad_symlinks(root)
+            for rel in problems:
+                os.unlink(root / rel)
+    prefix = "" if under in (".", "") else under.rstrip("/") + "/"
+    for rel, problem in sorted(problems.items()):
+        if not prefix or rel.startswith(prefix) or prefix.startswith(rel + "/"):
+            raise RenderError(problem)
 
 
-def _find_bad_symlink(root: Path) -> str | None:
+def _find_bad_symlinks(root: Path) -> dict[str, str]:
+    found: dict[str, str] = {}
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if d != ".git"]
         for name in (*dirnames, *filenames):
@@ -296,21 +303,23 @@ def _find_bad_symlink(root: Path) -> str | None:
             if not os.path.islink(full):
                 continue
             target = os.readlink(full)
-            rel = os.path.relpath(full, root)
+            rel = Path(os.path.relpath(full, root)).as_posix()
             if os.path.isabs(target):
-                return (
-                    f"symlink {rel} points to the absolute path {target}; Argo CD refuses repositories with "
-                    "out-of-bounds symlinks, so does gitops-check: make it relative and inside the repository"
+                found[rel] = (
+                    f"symlink {rel} points to the absolute path {target}; like Argo CD, gitops-check refuses "
+                    "out-of-bounds symlinks: make it relative and inside the repository"
                 )
+                continue
             current = os.path.dirname(full)
             for part in target.split("/"):
                 current = os.path.normpath(os.path.join(current, part))
                 if current != str(root) and not current.startswith(str(root) + os.sep):
-                    return (
-                        f"symlink {rel} points outside the repository ({target}); Argo CD refuses repositories "
-                        "with out-of-bounds symlinks, so does gitops-check: remove it or point it inside"
+                    found[rel] = (
+                        f"symlink {rel} points outside the repository ({target}); like Argo CD, gitops-check "
+                        "refuses out-of-bounds symlinks: remove it or point it inside"
                     )
-    return None
+                    break
+    return found
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -112,7 +112,6 @@ def test_app_path_escaping_with_dotdot(ws: Workspace) -> None:
         ("apps/web/secret.yaml", "../../../outside/secret.yaml", "apps/web/secret.yaml"),  # file, relative
         ("apps/web/passwd.yaml", "/etc/passwd", "apps/web/passwd.yaml"),  # file, absolute
         ("apps/web/data", "../../../outside", "apps/web/data"),  # folder
-        ("elsewhere/link", "../../outside", "elsewhere/link"),  # anywhere in the repository, like Argo CD
     ],
 )
 def test_symlink_escapes_are_refused(tmp_path: Path, link: str, target: str, shown: str) -> None:
@@ -121,6 +120,20 @@ def test_symlink_escapes_are_refused(tmp_path: Path, link: str, target: str, sho
     ws = make_workspace(tmp_path, {"apps/web/cm.yaml": CM.format(name="web")}, symlinks={link: target})
     with pytest.raises(RenderError, match=f"symlink {shown} points"):
         render_app(app("apps/web", tool=Tool.DIRECTORY), ws, RenderOptions())
+
+
+def test_escaping_symlink_elsewhere_fails_only_its_own_app_and_is_removed(tmp_path: Path) -> None:
+    """Argo CD fails every app of the repository; gitops-check fails the app holding it, and nobody can follow it."""
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "secret.yaml").write_text(CM.format(name="secret"))
+    ws = make_workspace(
+        tmp_path, {"apps/web/cm.yaml": CM.format(name="web")}, symlinks={"elsewhere/link": "../../outside"}
+    )
+    out = render_app(app("apps/web", tool=Tool.DIRECTORY), ws, RenderOptions())
+    assert [o.body["metadata"]["name"] for o in out.objects] == ["web"]
+    assert not (ws.root / "elsewhere" / "link").exists()
+    with pytest.raises(RenderError, match="symlink elsewhere/link points outside"):
+        render_app(app("elsewhere", tool=Tool.DIRECTORY), ws, RenderOptions())
 
 
 def test_app_folder_that_is_an_escaping_symlink(tmp_path: Path) -> None:
