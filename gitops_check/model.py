@@ -442,6 +442,8 @@ class AppResult:
     errors: list[AppError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     render_seconds: float = 0.0
+    # Preview only: "added" / "removed" when the whole app appears or disappears with the change.
+    change: str | None = None
 
     def count(self, status: Status) -> int:
         return sum(1 for d in self.diffs if d.status is status)
@@ -514,6 +516,9 @@ class CheckResult:
     mode: str = "diff"  # diff | preview
     # Syncs asked of the agent after the check (``diff --sync-on-drift``, ``sync``); empty otherwise.
     syncs: list[SyncOutcome] = field(default_factory=list)
+    # Preview with a cluster: the cluster compared with the base commit's render of the apps the change touches
+    # (what already differed before it), reported apart; None otherwise.
+    baseline: CheckResult | None = None
 
     @property
     def diffs(self) -> list[ResourceDiff]:
@@ -525,6 +530,8 @@ class CheckResult:
 
     @property
     def incomplete(self) -> bool:
+        if self.baseline is not None and self.baseline.incomplete:
+            return True
         return bool(self.errors) or any(a.failed for a in self.apps)
 
     def totals(self) -> dict[Status, int]:
