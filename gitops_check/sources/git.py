@@ -144,6 +144,28 @@ class RepoHandle:
                     out[path] = None
         return out
 
+    def tree_index(self, rev: str) -> dict[str, tuple[str, str]]:
+        """Every entry under the GitOps root at ``rev``, folders included: path -> (mode, object id).
+
+        One ``git ls-tree`` for the whole tree, so looking up thousands of paths costs one process (``tree_ids``
+        walks GitPython objects per path). ``""`` is the root folder itself; paths are relative to the GitOps root.
+        """
+        sha = self.resolve(rev)
+        root = self._git_text(
+            "rev-parse", "--verify", "--quiet", f"{sha}:{self.prefix}" if self.prefix else f"{sha}^{{tree}}"
+        )
+        out: dict[str, tuple[str, str]] = {"": ("040000", root)}
+        scope = [sha, "--", self.prefix] if self.prefix else [sha]
+        head = self.prefix + "/" if self.prefix else ""
+        for raw in self._git_bytes("ls-tree", "-r", "-t", "-z", "--full-tree", *scope).split(b"\0"):
+            meta, _, path_b = raw.partition(b"\t")
+            path = os.fsdecode(path_b)
+            if not path.startswith(head) or path == head:
+                continue
+            mode, _, oid = meta.decode().split()
+            out[path[len(head) :]] = (mode, oid)
+        return out
+
     def changed_paths(self, base: str, head: str | None) -> set[str]:
         """Paths that differ between two revisions (renames count as delete + add).
 
