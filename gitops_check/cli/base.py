@@ -84,6 +84,12 @@ def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the JSON report here."),
         click.option("--color/--no-color", default=None, help="Colour the terminal diff (default: when stdout is a TTY)."),
         click.option("-v", "--verbose", is_flag=True, help="Also list resources that are in sync."),
+        click.option("--comment", type=click.Choice(["github", "gitlab", "auto"]), default=None,
+                     help="Post the report as sticky pull/merge request comment(s), updated on every run (docs/ci.md)."),
+        click.option("--comment-key", metavar="KEY",
+                     help="Which sticky comment to update (default: the command, plus the folder when not the root)."),
+        click.option("--github-summary", is_flag=True,
+                     help="In GitHub Actions: write the job summary and annotate what could not be checked."),
     ])  # fmt: skip
 
 
@@ -146,4 +152,27 @@ def emit_reports(result: CheckResult, kw: dict[str, Any]) -> None:
         write_file(kw["json_path"], render_json(result), "JSON")
     color = kw["color"] if kw.get("color") is not None else should_color(sys.stdout, os.environ)
     text = render_terminal(result, color=color, verbose=bool(kw.get("verbose")))
+    publisher = ci_publisher(result, kw)
+    if publisher:
+        publisher.before_report()
     click.echo(text, nl=not text.endswith("\n"))
+    if publisher:
+        publisher.after_report()
+
+
+def ci_publisher(result: CheckResult, kw: dict[str, Any]) -> Any:
+    """``--comment`` / ``--github-summary``: a ResultPublisher wrapped around the terminal report, or None."""
+    if not kw.get("comment") and not kw.get("github_summary"):
+        return None
+    from gitops_check.publish.result import ResultPublisher
+
+    return ResultPublisher(
+        result,
+        repo=Path(kw.get("repo") or "."),
+        comment=kw.get("comment"),
+        key=kw.get("comment_key"),
+        github_summary=bool(kw.get("github_summary")),
+        env=dict(os.environ),
+        out=click.echo,
+        err=lambda line: click.echo(line, err=True),
+    )

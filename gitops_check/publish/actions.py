@@ -1,0 +1,140 @@
+"""GitHub Actions' side channels: the job summary, error annotations, and keeping repository text inert.
+
+The job summary is Markdown appended to the file in ``GITHUB_STEP_SUMMARY``; GitHub drops a step's summary whole
+when it exceeds 1 MiB, so what is written is sized to the room left in the file. Annotations are workflow commands
+(``::error file=F,line=L,title=T::message``) printed on stdout; GitHub shows ten per step, so the tenth says how many
+more there are.
+
+The terminal report quotes repository content (file names, helm error output). A pull request could plant a line
+such as ``::set-output name=drift::false`` in a chart error to tamper with the step, so that text is printed
+between ``::stop-commands::<random token>`` and ``::<token>::``, where the runner ignores workflow commands.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitops_check.errors import PublishError
+from gitops_check.model import CheckResult
+from gitops_check.report.text import clean, plural
+
+SUMMARY_LIMIT = 1024 * 1024
+MAX_ANNOTATIONS = 10
+# Below this a report would be only its heading: a short note says where the report is instead.
+_MIN_ROOM = 2048
+
+
+def escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+@dataclass(frozen=True)
+class Annotation:
+    title: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+
+    def command(self, level: str = "error") -> str:
+        props = []
+        if self.file:
+            props.append(f"file={escape_property(self.file)}")
+            if self.line:
+                props.append(f"line={self.line}")
+        props.append(f"title={escape_property(self.title)}")
+        return f"::{level} {','.join(props)}::{escape_data(self.message)}"
+
+
+def repo_prefix(repo: Path, workspace: str | None) -> str | None:
+    """The GitOps root relative to the workspace GitHub resolves annotation paths against; None when outside it."""
+    base = Path(workspace) if workspace else Path.cwd()
+    try:
+        rel = os.path.relpath(repo.resolve(), base.resolve())
+    except ValueError:  # another drive
+        return None
+    if rel == ".":
+        return ""
+    if rel.startswith(".."):
+        return None
+    return rel.replace(os.sep, "/") + "/"
+
+
+def error_annotations(result: CheckResult, prefix: str | None) -> list[Annotation]:
+    """One annotation per app error (render, discovery, cluster) and per run-level error, at most ten."""
+    found: list[Annotation] = []
+    errors = [*result.errors, *(e for a in result.apps for e in a.errors)]
+    for error in errors:
+        file = None
+        if error.file and prefix is not None and not os.path.isabs(error.file):
+            file = prefix + clean(error.file)
+        title = f"gitops-check: {clean(error.app)} could not be checked" if error.app else "gitops-check"
+        message = clean(error.message).strip()
+        if len(message) > 2000:
+            message = message[:2000] + " [...]"
+        found.append(Annotation(title, message, file, error.line if file else None))
+    if len(found) > MAX_ANNOTATIONS:
+        more = len(found) - (MAX_ANNOTATIONS - 1)
+        found = found[: MAX_ANNOTATIONS - 1]
+        found.append(
+            Annotation("gitops-check", f"{plural(more, 'more error')}: see the job summary and the log")
+        )
+    return found
+
+
+def stop_token() -> str:
+    return secrets.token_hex(16)
+
+
+def summary_room(path: str) -> int:
+    """Bytes the step may still add to its summary."""
+    try:
+        used = Path(path).stat().st_size
+    except FileNotFoundError:
+        used = 0
+    except OSError as e:
+        raise PublishError(f"cannot read the job summary file {path}: {e.strerror}") from None
+    return SUMMARY_LIMIT - used
+
+
+def append_summary(path: str, text: str) -> None:
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(text if text.endswith("\n") else text + "\n")
+    except OSError as e:
+        raise PublishError(f"cannot write the job summary file {path}: {e.strerror}") from None
+
+
+def summary_of_result(result: CheckResult, room: int, notes: Iterable[str] = ()) -> str:
+    """The Markdown report sized for ``room`` bytes, with notes (comment status) quoted above it."""
+    from gitops_check.report.markdown import render_markdown
+
+    head = "".join(f"> {clean(n)}\n\n" for n in notes)
+    size = len(head.encode("utf-8"))
+    if room - size < _MIN_ROOM:
+        return (
+            head
+            + "_The gitops-check report did not fit in the job summary; see the log and the report files._\n"
+        )
+    return head + render_markdown(result, limit=room - size - 1, unit="bytes")
+
+
+def summary_of_parts(parts: list[str], room: int, notes: Iterable[str] = ()) -> str:
+    """Markdown parts (already rendered) joined for the summary; parts that do not fit are named, not cut."""
+    head = "".join(f"> {clean(n)}\n\n" for n in notes)
+    out = head
+    for n, part in enumerate(parts, 1):
+        text = part.rstrip() + "\n\n"
+        left = len(parts) - n + 1
+        tail = f"_{plural(left, 'more part')} of the report did not fit in the job summary; see the report files._\n"
+        if len((out + text).encode("utf-8")) + len(tail.encode("utf-8")) > room:
+            return out + tail
+        out += text
+    return out
