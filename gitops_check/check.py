@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from gitops_check.diff.prune import TrackingIndex
 from gitops_check.discover.dispatch import DiscoverOptions, discover, expand
 from gitops_check.discover.project import Discovery, load_project
 from gitops_check.errors import GitopsCheckError
-from gitops_check.identity import KindScopes, ObjectProblem, assign_keys, key_for, validate
+from gitops_check.identity import KeyedApp, KindScopes, ObjectProblem, assign_keys, key_for, validate
 from gitops_check.model import (
     App,
     AppError,
@@ -35,9 +36,13 @@ from gitops_check.model import (
     GroupKind,
     LiveSource,
     LiveState,
+    Prediction,
     ReadScope,
+    ResourceDiff,
+    ResourceKey,
     Status,
     Workspace,
+    split_api_version,
 )
 from gitops_check.render.base import RenderOutput, ToolFinder, render_app
 from gitops_check.sources.git import open_repo
@@ -151,10 +156,13 @@ def _error_of(app: str, e: GitopsCheckError, stage: str) -> AppError:
     return AppError(app, e.message, e.file, e.line, stage)
 
 
-def _scope_of(rendered: Sequence[Rendered], scopes: KindScopes) -> ReadScope:
+def _scope_of(
+    rendered: Sequence[Rendered], scopes: KindScopes, prune_kinds: tuple[str, ...] | None = None
+) -> ReadScope:
     """The (kind, namespace) pairs these apps render, for the live reader to list."""
     kinds: set[tuple[GroupKind, str | None]] = set()
     namespaces: set[str] = set()
+    versions: dict[GroupKind, Counter[str]] = {}
     for r in rendered:
         if r.app.destination.namespace:
             namespaces.add(r.app.destination.namespace)
@@ -165,9 +173,11 @@ def _scope_of(rendered: Sequence[Rendered], scopes: KindScopes) -> ReadScope:
                 continue
             key, _ = key_for(body, r.app.destination.namespace, scopes)
             kinds.add((key.group_kind, key.namespace))
+            versions.setdefault(key.group_kind, Counter())[split_api_version(body["apiVersion"])[1]] += 1
             if key.namespace:
                 namespaces.add(key.namespace)
-    return ReadScope(frozenset(kinds), frozenset(namespaces))
+    common = {gk: counts.most_common(1)[0][0] for gk, counts in versions.items()}
+    return ReadScope(frozenset(kinds), frozenset(namespaces), common, prune_kinds)
 
 
 def _materialize_mapped(request: CheckRequest, tmp: Path) -> dict[str, Workspace]:
@@ -260,7 +270,8 @@ def compare_rendered(
 
     def read(key: str) -> None:
         try:
-            lives[key] = sources[key].load(_scope_of(by_cluster[key], scopes))
+            prune_kinds = project.prune_kinds if project is not None else None
+            lives[key] = sources[key].load(_scope_of(by_cluster[key], scopes, prune_kinds))
         except GitopsCheckError as e:
             live_errors[key] = str(e)
 
@@ -270,12 +281,15 @@ def compare_rendered(
     result.against = ", ".join(lives[k].source for k in sorted(lives)) or "no cluster"
     for key, message in sorted(live_errors.items()):
         result.errors.append(AppError("*", f"cluster {key}: {message}", stage="cluster"))
+    for key in sorted(lives):
+        result.warnings.extend(f"cluster {key}: {w}" for w in lives[key].warnings)
 
     t = time.perf_counter()
     settings = _settings(request.diff, project)
     trackers = {k: TrackingIndex(live) for k, live in lives.items()} if settings.detect_pruning else {}
     cluster_of = {r.app.name: k for k, rs in by_cluster.items() for r in rs}
     objects = 0
+    pending: list[tuple[App, AppResult, KeyedApp, str]] = []
     for r in rendered:
         app_result = AppResult(r.app, render_seconds=r.seconds)
         result.apps.append(app_result)
@@ -302,19 +316,69 @@ def compare_rendered(
                 AppError(r.app.name, problem.message, problem.origin.file, problem.origin.line, "render")
             )
         objects += len(keyed.manifests)
-        app_result.diffs.extend(
-            diff_app(r.app, keyed.manifests, live, settings, tracking=trackers.get(key), notes=keyed.notes)
-        )
+        pending.append((r.app, app_result, keyed, key))
     timings["diff"] = time.perf_counter() - t
+    t = time.perf_counter()
+    predictions = _predict(pending, sources, lives, result)
+    if predictions:
+        timings["dry_run"] = time.perf_counter() - t
+    t = time.perf_counter()
+    for app, app_result, keyed, key in pending:
+        prediction = predictions.get(app.name) or Prediction()
+        notes = dict(keyed.notes)
+        for k, note in prediction.notes.items():
+            notes[k] = f"{notes[k]}; {note}" if k in notes else note
+        diffs = diff_app(app, keyed.manifests, lives[key], settings, tracking=trackers.get(key), notes=notes,
+                         predicted=prediction.objects)  # fmt: skip
+        app_result.diffs.extend(_not_checked(diffs, prediction.errors))
+        app_result.warnings.extend(prediction.warnings)
+    timings["diff"] += time.perf_counter() - t
     result.stats = {
         "apps": len(result.apps),
         "objects": objects,
         "live_objects": sum(len(live.objects) for live in lives.values()),
     }
     requests = sum(live.requests for live in lives.values())
+    requests += sum(p.requests for p in predictions.values())
     if requests:
         result.stats["api_requests"] = requests
     _shared_objects(result)
+
+
+def _predict(
+    pending: Sequence[tuple[App, AppResult, KeyedApp, str]],
+    sources: Mapping[str, LiveSource],
+    lives: Mapping[str, LiveState],
+    result: CheckResult,
+) -> dict[str, Prediction]:
+    """Server-side dry-run predictions, one batch per cluster whose source can make them (live, not snapshot).
+
+    A cluster that fails during the dry-run leaves every object compared with it "not checked".
+    """
+    out: dict[str, Prediction] = {}
+    for key in sorted({k for *_, k in pending}):
+        predict = getattr(sources[key], "predict", None)
+        if predict is None:
+            continue
+        batch = [(app, keyed.manifests) for app, _, keyed, k in pending if k == key]
+        try:
+            out.update(predict(batch, lives[key]))
+        except GitopsCheckError as e:
+            result.errors.append(AppError("*", f"cluster {key}: {e}", stage="cluster"))
+            for app, manifests in batch:
+                out[app.name] = Prediction(errors={m.key: f"not checked: {e}" for m in manifests})
+    return out
+
+
+def _not_checked(diffs: list[ResourceDiff], errors: Mapping[ResourceKey, str]) -> list[ResourceDiff]:
+    if not errors:
+        return diffs
+    return [
+        ResourceDiff(d.key, d.app, Status.ERROR, message=errors[d.key], origin=d.origin, notes=d.notes)
+        if d.key in errors and d.status is not Status.REMOVED
+        else d
+        for d in diffs
+    ]
 
 
 def _shared_objects(result: CheckResult) -> None:

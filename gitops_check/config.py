@@ -86,6 +86,8 @@ class ProjectConfig:
     clusters: Any = None  # the raw ``clusters:`` list; cluster.select.parse_clusters validates it
     sync: Mapping[str, Any] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict)
+    # ``live: {pruneKinds: [...]}``: kinds listed in the apps' namespaces for pruning (None: the reader's default).
+    prune_kinds: tuple[str, ...] | None = None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -367,7 +369,7 @@ def parse_app(raw: Any, ctx: _Ctx) -> App:
 
 TOP_KEYS = {
     "version", "apps", "ignoreDifferences", "render", "appliers", "manualManagers", "discovery", "clusters",
-    "sync", "hygiene",
+    "sync", "hygiene", "live",
 }  # fmt: skip
 
 
@@ -394,6 +396,7 @@ def parse_project(text: str | bytes, file: str = PROJECT_FILE) -> ProjectConfig:
     )
     appliers = top.get("appliers")
     manual = top.get("manualManagers")
+    live = _mapping(top.get("live"), ctx.sub("live"), {"pruneKinds"})
     return ProjectConfig(
         path=file,
         apps=tuple(apps),
@@ -405,4 +408,5 @@ def parse_project(text: str | bytes, file: str = PROJECT_FILE) -> ProjectConfig:
         clusters=top.get("clusters"),
         sync=_mapping(top.get("sync"), ctx.sub("sync")),
         raw=top,
+        prune_kinds=_strs(live["pruneKinds"], ctx.sub("live.pruneKinds")) if "pruneKinds" in live else None,
     )

@@ -36,6 +36,8 @@ REDACTED = "<redacted>"
 REDACTED_LIVE = "<redacted: value in cluster>"
 REDACTED_GIT = "<redacted: value in Git>"
 FLUX_SSA = "kustomize.toolkit.fluxcd.io/ssa"
+# Change.manager of fields claimed through the last-applied annotation (client-side apply).
+LAST_APPLIED_REMOVAL = (ChangeKind.REMOVED, "last-applied-configuration")
 
 
 @dataclass(frozen=True)
@@ -182,9 +184,15 @@ def diff_app(
     *,
     tracking: TrackingIndex | None = None,
     notes: Mapping[ResourceKey, str] | None = None,
+    predicted: Mapping[ResourceKey, dict[str, Any]] | None = None,
 ) -> list[ResourceDiff]:
-    """Every object of an app compared with the cluster, plus live objects it owns that Git no longer has."""
+    """Every object of an app compared with the cluster, plus live objects it owns that Git no longer has.
+
+    ``predicted``: server-side apply dry-run results for some objects; those are compared exactly with the
+    live object (see :func:`diff_predicted`).
+    """
     notes = notes or {}
+    predicted = predicted or {}
     present = live.present_kinds()
     out: list[ResourceDiff] = []
     desired_keys: set[ResourceKey] = set()
@@ -199,6 +207,8 @@ def diff_app(
             result = ResourceDiff(
                 key, app.name, Status.ERROR, message=_not_captured(key, live), origin=manifest.origin
             )
+        elif body is not None and key in predicted:
+            result = diff_predicted(key, manifest, predicted[key], body, app, settings, live.secret_hashing)
         else:
             result = diff_object(key, manifest, body, app, settings, live.secret_hashing)
         if key in notes:
@@ -209,6 +219,40 @@ def diff_app(
         for key in sorted(index.owned_by(app) - desired_keys):
             out.append(diff_object(key, None, live.objects[key], app, settings))
     return out
+
+
+def diff_predicted(
+    key: ResourceKey,
+    desired: Manifest,
+    predicted: dict[str, Any],
+    live: dict[str, Any],
+    app: App,
+    settings: DiffSettings,
+    hashing: SecretHashing | None = None,
+) -> ResourceDiff:
+    """Compare the dry-run result exactly with the live object: every difference is what a sync would change.
+
+    The dry-run keeps fields other managers own, so hand edits a sync would keep (a label added with kubectl
+    label) and fields Git dropped from a client-side applied object are invisible to it; the offline
+    comparison still sees those, and they are added (MANUAL changes, and REMOVED ones derived from the
+    last-applied annotation), so both modes report the same findings for them.
+    """
+    exact_settings = dataclasses.replace(settings, exact=True)
+    exact = diff_object(key, Manifest(key, predicted, desired.origin), live, app, exact_settings, hashing)
+    if exact.status is Status.ERROR:
+        return exact
+    offline = diff_object(key, desired, live, app, settings, hashing)
+    seen = {c.path for c in exact.changes}
+    extra = tuple(
+        c
+        for c in offline.changes
+        if c.path not in seen and (c.kind is ChangeKind.MANUAL or (c.kind, c.manager) == LAST_APPLIED_REMOVAL)
+    )
+    if not extra:
+        return exact
+    if exact.status is Status.UNCHANGED:
+        return dataclasses.replace(offline, changes=extra)
+    return dataclasses.replace(exact, changes=exact.changes + extra)
 
 
 def _unreadable(live: LiveState, key: ResourceKey) -> str | None:
