@@ -16,6 +16,19 @@ from typing import Any, Protocol
 
 JSON = dict[str, Any]
 
+
+class SecretText(str):
+    """A string that came from a Kubernetes Secret (Flux substituteFrom/valuesFrom): ``repr`` never shows it.
+
+    Renderers keep such values out of anything but Secret data, so no report can print them.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "SecretText('*****')"
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Identity
 
@@ -142,6 +155,10 @@ class Tool(enum.StrEnum):
     DIRECTORY = "directory"
     KUSTOMIZE = "kustomize"
     HELM = "helm"
+    # Flux semantics (render/flux.py, render/flux_helm.py): a Kustomization's build with its overrides and
+    # postBuild substitution, and a HelmRelease's chart with its merged values.
+    FLUX_KUSTOMIZE = "flux-kustomize"
+    FLUX_HELM = "flux-helm"
 
 
 @dataclass(frozen=True)
