@@ -229,6 +229,15 @@ class Tracking:
 
 
 @dataclass(frozen=True)
+class SyncPolicy:
+    """The agent's automatic sync settings (Argo CD ``spec.syncPolicy.automated``), for hygiene checks."""
+
+    automated: bool = False
+    prune: bool = False
+    self_heal: bool = False
+
+
+@dataclass(frozen=True)
 class App:
     """Something rendered as one unit: a project-file entry, an Argo CD Application or a Flux object."""
 
@@ -243,6 +252,8 @@ class App:
     labels: Mapping[str, str] = field(default_factory=dict)
     # Field managers whose ownership of a field means "the agent applied it" (for removed-field detection).
     appliers: tuple[str, ...] = ()
+    # How the agent syncs it on its own; None when not known or not applicable (project-file apps).
+    sync_policy: SyncPolicy | None = None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -518,6 +529,20 @@ class SyncOutcome:
         return self.state.exit_code
 
 
+@dataclass(frozen=True)
+class Finding:
+    """A GitOps hygiene problem in what Git declares (not drift): a warning, a failure under ``--strict``.
+
+    Messages never quote Secret values.
+    """
+
+    rule: str  # plain-secret | prune-in-production | self-heal-required
+    app: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+
+
 @dataclass
 class CheckResult:
     """Everything a reporter needs; reporters read nothing else."""
@@ -536,6 +561,9 @@ class CheckResult:
     # Preview with a cluster: the cluster compared with the base commit's render of the apps the change touches
     # (what already differed before it), reported apart; None otherwise.
     baseline: CheckResult | None = None
+    # Hygiene findings; with ``strict`` they make the run fail (exit 1, like drift) instead of only warning.
+    findings: list[Finding] = field(default_factory=list)
+    strict: bool = False
 
     @property
     def diffs(self) -> list[ResourceDiff]:
@@ -561,6 +589,8 @@ class CheckResult:
         """0 in sync, 1 drift, 2 could not check everything (wins over 1).
 
         With syncs, a sync the agent failed counts as 1 and one that could not be asked or confirmed as 2.
+        Under ``strict``, hygiene findings count as 1: everything was checked and Git needs fixing.
         """
-        code = 2 if self.incomplete else 1 if self.drifted else 0
+        failing = self.drifted or (self.strict and bool(self.findings))
+        code = 2 if self.incomplete else 1 if failing else 0
         return max([code, *(s.exit_code for s in self.syncs)])
