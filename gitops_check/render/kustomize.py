@@ -19,7 +19,7 @@ import re
 import secrets
 import shutil
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -43,16 +43,7 @@ def render_kustomize(ctx: SourceContext) -> RenderOutput:
         check_remote_bases(ctx, kfile)
     overrides = ctx.source.kustomize
     with _build_folder(ctx, kfile, overrides) as folder:
-        argv = _build_command(ctx, folder)
-        try:
-            stdout = proc.run(
-                argv,
-                what=f"kustomize build for app {ctx.app.name} ({ctx.path})",
-                cwd=ctx.ws.root,
-                timeout=ctx.options.timeout,
-            )
-        except RenderError as e:
-            raise type(e)(_clean(e.message, ctx, folder)) from e
+        stdout = run_build(ctx, folder)
     where = f"kustomize output for {ctx.path}"
     origin = Origin(ctx.app.name, ctx.path, None)
     return RenderOutput(
@@ -65,6 +56,26 @@ def find_kustomization(folder: Path) -> Path | None:
         if (folder / name).is_file():
             return folder / name
     return None
+
+
+def run_build(ctx: SourceContext, folder: Path, *, load_anywhere: bool = False) -> str:
+    """``kustomize build`` of ``folder`` (the app folder or an edited copy of it); errors show repository paths.
+
+    ``load_anywhere`` lifts kustomize's rule that files must sit below the kustomization (Flux builds with
+    ``LoadRestrictionsNone``); the caller checks that they stay inside the repository.
+    """
+    argv = _build_command(ctx, folder)
+    if load_anywhere:
+        argv.append("--load-restrictor=LoadRestrictionsNone")
+    try:
+        return proc.run(
+            argv,
+            what=f"kustomize build for app {ctx.app.name} ({ctx.path})",
+            cwd=ctx.ws.root,
+            timeout=ctx.options.timeout,
+        )
+    except RenderError as e:
+        raise type(e)(_clean(e.message, ctx, folder)) from e
 
 
 def _build_command(ctx: SourceContext, folder: Path) -> list[str]:
@@ -164,22 +175,47 @@ def _build_folder(ctx: SourceContext, kfile: Path | None, overrides: KustomizeOp
         )
     shown = ctx.relative_to_ws(kfile)
     edited = apply_overrides(_load_kustomization(kfile, shown), overrides, shown)
+    with with_kustomization(
+        ctx, kfile.name, edited, prepare=lambda folder: _check_components(folder, overrides, shown)
+    ) as folder:
+        yield folder
+
+
+@contextmanager
+def with_kustomization(
+    ctx: SourceContext,
+    file_name: str,
+    content: Mapping[str, Any],
+    prepare: Callable[[Path], None] | None = None,
+) -> Iterator[Path]:
+    """The app folder with its kustomization file ``file_name`` replaced by (or created as) ``content``.
+
+    A sibling copy at the same depth, so relative references keep working and the workspace's folder, which
+    other apps may use as a base, never changes. The repository root has no sibling inside the workspace: it is
+    edited in place, one app at a time, and restored. ``prepare`` runs on the folder before the file is written.
+    """
+    text = yamlio.dump_yaml(dict(content))
     if ctx.folder == Path(os.path.realpath(ctx.ws.root)):
-        # The repository root has no sibling inside the workspace: edit in place, one app at a time.
+        kfile = ctx.folder / file_name
         with _folder_lock(ctx.folder):
-            original = kfile.read_bytes()
+            original = kfile.read_bytes() if kfile.is_file() else None
             try:
-                _check_components(ctx.folder, overrides, shown)
-                kfile.write_text(yamlio.dump_yaml(edited))
+                if prepare is not None:
+                    prepare(ctx.folder)
+                kfile.write_text(text)
                 yield ctx.folder
             finally:
-                kfile.write_bytes(original)
+                if original is None:
+                    kfile.unlink(missing_ok=True)
+                else:
+                    kfile.write_bytes(original)
         return
     copy_dir = ctx.folder.parent / f".{ctx.folder.name}.gitops-check-{secrets.token_hex(4)}"
     try:
         shutil.copytree(ctx.folder, copy_dir, symlinks=True)
-        _check_components(copy_dir, overrides, shown)
-        (copy_dir / kfile.name).write_text(yamlio.dump_yaml(edited))
+        if prepare is not None:
+            prepare(copy_dir)
+        (copy_dir / file_name).write_text(text)
         yield copy_dir
     finally:
         shutil.rmtree(copy_dir, ignore_errors=True)
