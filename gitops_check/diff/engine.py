@@ -94,7 +94,9 @@ def diff_object(
     if rules:
         d, lv, _ = normalize.apply_ignore_rules(key, d, lv, rules, live_metadata)
     appliers = settings.appliers.union(app.appliers)
-    ownership = ExactOwnership() if settings.exact else Ownership.of(live, appliers, settings.manual_managers)
+    ownership = Ownership.of(live, appliers, settings.manual_managers)
+    if settings.exact:
+        ownership = ExactOwnership(reference=ownership)
 
     secret = normalize.is_secret(key)
     secret_changes: list[Change] = []

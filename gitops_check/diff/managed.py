@@ -159,20 +159,31 @@ class ExactOwnership(Ownership):
 
     Used when the desired side is itself complete — the result of a server-side apply dry-run, or the
     render of another commit — so no field can be a server default.
+
+    ``reference`` (the live object's own ownership, when it has managedFields) only shapes the answers:
+    a removed map is reported field by field and a changed value names who set it, exactly as the offline
+    comparison of the same object does, so both modes word the same finding the same way.
     """
 
-    def __init__(self, label: str = "apply") -> None:
+    def __init__(self, label: str = "apply", reference: Ownership | None = None) -> None:
         super().__init__()
         self.label = label
+        self.reference = reference
 
     @property
     def trivial(self) -> bool:
         return False
 
     def claim(self, path: Path) -> tuple[Owner, str | None, bool]:
+        if self.reference is not None:
+            owner, manager, whole = self.reference.claim(path)
+            if owner is not Owner.OTHER:
+                return Owner.APPLIER, manager, whole
         return Owner.APPLIER, None, True
 
     def value_managers(self, path: Path, live_metadata: dict[str, Any]) -> list[str]:
+        if self.reference is not None:
+            return self.reference.value_managers(path, live_metadata)
         return []
 
 
