@@ -71,6 +71,57 @@ def render_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     ])  # fmt: skip
 
 
+def live_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Which live cluster, and how it is compared (see docs/live.md)."""
+    return apply_options(fn, [
+        click.option("--live", is_flag=True, help="Compare with the live cluster (kubeconfig context or in-cluster)."),
+        click.option("--kubeconfig", type=click.Path(dir_okay=False), default=None,
+                     help="kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)."),
+        click.option("--context", "kube_context", default=None, help="kubeconfig context (default: current)."),
+        click.option("--server-side/--client-side", "server_side", default=None,
+                     help="Server-side apply dry-run of every object (default when permitted), or the offline "
+                          "comparison of the listed objects only (no dry-run permission needed)."),
+        click.option("--field-manager", default=None,
+                     help="Field manager of the dry-run (default: the app's agent, e.g. argocd-controller)."),
+        click.option("--live-workers", type=click.IntRange(1, 64), default=8, show_default=True,
+                     help="Parallel API requests (lists and dry-runs)."),
+    ])  # fmt: skip
+
+
+def _live_cluster(
+    kw: dict[str, Any], *, name: str, kubeconfig: str | None, context: str | None
+) -> LiveSource:
+    from gitops_check.cluster.live import LiveCluster, LiveOptions
+    from gitops_check.config import DEFAULT_APPLIERS
+
+    server_side = kw.get("server_side")
+    mode = "auto" if server_side is None else "server" if server_side else "client"
+    options = LiveOptions(
+        kubeconfig=kubeconfig,
+        context=context,
+        mode=mode,
+        field_manager=kw.get("field_manager"),
+        appliers=frozenset(DEFAULT_APPLIERS),
+        workers=kw.get("live_workers") or 8,
+    )
+    return LiveCluster(options, name=name)
+
+
+def entry_source(entry: Any, kw: dict[str, Any]) -> LiveSource:
+    """The source for a cluster named in the project file's ``clusters:``: its snapshot, or with --live its
+    kubeconfig context."""
+    from gitops_check.cluster.snapshot import SnapshotSource
+
+    if kw.get("live") and (entry.context or entry.kubeconfig):
+        return _live_cluster(kw, name=entry.name, kubeconfig=entry.kubeconfig or kw.get("kubeconfig"),
+                             context=entry.context)  # fmt: skip
+    if entry.snapshot:
+        return SnapshotSource(entry.snapshot, assume_complete=kw.get("assume_complete_snapshot", False),
+                              name=entry.name)  # fmt: skip
+    need = "a context (for --live)" if kw.get("live") else "a snapshot file"
+    fail(f"cluster {entry.name} in the project file has no {need}")
+
+
 def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Where reports go."""
     return apply_options(fn, [
@@ -123,9 +174,17 @@ def parse_repo_map(values: tuple[str, ...]) -> dict[str, Path]:
 
 
 def live_source(kw: dict[str, Any]) -> LiveSource | None:
-    """The cluster named on the command line: --snapshot FILE (or, later, --live)."""
+    """The cluster named on the command line: --snapshot FILE or --live (with --kubeconfig/--context)."""
     from gitops_check.cluster.snapshot import SnapshotSource
 
+    if kw.get("live"):
+        if kw.get("snapshot"):
+            fail("--live and --snapshot exclude each other")
+        return _live_cluster(kw, name="live", kubeconfig=kw.get("kubeconfig"), context=kw.get("kube_context"))
+    for flag, given in (("--server-side/--client-side", kw.get("server_side") is not None),
+                        ("--kubeconfig", kw.get("kubeconfig")), ("--context", kw.get("kube_context"))):  # fmt: skip
+        if given:
+            fail(f"{flag} only applies with --live")
     if kw.get("snapshot"):
         return SnapshotSource(kw["snapshot"], assume_complete=kw.get("assume_complete_snapshot", False))
     return None

@@ -10,7 +10,9 @@ import click
 from gitops_check.cli.base import (
     build_render_options,
     emit_reports,
+    entry_source,
     fail,
+    live_options,
     live_source,
     parse_repo_map,
     render_options,
@@ -35,20 +37,18 @@ def cluster_options(fn: Any) -> Any:
 @repo_options
 @render_options
 @cluster_options
+@live_options
 @report_options
 def diff_command(**kw: Any) -> None:
-    """Compare a commit of the repository with a cluster snapshot (or the live cluster)."""
+    """Compare a commit of the repository with a cluster snapshot or the live cluster."""
     from gitops_check.check import CheckRequest, run_check
-    from gitops_check.cluster.snapshot import SnapshotSource
 
     default = live_source(kw)
     if default is None:
-        fail("say what to compare with: --snapshot FILE")
+        fail("say what to compare with: --snapshot FILE or --live")
 
     def from_entry(entry: Any) -> Any:
-        if not entry.snapshot:
-            fail(f"cluster {entry.name} in the project file has no snapshot file")
-        return SnapshotSource(entry.snapshot, assume_complete=kw["assume_complete_snapshot"], name=entry.name)
+        return entry_source(entry, kw)
 
     request = CheckRequest(
         repo=Path(kw["repo"]),

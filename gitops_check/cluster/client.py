@@ -277,6 +277,8 @@ class Cluster:
     context: str | None = None  # kubeconfig context, or "in-cluster"
     retry: RetryPolicy = DEFAULT_RETRY
     timeout: float = 60.0
+    # Refuse (in request()) anything but GET and dry-run requests: checks and captures never write.
+    read_only: bool = False
     _dynamic: Any = field(default=None, repr=False)
     _count: int = field(default=0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -325,6 +327,9 @@ class Cluster:
         Transient failures are retried (``retry=False`` sends once); any failure raises ApiError whose
         message starts from ``what``. ``sensitive``: the body carries data that must not appear in errors.
         """
+
+        if self.read_only and method not in ("GET", "HEAD") and str((query or {}).get("dryRun")) != "All":
+            raise ApiError(f"refusing to {what}: this connection is read-only (only reads and dry-runs)")
 
         def once() -> Any:
             return self._send(method, path, what, query, body, content_type, accept, timeout, sensitive)
@@ -502,6 +507,7 @@ def connect(
     pool_size: int = 16,
     environ: Mapping[str, str] | None = None,
     service_account_dir: str = SERVICE_ACCOUNT_DIR,
+    read_only: bool = False,
 ) -> Cluster:
     """A Cluster for the kubeconfig/context (kubectl's lookup rules), or the in-cluster service account.
 
@@ -527,5 +533,5 @@ def connect(
         )
     client = ApiClient(configuration=config)
     client.user_agent = USER_AGENT
-    return Cluster(client, server=str(config.host).rstrip("/"), context=name, retry=retry or DEFAULT_RETRY,
-                   timeout=timeout)  # fmt: skip
+    server = str(config.host).rstrip("/")
+    return Cluster(client, server, name, retry or DEFAULT_RETRY, timeout, read_only)
