@@ -31,6 +31,9 @@ class DiscoverOptions:
     # Render sources of this repository at their own targetRevision instead of the checked commit.
     honour_target_revision: bool = False
     max_depth: int = 5
+    # This repository at another revision (for honour_target_revision); raises GitopsCheckError. Discovery adds
+    # what it materializes to repo_map under "<canonical url>@<revision>".
+    materialize: Callable[[str], Workspace] | None = None
 
 
 Scanner = Callable[[Workspace, ProjectConfig | None, DiscoverOptions], Discovery]
