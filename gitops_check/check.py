@@ -11,6 +11,7 @@ namespaces its apps touch; then every app is keyed and diffed against its cluste
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 import time
 from collections import Counter
@@ -19,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitops_check import repourl
+from gitops_check import hygiene, repourl
 from gitops_check.cluster.select import ClusterEntry, ClusterResolver, parse_clusters
 from gitops_check.config import DiffOptions, ProjectConfig, RenderOptions
 from gitops_check.diff.engine import DiffSettings, diff_app
@@ -45,7 +46,7 @@ from gitops_check.model import (
     split_api_version,
 )
 from gitops_check.render.base import RenderOutput, ToolFinder, render_app
-from gitops_check.sources.git import open_repo
+from gitops_check.sources.git import RepoHandle, open_repo
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class CheckRequest:
     repo_map: Mapping[str, Path] = field(default_factory=dict)
     repo_urls: tuple[str, ...] = ()  # extra URLs that mean "this repository"
     honour_target_revision: bool = False
+    strict: bool = False  # hygiene findings fail the run (exit 1) instead of only warning
 
 
 @dataclass
@@ -188,11 +190,41 @@ def _materialize_mapped(request: CheckRequest, tmp: Path) -> dict[str, Workspace
     return repos
 
 
-def run_check(request: CheckRequest) -> CheckResult:
+def _at_revision(repo: RepoHandle, tmp: Path) -> Callable[[str], Workspace]:
+    """This repository at an Application's targetRevision (a branch may exist only as origin/<branch>)."""
+    counter = itertools.count()
+
+    def materialize(revision: str) -> Workspace:
+        error: GitopsCheckError | None = None
+        for candidate in (revision, f"origin/{revision}"):
+            try:
+                return repo.materialize(candidate, tmp / f"revision-{next(counter)}")
+            except GitopsCheckError as e:
+                error = error or e
+        assert error is not None
+        raise error
+
+    return materialize
+
+
+@dataclass
+class RenderedRepo:
+    """A commit's apps, discovered and rendered (the first half of a check)."""
+
+    label: str
+    project: ProjectConfig | None
+    rendered: list[Rendered]
+    resolver: ClusterResolver
+    errors: list[AppError]
+    notes: list[str]
+    warnings: list[str]
+    timings: dict[str, float]
+
+
+def render_repo(request: CheckRequest) -> RenderedRepo:
+    """Materialize the commit, discover its apps and render them (App of Apps included)."""
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    if request.default_source is not None:
-        request.default_source.prefetch()
     repo = open_repo(request.repo)
     with tempfile.TemporaryDirectory(prefix="gitops-check-") as tmp_name:
         tmp = Path(tmp_name)
@@ -206,6 +238,7 @@ def run_check(request: CheckRequest) -> CheckResult:
             this_repo_urls=frozenset(urls),
             repo_map=_materialize_mapped(request, tmp),
             honour_target_revision=request.honour_target_revision,
+            materialize=_at_revision(repo, tmp),
         )
         found = discover(ws, project, discover_options)
         if request.only_apps:
@@ -221,18 +254,71 @@ def run_check(request: CheckRequest) -> CheckResult:
         tools = ToolFinder(request.render)
         rendered, more = render_tree(found, ws, request.render, discover_options, tools)
         timings["render"] = time.perf_counter() - t
-
-    result = CheckResult(apps=[], target=ws.label, against="", errors=[*found.errors, *more.errors])
-    result.warnings = list(ws.warnings)
-    result.notes = [*found.notes, *more.notes]
+    errors = [*found.errors, *more.errors]
     if request.only_apps:
         for name in sorted(set(request.only_apps) - {r.app.name for r in rendered}):
-            result.errors.append(AppError(name, f"no app named {name!r} was found", stage="discover"))
+            errors.append(AppError(name, f"no app named {name!r} was found", stage="discover"))
+    return RenderedRepo(
+        ws.label, project, rendered, resolver, errors, [*found.notes, *more.notes], list(ws.warnings), timings
+    )
 
-    result.timings = timings
-    compare_rendered(request, rendered, resolver, project, result)
-    timings["total"] = time.perf_counter() - start
+
+def run_check(request: CheckRequest) -> CheckResult:
+    start = time.perf_counter()
+    if request.default_source is not None:
+        request.default_source.prefetch()
+    done = render_repo(request)
+    result = CheckResult(apps=[], target=done.label, against="", errors=done.errors)
+    result.warnings = done.warnings
+    result.notes = done.notes
+    result.timings = done.timings
+    compare_rendered(request, done.rendered, done.resolver, done.project, result)
+    _hygiene(request, done, result)
+    result.timings["total"] = time.perf_counter() - start
     return result
+
+
+def _hygiene(request: CheckRequest, done: RenderedRepo, result: CheckResult) -> None:
+    """Hygiene findings on what rendered; shown as app warnings, failing the run under --strict."""
+    result.strict = request.strict
+    result.findings = hygiene.findings_for(
+        ((r.app, r.output.objects) for r in done.rendered if r.output is not None), done.project
+    )
+    by_app = {a.app.name: a for a in result.apps}
+    for finding in result.findings:
+        if finding.app in by_app:
+            by_app[finding.app].warnings.append(hygiene.describe(finding, request.strict))
+
+
+@dataclass
+class ClusterGroups:
+    """Rendered apps grouped by the cluster they are compared with."""
+
+    kind_scopes: KindScopes
+    apps: dict[str, list[Rendered]]
+    sources: dict[str, LiveSource]
+    unresolved: dict[str, str]  # app -> why it has no cluster
+
+    def read_scope(self, key: str, project: ProjectConfig | None) -> ReadScope:
+        prune_kinds = project.prune_kinds if project is not None else None
+        return _scope_of(self.apps[key], self.kind_scopes, prune_kinds)
+
+
+def group_by_cluster(rendered: Sequence[Rendered], resolver: ClusterResolver) -> ClusterGroups:
+    scopes = KindScopes()
+    for r in rendered:
+        for obj in r.output.objects if r.output else ():
+            scopes.learn_crd(obj.body)
+    groups = ClusterGroups(scopes, {}, {}, {})
+    for r in rendered:
+        try:
+            key, source = resolver.resolve(r.app.destination)
+        except GitopsCheckError as e:
+            groups.unresolved[r.app.name] = e.message
+            continue
+        groups.apps.setdefault(key, []).append(r)
+        groups.sources[key] = source
+    return groups
 
 
 def compare_rendered(
@@ -250,28 +336,15 @@ def compare_rendered(
     timings = result.timings
     # Group apps by the cluster they are compared with, then read each cluster once.
     t = time.perf_counter()
-    scopes = KindScopes()
-    for r in rendered:
-        for obj in r.output.objects if r.output else ():
-            scopes.learn_crd(obj.body)
-    by_cluster: dict[str, list[Rendered]] = {}
-    sources: dict[str, LiveSource] = {}
-    unresolved: dict[str, str] = {}
-    for r in rendered:
-        try:
-            key, source = resolver.resolve(r.app.destination)
-        except GitopsCheckError as e:
-            unresolved[r.app.name] = e.message
-            continue
-        by_cluster.setdefault(key, []).append(r)
-        sources[key] = source
+    groups = group_by_cluster(rendered, resolver)
+    scopes, by_cluster, sources = groups.kind_scopes, groups.apps, groups.sources
+    unresolved = groups.unresolved
     lives: dict[str, LiveState] = {}
     live_errors: dict[str, str] = {}
 
     def read(key: str) -> None:
         try:
-            prune_kinds = project.prune_kinds if project is not None else None
-            lives[key] = sources[key].load(_scope_of(by_cluster[key], scopes, prune_kinds))
+            lives[key] = sources[key].load(groups.read_scope(key, project))
         except GitopsCheckError as e:
             live_errors[key] = str(e)
 
