@@ -1,0 +1,331 @@
+"""An Argo CD Application object as an App: every field that changes what gets rendered, and how it is tracked.
+
+Mirrors the repo server: an explicit ``helm``/``kustomize``/``directory`` block picks the tool (two blocks are
+an error), otherwise the folder's files decide; the Helm release name defaults to the Application's name;
+``valuesObject`` replaces ``values``; Helm parameters, value file paths, Kustomize images and common labels go
+through Argo CD's ``$ARGOCD_APP_*`` substitution (an unknown ``$VAR`` becomes empty, ``$$`` is a ``$``).
+Applications outside the control-plane namespace ("apps in any namespace") are tracked as ``<ns>_<name>``.
+
+Fields that would change the output but cannot be reproduced (config management plugins, jsonnet, some
+kustomize label options) make the app "not checked" rather than rendered differently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitops_check import repourl, yamlio
+from gitops_check.config import parse_ignore_rules
+from gitops_check.errors import ConfigError, InputError
+from gitops_check.model import (
+    App,
+    Destination,
+    DirectoryOptions,
+    HelmOptions,
+    HelmParameter,
+    KustomizeOptions,
+    Source,
+    SyncPolicy,
+    Tool,
+    Tracking,
+    TrackingMethod,
+)
+
+LABEL_PREFIXES = ("gitops-check/", "gitops-check.io/")
+
+
+@dataclass(frozen=True)
+class ArgoSettings:
+    """What mapping an Application needs to know about the Argo CD instance and this checkout."""
+
+    control_namespace: str = "argocd"
+    tracking_method: TrackingMethod = TrackingMethod.ANNOTATION
+    label_key: str = "app.kubernetes.io/instance"
+    this_repo_urls: frozenset[str] = frozenset()
+    # (repoURL as written, targetRevision) -> Source.repo: None for this repository at the checked commit.
+    repo_key: Callable[[str, str | None], str | None] | None = None
+    # Source.repo -> the commit its files come from ("" when unknown), for $ARGOCD_APP_REVISION.
+    revision_of: Callable[[str | None], str] = field(default=lambda _repo: "")
+
+
+def application_to_app(
+    doc: Mapping[str, Any], origin: str, settings: ArgoSettings, namespace: str | None
+) -> App:
+    """Map one Application; raises ConfigError (one line, what to do) for one that cannot be checked."""
+    meta = doc.get("metadata") or {}
+    spec = doc.get("spec")
+    name = str(meta.get("name") or "")
+    if not name:
+        raise ConfigError("Application has no metadata.name")
+    if not isinstance(spec, dict):
+        raise ConfigError(f"Application {name} has no spec")
+    ns = str(meta.get("namespace") or namespace or settings.control_namespace)
+    in_control = ns == settings.control_namespace
+    instance = name if in_control else f"{ns}_{name}"
+    app_name = name if in_control else f"{ns}/{name}"
+    dest_raw = spec.get("destination") or {}
+    destination = Destination(
+        namespace=_opt_str(dest_raw.get("namespace")),
+        server=_opt_str(dest_raw.get("server")),
+        name=_opt_str(dest_raw.get("name")),
+    )
+    raw_sources = spec.get("sources") or ([spec["source"]] if spec.get("source") else [])
+    if not raw_sources or not all(isinstance(s, dict) for s in raw_sources):
+        raise ConfigError(f"Application {app_name} has no source (spec.source or spec.sources)")
+    sources = tuple(
+        _source(
+            s,
+            name,
+            instance,
+            destination,
+            spec,
+            settings,
+            f"spec.sources[{i}]" if spec.get("sources") else "spec.source",
+        )
+        for i, s in enumerate(raw_sources)
+    )
+    try:
+        ignore = parse_ignore_rules(spec.get("ignoreDifferences"), origin, "spec.ignoreDifferences")
+    except ConfigError as e:
+        raise ConfigError(f"Application {app_name}: {e.message}") from None
+    labels = {str(k): str(v) for k, v in (meta.get("labels") or {}).items()}
+    labels.update(
+        {
+            str(k): str(v)
+            for k, v in (meta.get("annotations") or {}).items()
+            if str(k).startswith(LABEL_PREFIXES)
+        }
+    )
+    return App(
+        name=app_name,
+        sources=sources,
+        destination=destination,
+        ignore=ignore,
+        tracking=Tracking(
+            method=settings.tracking_method, label_key=settings.label_key, app_instance=instance
+        ),
+        origin=origin,
+        kind="argocd",
+        labels=labels,
+        sync_policy=_sync_policy(spec.get("syncPolicy")),
+    )
+
+
+def _opt_str(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+def _sync_policy(raw: Any) -> SyncPolicy:
+    automated = raw.get("automated") if isinstance(raw, dict) else None
+    if not isinstance(automated, dict) or automated.get("enabled") is False:
+        return SyncPolicy()
+    return SyncPolicy(
+        automated=True, prune=bool(automated.get("prune")), self_heal=bool(automated.get("selfHeal"))
+    )
+
+
+def _source(
+    raw: Mapping[str, Any],
+    name: str,
+    instance: str,
+    destination: Destination,
+    spec: Mapping[str, Any],
+    settings: ArgoSettings,
+    where: str,
+) -> Source:
+    url = str(raw.get("repoURL") or "")
+    revision = _opt_str(raw.get("targetRevision"))
+    explicit = [k for k in ("helm", "kustomize", "directory", "plugin") if raw.get(k) is not None]
+    if len(explicit) > 1:
+        raise ConfigError(f"{where}: multiple application sources defined: {', '.join(explicit)}")
+    if explicit == ["plugin"]:
+        raise ConfigError(f"{where} uses a config management plugin, which gitops-check cannot run")
+    chart = _opt_str(raw.get("chart"))
+    if chart:
+        repo: str | None = url
+    else:
+        repo = settings.repo_key(url, revision) if settings.repo_key else repourl.canonical(url)
+    env = _build_env(instance, destination, spec, raw, url, revision, settings.revision_of(repo))
+    tool = Tool.HELM if chart else Tool(explicit[0]) if explicit else Tool.AUTO
+    return Source(
+        path=str(raw.get("path") or "").strip() or ".",
+        tool=tool,
+        repo=repo,
+        helm=_helm(raw.get("helm") or {}, name, env, where),
+        kustomize=_kustomize(raw.get("kustomize") or {}, env, where),
+        directory=_directory(raw.get("directory") or {}, where),
+        chart=chart,
+        target_revision=revision,
+        ref=_opt_str(raw.get("ref")),
+    )
+
+
+def _build_env(
+    instance: str,
+    destination: Destination,
+    spec: Mapping[str, Any],
+    raw: Mapping[str, Any],
+    url: str,
+    target: str | None,
+    revision: str,
+) -> dict[str, str]:
+    return {
+        "ARGOCD_APP_NAME": instance,
+        "ARGOCD_APP_NAMESPACE": destination.namespace or "",
+        "ARGOCD_APP_PROJECT_NAME": str(spec.get("project") or ""),
+        "ARGOCD_APP_REVISION": revision,
+        "ARGOCD_APP_REVISION_SHORT": revision[:7],
+        "ARGOCD_APP_REVISION_SHORT_8": revision[:8],
+        "ARGOCD_APP_SOURCE_PATH": str(raw.get("path") or ""),
+        "ARGOCD_APP_SOURCE_REPO_URL": url,
+        "ARGOCD_APP_SOURCE_TARGET_REVISION": target or "",
+    }
+
+
+def envsubst(text: str, env: Mapping[str, str]) -> str:
+    """Go's os.Expand with Argo CD's mapping: known variables, ``$$`` -> ``$``, anything else empty."""
+    out: list[str] = []
+    i = j = 0
+    while j < len(text):
+        if text[j] == "$" and j + 1 < len(text):
+            out.append(text[i:j])
+            name, width = _shell_name(text[j + 1 :])
+            if name == "" and width == 0:
+                out.append("$")
+            elif name:
+                out.append("$" if name == "$" else env.get(name, ""))
+            j += width
+            i = j + 1
+        j += 1
+    return "".join(out) + text[i:]
+
+
+_SPECIAL = set("*#$@!?-0123456789")
+
+
+def _shell_name(s: str) -> tuple[str, int]:
+    if s[0] == "{":
+        if len(s) > 2 and s[1] in _SPECIAL and s[2] == "}":
+            return s[1], 3
+        close = s.find("}", 1)
+        if close == 1:
+            return "", 2
+        if close < 0:
+            return "", 1
+        return s[1:close], close + 1
+    if s[0] in _SPECIAL:
+        return s[0], 1
+    i = 0
+    while i < len(s) and (s[i] == "_" or (s[i].isascii() and s[i].isalnum())):
+        i += 1
+    return s[:i], i
+
+
+def _strs(value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: expected a list of strings")
+    return tuple(str(v) for v in value)
+
+
+def _helm(h: Mapping[str, Any], name: str, env: Mapping[str, str], where: str) -> HelmOptions:
+    if not isinstance(h, dict):
+        raise ConfigError(f"{where}.helm: expected a mapping")
+    values: tuple[dict[str, Any], ...] = ()
+    if isinstance(h.get("valuesObject"), dict):
+        values = (h["valuesObject"],)
+    elif h.get("values"):
+        text = h["values"]
+        try:
+            parsed = yamlio.load_one(text, f"{where}.helm.values") if isinstance(text, str) else text
+        except InputError as e:
+            raise ConfigError(f"{where}.helm.values is not valid YAML: {e.message}") from None
+        if parsed is not None and not isinstance(parsed, dict):
+            raise ConfigError(f"{where}.helm.values must be a YAML mapping")
+        values = (parsed,) if parsed else ()
+    params = []
+    for p in h.get("parameters") or []:
+        if not isinstance(p, dict) or not p.get("name"):
+            raise ConfigError(f"{where}.helm.parameters: each entry needs a name")
+        value = p.get("value")
+        text = (
+            "" if value is None else ("true" if value is True else "false" if value is False else str(value))
+        )
+        params.append(HelmParameter(str(p["name"]), envsubst(text, env), bool(p.get("forceString"))))
+    file_params = []
+    for p in h.get("fileParameters") or []:
+        if not isinstance(p, dict) or not p.get("name") or not p.get("path"):
+            raise ConfigError(f"{where}.helm.fileParameters: each entry needs a name and a path")
+        file_params.append((str(p["name"]), envsubst(str(p["path"]), env)))
+    return HelmOptions(
+        release_name=_opt_str(h.get("releaseName")) or name,
+        namespace=_opt_str(h.get("namespace")),
+        value_files=tuple(envsubst(v, env) for v in _strs(h.get("valueFiles"), f"{where}.helm.valueFiles")),
+        values=values,
+        parameters=tuple(params),
+        file_parameters=tuple(file_params),
+        skip_crds=bool(h.get("skipCrds")),
+        skip_tests=bool(h.get("skipTests")),
+        ignore_missing_value_files=bool(h.get("ignoreMissingValueFiles")),
+        kube_version=_opt_str(h.get("kubeVersion")),
+        api_versions=_strs(h.get("apiVersions"), f"{where}.helm.apiVersions"),
+    )
+
+
+def _kustomize(k: Mapping[str, Any], env: Mapping[str, str], where: str) -> KustomizeOptions:
+    if not isinstance(k, dict):
+        raise ConfigError(f"{where}.kustomize: expected a mapping")
+    for option in ("labelWithoutSelector", "labelIncludeTemplates"):
+        if k.get(option):
+            raise ConfigError(f"{where}.kustomize.{option} is not supported by gitops-check yet")
+    replicas = []
+    for r in k.get("replicas") or []:
+        try:
+            replicas.append((str(r["name"]), int(str(r["count"]))))
+        except (KeyError, TypeError, ValueError):
+            raise ConfigError(
+                f"{where}.kustomize.replicas: each entry needs a name and an integer count"
+            ) from None
+    annotations = {str(a): str(b) for a, b in (k.get("commonAnnotations") or {}).items()}
+    if k.get("commonAnnotationsEnvsubst"):
+        annotations = {a: envsubst(b, env) for a, b in annotations.items()}
+    patches = k.get("patches") or []
+    if not isinstance(patches, list) or not all(isinstance(p, dict) for p in patches):
+        raise ConfigError(f"{where}.kustomize.patches: expected a list of patches")
+    return KustomizeOptions(
+        name_prefix=_opt_str(k.get("namePrefix")),
+        name_suffix=_opt_str(k.get("nameSuffix")),
+        namespace=_opt_str(k.get("namespace")),
+        images=tuple(envsubst(i, env) for i in _strs(k.get("images"), f"{where}.kustomize.images")),
+        common_labels={str(a): envsubst(str(b), env) for a, b in (k.get("commonLabels") or {}).items()},
+        common_annotations=annotations,
+        force_common_labels=bool(k.get("forceCommonLabels")),
+        force_common_annotations=bool(k.get("forceCommonAnnotations")),
+        replicas=tuple(replicas),
+        patches=tuple(patches),
+        components=_strs(k.get("components"), f"{where}.kustomize.components"),
+    )
+
+
+def _directory(d: Mapping[str, Any], where: str) -> DirectoryOptions:
+    if not isinstance(d, dict):
+        raise ConfigError(f"{where}.directory: expected a mapping")
+    jsonnet = d.get("jsonnet") or {}
+    if isinstance(jsonnet, dict) and any(jsonnet.get(k) for k in ("extVars", "tlas", "libs")):
+        raise ConfigError(f"{where}.directory.jsonnet is not supported by gitops-check")
+    return DirectoryOptions(
+        recurse=bool(d.get("recurse")), include=_globs(d.get("include")), exclude=_globs(d.get("exclude"))
+    )
+
+
+def _globs(value: Any) -> tuple[str, ...]:
+    """Argo CD takes one glob or ``{a,b}``."""
+    text = str(value or "").strip()
+    if text.startswith("{") and text.endswith("}"):
+        return tuple(p.strip() for p in text[1:-1].split(",") if p.strip())
+    return (text,) if text else ()
