@@ -171,10 +171,12 @@ class Api:
                 ) from None
             self.requests_sent += 1
             log.debug("%s %s -> %s", method, _loggable(url), response.status_code)
-            if response.status_code in ok:
+            if response.status_code in ok and response.status_code < 400:
                 return response
             wait = self._wait_for(response)
             if wait is None:
+                if response.status_code in ok:  # an expected refusal, e.g. GET /user with an app token
+                    return response
                 break
             if (
                 attempt == self.retry.attempts

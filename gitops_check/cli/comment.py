@@ -1,0 +1,128 @@
+"""``gitops-check comment``: publish Markdown reports that are already written as sticky PR/MR comments.
+
+For pipelines that run the check in one step and comment in another (or publish ``preview``'s numbered part files):
+one file is one comment; parts (``--part`` repeated, or every ``*.md`` of ``--parts-dir`` in natural order) are one
+comment each, numbered, and parts left over from an earlier, longer report are removed. ``diff`` and ``preview``
+do the same behind ``--comment`` from the result itself.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gitops_check.cli.base import EXIT_IN_SYNC, fail
+from gitops_check.errors import InputError
+
+_MAX_FILE = 8 * 1024 * 1024
+
+
+def _natural(path: Path) -> list[Any]:
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name)]
+
+
+def _read(path: Path) -> str:
+    try:
+        if path.stat().st_size > _MAX_FILE:
+            raise InputError("larger than 8 MiB: not a comment", file=str(path))
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror}", file=str(path)) from None
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", file=str(path)) from None
+    if not text.strip():
+        raise InputError("empty: nothing to publish", file=str(path))
+    return text
+
+
+def collect(file: str | None, parts: tuple[str, ...], parts_dir: str | None) -> list[Path]:
+    given = [bool(file), bool(parts), bool(parts_dir)]
+    if sum(given) != 1:
+        fail("give exactly one of: FILE, --part FILE (repeatable), --parts-dir DIR")
+    if file:
+        return [Path(file)]
+    if parts:
+        return [Path(p) for p in parts]
+    folder = Path(str(parts_dir))
+    if not folder.is_dir():
+        fail(f"--parts-dir {folder}: not a folder")
+    found = sorted((p for p in folder.iterdir() if p.suffix == ".md" and p.is_file()), key=_natural)
+    if not found:
+        fail(f"--parts-dir {folder}: no *.md files in it")
+    return found
+
+
+@click.command("comment")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option(
+    "--part",
+    "parts",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="A numbered part of a split report, in order (repeatable): one comment each.",
+)
+@click.option(
+    "--parts-dir",
+    type=click.Path(file_okay=False),
+    help="A folder of part files (*.md, in natural order: comment-2.md before comment-10.md).",
+)
+@click.option("--github", "platform", flag_value="github", help="Comment on the GitHub pull request.")
+@click.option("--gitlab", "platform", flag_value="gitlab", help="Add a note to the GitLab merge request.")
+@click.option(
+    "--auto",
+    "platform",
+    flag_value="auto",
+    default=True,
+    help="GitHub in GitHub Actions, GitLab in GitLab CI, else nothing (default).",
+)
+@click.option(
+    "--key",
+    default="default",
+    show_default=True,
+    help="Which sticky comment to update: one per key (e.g. preview, diff:deploy/prod).",
+)
+@click.option(
+    "--pr",
+    "number",
+    type=click.IntRange(1),
+    default=None,
+    help="Pull request number / merge request IID (default: from the CI event).",
+)
+@click.option(
+    "--token-env",
+    metavar="VAR",
+    default=None,
+    help="Environment variable holding the token (default: GITHUB_TOKEN, GITOPS_CHECK_GITLAB_TOKEN).",
+)
+def comment_command(**kw: Any) -> None:
+    """Post or update sticky PR/MR comment(s) from Markdown files (a report, or numbered parts)."""
+    from gitops_check.publish import actions
+    from gitops_check.publish.comment import publish_comment
+
+    paths = collect(kw["file"], kw["parts"], kw["parts_dir"])
+    bodies = [_read(p) for p in paths]
+    env = dict(os.environ)
+    outcome = publish_comment(
+        bodies,
+        key=kw["key"],
+        platform=kw["platform"],
+        env=env,
+        number=kw["number"],
+        token_env=kw["token_env"],
+        names=[str(p) for p in paths],
+    )
+    click.echo(f"comment: {outcome.message}", err=True)
+    for warning in outcome.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    summary = env.get("GITHUB_STEP_SUMMARY")
+    if outcome.status == "fallback" and summary:
+        text = actions.summary_of_parts(bodies, actions.summary_room(summary), [outcome.message])
+        actions.append_summary(summary, text)
+    raise SystemExit(EXIT_IN_SYNC)
+
+
+COMMANDS = [comment_command]
