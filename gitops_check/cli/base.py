@@ -55,6 +55,9 @@ def repo_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="A local clone of another repository Applications point at (repeatable)."),
         click.option("--repo-url", "repo_urls", multiple=True, metavar="URL",
                      help="Another URL that means this repository (its remotes are known already)."),
+        click.option("--honour-target-revision", is_flag=True,
+                     help="Render Applications that point at this repository at their own targetRevision "
+                          "instead of the checked commit."),
     ])  # fmt: skip
 
 

@@ -39,6 +39,9 @@ def cluster_options(fn: Any) -> Any:
 @cluster_options
 @live_options
 @report_options
+@click.option(
+    "--strict", is_flag=True, help="Hygiene findings (plain Secrets in Git...) fail the run: exit 1."
+)
 def diff_command(**kw: Any) -> None:
     """Compare a commit of the repository with a cluster snapshot or the live cluster."""
     from gitops_check.check import CheckRequest, run_check
@@ -59,6 +62,8 @@ def diff_command(**kw: Any) -> None:
         only_apps=tuple(kw["apps"]),
         repo_map=parse_repo_map(kw["repo_map"]),
         repo_urls=tuple(kw["repo_urls"]),
+        honour_target_revision=kw["honour_target_revision"],
+        strict=kw["strict"],
     )
     result = run_check(request)
     emit_reports(result, kw)
