@@ -41,7 +41,8 @@ def parse_clusters(raw: Any, file: str) -> list[ClusterEntry]:
     for i, item in enumerate(items):
         if not isinstance(item, dict) or not item.get("name"):
             raise ConfigError(f"clusters[{i}]: expected a mapping with a name", file=file)
-        unknown = set(item) - {"name", "server", "snapshot", "context", "kubeconfig"}
+        # labels and annotations are for the ApplicationSet clusters generator (discover.argocd_config).
+        unknown = set(item) - {"name", "server", "snapshot", "context", "kubeconfig", "labels", "annotations"}
         if unknown:
             raise ConfigError(f"clusters[{i}]: unknown key {sorted(unknown)[0]!r}", file=file)
         out.append(
