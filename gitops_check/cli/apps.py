@@ -1,57 +1,124 @@
-"""``gitops-check apps``: what discovery found and where each app was declared, so users see why it is checked."""
+"""``gitops-check apps``: every app discovered and where it came from, so users see why it is (not) checked.
+
+Where from: the project file entry, the Application's ``file:line``, the ApplicationSet and generator (with the
+parameters) that produced it, or the app whose render declared it (App of Apps). Apps declared by other apps
+only exist once their parent is rendered, so the command renders by default (like ``diff``, without a cluster);
+``--no-render`` lists only what the files declare. Exit 2 when something could not be discovered or rendered,
+because the list may then be incomplete.
+"""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
 
-from gitops_check.cli.base import EXIT_IN_SYNC, EXIT_INCOMPLETE, repo_options, revision
+from gitops_check.cli.base import (
+    EXIT_IN_SYNC,
+    EXIT_INCOMPLETE,
+    build_render_options,
+    parse_repo_map,
+    render_options,
+    repo_options,
+    revision,
+)
 
 
 @click.command("apps")
 @repo_options
+@render_options
+@click.option("--render/--no-render", "render", default=True, show_default=True,
+              help="Render apps to find the apps they declare (App of Apps).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def apps_command(**kw: Any) -> None:
     """List the apps found in the repository and where each was declared."""
-    from gitops_check import repourl
-    from gitops_check.discover.dispatch import DiscoverOptions, discover
-    from gitops_check.discover.project import load_project
-    from gitops_check.sources.git import open_repo
+    from gitops_check.check import CheckRequest, render_repo
+    from gitops_check.model import App, AppError
     from gitops_check.yamlio import dump_json
 
-    repo = open_repo(Path(kw["repo"]))
-    with tempfile.TemporaryDirectory(prefix="gitops-check-") as tmp:
-        ws = repo.materialize(revision(kw["rev"], kw["working_tree"]), Path(tmp) / "tree")
-        urls = {repourl.canonical(u) for u in (*repo.remote_urls(), *kw["repo_urls"])}
-        found = discover(ws, load_project(ws), DiscoverOptions(this_repo_urls=frozenset(urls)))
-    if kw["as_json"]:
-        rows = [
-            {
-                "name": a.name,
-                "kind": a.kind,
-                "origin": a.origin,
-                "sources": [{"path": s.path, "tool": s.tool.value, "repo": s.repo} for s in a.sources],
-                "namespace": a.destination.namespace,
-                "cluster": a.destination.name or a.destination.server,
-            }
-            for a in found.apps
-        ]
-        errors = [{"app": e.app, "message": e.message, "file": e.file, "line": e.line} for e in found.errors]
-        click.echo(dump_json({"apps": rows, "notes": found.notes, "errors": errors}))
+    request = CheckRequest(
+        repo=Path(kw["repo"]),
+        revision=revision(kw["rev"], kw["working_tree"]),
+        default_source=None,
+        render=build_render_options(kw),
+        only_apps=tuple(kw["apps"]),
+        repo_map=parse_repo_map(kw["repo_map"]),
+        repo_urls=tuple(kw["repo_urls"]),
+        honour_target_revision=kw["honour_target_revision"],
+    )
+    apps: list[App]
+    errors: list[AppError]
+    if kw["render"]:
+        done = render_repo(request)
+        apps = [r.app for r in done.rendered]
+        errors = list(done.errors)
+        errors += [AppError(r.app.name, f"not rendered, so the apps it declares (if any) are unknown: {r.error}",
+                            stage="render") for r in done.rendered if r.error is not None]  # fmt: skip
+        notes = done.notes
     else:
-        for note in found.notes:
+        found, notes = _discover_only(request)
+        apps, errors = found.apps, found.errors
+    if kw["as_json"]:
+        click.echo(
+            dump_json(
+                {"apps": [_row(a) for a in apps], "notes": notes, "errors": [_error(e) for e in errors]}
+            )
+        )
+    else:
+        for note in notes:
             click.echo(note)
-        for a in found.apps:
-            tools = ", ".join(f"{s.path} ({s.tool.value})" for s in a.sources)
+        for a in apps:
+            tools = ", ".join(_source_text(s) for s in a.sources)
             ns = f" -> {a.destination.namespace}" if a.destination.namespace else ""
             click.echo(f"{a.name}: {tools}{ns}   [{a.origin}]")
-        for e in found.errors:
+        for e in errors:
             where = f" ({e.file}{':' + str(e.line) if e.line else ''})" if e.file else ""
             click.echo(f"error: {e.app}: {e.message}{where}", err=True)
-    raise SystemExit(EXIT_INCOMPLETE if found.errors else EXIT_IN_SYNC)
+    raise SystemExit(EXIT_INCOMPLETE if errors else EXIT_IN_SYNC)
+
+
+def _discover_only(request: Any) -> tuple[Any, list[str]]:
+    import tempfile
+
+    from gitops_check import repourl
+    from gitops_check.discover.dispatch import DiscoverOptions, discover
+    from gitops_check.discover.project import Discovery, load_project
+    from gitops_check.sources.git import open_repo
+
+    repo = open_repo(request.repo)
+    with tempfile.TemporaryDirectory(prefix="gitops-check-") as tmp:
+        ws = repo.materialize(request.revision, Path(tmp) / "tree")
+        urls = {repourl.canonical(u) for u in (*repo.remote_urls(), *request.repo_urls)}
+        found = discover(ws, load_project(ws), DiscoverOptions(this_repo_urls=frozenset(urls)))
+    if request.only_apps:
+        found = Discovery([a for a in found.apps if a.name in request.only_apps], found.notes, found.errors)
+    return found, found.notes
+
+
+def _source_text(source: Any) -> str:
+    where = f"chart {source.chart} from {source.repo}" if source.chart else source.path
+    if source.repo and not source.chart:
+        where = f"{source.repo}/{source.path}".rstrip("/.")
+    return f"{where} ({source.tool.value})"
+
+
+def _row(app: Any) -> dict[str, Any]:
+    return {
+        "name": app.name,
+        "kind": app.kind,
+        "origin": app.origin,
+        "sources": [
+            {"path": s.path, "tool": s.tool.value, "repo": s.repo, "chart": s.chart, "ref": s.ref}
+            for s in app.sources
+        ],
+        "namespace": app.destination.namespace,
+        "cluster": app.destination.name or app.destination.server,
+    }
+
+
+def _error(e: Any) -> dict[str, Any]:
+    return {"app": e.app, "message": e.message, "file": e.file, "line": e.line, "stage": e.stage}
 
 
 COMMANDS = [apps_command]
