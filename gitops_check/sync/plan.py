@@ -1,0 +1,113 @@
+"""Which apps a run asks the agent to sync, and which the guard rails refuse, decided before anything is sent.
+
+Input: the names the user gave (or, after a check, the apps that drifted), the summary of the check before
+(for ``--only-drifted`` and the "check was incomplete" rule), the project file's allow-list and whether the
+pipeline serves a fork. Output: the targets to sync and a REFUSED outcome, with the reason and what to do, for
+every app a guard rail stopped. Refusals never contact a cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from gitops_check.errors import ConfigError
+from gitops_check.model import ResourceKey, SyncOutcome, SyncState
+from gitops_check.sync.base import SyncTarget
+from gitops_check.sync.guard import not_allowed
+from gitops_check.sync.previous import PreviousCheck
+
+_MAX_NAMES = 10
+
+
+@dataclass(frozen=True)
+class Guards:
+    allow: tuple[str, ...] | None = None  # sync.allow of the project file; None: no list
+    allow_file: str = ".gitops-check.yaml"
+    fork: str | None = None  # why this pipeline serves a fork; None: it does not
+    allow_fork: bool = False
+    force: bool = False  # sync although the check before was incomplete
+
+
+@dataclass
+class SyncPlan:
+    targets: list[SyncTarget] = field(default_factory=list)
+    refused: list[SyncOutcome] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def parse_name(text: str) -> tuple[str | None, str]:
+    """``payments`` -> (None, "payments"); ``argocd/payments`` -> ("argocd", "payments")."""
+    namespace, sep, name = text.partition("/")
+    if not sep:
+        return None, text
+    if not namespace or not name or "/" in name:
+        raise ConfigError(f"cannot read app name {text!r} (NAME or NAMESPACE/NAME)")
+    return namespace, name
+
+
+def _names(items: Sequence[str]) -> str:
+    shown = ", ".join(items[:_MAX_NAMES])
+    return shown + (f" and {len(items) - _MAX_NAMES} more" if len(items) > _MAX_NAMES else "")
+
+
+def plan_syncs(
+    names: Sequence[str],
+    *,
+    via: str,
+    guards: Guards,
+    previous: PreviousCheck | None = None,
+    only_drifted: bool = False,
+    prune: bool = False,
+    kinds: dict[str, str] | None = None,
+) -> SyncPlan:
+    """Targets for ``names`` (NAME or NAMESPACE/NAME); ``kinds`` maps a name to its agent kind when known."""
+    plan = SyncPlan()
+    if only_drifted and previous is None:
+        raise ConfigError(
+            "--only-drifted needs the check before the sync: use diff --sync-on-drift, or sync --from-report"
+        )
+    parsed = []
+    for text in dict.fromkeys(names):
+        namespace, name = parse_name(text)
+        parsed.append((text, namespace, name))
+
+    def refuse(text: str, message: str) -> None:
+        plan.refused.append(
+            SyncOutcome(app=text, target=text, via=via, state=SyncState.REFUSED, message=message)
+        )
+
+    if guards.fork and not guards.allow_fork:
+        for text, _, _ in parsed:
+            refuse(text, f"refused: this pipeline runs for a {guards.fork}; pass --allow-fork to sync anyway")
+        return plan
+    if previous is not None and previous.incomplete and not guards.force:
+        missing = f" (not checked: {_names(list(previous.not_checked))})" if previous.not_checked else ""
+        for text, _, _ in parsed:
+            refuse(
+                text,
+                f"refused: {previous.source} could not check everything{missing}, so what drifted is not "
+                "known; fix the check, or pass --force to sync anyway",
+            )
+        return plan
+    blocked = set(not_allowed([name for _, _, name in parsed], guards.allow))
+    for text, namespace, name in parsed:
+        if name in blocked:
+            allowed = _names(list(guards.allow or ()))
+            refuse(text, f"refused: {name} is not on the sync.allow list of {guards.allow_file} ({allowed})")
+            continue
+        resources: tuple[ResourceKey, ...] = ()
+        if only_drifted and previous is not None:
+            resources = previous.resources(name, prune=prune)
+            if not resources:
+                if previous.removed.get(name):
+                    plan.notes.append(f"{name}: only resources to prune drifted; not synced (pass --prune)")
+                else:
+                    plan.notes.append(f"{name}: nothing drifted in {previous.source}; not synced")
+                continue
+        plan.targets.append(
+            SyncTarget(
+                app=text, name=name, namespace=namespace, resources=resources, kind=(kinds or {}).get(name)
+            )
+        )
+    return plan
