@@ -18,7 +18,7 @@ from typing import Literal
 
 from gitops_check.errors import PublishError
 from gitops_check.publish import github, gitlab
-from gitops_check.publish.http import HttpError, RetryPolicy
+from gitops_check.publish.http import HttpError, RetryPolicy, debug_logging
 from gitops_check.publish.sticky import MARKER_ROOM, CommentStore, check_sizes, normalize_key, publish_sticky
 
 log = logging.getLogger("gitops_check.publish")
@@ -71,6 +71,7 @@ def open_destination(
     retry: RetryPolicy | None = None,
 ) -> Destination | CommentOutcome:
     """The destination, or a ``skipped`` outcome saying why nothing will be posted."""
+    debug_logging(env)
     chosen = detect_platform(platform, env)
     if chosen is None:
         return CommentOutcome("skipped", "not running in GitHub Actions or GitLab CI: no comment posted")

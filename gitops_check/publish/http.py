@@ -52,6 +52,20 @@ class HttpError(PublishError):
         self.status = status
 
 
+def debug_logging(env: Mapping[str, str]) -> None:
+    """With GITOPS_CHECK_DEBUG set, log every call (method, URL, status; never headers or bodies) to stderr."""
+    if not env.get("GITOPS_CHECK_DEBUG"):
+        return
+    for name in ("gitops_check.publish", "urllib3"):
+        logger = logging.getLogger(name)
+        if not any(getattr(h, "_gitops_check", False) for h in logger.handlers):
+            handler = logging.StreamHandler()
+            handler.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
+            handler._gitops_check = True  # type: ignore[attr-defined]
+            logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+
+
 def check_token(token: str, variable: str) -> str:
     """A token usable in a header. Never echoes it: requests' own error for a bad header value quotes the value."""
     token = token.strip()
