@@ -6,13 +6,16 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from gitops_check.config import RenderOptions
 from gitops_check.errors import InputError
 from gitops_check.model import CheckResult, LiveSource
+
+if TYPE_CHECKING:
+    from gitops_check.cluster.live import LiveCluster
 
 EXIT_IN_SYNC, EXIT_DRIFT, EXIT_INCOMPLETE = 0, 1, 2
 
@@ -91,9 +94,10 @@ def live_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     ])  # fmt: skip
 
 
-def _live_cluster(
+def live_cluster(
     kw: dict[str, Any], *, name: str, kubeconfig: str | None, context: str | None
-) -> LiveSource:
+) -> LiveCluster:
+    """A live cluster source from the --live option group's values."""
     from gitops_check.cluster.live import LiveCluster, LiveOptions
     from gitops_check.config import DEFAULT_APPLIERS
 
@@ -116,7 +120,7 @@ def entry_source(entry: Any, kw: dict[str, Any]) -> LiveSource:
     from gitops_check.cluster.snapshot import SnapshotSource
 
     if kw.get("live") and (entry.context or entry.kubeconfig):
-        return _live_cluster(kw, name=entry.name, kubeconfig=entry.kubeconfig or kw.get("kubeconfig"),
+        return live_cluster(kw, name=entry.name, kubeconfig=entry.kubeconfig or kw.get("kubeconfig"),
                              context=entry.context)  # fmt: skip
     if entry.snapshot:
         return SnapshotSource(entry.snapshot, assume_complete=kw.get("assume_complete_snapshot", False),
@@ -183,7 +187,7 @@ def live_source(kw: dict[str, Any]) -> LiveSource | None:
     if kw.get("live"):
         if kw.get("snapshot"):
             fail("--live and --snapshot exclude each other")
-        return _live_cluster(kw, name="live", kubeconfig=kw.get("kubeconfig"), context=kw.get("kube_context"))
+        return live_cluster(kw, name="live", kubeconfig=kw.get("kubeconfig"), context=kw.get("kube_context"))
     for flag, given in (("--server-side/--client-side", kw.get("server_side") is not None),
                         ("--kubeconfig", kw.get("kubeconfig")), ("--context", kw.get("kube_context"))):  # fmt: skip
         if given:

@@ -1,0 +1,149 @@
+"""``gitops-check snapshot``: capture the live cluster into a snapshot file that later checks compare with.
+
+What is captured: with ``--for-repo`` exactly what a live check of that repository's apps would read (their
+kinds in their namespaces, plus the prune kinds); otherwise ``--kinds`` in ``--namespace`` (default: the
+common GitOps kinds in all namespaces). Both may be combined. Exit code 0 when the file was written (kinds
+that could not be read are recorded in it and listed as warnings: a diff against it reports their objects as
+"not checked"), 2 when nothing could be captured.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gitops_check.cli.base import (
+    build_render_options,
+    fail,
+    live_cluster,
+    parse_repo_map,
+    render_options,
+    revision,
+)
+from gitops_check.errors import ClusterError
+
+
+@click.command("snapshot")
+@click.option("--live", is_flag=True, help="Capture the live cluster (required; the only source for now).")
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False),
+              help="Snapshot file to write (.json, or .json.gz to compress).")  # fmt: skip
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), default=None, help="kubeconfig file.")
+@click.option("--context", "kube_context", default=None, help="kubeconfig context (default: current).")
+@click.option("--namespace", "-n", "namespaces", multiple=True,
+              help="Namespace to capture (repeatable; default: all, or the repository's with --for-repo).")  # fmt: skip
+@click.option("--kinds", "kinds", multiple=True,
+              help="Kinds to capture, comma-separated or repeated (Deployment, deployments.apps, all).")  # fmt: skip
+@click.option("--for-repo", "for_repo", type=click.Path(file_okay=False), default=None,
+              help="Capture what this repository's apps touch (rendered as gitops-check diff would).")  # fmt: skip
+@click.option("--rev", "rev", default=None, help="Revision of --for-repo to render (default: HEAD).")
+@click.option("--working-tree", is_flag=True, help="Render --for-repo's working tree.")
+@click.option("--app", "apps", multiple=True, help="Only these apps of --for-repo (repeatable).")
+@click.option("--repo-map", "repo_map", multiple=True, metavar="URL=PATH", help="As for diff.")
+@click.option("--cluster", "cluster_name", default=None,
+              help="With --for-repo: the project-file cluster (clusters: name) this context is; default: the "
+                   "apps deployed in-cluster.")  # fmt: skip
+@click.option("--live-workers", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Parallel list requests.")  # fmt: skip
+@render_options
+def snapshot_command(**kw: Any) -> None:
+    """Capture the live cluster into a snapshot file (Secret values stored as keyed hashes only)."""
+    from gitops_check.cluster.capture import DEFAULT_KINDS, read_kinds, read_scope, to_snapshot
+    from gitops_check.cluster.snapshot import write_snapshot
+
+    if not kw["live"]:
+        fail("say what to capture: --live (the cluster of --kubeconfig/--context)")
+    live = live_cluster(kw, name=kw["cluster_name"] or "live", kubeconfig=kw["kubeconfig"],
+                         context=kw["kube_context"])  # fmt: skip
+    live.prefetch()
+    kinds = [k.strip() for value in kw["kinds"] for k in value.split(",") if k.strip()]
+    namespaces = list(kw["namespaces"])
+    warnings: list[str] = []
+    if kw["for_repo"]:
+        scope, warnings = _repo_scope(kw, live)
+        if kinds or namespaces:
+            from dataclasses import replace
+
+            from gitops_check.model import GroupKind
+
+            extra = {(GroupKind(r.group, r.kind), ns) for r in _resolve(live, kinds) for ns in
+                     (namespaces or sorted(scope.namespaces)) if r.namespaced}  # fmt: skip
+            scope = replace(scope, kinds=scope.kinds | extra, namespaces=scope.namespaces | set(namespaces))
+        state = read_scope(live, scope)
+    else:
+        state = read_kinds(live, kinds or list(DEFAULT_KINDS), namespaces or None)
+    captured = to_snapshot(live, state)
+    try:
+        write_snapshot(kw["output"], captured.snapshot)
+    except OSError as e:
+        fail(f"cannot write the snapshot {kw['output']}: {e.strerror}")
+    for warning in [*warnings, *captured.warnings]:
+        click.echo(f"warning: {warning}", err=True)
+    cov = state.coverage
+    count = len(cov.namespaces or ())
+    where = (
+        f"{count} namespace{'' if count == 1 else 's'}" if cov.namespaces is not None else "all namespaces"
+    )
+    click.echo(
+        f"wrote {kw['output']}: {len(state.objects)} objects of {len(cov.kinds or ())} kinds in {where} "
+        f"({state.requests} API requests)"
+    )
+
+
+def _resolve(live: Any, kinds: list[str]) -> list[Any]:
+    _, resources = live.connection()
+    out = []
+    for name in kinds:
+        found = resources.lookup(name)
+        if found is None:
+            raise ClusterError(f"kind {name!r} is not served by the cluster (see kubectl api-resources)")
+        out.append(found)
+    return out
+
+
+def _repo_scope(kw: dict[str, Any], live: Any) -> tuple[Any, list[str]]:
+    """The ReadScope a live check of the repository would read from this cluster, and what was left out."""
+    from gitops_check.check import CheckRequest, group_by_cluster, render_repo
+    from gitops_check.cluster.select import DEFAULT
+
+    class Elsewhere:  # apps of other project-file clusters: grouped apart, never read
+        def __init__(self, name: str):
+            self.name = name
+
+        def prefetch(self) -> None:
+            pass
+
+        def load(self, scope: Any) -> Any:
+            raise AssertionError("not read")
+
+    request = CheckRequest(
+        repo=Path(kw["for_repo"]),
+        revision=revision(kw["rev"], kw["working_tree"]),
+        default_source=live,
+        source_factory=lambda entry: Elsewhere(entry.name),
+        render=build_render_options(kw),
+        only_apps=tuple(kw["apps"]),
+        repo_map=parse_repo_map(kw["repo_map"]),
+    )
+    done = render_repo(request)
+    groups = group_by_cluster(done.rendered, done.resolver)
+    key = kw["cluster_name"] or DEFAULT
+    warnings = [f"{e.app}: {e.message} (its objects may be missing from the snapshot)" for e in done.errors]
+    for r in done.rendered:
+        if r.error is not None:
+            warnings.append(
+                f"{r.app.name} could not be rendered ({r.error.message}): its kinds are not captured"
+            )
+    for other, rendered in sorted(groups.apps.items()):
+        if other != key:
+            names = ", ".join(sorted(r.app.name for r in rendered))
+            warnings.append(
+                f"apps of cluster {other} are not captured ({names}): capture that cluster with --cluster {other}"
+            )
+    if key not in groups.apps:
+        raise ClusterError(f"no app of {kw['for_repo']} is deployed to cluster {key}")
+    return groups.read_scope(key, done.project), warnings
+
+
+COMMANDS = [snapshot_command]
