@@ -29,7 +29,7 @@ from gitops_check.discover.appset_params import GenEnv, GeneratorError
 from gitops_check.discover.argocd_config import ArgoConfig, parse_argocd_config, reads_of
 from gitops_check.discover.argocd_spec import ArgoSettings, application_to_app
 from gitops_check.discover.dispatch import DiscoverOptions, register_expander, register_scanner
-from gitops_check.discover.gotemplate import Syntax, Templater
+from gitops_check.discover.gotemplate import Syntax, TemplateError, Templater
 from gitops_check.discover.project import Discovery
 from gitops_check.errors import ConfigError, GitopsCheckError, InputError
 from gitops_check.model import App, AppError, RawObject, TrackingMethod, Workspace
@@ -140,7 +140,7 @@ def _add(
     ns = str((f.doc.get("metadata") or {}).get("namespace") or namespace or state.settings.control_namespace)
     try:
         result = expand_appset(f.doc, _gen_env(f.doc, state, options, ws), ns)
-    except GeneratorError as e:
+    except TemplateError as e:  # GeneratorError, or goTemplate without its helper
         out.errors.append(
             AppError(name, f"ApplicationSet not checked: {e.message}", f.file, f.line or None, "discover")
         )
