@@ -194,6 +194,7 @@ class StandIn:
     seen: list[tuple[str, str, Any]] = field(default_factory=list)  # (kind, name, operation / requestedAt)
     on_refresh: dict[str, Callable[[], None]] = field(default_factory=dict)
     interval: float = 0.02
+    tolerate_outage: bool = False  # keep going (and redo the current answer) while the API server is down
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     errors: list[BaseException] = field(default_factory=list)
@@ -222,9 +223,13 @@ class StandIn:
                 continue
             handled.add(key)
             self.seen.append(("Application", name, app["operation"]))
-            for step in self.argo.get(name, []):
-                time.sleep(self.interval)
-                step(self, name, app)
+            try:
+                for step in self.argo.get(name, []):
+                    time.sleep(self.interval)
+                    step(self, name, app)
+            except Exception:
+                handled.discard(key)  # answer again once the server is back
+                raise
         for kind in ("Kustomization", "HelmRelease", "GitRepository", "OCIRepository", "HelmChart"):
             for obj in self._items(kind):
                 name = obj["metadata"]["name"]
@@ -246,9 +251,10 @@ class StandIn:
         while not self._stop.is_set():
             try:
                 self._tick(handled)
-            except BaseException as e:  # surfaced by stop()
-                self.errors.append(e)
-                return
+            except Exception as e:  # surfaced by __exit__
+                if not (self.tolerate_outage and isinstance(e, OSError)):
+                    self.errors.append(e)
+                    return
             self._stop.wait(self.interval)
 
     def __enter__(self) -> StandIn:
