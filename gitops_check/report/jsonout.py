@@ -74,7 +74,7 @@ def _resource(diff: ResourceDiff, mode: str) -> dict[str, Any]:
 
 
 def _app(app: AppResult, mode: str) -> dict[str, Any]:
-    return {
+    out = {
         "name": app.app.name,
         "kind": app.app.kind,
         "origin": app.app.origin or None,
@@ -85,6 +85,9 @@ def _app(app: AppResult, mode: str) -> dict[str, Any]:
         "renderSeconds": round(app.render_seconds, 3),
         "resources": [_resource(d, mode) for d in sorted(app.diffs, key=lambda d: key_order(d.key))],
     }
+    if app.change:
+        out["change"] = app.change  # preview: the whole app is new or gone
+    return out
 
 
 def report_dict(result: CheckResult) -> dict[str, Any]:
@@ -93,7 +96,7 @@ def report_dict(result: CheckResult) -> dict[str, Any]:
     by_status = {s.value: 0 for s in AppStatus}
     for app in apps:
         by_status[app_status(app).value] += 1
-    return {
+    doc: dict[str, Any] = {
         "schemaVersion": SCHEMA_VERSION,
         "tool": {"name": TOOL_NAME, "version": __version__},
         "mode": result.mode,
@@ -108,6 +111,10 @@ def report_dict(result: CheckResult) -> dict[str, Any]:
         "timings": {k: round(v, 3) for k, v in sorted(result.timings.items())},
         "stats": dict(sorted(result.stats.items())),
     }
+    if result.baseline is not None:
+        # Preview with a cluster: the cluster against the base commit, for the apps the change touches.
+        doc["baseline"] = report_dict(result.baseline)
+    return doc
 
 
 def render_json(result: CheckResult) -> str:

@@ -189,4 +189,33 @@ def render_junit(result: CheckResult, *, case_limit: int = CASE_LIMIT, total_lim
             warnings.stdout = "\n".join(f"warning: {clean(w)}" for w in result.warnings)
             cases.append(warnings)
         suites.insert(0, junit_xml.TestSuite(RUN_SUITE, cases))
+    if result.baseline is not None:
+        suites += _baseline_suites(result.baseline, budget)
     return str(junit_xml.to_xml_report_string(suites, prettyprint=True, encoding="utf-8"))
+
+
+BASELINE_SUFFIX = " (already in the cluster)"
+
+
+def _baseline_suites(baseline: CheckResult, budget: _Budget) -> list[junit_xml.TestSuite]:
+    """Preview: what already differed in the cluster, as *skipped* cases, so it shows without failing the change.
+
+    Cases that could not be checked stay errors: an incomplete comparison must not look green.
+    """
+    suites = []
+    for app in sort_apps(baseline.apps):
+        if not app.drifted and not app.failed:
+            continue
+        suite = _app_suite(app, baseline.mode, budget)
+        suite.name = clean(app.app.name) + BASELINE_SUFFIX
+        for case in suite.test_cases:
+            case.classname = suite.name
+            for failure in case.failures:
+                case.add_skipped_info(message=f"already different before this change: {failure['message']}",
+                                      output=failure["output"])  # fmt: skip
+            case.failures = []
+        suites.append(suite)
+    if baseline.errors:
+        name = RUN_SUITE + BASELINE_SUFFIX
+        suites.append(junit_xml.TestSuite(name, _error_cases(baseline.errors, name, budget, with_app=True)))
+    return suites

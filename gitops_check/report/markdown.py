@@ -17,6 +17,8 @@ from gitops_check.report.mdblocks import (
     Options,
     Unit,
     app_sections,
+    baseline_head,
+    baseline_sections,
     code_span,
     finish,
     hard_cut,
@@ -76,9 +78,11 @@ class _LeftOut:
 
 def _note_room(result: CheckResult, limit: int, opts: Options) -> int:
     """An upper bound for the note's size: every category, the largest numbers, the longest names."""
-    n = max(len(result.apps), 1)
+    n = max(len(result.apps) + (len(result.baseline.apps) if result.baseline else 0), 1)
     worst = _LeftOut(limit, opts, rows=n)
-    longest = sorted((a.app.name for a in result.apps), key=opts.measure, reverse=True)[:_MAX_NOTE_NAMES]
+    candidates = [a.app.name for a in result.apps]
+    candidates += [f"{a.app.name} (cluster)" for a in result.baseline.apps] if result.baseline else []
+    longest = sorted(candidates, key=opts.measure, reverse=True)[:_MAX_NOTE_NAMES]
     names = [*longest, *(f"{i}" for i in range(n))]  # at least as many apps, with at least as long names
     worst.diffs = dict.fromkeys(names, len(result.diffs) or 1)
     worst.briefed = worst.omitted = names
@@ -108,7 +112,7 @@ def _fit(result: CheckResult, limit: int, opts: Options) -> str:
                     break
                 used += m(row)
                 kept += 1
-            left.rows = len(rows) - kept
+            left.rows = len(apps) - kept
             table = head + "".join(rows[:kept]) + rests[kept] + "\n"
     room -= m(table)
 
@@ -145,8 +149,23 @@ def _fit(result: CheckResult, limit: int, opts: Options) -> str:
         section.level = 2
         left.omitted.append(name)
 
+    # What already differed in the cluster comes last: its heading, then whole app sections while they fit.
+    base_head = baseline_head(result, opts)
+    base_sections = baseline_sections(result, opts)
+    if base_head and m(base_head) <= room:
+        room -= m(base_head)
+    else:
+        base_head = ""
+    for section in base_sections:
+        if base_head and m(section.text()) <= room:
+            room -= m(section.text())
+        else:
+            section.level = 2
+            left.omitted.append(f"{section.app.app.name} (cluster)")
+
     # The note's room was reserved for the worst case; what it does not need goes to diffs that were left out.
     used = m(top) + m(run) + m(table) + sum(m(s.text()) for s in sections)
+    used += m(base_head) + sum(m(s.text()) for s in base_sections)
     for section in sections:
         name = section.app.app.name
         for item in section.items if section.level == 0 else ():
@@ -162,7 +181,17 @@ def _fit(result: CheckResult, limit: int, opts: Options) -> str:
             else:
                 left.diffs[name] = left.diffs.get(name, 0) + 1
 
-    text = finish([top, left.note(), run, table, *(s.text() for s in sections)])
+    text = finish(
+        [
+            top,
+            left.note(),
+            run,
+            table,
+            *(s.text() for s in sections),
+            base_head,
+            *(s.text() for s in base_sections),
+        ]
+    )
     return text if m(text) <= limit else hard_cut(text, limit, m).rstrip("\n") + "\n"
 
 
@@ -251,6 +280,13 @@ def _parts(result: CheckResult, limit: int, opts: Options) -> list[str]:
             (i.oversize, i.minimal) if i.oversize else () for i in section.items
         ]
         packer.section(section.open, items, section.close, section.open_continued, oversize)
+    base_head = baseline_head(result, opts)
+    if base_head:
+        packer.add(hard_cut(base_head, cap, m) if m(base_head) > cap else base_head)
+    for section in baseline_sections(result, opts):
+        items = [i.text() for i in section.items]
+        oversize = [(i.oversize, i.minimal) if i.oversize else () for i in section.items]
+        packer.section(section.open, items, section.close, section.open_continued, oversize)
     count = len(packer.parts)
     out = []
     for n, pieces in enumerate(packer.parts, 1):
@@ -304,4 +340,5 @@ def render_markdown_full(result: CheckResult, *, title: str | None = None) -> st
     table = table_head(result.mode) + "".join(rows) + "\n" if rows else ""
     pieces = [heading(result, opts), intro(result, opts), *run_pieces(result, opts), table]
     pieces += [s.text() for s in app_sections(result, opts)]
+    pieces += [baseline_head(result, opts), *(s.text() for s in baseline_sections(result, opts))]
     return finish(pieces)

@@ -18,9 +18,14 @@ from typing import Literal
 
 from gitops_check.model import AppError, AppResult, CheckResult, ResourceDiff, Status
 from gitops_check.report.text import (
+    BASELINE_TITLE,
+    PREVIEW_UNCHANGED_ROWS,
     AppStatus,
     app_breakdown,
+    app_label,
     app_status,
+    baseline_intro,
+    change_headline,
     clean,
     describe_change,
     error_count,
@@ -205,11 +210,10 @@ def resource_item(diff: ResourceDiff, mode: str, opts: Options) -> Item:
 
 
 def app_section(app: AppResult, mode: str, opts: Options) -> Section:
-    w = wording(mode)
     status = app_status(app)
     name = html_text(app.app.name)
     breakdown = app_breakdown(app, mode)
-    summary = f"<b>{name}</b>: {html_text(w.app_status[status])}" + (
+    summary = f"<b>{name}</b>: {html_text(app_label(app, mode))}" + (
         f", {html_text(breakdown)}" if breakdown else ""
     )
     opened = " open" if status is AppStatus.ERROR else ""
@@ -247,8 +251,13 @@ def table_head(mode: str) -> str:
 
 
 def table_rows(apps: list[AppResult], mode: str) -> list[str]:
-    w = wording(mode)
-    return [table_row(cell(a.app.name), row_counts(a), w.app_status[app_status(a)]) for a in apps]
+    """One row per app (sorted); in a preview, many unchanged apps share one last row."""
+    rows = [table_row(cell(a.app.name), row_counts(a), app_label(a, mode)) for a in apps]
+    if mode == "preview":
+        first = next((i for i, a in enumerate(apps) if app_status(a) is AppStatus.IN_SYNC), len(apps))
+        if len(apps) - first > PREVIEW_UNCHANGED_ROWS:
+            return [*rows[:first], rest_rows(apps, mode)[first]]
+    return rows
 
 
 def rest_rows(apps: list[AppResult], mode: str) -> list[str]:
@@ -277,7 +286,9 @@ def intro(result: CheckResult, opts: Options) -> str:
     second = f"{md_text(summary_line(result))}. {md_text(sentence(exit_line(result)))}."
     if opts.details_url:
         second += f" [Full report]({link(opts.details_url)})."
-    return f"{first}\n{second}\n\n"
+    headline = change_headline(result)
+    top = f"**{md_text(headline)}**\n\n" if headline else ""
+    return f"{top}{first}\n{second}\n\n"
 
 
 def run_pieces(result: CheckResult, opts: Options) -> list[str]:
@@ -345,3 +356,20 @@ def make_options(limited: bool, title: str | None, details_url: str | None, unit
         measure=measure_for(unit),
         unit_name="bytes" if unit == "bytes" else "characters",
     )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Preview: what already differed in the cluster
+
+
+def baseline_head(result: CheckResult, opts: Options) -> str:
+    """The heading and intro of the section comparing the cluster with the base commit ("" without one)."""
+    if result.baseline is None:
+        return ""
+    head = f"### {md_text(BASELINE_TITLE)}\n\n{md_text(baseline_intro(result.baseline))}\n\n"
+    return head + "".join(run_pieces(result.baseline, opts))
+
+
+def baseline_sections(result: CheckResult, opts: Options) -> list[Section]:
+    """One collapsible section per app that already differs in the cluster (or could not be compared)."""
+    return app_sections(result.baseline, opts) if result.baseline is not None else []

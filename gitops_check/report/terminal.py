@@ -10,9 +10,13 @@ from typing import Protocol
 
 from gitops_check.model import AppError, AppResult, ChangeKind, CheckResult, ResourceDiff, Status
 from gitops_check.report.text import (
+    BASELINE_TITLE,
     AppStatus,
     app_breakdown,
+    app_label,
     app_status,
+    baseline_intro,
+    change_headline,
     clean,
     describe_change,
     exit_line,
@@ -134,9 +138,8 @@ def _resource_lines(diff: ResourceDiff, mode: str, paint: _Paint) -> list[str]:
 
 
 def _app_lines(app: AppResult, mode: str, paint: _Paint, verbose: bool) -> list[str]:
-    w = wording(mode)
     status = app_status(app)
-    head = f"{paint(clean(app.app.name), 'bold')} [{paint(w.app_status[status], _APP_COLOR[status], 'bold')}]"
+    head = f"{paint(clean(app.app.name), 'bold')} [{paint(app_label(app, mode), _APP_COLOR[status], 'bold')}]"
     breakdown = app_breakdown(app, mode)
     if breakdown:
         head += f" {breakdown}"
@@ -185,6 +188,8 @@ def render_terminal(result: CheckResult, *, color: bool, verbose: bool = False) 
                 f"{paint(sentence(label), 'green')}: {plural(len(quiet), 'app')} (--verbose lists them)",
                 "",
             ]
+    if result.baseline is not None:
+        lines += _baseline_lines(result.baseline, paint, verbose)
     if verbose and result.timings:
         timings = ", ".join(f"{k} {v:.2f}s" for k, v in sorted(result.timings.items()))
         lines.append(paint(f"timings: {timings}", "dim"))
@@ -193,6 +198,23 @@ def render_terminal(result: CheckResult, *, color: bool, verbose: bool = False) 
         lines.append(paint(f"stats: {stats}", "dim"))
     code = result.exit_code()
     code_color = {0: "green", 1: "yellow"}.get(code, "red")
+    headline = change_headline(result)
+    if headline:
+        lines.append(paint(headline, "bold"))
     lines.append(paint(summary_line(result), "bold"))
     lines.append(paint(sentence(exit_line(result)), code_color))
     return "\n".join(lines) + "\n"
+
+
+def _baseline_lines(baseline: CheckResult, paint: _Paint, verbose: bool) -> list[str]:
+    """Preview: the cluster against the base commit, apart from the change (apps in sync only with verbose)."""
+    lines = [paint(f"{BASELINE_TITLE}:", "bold"), clean(baseline_intro(baseline)), ""]
+    for error in baseline.errors:
+        lines += _error_lines(error, paint, "")
+    if baseline.errors:
+        lines.append("")
+    for app in sort_apps(baseline.apps):
+        if app_status(app) is AppStatus.IN_SYNC and not verbose and not app.warnings:
+            continue
+        lines += [*_app_lines(app, baseline.mode, paint, verbose), ""]
+    return lines

@@ -239,6 +239,53 @@ def verdict(result: CheckResult) -> str:
     return "; ".join(parts)
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Preview: apps that appear or disappear, the change at a glance, what already differed
+
+APP_CHANGE = {"added": "new app", "removed": "app removed"}
+# Unchanged apps get their own table row up to this many in a preview; beyond it they share one.
+PREVIEW_UNCHANGED_ROWS = 10
+BASELINE_TITLE = "Already different in the cluster"
+
+
+def app_label(app: AppResult, mode: str) -> str:
+    """The app's verdict as shown: ``with changes``, or ``new app`` / ``app removed`` in a preview."""
+    status = app_status(app)
+    if status is AppStatus.DRIFTED and app.change in APP_CHANGE:
+        return APP_CHANGE[app.change]
+    return wording(mode).app_status[status]
+
+
+def change_headline(result: CheckResult) -> str:
+    """``4 apps changed: 7 added, 12 changed, 1 removed objects (1 new app)``; preview only, else ""."""
+    if result.mode != "preview":
+        return ""
+    changed = [a for a in result.apps if a.drifted]
+    if not changed:
+        return f"No app changed ({plural(len(result.apps), 'app')} compared)"
+    counts = drift_totals(changed)
+    objects = ", ".join(f"{counts[s]} {s.value}" for s in (Status.ADDED, Status.CHANGED, Status.REMOVED))
+    line = f"{plural(len(changed), 'app')} changed: {objects} objects"
+    added = sum(1 for a in changed if a.change == "added")
+    removed = sum(1 for a in changed if a.change == "removed")
+    apps = [plural(added, "new app")] if added else []
+    apps += [f"{plural(removed, 'app')} removed"] if removed else []
+    if apps:
+        line += f" ({', '.join(apps)})"
+    flagged = result.stats.get("flagged", 0)
+    if flagged:
+        line += f"; {plural(flagged, 'object')} it touches already differ in the cluster"
+    return line
+
+
+def baseline_intro(baseline: CheckResult) -> str:
+    """What the section of differences already in the cluster compares, and why it stands apart."""
+    return (
+        f"{baseline.target} (the base commit) against {baseline.against}, for the apps this change touches: "
+        f"{summary_line(baseline)}. These differences exist before the change; they are not caused by it."
+    )
+
+
 def exit_line(result: CheckResult) -> str:
     code = result.exit_code()
     return f"exit code {code}: {wording(result.mode).exit_meaning[code]}"
