@@ -1,0 +1,119 @@
+"""``gitops-check preview``: what a pull request changes in the rendered manifests, and what already differs.
+
+Exit codes: 0 the change renders no differences, 1 it changes rendered objects, 2 something could not be
+rendered or compared (wins over 1). Differences already in the cluster (``--live``/``--snapshot``) are reported
+apart and do not count towards 1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gitops_check.cli.base import (
+    apply_options,
+    build_render_options,
+    emit_reports,
+    entry_source,
+    live_options,
+    live_source,
+    parse_repo_map,
+    render_options,
+    report_options,
+    write_file,
+)
+from gitops_check.cli.diff import cluster_options
+
+PART_PREFIX = "comment-"
+FULL_REPORT = "full.md"
+
+
+def preview_options(fn: Any) -> Any:
+    return apply_options(fn, [
+        click.option("--repo", "repo", default=".", show_default=True, type=click.Path(file_okay=False),
+                     help="The GitOps repository, or a folder inside one (its files only)."),
+        click.option("--base", default=None, metavar="REV",
+                     help="The target branch or commit (default: from the pull/merge request in CI)."),
+        click.option("--head", default=None, metavar="REV", help="The change (default: from CI, else HEAD)."),
+        click.option("--merge-base/--no-merge-base", default=True, show_default=True,
+                     help="Compare head with the merge-base of base and head (what the change itself does)."),
+        click.option("--app", "apps", multiple=True, help="Only these apps (repeatable)."),
+        click.option("--repo-map", "repo_map", multiple=True, metavar="URL=PATH",
+                     help="A local clone of another repository Applications point at (repeatable)."),
+        click.option("--repo-url", "repo_urls", multiple=True, metavar="URL",
+                     help="Another URL that means this repository (its remotes are known already)."),
+        click.option("--markdown-parts-dir", type=click.Path(file_okay=False), metavar="DIR",
+                     help=f"Write the Markdown report split at app boundaries into {PART_PREFIX}1.md.. "
+                          f"(each under --markdown-limit) and the whole report into {FULL_REPORT}."),
+        click.option("--cache-dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
+                     help="Render cache folder (default: $GITOPS_CHECK_CACHE_DIR or ~/.cache/gitops-check/renders)."),
+        click.option("--no-cache", is_flag=True, help="Neither read nor write the render cache."),
+        click.option("--cache-max-size", type=click.IntRange(1), default=512, show_default=True, metavar="MIB",
+                     help="Least recently used renders are deleted beyond this size."),
+        click.option("--work-dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
+                     help="Where the two commits are written (default: memory-backed /dev/shm when it has room)."),
+    ])  # fmt: skip
+
+
+@click.command("preview")
+@preview_options
+@render_options
+@cluster_options
+@live_options
+@report_options
+def preview_command(**kw: Any) -> None:
+    """Show what a change (pull/merge request) does to the rendered manifests, app by app.
+
+    Only apps whose inputs changed are rendered. With --live or --snapshot, what already differs in the
+    cluster is shown apart, and objects the change touches that already differ are flagged.
+    """
+    from gitops_check.preview import PreviewRequest, run_preview
+    from gitops_check.render.cache import default_cache_dir
+
+    if kw["no_cache"] and kw["cache_dir"]:
+        raise click.UsageError("--cache-dir and --no-cache exclude each other")
+    cache_dir = None if kw["no_cache"] else Path(kw["cache_dir"]) if kw["cache_dir"] else default_cache_dir()
+    request = PreviewRequest(
+        repo=Path(kw["repo"]),
+        base=kw["base"],
+        head=kw["head"],
+        merge_base=kw["merge_base"],
+        default_source=live_source(kw),
+        source_factory=lambda entry: entry_source(entry, kw),
+        render=build_render_options(kw),
+        only_apps=tuple(kw["apps"]),
+        repo_map=parse_repo_map(kw["repo_map"]),
+        repo_urls=tuple(kw["repo_urls"]),
+        cache_dir=cache_dir,
+        cache_max_bytes=kw["cache_max_size"] * 1024 * 1024,
+        work_dir=Path(kw["work_dir"]) if kw["work_dir"] else None,
+    )
+    result = run_preview(request)
+    if kw["markdown_parts_dir"]:
+        write_parts(Path(kw["markdown_parts_dir"]), result, kw["markdown_limit"])
+    emit_reports(result, kw)
+    raise SystemExit(result.exit_code())
+
+
+def write_parts(folder: Path, result: Any, limit: int) -> list[Path]:
+    """``comment-1.md``..``comment-N.md`` and ``full.md``; parts left from an earlier, longer report are removed."""
+    from gitops_check.report.markdown import render_markdown_full, render_markdown_parts
+
+    parts = render_markdown_parts(result, limit=limit)
+    written = []
+    for n, text in enumerate(parts, 1):
+        path = folder / f"{PART_PREFIX}{n}.md"
+        write_file(str(path), text, "Markdown part")
+        written.append(path)
+    if folder.is_dir():
+        for stale in folder.glob(f"{PART_PREFIX}*.md"):
+            number = stale.stem.removeprefix(PART_PREFIX)
+            if number.isdigit() and int(number) > len(parts):
+                stale.unlink()
+    write_file(str(folder / FULL_REPORT), render_markdown_full(result), "Markdown")
+    return written
+
+
+COMMANDS = [preview_command]

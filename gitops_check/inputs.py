@@ -1,0 +1,386 @@
+"""What an app reads from the repository, and the content key built from it.
+
+A preview renders an app only when something it reads changed between the two commits, and a render cache
+reuses a render whose inputs were seen before. Both rest on this module: an app's inputs are the folders and
+files it reads (its folder, value files wherever they are, Kustomize bases, components, patches and generator
+files, local chart dependencies, the targets of symlinks, the file declaring it), and its content key is a hash
+of their git object ids together with the app's own settings and whatever else shapes a render (tool versions,
+render options), supplied by the caller.
+
+Getting the set too small means missing a change, so every rule errs towards more: a whole folder rather than
+the files a template happens to use, every local reference of a kustomization, the parent folder of a glob.
+Anything that cannot be pinned to files of the commit (another repository, a Helm repository, a remote base, a
+path leaving the repository, a kustomization that cannot be read) makes the app *unresolved*: it has no key,
+so it is always rendered and never cached.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import enum
+import hashlib
+import itertools
+import json
+import os
+import posixpath
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gitops_check import yamlio
+from gitops_check.errors import GitopsCheckError
+from gitops_check.model import App, Source, Workspace
+
+KEY_VERSION = "1"
+# Same names as render.base (this module sits below the renderers and may not import them).
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+CHART_FILES = ("Chart.yaml", "requirements.yaml")
+MODE_SYMLINK = "120000"
+MODE_TREE = "040000"
+MODE_GITLINK = "160000"
+# App kinds whose every setting comes from a strictly validated project file entry: its file adds nothing.
+_SELF_CONTAINED_KINDS = ("project", "auto")
+# Kustomization fields holding local paths (or remote targets) of resources, and of plain files.
+_REFERENCE_FIELDS = ("resources", "bases", "components")
+_FILE_LIST_FIELDS = (
+    "crds",
+    "configurations",
+    "generators",
+    "transformers",
+    "validators",
+    "patchesStrategicMerge",
+)
+# Keys that name files inside patches, generator configs and inline plugin configs.
+_FILE_KEYS = ("path", "files", "envs", "env", "valuesFile", "additionalValuesFiles", "chartHome")
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_GLOB = re.compile(r"[*?\[]")
+_DOMAIN_FIRST = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(:\d+)?$")
+_MAX_SYMLINK_HOPS = 40
+
+TreeIndex = Mapping[str, tuple[str, str]]  # path -> (git mode, object id); "" is the root folder
+
+
+class Tree:
+    """One commit: its files materialized in ``ws`` and its ``git ls-tree`` listing, with memoized lookups.
+
+    Shared by every app of that commit (and safe to share between threads: the memo only ever gains
+    entries that any thread would compute the same way).
+    """
+
+    def __init__(self, ws: Workspace, index: TreeIndex):
+        self.ws = ws
+        self.index = index
+        self.sorted = sorted(index)
+        self.links = [p for p in self.sorted if index[p][0] == MODE_SYMLINK]
+        self._parsed: dict[str, Any] = {}
+
+    def is_dir(self, rel: str) -> bool:
+        entry = self.index.get(rel)
+        return entry is not None and entry[0] == MODE_TREE
+
+    def is_file(self, rel: str) -> bool:
+        entry = self.index.get(rel)
+        return entry is not None and entry[0] not in (MODE_TREE, MODE_SYMLINK, MODE_GITLINK)
+
+    def files_under(self, path: str) -> list[str]:
+        """Files (not folders, symlinks or submodules) at or below ``path``."""
+        if self.is_file(path):
+            return [path]
+        prefix = path + "/" if path else ""
+        start = bisect.bisect_left(self.sorted, prefix)
+        out = []
+        for rel in itertools.islice(self.sorted, start, None):
+            if not rel.startswith(prefix):
+                break
+            if self.is_file(rel):
+                out.append(rel)
+        return out
+
+    def load(self, rel: str) -> Any:
+        """The YAML document at ``rel``, parsed once per object id; raises GitopsCheckError or OSError."""
+        oid = self.index[rel][1]
+        if oid not in self._parsed:
+            self._parsed[oid] = yamlio.load_one((self.ws.root / rel).read_bytes(), rel)
+        return self._parsed[oid]
+
+
+@dataclass(frozen=True)
+class AppInputs:
+    """Paths (relative to the workspace root, posix, ``""`` for the root) an app reads, and why that may be incomplete."""
+
+    paths: frozenset[str]
+    unresolved: tuple[str, ...] = ()
+
+
+def norm(path: str) -> str:
+    """``./a/b/`` -> ``a/b``; the root is ``""``; a path leaving the root keeps its leading ``..``."""
+    text = posixpath.normpath(path.strip() or ".")
+    return "" if text == "." else text
+
+
+def _outside(path: str) -> bool:
+    return path == ".." or path.startswith("../") or path.startswith("/")
+
+
+class _Collector:
+    def __init__(self, tree: Tree):
+        self.tree = tree
+        self.ws = tree.ws
+        self.index = tree.index
+        self.paths: set[str] = set()
+        self.unresolved: list[str] = []
+        self._walked: set[str] = set()
+
+    def add(self, path: str, what: str) -> str | None:
+        rel = norm(path)
+        if _outside(rel):
+            self.unresolved.append(f"{what} {path} is outside the repository")
+            return None
+        self.paths.add(rel)
+        return rel
+
+    # ------------------------------------------------------------------------------------------ Kustomize
+
+    def kustomization(self, folder: str) -> None:
+        if folder in self._walked:
+            return
+        self._walked.add(folder)
+        kfile = next(
+            (posixpath.join(folder, n) for n in KUSTOMIZATION_FILES if self._is_file(folder, n)), None
+        )
+        if kfile is None:
+            return
+        data = self._load(norm(kfile), "kustomization")
+        if not isinstance(data, dict):
+            return
+        for field in _REFERENCE_FIELDS:
+            for entry in _entries(data.get(field)):
+                if isinstance(entry, str):
+                    self._reference(folder, entry, field)
+        for field in _FILE_LIST_FIELDS:
+            for entry in _entries(data.get(field)):
+                if isinstance(entry, str) and "\n" not in entry:
+                    self._reference(folder, entry, field)
+                    if field in ("generators", "transformers", "validators"):
+                        self._plugin_config(folder, norm(posixpath.join(folder, entry)))
+                elif isinstance(entry, dict):
+                    self._file_keys(folder, entry, field)
+        for field in ("patches", "patchesJson6902", "replacements", "configMapGenerator", "secretGenerator",
+                      "helmCharts"):  # fmt: skip
+            for entry in _entries(data.get(field)):
+                if isinstance(entry, dict):
+                    self._file_keys(folder, entry, field)
+        for field in ("openapi", "helmGlobals"):
+            if isinstance(data.get(field), dict):
+                self._file_keys(folder, data[field], field)
+
+    def _reference(self, folder: str, entry: str, field: str) -> None:
+        text = entry.strip()
+        if _is_remote(text, self.index, folder):
+            self.unresolved.append(f"{field} entry {text} in {folder or '.'} is remote")
+            return
+        rel = self.add(posixpath.join(folder, text), f"{field} entry")
+        if rel is not None and self.tree.is_dir(rel):
+            self.kustomization(rel)
+
+    def _file_keys(self, folder: str, entry: Mapping[str, Any], field: str) -> None:
+        for key in _FILE_KEYS:
+            value = entry.get(key)
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, str) and item.strip() and "\n" not in item:
+                    path = item.split("=", 1)[1] if key == "files" and "=" in item else item
+                    self.add(posixpath.join(folder, path.strip()), f"{field} {key}")
+
+    def _plugin_config(self, folder: str, rel: str) -> None:
+        """A generator/transformer file may itself name files (a ConfigMapGenerator object with ``files:``)."""
+        if not self.tree.is_file(rel):
+            return
+        try:
+            docs = yamlio.load_documents((self.ws.root / rel).read_bytes(), rel)
+        except (GitopsCheckError, OSError):
+            return  # kustomize reports it; the file itself is an input already
+        for doc in docs:
+            if isinstance(doc.data, dict):
+                self._file_keys(folder, doc.data, "plugin config")
+
+    # ------------------------------------------------------------------------------------------ Helm
+
+    def chart(self, folder: str) -> None:
+        if f"chart:{folder}" in self._walked:
+            return
+        self._walked.add(f"chart:{folder}")
+        for name in CHART_FILES:
+            if not self._is_file(folder, name):
+                continue
+            data = self._load(norm(posixpath.join(folder, name)), "chart file")
+            deps = data.get("dependencies") if isinstance(data, dict) else None
+            for dep in deps if isinstance(deps, list) else []:
+                repository = dep.get("repository") if isinstance(dep, dict) else None
+                if isinstance(repository, str) and repository.startswith("file://"):
+                    rel = self.add(
+                        posixpath.join(folder, repository.removeprefix("file://")), "chart dependency"
+                    )
+                    if rel is not None:
+                        self.chart(rel)
+
+    # ------------------------------------------------------------------------------------------ helpers
+
+    def _is_file(self, folder: str, name: str) -> bool:
+        return self.tree.is_file(norm(posixpath.join(folder, name)))
+
+    def _load(self, rel: str, what: str) -> Any:
+        try:
+            return self.tree.load(rel)
+        except (GitopsCheckError, OSError) as e:
+            self.unresolved.append(f"cannot read {what} {rel}: {e}")
+            return None
+
+
+def _entries(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _is_remote(entry: str, index: TreeIndex, folder: str) -> bool:
+    """kustomize's view: URLs and git specs are remote; a path that exists in the commit is local."""
+    if _URL.match(entry) or entry.startswith(("git::", "git@", "gh:", "ssh:")) or "?ref=" in entry:
+        return True
+    if norm(posixpath.join(folder, entry)) in index:
+        return False
+    first = entry.split("/", 1)[0]
+    return "/" in entry and bool(_DOMAIN_FIRST.match(first))
+
+
+def _source_inputs(c: _Collector, app: App, source: Source) -> None:
+    if source.repo is not None:
+        c.unresolved.append(f"source from another repository ({source.repo})")
+        return
+    if source.chart:
+        c.unresolved.append(f"chart {source.chart} from a Helm repository")
+        return
+    folder = c.add(source.path, "path")
+    if folder is None:
+        return
+    c.kustomization(folder)
+    c.chart(folder)
+    for component in source.kustomize.components:
+        c.add(posixpath.join(folder, component), "kustomize component")
+        c.kustomization(norm(posixpath.join(folder, component)))
+    for patch in source.kustomize.patches:
+        c._file_keys(folder, patch, "kustomize patch")
+    helm = source.helm
+    for value_file in (*helm.value_files, *(path for _, path in helm.file_parameters)):
+        _value_file(c, app, folder, value_file)
+
+
+def _value_file(c: _Collector, app: App, folder: str, text: str) -> None:
+    """Argo CD's rules: ``$ref/x`` in the ref source's repository, ``/x`` from the root, else from the chart folder."""
+    value = text.strip()
+    if _URL.match(value):
+        c.unresolved.append(f"value file {value} is a URL")
+        return
+    if value.startswith("$"):
+        name, _, rest = value[1:].partition("/")
+        ref = next((s for s in app.sources if s.ref == name), None)
+        if ref is None or ref.repo is not None:
+            c.unresolved.append(f"value file {value} is in another repository")
+            return
+        path = rest
+    elif value.startswith("/"):
+        path = value.lstrip("/")
+    else:
+        path = posixpath.join(folder, value)
+    if _GLOB.search(path):
+        # Anything in the folder holding the first wildcard may match, now or at the other commit.
+        parts = norm(path).split("/")
+        path = "/".join(parts[: next(i for i, p in enumerate(parts) if _GLOB.search(p))])
+    c.add(path, "value file")
+
+
+def _follow_symlinks(c: _Collector) -> None:
+    """Add the targets of symlinks inside, or on the way to, every input (the render follows them)."""
+    links = c.tree.links
+    if not links:
+        return
+    pending = list(c.paths)
+    hops = 0
+    while pending:
+        path = pending.pop()
+        for link in links:
+            inside = path == "" or link == path or link.startswith(path + "/")
+            on_the_way = path.startswith(link + "/")
+            if not (inside or on_the_way):
+                continue
+            try:
+                target = os.readlink(c.ws.root / link)
+            except OSError:
+                continue
+            resolved = norm(posixpath.join(posixpath.dirname(link), target))
+            if on_the_way:
+                resolved = norm(resolved + path[len(link) :])
+            if _outside(resolved) or resolved in c.paths:
+                continue  # the render refuses symlinks leaving the repository
+            hops += 1
+            if hops > _MAX_SYMLINK_HOPS * max(1, len(links)):
+                c.unresolved.append("too many symlinks to follow")
+                return
+            c.paths.add(resolved)
+            pending.append(resolved)
+
+
+def origin_file(app: App, index: TreeIndex) -> str | None:
+    """The file declaring the app (an Application or Kustomization manifest), when its origin names one."""
+    if app.kind in _SELF_CONTAINED_KINDS or not app.origin:
+        return None
+    candidate = norm(re.split(r"[\s:]", app.origin.strip(), maxsplit=1)[0])
+    entry = index.get(candidate)
+    return candidate if entry is not None and entry[0] != MODE_TREE else None
+
+
+def app_inputs(app: App, tree: Tree) -> AppInputs:
+    """Everything ``app`` reads at the commit ``tree``."""
+    c = _Collector(tree)
+    for source in app.sources:
+        _source_inputs(c, app, source)
+    declared = origin_file(app, tree.index)
+    if declared:
+        c.paths.add(declared)
+    _follow_symlinks(c)
+    return AppInputs(frozenset(c.paths), tuple(dict.fromkeys(c.unresolved)))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The key
+
+
+def plain(value: Any) -> Any:
+    """Dataclasses, enums, mappings and tuples as JSON data, for hashing."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [plain(v) for v in value]
+        return sorted(items, key=json.dumps) if isinstance(value, (set, frozenset)) else items
+    return value
+
+
+def content_key(app: App, inputs: AppInputs, tree: Tree, context: Mapping[str, Any]) -> str | None:
+    """A hash of everything the app's render depends on; None when that cannot be pinned down (always render).
+
+    ``context`` holds what is the same for every app of a run: tool versions, render options, repository-wide
+    conditions. The app's ``origin`` is left out (it says where, not what); its file is an input instead.
+    """
+    if inputs.unresolved:
+        return None
+    material = {
+        "version": KEY_VERSION,
+        "app": plain(dataclasses.replace(app, origin="")),
+        "inputs": {p: list(tree.index[p]) if p in tree.index else None for p in sorted(inputs.paths)},
+        "context": plain(context),
+    }
+    text = json.dumps(material, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()

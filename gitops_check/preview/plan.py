@@ -1,0 +1,204 @@
+"""Which apps to render, at which commit, and rendering them: content keys decide, the cache answers first.
+
+For every app found at base or head (level by level, App of Apps included):
+
+* at both commits with the same content key: unchanged, not rendered, unless it may declare other apps
+  (``sniff``), in which case one render (or cache entry) serves both commits, to find the apps it declares;
+* otherwise each commit that has it gets its own render: the cache by key when there is one, else ``helm`` /
+  ``kustomize`` / the directory reader, in parallel with a bounded number of workers.
+
+Every render is sealed (Secret values hashed, ``render.cache``) before anything compares or stores it; the
+unsealed base render is kept in memory for the comparison with the cluster.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitops_check.config import ProjectConfig, RenderOptions
+from gitops_check.discover.dispatch import DiscoverOptions, expand
+from gitops_check.errors import GitopsCheckError
+from gitops_check.inputs import Tree, app_inputs, content_key
+from gitops_check.model import App, AppError, SecretHashing
+from gitops_check.preview.sniff import Sniffer
+from gitops_check.render.base import RenderOutput, ToolFinder, render_app
+from gitops_check.render.cache import RenderCache, seal
+
+SIDES = ("base", "head")
+
+
+@dataclass
+class Side:
+    """One commit: its tree, project file and discovery options; what discovery said goes to notes/errors."""
+
+    name: str  # base | head
+    tree: Tree
+    project: ProjectConfig | None
+    options: DiscoverOptions
+    notes: list[str] = field(default_factory=list)
+    errors: list[AppError] = field(default_factory=list)
+
+
+@dataclass
+class AppState:
+    """One app at one commit."""
+
+    app: App
+    key: str | None
+    unresolved: tuple[str, ...]
+    parent: bool  # its render may declare other apps
+    output: RenderOutput | None = None  # sealed
+    raw: RenderOutput | None = None  # unsealed, only for fresh renders
+    error: GitopsCheckError | None = None
+    source: str = ""  # "" not rendered | render | cache | shared
+    seconds: float = 0.0
+    expanded: bool = False
+
+    @property
+    def done(self) -> bool:
+        return self.output is not None or self.error is not None
+
+
+@dataclass
+class Entry:
+    """One app name across both commits."""
+
+    name: str
+    level: int
+    base: AppState | None = None
+    head: AppState | None = None
+
+    @property
+    def same_key(self) -> bool:
+        return (
+            self.base is not None
+            and self.head is not None
+            and self.base.key is not None
+            and self.base.key == self.head.key
+        )
+
+    def state(self, side: str) -> AppState | None:
+        return self.base if side == "base" else self.head
+
+
+@dataclass
+class Planner:
+    sides: Mapping[str, Side]
+    render: RenderOptions
+    tools: ToolFinder
+    contexts: Mapping[str, Mapping[str, Any]]  # per commit: key material every app shares (tools, options)
+    cache: RenderCache | None
+    hashing: SecretHashing
+    sniffer: Sniffer = field(default_factory=Sniffer)
+    entries: dict[str, Entry] = field(default_factory=dict)
+    renders: int = 0
+
+    def run(self, found: Mapping[str, list[App]], max_depth: int) -> list[Entry]:
+        pending = {side: list(found[side]) for side in SIDES}
+        seen = {side: {a.name for a in found[side]} for side in SIDES}
+        level = 0
+        while any(pending.values()):
+            if level > max_depth:
+                for side in SIDES:
+                    self.sides[side].errors.extend(
+                        AppError(a.name, f"App of Apps nested deeper than {max_depth} levels; not rendered "
+                                 "(cycle?)", stage="discover")
+                        for a in pending[side]
+                    )  # fmt: skip
+                break
+            current = self._states(pending, level)
+            self._produce(current)
+            pending = {side: [] for side in SIDES}
+            for entry in current:
+                for side in SIDES:
+                    self._expand(entry, side, pending[side], seen[side])
+            level += 1
+        return list(self.entries.values())
+
+    def _states(self, pending: Mapping[str, list[App]], level: int) -> list[Entry]:
+        current: dict[str, Entry] = {}
+        for side in SIDES:
+            tree = self.sides[side].tree
+            for app in pending[side]:
+                inputs = app_inputs(app, tree)
+                key = content_key(app, inputs, tree, self.contexts[side])
+                parent = self.sniffer.may_declare_apps(inputs, tree)
+                # An app may sit at another level at the other commit (moved into an App of Apps).
+                entry = current.setdefault(app.name, self.entries.get(app.name) or Entry(app.name, level))
+                state = AppState(app, key, inputs.unresolved, parent)
+                if side == "base":
+                    entry.base = state
+                else:
+                    entry.head = state
+        for name, entry in current.items():
+            self.entries.setdefault(name, entry)
+        return list(current.values())
+
+    def _produce(self, current: list[Entry]) -> None:
+        """Fill in the outputs this level needs: from the cache, else rendered in parallel."""
+        jobs: list[tuple[AppState, str]] = []
+        for entry in current:
+            if entry.same_key:
+                assert entry.base is not None and entry.head is not None
+                needed = entry.base.parent or entry.head.parent
+                if needed and not entry.base.done and not entry.head.done:
+                    jobs.append((entry.head, "head"))
+                continue
+            jobs += [(s, side) for side in SIDES if (s := entry.state(side)) is not None and not s.done]
+        to_render = [(s, side) for s, side in jobs if not self._from_cache(s)]
+        self.renders += len(to_render)
+        if to_render:
+            workers = max(1, min(self.render.workers, len(to_render)))
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="preview-render") as pool:
+                list(pool.map(lambda job: self._render(*job), to_render))
+        for entry in current:
+            if entry.same_key and entry.head is not None and entry.base is not None:
+                done, other = (entry.head, entry.base) if entry.head.done else (entry.base, entry.head)
+                if done.done and not other.done:
+                    other.output, other.error, other.source = done.output, done.error, "shared"
+
+    def _from_cache(self, state: AppState) -> bool:
+        if self.cache is None or state.key is None:
+            return False
+        output = self.cache.get(state.key)
+        if output is None:
+            return False
+        state.output, state.source = output, "cache"
+        return True
+
+    def _render(self, state: AppState, side: str) -> None:
+        s = self.sides[side]
+        start = time.perf_counter()
+        try:
+            raw = render_app(state.app, s.tree.ws, self.render, tools=self.tools, repos=s.options.repo_map)
+        except GitopsCheckError as e:
+            state.error = e
+        else:
+            state.raw = raw
+            state.output = seal(raw, self.hashing)
+            if self.cache is not None and state.key is not None:
+                self.cache.put(state.key, state.output)
+        state.source = "render"
+        state.seconds = time.perf_counter() - start
+
+    def _expand(self, entry: Entry, side: str, pending: list[App], seen: set[str]) -> None:
+        state = entry.state(side)
+        if state is None or state.output is None or state.expanded:
+            return
+        state.expanded = True
+        s = self.sides[side]
+        children = expand(state.app, state.output.objects, s.tree.ws, s.options)
+        s.notes.extend(children.notes)
+        s.errors.extend(children.errors)
+        for child in children.apps:
+            if child.name in seen:
+                s.notes.append(
+                    f"{child.name} (declared by {state.app.name}) was already found; rendered once"
+                )
+                continue
+            seen.add(child.name)
+            pending.append(child)

@@ -1,0 +1,218 @@
+"""Renders kept on disk by content key (``inputs.content_key``), so later runs skip them.
+
+Meant for CI: point ``--cache-dir`` at a folder the CI system caches between jobs. Several jobs may share it at
+the same time: an entry is written to a temporary file in its own folder and renamed into place, so a reader sees
+a whole entry or none; an entry that cannot be read is a miss, never an error. The folder stays under a size
+bound: after a run that wrote entries, the least recently used ones go until it is back under 80 % of it.
+Deleting the folder is always safe.
+
+A cache never holds Secret values. Every render, cached or fresh, is *sealed* before use: each value of a
+``v1/Secret`` (``data`` and ``stringData``) becomes a keyed hash (``secrethash``, salted by a random salt kept in
+the cache folder), so two renders still tell changed values from unchanged ones, and a cached render holds
+nothing but hashes. Entries are JSON (never pickle: a shared cache must not be able to run code) and are
+stored only when they read back equal to the render, so a cached render is indistinguishable from a fresh one.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from gitops_check import secrethash
+from gitops_check.model import Origin, RawObject, SecretHashing
+from gitops_check.render.base import RenderOutput
+
+FORMAT = "v1"
+DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+INVALID_BASE64 = "!not-base64!"  # stands for a data value that is not base64 (the diff reports it, valueless)
+_STALE_TMP_SECONDS = 3600
+
+
+def default_cache_dir() -> Path:
+    """``$GITOPS_CHECK_CACHE_DIR``, else ``$XDG_CACHE_HOME/gitops-check/renders`` (``~/.cache/...``)."""
+    env = os.environ.get("GITOPS_CHECK_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "gitops-check" / "renders"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Sealing Secret values
+
+
+def seal(output: RenderOutput, hashing: SecretHashing) -> RenderOutput:
+    """The render with every Secret value replaced by its keyed hash (idempotent)."""
+    objects = [RawObject(_seal_body(o.body, hashing), o.origin) for o in output.objects]
+    return RenderOutput(objects, list(output.warnings))
+
+
+def _seal_body(body: Any, hashing: SecretHashing) -> Any:
+    if not isinstance(body, dict):
+        return body
+    if isinstance(body.get("items"), list) and str(body.get("kind", "")).endswith("List"):
+        return {**body, "items": [_seal_body(item, hashing) for item in body["items"]]}
+    if body.get("kind") != "Secret" or body.get("apiVersion") != "v1":
+        return body
+    sealed: dict[str, str] = {}
+    data = body.get("data")
+    for key, value in data.items() if isinstance(data, dict) else ():
+        sealed[str(key)] = _seal_data_value(value, hashing)
+    string_data = body.get("stringData")
+    for key, value in string_data.items() if isinstance(string_data, dict) else ():
+        text = "" if value is None else str(value)
+        sealed[str(key)] = text if secrethash.is_hash(text) else secrethash.hash_value(text.encode(), hashing)
+    out = {k: v for k, v in body.items() if k not in ("data", "stringData")}
+    if sealed or "data" in body or "stringData" in body:
+        out["data"] = sealed
+    return out
+
+
+def _seal_data_value(value: Any, hashing: SecretHashing) -> str:
+    text = "" if value is None else str(value)
+    if secrethash.is_hash(text) or text == INVALID_BASE64:
+        return text
+    try:
+        raw = base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return INVALID_BASE64
+    return secrethash.hash_value(raw, hashing)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The cache
+
+
+class RenderCache:
+    """Sealed renders by content key under ``root``. Counters say what a run got from it."""
+
+    def __init__(self, root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES):
+        self.root = root
+        self.max_bytes = max_bytes
+        self.hits = 0
+        self.misses = 0
+        self.writes = 0
+        salt = self._salt()
+        self.hashing = SecretHashing("hmac-sha256", salt)
+        self.space = root / FORMAT / hashlib.sha256(salt.encode()).hexdigest()[:16]
+
+    def _salt(self) -> str:
+        """The salt for Secret hashes, made once per folder; concurrent first runs agree on one (link is atomic)."""
+        path = self.root / "salt"
+        with contextlib.suppress(OSError, ValueError):
+            return _valid_salt(path.read_text())
+        self.root.mkdir(parents=True, exist_ok=True)
+        fresh = secrets.token_hex(32)
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-salt-")
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(fresh)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                with contextlib.suppress(OSError, ValueError):
+                    return _valid_salt(path.read_text())  # another run made it first
+                os.replace(tmp, path)  # damaged: replace it (its entries are simply not found again)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        return fresh
+
+    def _path(self, key: str) -> Path:
+        return self.space / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> RenderOutput | None:
+        path = self._path(key)
+        try:
+            doc = json.loads(path.read_bytes())
+            if doc.get("key") != key:
+                raise ValueError("key mismatch")
+            objects = [RawObject(body, Origin(app, file, line)) for body, app, file, line in doc["objects"]]
+            output = RenderOutput(objects, [str(w) for w in doc["warnings"]])
+        except FileNotFoundError:
+            self.misses += 1
+            return None
+        except (OSError, ValueError, KeyError, TypeError):
+            self.misses += 1
+            with contextlib.suppress(OSError):
+                path.unlink()  # damaged: let a later run write it again
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # recently used: pruned last
+        self.hits += 1
+        return output
+
+    def put(self, key: str, output: RenderOutput) -> bool:
+        """Store a sealed render; False (nothing stored) when it would not read back exactly as it is."""
+        objects = [[o.body, o.origin.app, o.origin.file, o.origin.line] for o in output.objects]
+        doc = {"key": key, "objects": objects, "warnings": list(output.warnings)}
+        try:
+            text = json.dumps(doc, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError):
+            return False
+        if json.loads(text) != doc:  # tuples, non-string keys...: a cached copy would differ from a render
+            return False
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    f.write(text)
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+        except OSError:
+            return False  # a full or read-only cache slows the next run down, it does not fail this one
+        self.writes += 1
+        return True
+
+    def prune(self) -> int:
+        """Delete least recently used entries until the folder is under 80 % of ``max_bytes``; returns how many."""
+        entries: list[tuple[float, int, Path]] = []
+        total = 0
+        now = time.time()
+        for dirpath, _, filenames in os.walk(self.root / FORMAT):
+            for name in filenames:
+                path = Path(dirpath) / name
+                try:
+                    st = path.stat()
+                except OSError:
+                    continue
+                if name.startswith(".tmp-"):
+                    if now - st.st_mtime > _STALE_TMP_SECONDS:
+                        with contextlib.suppress(OSError):
+                            path.unlink()  # left by a run that was killed
+                    continue
+                entries.append((st.st_mtime, st.st_size, path))
+                total += st.st_size
+        if total <= self.max_bytes:
+            return 0
+        removed = 0
+        for _, size, path in sorted(entries):
+            if total <= self.max_bytes * 0.8:
+                break
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed += 1
+            total -= size
+        return removed
+
+
+def _valid_salt(text: str) -> str:
+    salt = text.strip()
+    bytes.fromhex(salt)  # ValueError on garbage
+    if len(salt) < 32:
+        raise ValueError("salt too short")
+    return salt
