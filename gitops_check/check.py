@@ -241,10 +241,10 @@ def render_repo(request: CheckRequest) -> RenderedRepo:
             materialize=_at_revision(repo, tmp),
         )
         found = discover(ws, project, discover_options)
-        if request.only_apps:
-            found = Discovery(
-                [a for a in found.apps if a.name in request.only_apps], found.notes, found.errors
-            )
+        wanted = set(request.only_apps)
+        if wanted and wanted <= {a.name for a in found.apps}:
+            found = Discovery([a for a in found.apps if a.name in wanted], found.notes, found.errors)
+        # Otherwise an app asked for may be declared by another (App of Apps): render all, keep the ones asked for.
         timings["discover"] = time.perf_counter() - t
 
         entries = parse_clusters(project.clusters, project.path or "") if project else []
@@ -256,7 +256,8 @@ def render_repo(request: CheckRequest) -> RenderedRepo:
         timings["render"] = time.perf_counter() - t
     errors = [*found.errors, *more.errors]
     if request.only_apps:
-        for name in sorted(set(request.only_apps) - {r.app.name for r in rendered}):
+        rendered = [r for r in rendered if r.app.name in wanted]
+        for name in sorted(wanted - {r.app.name for r in rendered}):
             errors.append(AppError(name, f"no app named {name!r} was found", stage="discover"))
     return RenderedRepo(
         ws.label, project, rendered, resolver, errors, [*found.notes, *more.notes], list(ws.warnings), timings
