@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from gitops_check.cluster.agents import AgentObjects
+from gitops_check.cluster.agents import AgentObjects, agent_kind
 from gitops_check.errors import SyncError
 from gitops_check.model import SyncState
 from gitops_check.sync.base import Prepared, Progress, SyncSettings, SyncTarget
@@ -27,10 +27,6 @@ from gitops_check.sync.policy import RetryPolicy, retrying
 REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
 FLUX_KINDS = {"kustomization": "Kustomization", "helmrelease": "HelmRelease"}
 _SOURCE_KINDS = ("GitRepository", "OCIRepository", "Bucket", "HelmRepository", "HelmChart")
-_RESOURCES = {
-    "Kustomization": "kustomizations.kustomize.toolkit.fluxcd.io",
-    "HelmRelease": "helmreleases.helm.toolkit.fluxcd.io",
-}
 
 
 def requested_at(now: datetime) -> str:
@@ -142,7 +138,7 @@ class FluxBackend:
         value = requested_at(self.now())
         patch = {"metadata": {"annotations": {REQUESTED_AT: value}}}
         text = json.dumps(patch, sort_keys=True)
-        requests = [f"PATCH {_resource(k)} {ns}/{n} (merge patch) {text}" for k, ns, n in steps]
+        requests = [f"PATCH {agent_kind(k).resource} {ns}/{n} (merge patch) {text}" for k, ns, n in steps]
         prepared = Prepared(target, kind, main[1], requests, retry=policy, pending_steps=len(steps) - 1)
         if settings.with_source:
             prepared.notes.append(f"the source {steps[0][0]} {steps[0][1]}/{steps[0][2]} is reconciled first")
@@ -179,7 +175,3 @@ class FluxBackend:
         if result.state is not None:
             return Progress(result.state, f"{where}: {result.message}", result.sync_status)
         return Progress(None, f"{where}: {result.message}", result.sync_status)
-
-
-def _resource(kind: str) -> str:
-    return _RESOURCES.get(kind, f"{kind.lower()}s.source.toolkit.fluxcd.io")
