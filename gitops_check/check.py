@@ -27,9 +27,10 @@ from gitops_check.diff.engine import DiffSettings, diff_app
 from gitops_check.diff.prune import TrackingIndex
 from gitops_check.discover.dispatch import DiscoverOptions, discover, expand
 from gitops_check.discover.project import Discovery, load_project
-from gitops_check.errors import GitopsCheckError
+from gitops_check.errors import ClusterError, GitopsCheckError
 from gitops_check.identity import KeyedApp, KindScopes, ObjectProblem, assign_keys, key_for, validate
 from gitops_check.model import (
+    JSON,
     App,
     AppError,
     AppResult,
@@ -190,6 +191,35 @@ def _materialize_mapped(request: CheckRequest, tmp: Path) -> dict[str, Workspace
     return repos
 
 
+def _object_lookup(source: LiveSource | None) -> Callable[[ResourceKey], JSON | None] | None:
+    """One object of the cluster given on the command line, for discovery (Flux substituteFrom/valuesFrom).
+
+    The source's own ``lookup`` when it has one; otherwise a read of that kind in that namespace (a snapshot
+    answers from what it loaded). An object the read could not see is an error, never "absent".
+    """
+    if source is None:
+        return None
+    own = getattr(source, "lookup", None)
+    if callable(own):
+        return own  # type: ignore[no-any-return]
+
+    def lookup(key: ResourceKey) -> JSON | None:
+        gk = key.group_kind
+        namespaces = frozenset({key.namespace}) if key.namespace else frozenset()
+        state = source.load(ReadScope(frozenset({(gk, key.namespace)}), namespaces, prune_kinds=()))
+        if key in state.objects:
+            return dict(state.objects[key])
+        reason = state.unreadable.get((gk, key.namespace)) or state.unreadable.get((gk, None))
+        if reason or not state.coverage.covers(key, state.present_kinds()):
+            raise ClusterError(
+                f"{gk} objects in namespace {key.namespace} were not read ({reason or 'not captured'}), so "
+                f"whether {key} exists is unknown"
+            )
+        return None
+
+    return lookup
+
+
 def _at_revision(repo: RepoHandle, tmp: Path) -> Callable[[str], Workspace]:
     """This repository at an Application's targetRevision (a branch may exist only as origin/<branch>)."""
     counter = itertools.count()
@@ -239,6 +269,7 @@ def render_repo(request: CheckRequest) -> RenderedRepo:
             repo_map=_materialize_mapped(request, tmp),
             honour_target_revision=request.honour_target_revision,
             materialize=_at_revision(repo, tmp),
+            cluster_lookup=_object_lookup(request.default_source),
         )
         found = discover(ws, project, discover_options)
         wanted = set(request.only_apps)
