@@ -180,6 +180,7 @@ def _remember(out: Discovery, app: App, doc: Mapping[str, Any], state: _State) -
     elif earlier[0] == fingerprint:
         out.notes.append(f"{app.name} is declared twice ({earlier[1]}; {app.origin}) with the same spec")
     else:
+        out.apps = [a for a in out.apps if a.name != app.name]
         out.errors.append(
             AppError(app.name, f"two different Applications are named {app.name} ({earlier[1]}; {app.origin}); "
                      "Argo CD keeps only one of them, so neither is checked: rename one", stage="discover")

@@ -154,7 +154,10 @@ class Templater:
 
 
 def find_helper() -> str:
-    tool = proc.find_tool(HELPER, env_var=HELPER_ENV)
+    try:
+        tool = proc.find_tool(HELPER, env_var=HELPER_ENV)
+    except RenderError as e:  # the environment variable names something that is not executable
+        raise HelperMissing(e.message) from None
     if tool is None:
         raise HelperMissing(HELPER_HINT)
     return tool.path
