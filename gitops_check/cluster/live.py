@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from gitops_check.cluster import dryrun, reader
-from gitops_check.cluster.client import DEFAULT_RETRY, Cluster, RetryPolicy, connect
+from gitops_check.cluster.client import Cluster, RetryPolicy, connect
 from gitops_check.cluster.discovery import ApiResources, discover
 from gitops_check.errors import ClusterError
 from gitops_check.model import App, Coverage, LiveState, Manifest, Prediction, ReadScope
@@ -37,7 +37,7 @@ class LiveOptions:
     appliers: frozenset[str] = frozenset()  # managers that count as "the agent" on live objects
     workers: int = 8  # parallel LIST and dry-run requests
     read: reader.ReadOptions = field(default_factory=reader.ReadOptions)
-    retry: RetryPolicy = DEFAULT_RETRY
+    retry: RetryPolicy | None = None  # None: client.DEFAULT_RETRY
     timeout: float = 60.0
 
 
