@@ -231,10 +231,13 @@ def ci_publisher(result: CheckResult, kw: dict[str, Any]) -> Any:
     if not kw.get("comment") and not kw.get("github_summary"):
         return None
     from gitops_check.publish.result import ResultPublisher
+    from gitops_check.report.markdown import render_markdown, render_markdown_parts
 
     return ResultPublisher(
         result,
         repo=Path(kw.get("repo") or "."),
+        parts=lambda limit, url: render_markdown_parts(result, limit=limit, details_url=url),
+        whole=lambda limit: render_markdown(result, limit=limit, unit="bytes"),
         comment=kw.get("comment"),
         key=kw.get("comment_key"),
         github_summary=bool(kw.get("github_summary")),

@@ -1,7 +1,7 @@
 """``gitops-check comment``: publish Markdown reports that are already written as sticky PR/MR comments.
 
 For pipelines that run the check in one step and comment in another (or publish ``preview``'s numbered part files):
-one file is one comment; parts (``--part`` repeated, or every ``*.md`` of ``--parts-dir`` in natural order) are one
+one file is one comment; parts (``--part`` repeated, or the numbered ``*.md`` of ``--parts-dir`` in natural order) are one
 comment each, numbered, and parts left over from an earlier, longer report are removed. ``diff`` and ``preview``
 do the same behind ``--comment`` from the result itself.
 """
@@ -19,6 +19,7 @@ from gitops_check.cli.base import EXIT_IN_SYNC, fail
 from gitops_check.errors import InputError
 
 _MAX_FILE = 8 * 1024 * 1024
+_NUMBERED = re.compile(r"\d+$")
 
 
 def _natural(path: Path) -> list[Any]:
@@ -50,9 +51,10 @@ def collect(file: str | None, parts: tuple[str, ...], parts_dir: str | None) -> 
     folder = Path(str(parts_dir))
     if not folder.is_dir():
         fail(f"--parts-dir {folder}: not a folder")
-    found = sorted((p for p in folder.iterdir() if p.suffix == ".md" and p.is_file()), key=_natural)
+    # Numbered files only: preview writes comment-1.md.. and, beside them, full.md (the artifact, not a part).
+    found = sorted((p for p in folder.glob("*.md") if _NUMBERED.search(p.stem) and p.is_file()), key=_natural)
     if not found:
-        fail(f"--parts-dir {folder}: no *.md files in it")
+        fail(f"--parts-dir {folder}: no numbered *.md files (comment-1.md, comment-2.md...) in it")
     return found
 
 

@@ -13,19 +13,31 @@ between ``::stop-commands::<random token>`` and ``::<token>::``, where the runne
 from __future__ import annotations
 
 import os
+import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from gitops_check.errors import PublishError
 from gitops_check.model import CheckResult
-from gitops_check.report.text import clean, plural
 
 SUMMARY_LIMIT = 1024 * 1024
 MAX_ANNOTATIONS = 10
 # Below this a report would be only its heading: a short note says where the report is instead.
 _MIN_ROOM = 2048
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def clean(text: str) -> str:
+    """Without control characters (ANSI escapes from tool output), which have no place in a log line or Markdown."""
+    return _CONTROL.sub("", text)
+
+
+def _more(n: int, what: str) -> str:
+    return f"{n} more {what}" + ("" if n == 1 else "s")
 
 
 def escape_data(text: str) -> str:
@@ -83,9 +95,7 @@ def error_annotations(result: CheckResult, prefix: str | None) -> list[Annotatio
     if len(found) > MAX_ANNOTATIONS:
         more = len(found) - (MAX_ANNOTATIONS - 1)
         found = found[: MAX_ANNOTATIONS - 1]
-        found.append(
-            Annotation("gitops-check", f"{plural(more, 'more error')}: see the job summary and the log")
-        )
+        found.append(Annotation("gitops-check", f"{_more(more, 'error')}: see the job summary and the log"))
     return found
 
 
@@ -112,10 +122,8 @@ def append_summary(path: str, text: str) -> None:
         raise PublishError(f"cannot write the job summary file {path}: {e.strerror}") from None
 
 
-def summary_of_result(result: CheckResult, room: int, notes: Iterable[str] = ()) -> str:
-    """The Markdown report sized for ``room`` bytes, with notes (comment status) quoted above it."""
-    from gitops_check.report.markdown import render_markdown
-
+def summary_of_result(render: Callable[[int], str], room: int, notes: Iterable[str] = ()) -> str:
+    """``render(limit)``'s Markdown sized for ``room`` bytes, with notes (comment status) quoted above it."""
     head = "".join(f"> {clean(n)}\n\n" for n in notes)
     size = len(head.encode("utf-8"))
     if room - size < _MIN_ROOM:
@@ -123,7 +131,7 @@ def summary_of_result(result: CheckResult, room: int, notes: Iterable[str] = ())
             head
             + "_The gitops-check report did not fit in the job summary; see the log and the report files._\n"
         )
-    return head + render_markdown(result, limit=room - size - 1, unit="bytes")
+    return head + render(room - size - 1)
 
 
 def summary_of_parts(parts: list[str], room: int, notes: Iterable[str] = ()) -> str:
@@ -133,7 +141,9 @@ def summary_of_parts(parts: list[str], room: int, notes: Iterable[str] = ()) -> 
     for n, part in enumerate(parts, 1):
         text = part.rstrip() + "\n\n"
         left = len(parts) - n + 1
-        tail = f"_{plural(left, 'more part')} of the report did not fit in the job summary; see the report files._\n"
+        tail = (
+            f"_{_more(left, 'part')} of the report did not fit in the job summary; see the report files._\n"
+        )
         if len((out + text).encode("utf-8")) + len(tail.encode("utf-8")) > room:
             return out + tail
         out += text

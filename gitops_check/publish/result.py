@@ -38,6 +38,10 @@ def default_key(mode: str, repo: Path, env: Mapping[str, str]) -> str:
 class ResultPublisher:
     result: CheckResult
     repo: Path
+    # The report as Markdown: ``parts(limit, details_url)`` split for comments, ``whole(limit)`` fit into ``limit``
+    # bytes for the job summary. The renderers live in ``report``; publishing only moves text.
+    parts: Callable[[int, str | None], list[str]] = field(default=lambda limit, url: [])
+    whole: Callable[[int], str] = field(default=lambda limit: "")
     comment: Platform | None = None
     key: str | None = None
     github_summary: bool = False
@@ -85,7 +89,7 @@ class ResultPublisher:
             if failure is not None:
                 notes.append(f"The comment could not be posted: {failure}")
             actions.append_summary(
-                path, actions.summary_of_result(self.result, actions.summary_room(path), notes)
+                path, actions.summary_of_result(self.whole, actions.summary_room(path), notes)
             )
         elif self.github_summary and self.in_actions:
             self.err("note: GITHUB_STEP_SUMMARY is not set: no job summary written")
@@ -93,13 +97,9 @@ class ResultPublisher:
             raise failure
 
     def _comment(self, platform: Platform) -> CommentOutcome:
-        from gitops_check.report.markdown import render_markdown_parts
-
         destination = open_destination(platform, self.env)
         if isinstance(destination, CommentOutcome):
             return destination
-        parts = render_markdown_parts(
-            self.result, limit=destination.part_limit, details_url=destination.details_url
-        )
+        parts = self.parts(destination.part_limit, destination.details_url)
         key = self.key or default_key(self.result.mode, self.repo, self.env)
         return publish(destination, key, parts)

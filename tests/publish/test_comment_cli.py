@@ -39,7 +39,7 @@ def test_parts_dir_in_natural_order_then_fewer_parts(
     fake_github: FakeGitHub, in_github: dict[str, str], tmp_path: Path
 ) -> None:
     parts = {f"comment-{n}.md": f"part {n}\n" for n in (1, 2, 10, 3, 4, 5, 6, 7, 8, 9)}
-    write(tmp_path / "parts", {**parts, "full.txt": "not a part", "notes.json": "{}"})
+    write(tmp_path / "parts", {**parts, "full.md": "the whole report", "notes.json": "{}"})
     assert main(["comment", "--parts-dir", str(tmp_path / "parts"), "--key", "preview"]) == 0
     comments = fake_github.issue_comments(7)
     assert [c["body"].split("\n")[1] for c in comments] == [f"part {n}" for n in range(1, 11)]
@@ -59,7 +59,7 @@ def test_parts_dir_in_natural_order_then_fewer_parts(
         ([], "give exactly one of"),
         (["{f}", "--part", "{f}"], "give exactly one of"),
         (["--parts-dir", "{d}/nothing-here"], "not a folder"),
-        (["--parts-dir", "{d}/empty"], "no *.md files"),
+        (["--parts-dir", "{d}/empty"], "no numbered *.md files"),
         (["{d}/blank.md"], "empty: nothing to publish"),
         (["{d}/missing.md"], "cannot read"),
     ],

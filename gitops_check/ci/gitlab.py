@@ -1,0 +1,59 @@
+"""The script of the GitLab job: defaults from the merge request pipeline, the check, a dotenv report, fail-on.
+
+Results are also written as a dotenv file (``artifacts: reports: dotenv``) so later jobs can read
+``GITOPS_CHECK_RESULT_EXIT_CODE``, ``..._DRIFT`` and ``..._ERRORS``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from gitops_check.ci import step
+from gitops_check.errors import GitopsCheckError
+
+_ZERO = "0" * 40
+DOTENV = "gitops-check.env"
+
+
+def pipeline_revisions(env: Mapping[str, str]) -> tuple[str, str]:
+    """(base, head): the merge request's diff base and head, or a push's before and after."""
+    head = env.get("CI_COMMIT_SHA", "")
+    base = env.get("CI_MERGE_REQUEST_DIFF_BASE_SHA") or env.get("CI_COMMIT_BEFORE_SHA", "")
+    return ("" if base == _ZERO else base), head
+
+
+def write_dotenv(path: Path, outputs: Mapping[str, str]) -> None:
+    lines = [
+        f"GITOPS_CHECK_RESULT_{name.upper().replace('-', '_')}={' '.join(value.split())}"
+        for name, value in outputs.items()
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def main(env: Mapping[str, str]) -> int:
+    project = Path(env.get("CI_PROJECT_DIR") or ".")
+    try:
+        inputs = step.StepInputs.from_env(env, report_dir=project / "gitops-check-reports")
+        if inputs.mode == "preview" and not (inputs.base and inputs.head):
+            base, head = pipeline_revisions(env)
+            inputs = dataclasses.replace(inputs, base=inputs.base or base, head=inputs.head or head)
+        reports = step.Reports.under(inputs.report_dir)
+        command = step.build_command(inputs, reports, platform="gitlab")
+        inputs.report_dir.mkdir(parents=True, exist_ok=True)
+    except (GitopsCheckError, OSError) as e:
+        print(f"gitops-check: error: {' '.join(str(e).split())}", file=sys.stderr)
+        return 2
+    print("gitops-check: running " + shlex.join(command).replace("\n", "\\n"), flush=True)
+    result = step.read_result(step.run(command), reports)
+    if result.errors < 0:
+        print(
+            f"gitops-check: stopped before writing its report (exit code {result.exit_code})", file=sys.stderr
+        )
+    write_dotenv(inputs.report_dir / DOTENV, result.outputs())
+    print("gitops-check: " + step.verdict_line(result, inputs.fail_on))
+    sys.stdout.flush()
+    return step.step_exit(inputs.fail_on, result.exit_code)

@@ -1,0 +1,199 @@
+"""One CI step, shared by the GitHub Action and the GitLab template: inputs in, ``gitops-check`` run, outputs out.
+
+The YAML of both integrations only moves inputs into environment variables and calls ``python -m gitops_check.ci``.
+Everything with logic lives here, where it is tested: which command and options follow from the inputs, where the
+reports go, what the outputs say, and whether the step fails (the fail-on policy).
+
+Inputs are data, never code: no value passes through a shell, options are given as ``--name=value`` so a value
+starting with ``-`` cannot become an option, and extra arguments are split like a shell would split words
+(``shlex``) without expanding anything.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gitops_check.errors import ConfigError
+
+MODES = ("preview", "snapshot", "live")
+FAIL_ON = ("drift", "error", "never")
+PREFIX = "GITOPS_CHECK_"
+
+
+def _flag(value: str, name: str) -> bool:
+    v = value.strip().lower()
+    if v in ("true", "1", "yes", "on"):
+        return True
+    if v in ("false", "0", "no", "off", ""):
+        return False
+    raise ConfigError(f"input {name} must be true or false, not {value[:40]!r}")
+
+
+@dataclass(frozen=True)
+class StepInputs:
+    mode: str = "preview"
+    repo: str = "."
+    snapshot: str = ""
+    base: str = ""
+    head: str = ""
+    fail_on: str = "drift"
+    comment: bool = True
+    comment_key: str = ""
+    args: tuple[str, ...] = ()
+    report_dir: Path = Path("gitops-check-reports")
+    summary: bool = True
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], *, report_dir: Path) -> StepInputs:
+        """Read ``GITOPS_CHECK_<NAME>`` variables; empty means "default"."""
+
+        def get(name: str, default: str = "") -> str:
+            return env.get(PREFIX + name, "").strip() or default
+
+        mode = get("MODE", "preview").lower()
+        if mode not in MODES:
+            raise ConfigError(f"input mode must be one of {', '.join(MODES)}, not {mode[:40]!r}")
+        fail_on = get("FAIL_ON", "drift").lower()
+        if fail_on not in FAIL_ON:
+            raise ConfigError(f"input fail-on must be one of {', '.join(FAIL_ON)}, not {fail_on[:40]!r}")
+        try:
+            args = tuple(shlex.split(env.get(PREFIX + "ARGS", ""), comments=False, posix=True))
+        except ValueError as e:
+            raise ConfigError(f"input args cannot be split into words: {e}") from None
+        snapshot = get("SNAPSHOT")
+        if mode == "snapshot" and not snapshot:
+            raise ConfigError("mode snapshot needs the snapshot input (a snapshot file or folder)")
+        return cls(
+            mode=mode,
+            repo=get("REPO", "."),
+            snapshot=snapshot,
+            base=get("BASE"),
+            head=get("HEAD"),
+            fail_on=fail_on,
+            comment=_flag(env.get(PREFIX + "COMMENT", "true"), "comment"),
+            comment_key=get("COMMENT_KEY"),
+            args=args,
+            report_dir=Path(get("REPORT_DIR")) if get("REPORT_DIR") else report_dir,
+            summary=_flag(env.get(PREFIX + "SUMMARY", "true"), "summary"),
+        )
+
+
+@dataclass(frozen=True)
+class Reports:
+    junit: Path
+    markdown: Path
+    markdown_full: Path
+    json: Path
+
+    @classmethod
+    def under(cls, folder: Path) -> Reports:
+        return cls(
+            folder / "gitops-check.xml",
+            folder / "gitops-check.md",
+            folder / "gitops-check-full.md",
+            folder / "gitops-check.json",
+        )
+
+
+def build_command(
+    inputs: StepInputs, reports: Reports, *, platform: str, python: str = sys.executable
+) -> list[str]:
+    """The gitops-check command line for these inputs (a list: no shell ever sees it)."""
+    command = [python, "-m", "gitops_check"]
+    if inputs.mode == "preview":
+        command += ["preview", f"--repo={inputs.repo}"]
+        if not inputs.base:
+            raise ConfigError(
+                "preview needs a base revision: run on a pull_request / merge_request event or set the base input"
+            )
+        command.append(f"--base={inputs.base}")
+        if inputs.head:
+            command.append(f"--head={inputs.head}")
+        if inputs.snapshot:
+            command.append(f"--snapshot={inputs.snapshot}")
+    else:
+        command += ["diff", f"--repo={inputs.repo}"]
+        if inputs.head:
+            command.append(f"--rev={inputs.head}")
+        command.append(f"--snapshot={inputs.snapshot}" if inputs.mode == "snapshot" else "--live")
+    command += [
+        f"--junit={reports.junit}",
+        f"--markdown={reports.markdown}",
+        f"--markdown-full={reports.markdown_full}",
+        f"--json={reports.json}",
+        "--color",
+    ]
+    if inputs.comment:
+        command.append(f"--comment={platform}")
+        if inputs.comment_key:
+            command.append(f"--comment-key={inputs.comment_key}")
+    if platform == "github" and inputs.summary:
+        command.append("--github-summary")
+    return command + list(inputs.args)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    exit_code: int
+    drift: bool
+    errors: int  # apps not checked + errors outside any app; -1 when no report was written
+    drifted_apps: int
+    reports: Reports
+
+    def outputs(self) -> dict[str, str]:
+        written = self.errors >= 0
+        return {
+            "exit-code": str(self.exit_code),
+            "drift": "true" if self.drift else "false",
+            "errors": str(self.errors) if written else "1",
+            "drifted-apps": str(self.drifted_apps),
+            "junit": str(self.reports.junit) if self.reports.junit.exists() else "",
+            "markdown": str(self.reports.markdown) if self.reports.markdown.exists() else "",
+            "markdown-full": str(self.reports.markdown_full) if self.reports.markdown_full.exists() else "",
+            "json": str(self.reports.json) if written else "",
+        }
+
+
+def read_result(exit_code: int, reports: Reports) -> StepResult:
+    try:
+        data: Any = json.loads(reports.json.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return StepResult(exit_code, False, -1, 0, reports)
+    summary = data.get("summary", {}) if isinstance(data, dict) else {}
+    apps = summary.get("apps", {})
+    resources = summary.get("resources", {})
+    drift = any(int(resources.get(s, 0)) for s in ("added", "changed", "removed"))
+    errors = int(apps.get("error", 0)) + len(data.get("errors") or [])
+    return StepResult(exit_code, drift, errors, int(apps.get("drifted", 0)), reports)
+
+
+def step_exit(fail_on: str, exit_code: int) -> int:
+    """The step's own exit code under the fail-on policy (2, could not check, fails unless fail-on is never)."""
+    if fail_on == "never":
+        return 0
+    if fail_on == "error":
+        return 2 if exit_code >= 2 else 0
+    return exit_code
+
+
+def run(command: list[str], *, cwd: str | None = None) -> int:
+    """Run gitops-check with the job's stdout/stderr; its exit code."""
+    sys.stdout.flush()
+    return subprocess.run(command, cwd=cwd, check=False).returncode
+
+
+def verdict_line(result: StepResult, fail_on: str) -> str:
+    meaning = {0: "in sync", 1: "drift found", 2: "not everything could be checked"}.get(
+        result.exit_code, "failed"
+    )
+    passes = step_exit(fail_on, result.exit_code) == 0
+    return f"gitops-check exited {result.exit_code} ({meaning}); with fail-on {fail_on} the step " + (
+        "passes" if passes else "fails"
+    )
