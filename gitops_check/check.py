@@ -35,6 +35,7 @@ from gitops_check.model import (
     AppError,
     AppResult,
     CheckResult,
+    Destination,
     GroupKind,
     LiveSource,
     LiveState,
@@ -191,19 +192,19 @@ def _materialize_mapped(request: CheckRequest, tmp: Path) -> dict[str, Workspace
     return repos
 
 
-def _object_lookup(source: LiveSource | None) -> Callable[[ResourceKey], JSON | None] | None:
-    """One object of the cluster given on the command line, for discovery (Flux substituteFrom/valuesFrom).
+def _object_lookup(resolver: ClusterResolver) -> Callable[[Destination, ResourceKey], JSON | None]:
+    """One object of the cluster an app's destination maps to, for discovery (Flux substituteFrom/valuesFrom).
 
     The source's own ``lookup`` when it has one; otherwise a read of that kind in that namespace (a snapshot
     answers from what it loaded). An object the read could not see is an error, never "absent".
     """
-    if source is None:
-        return None
-    own = getattr(source, "lookup", None)
-    if callable(own):
-        return own  # type: ignore[no-any-return]
 
-    def lookup(key: ResourceKey) -> JSON | None:
+    def lookup(dest: Destination, key: ResourceKey) -> JSON | None:
+        _, source = resolver.resolve(dest)
+        own = getattr(source, "lookup", None)
+        if callable(own):
+            found: JSON | None = own(key)
+            return found
         gk = key.group_kind
         namespaces = frozenset({key.namespace}) if key.namespace else frozenset()
         state = source.load(ReadScope(frozenset({(gk, key.namespace)}), namespaces, prune_kinds=()))
@@ -263,13 +264,15 @@ def render_repo(request: CheckRequest) -> RenderedRepo:
 
         t = time.perf_counter()
         project = load_project(ws)
+        entries = parse_clusters(project.clusters, project.path or "") if project else []
+        resolver = ClusterResolver(request.default_source, entries, request.source_factory)
         urls = {repourl.canonical(u) for u in (*repo.remote_urls(), *request.repo_urls)}
         discover_options = DiscoverOptions(
             this_repo_urls=frozenset(urls),
             repo_map=_materialize_mapped(request, tmp),
             honour_target_revision=request.honour_target_revision,
             materialize=_at_revision(repo, tmp),
-            cluster_lookup=_object_lookup(request.default_source),
+            cluster_lookup=_object_lookup(resolver),
         )
         found = discover(ws, project, discover_options)
         wanted = set(request.only_apps)
@@ -277,9 +280,6 @@ def render_repo(request: CheckRequest) -> RenderedRepo:
             found = Discovery([a for a in found.apps if a.name in wanted], found.notes, found.errors)
         # Otherwise an app asked for may be declared by another (App of Apps): render all, keep the ones asked for.
         timings["discover"] = time.perf_counter() - t
-
-        entries = parse_clusters(project.clusters, project.path or "") if project else []
-        resolver = ClusterResolver(request.default_source, entries, request.source_factory)
 
         t = time.perf_counter()
         tools = ToolFinder(request.render)

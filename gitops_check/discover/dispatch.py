@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from gitops_check.config import ProjectConfig
 from gitops_check.discover.project import Discovery, _project_apps, auto_discover
-from gitops_check.model import JSON, App, AppError, RawObject, ResourceKey, Workspace
+from gitops_check.model import JSON, App, AppError, Destination, RawObject, ResourceKey, Workspace
 
 
 @dataclass(frozen=True)
@@ -34,10 +34,10 @@ class DiscoverOptions:
     # This repository at another revision (for honour_target_revision); raises GitopsCheckError. Discovery adds
     # what it materializes to repo_map under "<canonical url>@<revision>".
     materialize: Callable[[str], Workspace] | None = None
-    # One object of the cluster the apps are compared with (snapshot or live), read while discovering: Flux
+    # One object of the cluster a destination maps to (snapshot or live), read while discovering: Flux
     # substituteFrom/valuesFrom name ConfigMaps and Secrets that may exist only there. None: no cluster;
-    # raises GitopsCheckError when the cluster cannot say (unreadable, not captured).
-    cluster_lookup: Callable[[ResourceKey], JSON | None] | None = None
+    # raises GitopsCheckError when the cluster cannot say (unmapped, unreadable, not captured).
+    cluster_lookup: Callable[[Destination, ResourceKey], JSON | None] | None = None
 
 
 Scanner = Callable[[Workspace, ProjectConfig | None, DiscoverOptions], Discovery]
