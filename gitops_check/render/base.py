@@ -92,7 +92,7 @@ def get_renderer(name: str) -> Renderer:
 
 def _load_builtins() -> None:
     # Imported here: the built-in renderers import this module.
-    from gitops_check.render import helm, kustomize, plain
+    from gitops_check.render import flux, flux_helm, helm, kustomize, plain
 
     global _BUILTINS_LOADED
     _BUILTINS_LOADED = True
@@ -100,6 +100,8 @@ def _load_builtins() -> None:
     _REGISTRY.setdefault(Tool.DIRECTORY.value, plain.render_directory)
     _REGISTRY.setdefault(Tool.KUSTOMIZE.value, kustomize.render_kustomize)
     _REGISTRY.setdefault(Tool.HELM.value, helm.render_helm)
+    _REGISTRY.setdefault(Tool.FLUX_KUSTOMIZE.value, flux.render_flux_kustomization)
+    _REGISTRY.setdefault(Tool.FLUX_HELM.value, flux_helm.render_helm_release)
 
 
 # ---------------------------------------------------------------------------------------------------------------

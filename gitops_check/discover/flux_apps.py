@@ -1,0 +1,340 @@
+"""A Flux Kustomization or HelmRelease object turned into an App: its source, overrides, values and owner.
+
+Fields that only order reconciliation (``dependsOn``, ``interval``, ``wait``, health checks) change nothing that
+is rendered: ``dependsOn`` is shown in the app's origin. ``prune: false`` means nothing is "would be pruned".
+Problems are raised as AppProblem with a one-line reason; the app is then reported as not checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitops_check import repourl, yamlio
+from gitops_check.discover.dispatch import DiscoverOptions
+from gitops_check.discover.flux_objects import FluxObject, SourceIndex, display_url, normalize_path
+from gitops_check.discover.flux_values import FluxSettings, ObjectSource, ValuesError, helm_values
+from gitops_check.discover.flux_values import substitute_variables as _variables
+from gitops_check.model import (
+    App,
+    Destination,
+    HelmOptions,
+    KustomizeOptions,
+    Source,
+    Tool,
+    Tracking,
+    Workspace,
+)
+
+# App labels shared with render/flux.py (which may not import discover): keep the strings in step.
+STRICT_LABEL = "flux.strictSubstitution"
+TREE_LABEL = "flux.tree"
+OBJECT_LABEL = "flux.object"
+MAX_RELEASE_NAME = 53
+
+
+class AppProblem(Exception):
+    """The object cannot become a checkable app; the message says why and what to do."""
+
+
+@dataclass
+class Context:
+    ws: Workspace
+    options: DiscoverOptions
+    sources: SourceIndex
+    values: ObjectSource
+    settings: FluxSettings = field(default_factory=FluxSettings)
+    tree: str | None = None  # cluster label when the repository holds several clusters
+    cluster: str | None = None  # destination name for the tree's cluster
+    parent: str | None = None  # the app that rendered the object
+
+
+def app_name(obj: FluxObject, tree: str | None) -> str:
+    return f"{tree}/{obj.id}" if tree else obj.id
+
+
+def kustomization_app(obj: FluxObject, ctx: Context) -> App:
+    spec = obj.spec
+    repo, source_ws, source_label = _git_source(spec.get("sourceRef"), obj, ctx)
+    path = normalize_path(spec.get("path"))
+    if path is None:
+        raise AppProblem(
+            f"spec.path {spec.get('path')!r} is not a path inside {source_label} (a ${{variable}} the parent did "
+            "not substitute, or ..)"
+        )
+    try:
+        variables = _variables(spec.get("postBuild"), obj.namespace, ctx.values)
+    except ValuesError as e:
+        raise AppProblem(str(e)) from None
+    overrides = KustomizeOptions(
+        name_prefix=_opt_str(spec, "namePrefix"),
+        name_suffix=_opt_str(spec, "nameSuffix"),
+        namespace=_opt_str(spec, "targetNamespace"),
+        images=tuple(json.dumps(_image(i), sort_keys=True) for i in _list(spec, "images")),
+        common_labels=_str_map(_map(spec, "commonMetadata").get("labels")),
+        common_annotations=_str_map(_map(spec, "commonMetadata").get("annotations")),
+        patches=tuple(_patch(p) for p in _list(spec, "patches")),
+        components=_components(spec, source_ws, path),
+    )
+    labels = {OBJECT_LABEL: obj.id, **({TREE_LABEL: ctx.tree} if ctx.tree else {})}
+    if ctx.settings.strict_substitution:
+        labels[STRICT_LABEL] = "true"
+    return App(
+        name=app_name(obj, ctx.tree),
+        sources=(
+            Source(
+                path=path,
+                tool=Tool.FLUX_KUSTOMIZE,
+                repo=repo,
+                kustomize=overrides,
+                substitute=variables or None,
+            ),
+        ),
+        destination=_destination(spec, ctx, spec.get("targetNamespace")),
+        tracking=Tracking(flux_owner=(obj.name, obj.namespace) if spec.get("prune") is True else None),
+        origin=_origin(obj, ctx, path, source_label),
+        kind="flux-kustomization",
+        labels=labels,
+        appliers=("kustomize-controller",),
+    )
+
+
+def helmrelease_app(obj: FluxObject, ctx: Context) -> App:
+    spec = obj.spec
+    target_ns = _opt_str(spec, "targetNamespace") or obj.namespace
+    release = release_name(obj, spec)
+    source, where = _chart_source(obj, ctx)
+    try:
+        values = helm_values(spec, obj.namespace, ctx.values)
+    except ValuesError as e:
+        raise AppProblem(str(e)) from None
+    crds = str(_map(spec, "install").get("crds") or "Create")
+    helm = HelmOptions(
+        release_name=release,
+        namespace=target_ns,
+        values=(values,),
+        value_files=source.helm.value_files,
+        ignore_missing_value_files=source.helm.ignore_missing_value_files,
+        skip_crds=crds == "Skip",
+    )
+    post = _post_renderers(spec)
+    metadata = _map(spec, "commonMetadata")
+    post = KustomizeOptions(
+        patches=post.patches,
+        images=post.images,
+        common_labels=_str_map(metadata.get("labels")),
+        common_annotations=_str_map(metadata.get("annotations")),
+    )
+    return App(
+        name=app_name(obj, ctx.tree),
+        sources=(
+            Source(
+                path=source.path,
+                tool=Tool.FLUX_HELM,
+                repo=source.repo,
+                helm=helm,
+                kustomize=post,
+                chart=source.chart,
+                target_revision=source.target_revision,
+            ),
+        ),
+        destination=_destination(spec, ctx, target_ns),
+        tracking=Tracking(helm_release=(release, target_ns)),
+        origin=_origin(obj, ctx, source.path, where),
+        kind="flux-helmrelease",
+        labels={OBJECT_LABEL: obj.id, **({TREE_LABEL: ctx.tree} if ctx.tree else {})},
+        appliers=("helm-controller",),
+    )
+
+
+def release_name(obj: FluxObject, spec: Mapping[str, Any]) -> str:
+    """helm-controller: releaseName, else ``[targetNamespace-]name``; over 53 characters, 40 of them and a hash."""
+    name = _opt_str(spec, "releaseName") or (
+        f"{spec['targetNamespace']}-{obj.name}" if spec.get("targetNamespace") else obj.name
+    )
+    if len(name) <= MAX_RELEASE_NAME:
+        return name
+    return f"{name[:40]}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Sources
+
+
+def _git_source(ref: Any, obj: FluxObject, ctx: Context) -> tuple[str | None, Workspace, str]:
+    """(Source.repo, the workspace with its files, a label) for a sourceRef that must be a GitRepository."""
+    if not isinstance(ref, dict) or not ref.get("name"):
+        raise AppProblem("spec.sourceRef needs kind and name")
+    kind, name = str(ref.get("kind") or ""), str(ref["name"])
+    namespace = str(ref.get("namespace") or obj.namespace)
+    if kind != "GitRepository":
+        raise AppProblem(
+            f"source {kind} {namespace}/{name} is not a Git repository: fetching it needs the network, which "
+            "gitops-check does not use"
+        )
+    source = ctx.sources.get(kind, namespace, name)
+    if source is None:
+        if (namespace, name) == ("flux-system", "flux-system"):
+            return None, ctx.ws, "GitRepository flux-system/flux-system (taken to be this repository)"
+        raise AppProblem(
+            f"GitRepository {namespace}/{name} is not defined in the repository or the parent's output, so "
+            "gitops-check cannot tell which repository it is"
+        )
+    url = str(source.spec.get("url") or "")
+    canonical = repourl.canonical(url)
+    label = f"GitRepository {namespace}/{name}"
+    if canonical in ctx.options.this_repo_urls:
+        return None, ctx.ws, f"{label} (this repository)"
+    mapped = ctx.options.repo_map.get(canonical)
+    if mapped is not None:
+        return canonical, mapped, f"{label} ({display_url(url)}, mapped)"
+    raise AppProblem(
+        f"{label} points at {display_url(url)}, which is neither this repository nor mapped: pass "
+        f"--repo-map {display_url(url)}=PATH (or --repo-url if it is this repository)"
+    )
+
+
+@dataclass(frozen=True)
+class _Chart:
+    path: str
+    repo: str | None
+    helm: HelmOptions
+    chart: str | None = None
+    target_revision: str | None = None
+
+
+def _chart_source(obj: FluxObject, ctx: Context) -> tuple[_Chart, str]:
+    spec = obj.spec
+    chart_ref, chart = spec.get("chartRef"), _map(spec, "chart")
+    if isinstance(chart_ref, dict):
+        kind, name = str(chart_ref.get("kind") or ""), str(chart_ref.get("name") or "")
+        namespace = str(chart_ref.get("namespace") or obj.namespace)
+        source = ctx.sources.get(kind, namespace, name)
+        if kind == "HelmChart" and source is not None:
+            return _chart_from_spec(source.spec, source, ctx)
+        if kind == "OCIRepository" and source is not None:
+            url = str(source.spec.get("url") or "")
+            return _Chart(".", url, HelmOptions(), chart=url), f"OCIRepository {namespace}/{name}"
+        raise AppProblem(
+            f"spec.chartRef {kind} {namespace}/{name} is not defined in the repository or unsupported"
+        )
+    if str(chart.get("kind") or "HelmChart") == "OCIRepository":
+        url = str(_map(chart, "spec").get("url") or "")
+        return _Chart(".", url, HelmOptions(), chart=url), f"OCI chart {url}"
+    if not chart:
+        raise AppProblem("HelmRelease has neither spec.chart nor spec.chartRef")
+    return _chart_from_spec(_map(chart, "spec"), obj, ctx)
+
+
+def _chart_from_spec(chart: Mapping[str, Any], owner: FluxObject, ctx: Context) -> tuple[_Chart, str]:
+    ref = chart.get("sourceRef")
+    if not isinstance(ref, dict):
+        raise AppProblem("chart.spec.sourceRef is missing")
+    kind = str(ref.get("kind") or "")
+    namespace = str(ref.get("namespace") or owner.namespace)
+    values_files = tuple(
+        "/" + posixpath.normpath(str(f)).lstrip("/") for f in chart.get("valuesFiles") or [] if f
+    )
+    helm = HelmOptions(
+        value_files=values_files, ignore_missing_value_files=chart.get("ignoreMissingValuesFiles") is True
+    )
+    if kind == "HelmRepository":
+        repo = ctx.sources.get(kind, namespace, str(ref.get("name")))
+        url = str(repo.spec.get("url") or "") if repo else f"HelmRepository {namespace}/{ref.get('name')}"
+        name = str(chart.get("chart") or "")
+        found = _Chart(".", url, helm, chart=name, target_revision=_opt_str(chart, "version"))
+        return found, f"chart {name} from {display_url(url)}"
+    repo_key, _, label = _git_source(ref, owner, ctx)
+    path = normalize_path(chart.get("chart"))
+    if path is None:
+        raise AppProblem(f"chart path {chart.get('chart')!r} is not a path inside {label}")
+    return _Chart(path, repo_key, helm), f"chart {path} of {label}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Small field readers
+
+
+def _destination(spec: Mapping[str, Any], ctx: Context, namespace: Any) -> Destination:
+    kubeconfig = _map(spec, "kubeConfig")
+    secret = _map(kubeconfig, "secretRef").get("name") or _map(kubeconfig, "configMapRef").get("name")
+    name = str(secret) if secret else ctx.cluster
+    return Destination(namespace=str(namespace) if namespace else None, name=name)
+
+
+def _origin(obj: FluxObject, ctx: Context, path: str, source: str) -> str:
+    where = obj.where if obj.file else f"rendered by {ctx.parent}"
+    text = f"{where}: {path} of {source}"
+    depends = [d for d in obj.spec.get("dependsOn") or [] if isinstance(d, dict) and d.get("name")]
+    if depends:
+        text += "; after " + ", ".join(f"{d.get('namespace') or obj.namespace}/{d['name']}" for d in depends)
+    if obj.spec.get("suspend") is True:
+        text += "; suspended (Flux applies nothing until it is resumed)"
+    return text
+
+
+def _components(spec: Mapping[str, Any], source_ws: Workspace, path: str) -> tuple[str, ...]:
+    out = []
+    for component in _list(spec, "components"):
+        text = str(component)
+        missing = not (source_ws.root / posixpath.normpath(posixpath.join(path, text))).exists()
+        if missing and spec.get("ignoreMissingComponents") is True:
+            continue
+        out.append(text)
+    return tuple(out)
+
+
+def _image(entry: Any) -> dict[str, str]:
+    if not isinstance(entry, dict) or not entry.get("name"):
+        raise AppProblem("spec.images entries need a name")
+    return {
+        k: str(entry[k]) for k in ("name", "newName", "newTag", "digest") if entry.get(k) not in (None, "")
+    }
+
+
+def _patch(entry: Any) -> dict[str, Any]:
+    if not isinstance(entry, dict) or not isinstance(entry.get("patch"), str):
+        raise AppProblem("spec.patches entries need a patch (a string)")
+    out: dict[str, Any] = {"patch": entry["patch"]}
+    if isinstance(entry.get("target"), dict):
+        out["target"] = {str(k): v for k, v in entry["target"].items() if v not in (None, "")}
+    return out
+
+
+def _post_renderers(spec: Mapping[str, Any]) -> KustomizeOptions:
+    patches: list[dict[str, Any]] = []
+    images: list[str] = []
+    for renderer in _list(spec, "postRenderers"):
+        k = _map(renderer if isinstance(renderer, dict) else {}, "kustomize")
+        patches.extend(_patch(p) for p in _list(k, "patches"))
+        for p in _list(k, "patchesStrategicMerge"):
+            patches.append({"patch": yamlio.dump_yaml(p)})
+        for p in _list(k, "patchesJson6902"):
+            if isinstance(p, dict):
+                target = {str(a): b for a, b in _map(p, "target").items() if b not in (None, "")}
+                patches.append({"patch": yamlio.dump_json(p.get("patch") or []), "target": target})
+        images.extend(json.dumps(_image(i), sort_keys=True) for i in _list(k, "images"))
+    return KustomizeOptions(patches=tuple(patches), images=tuple(images))
+
+
+def _map(data: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _list(data: Mapping[str, Any], key: str) -> list[Any]:
+    value = data.get(key)
+    return value if isinstance(value, list) else []
+
+
+def _opt_str(data: Mapping[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    return None if value is None else str(value)
+
+
+def _str_map(value: Any) -> dict[str, str]:
+    return {str(k): "" if v is None else str(v) for k, v in value.items()} if isinstance(value, dict) else {}

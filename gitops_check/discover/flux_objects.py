@@ -1,0 +1,250 @@
+"""Flux objects in a repository or in a render, the sources they point at, and which files a path includes.
+
+Only Kustomizations that no other Kustomization applies are apps of their own from the start ("roots",
+typically ``clusters/<env>/flux-system``): the others are found by rendering their parent, after its
+``postBuild`` substitution, which often decides their ``path``. Telling the two apart needs to know which files
+a Kustomization's path takes in, without running kustomize: ``included_files`` follows ``resources``,
+``bases`` and ``components`` of local kustomization files, or lists every manifest below a path that has none,
+as Flux's generated kustomization does.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from gitops_check import repourl, yamlio
+from gitops_check.errors import InputError
+from gitops_check.model import RawObject, Workspace, split_api_version
+
+KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
+HELM_GROUP = "helm.toolkit.fluxcd.io"
+SOURCE_GROUP = "source.toolkit.fluxcd.io"
+SOURCE_KINDS = frozenset({"GitRepository", "OCIRepository", "HelmRepository", "HelmChart", "Bucket"})
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+_MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+_SNIFF = b"toolkit.fluxcd.io"
+_IGNORED_DIRS = frozenset({".git", ".github", ".circleci"})
+_VARIABLE = re.compile(r"\$\{")
+
+
+@dataclass(frozen=True)
+class FluxObject:
+    kind: str
+    namespace: str
+    name: str
+    body: dict[str, Any]
+    file: str | None = None  # repository-relative file, for objects found in the repository
+    line: int | None = None
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        spec = self.body.get("spec")
+        return spec if isinstance(spec, dict) else {}
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}/{self.namespace}/{self.name}"
+
+    @property
+    def where(self) -> str:
+        if self.file:
+            return f"{self.file}:{self.line}" if self.line else self.file
+        return self.id
+
+
+def flux_kind(body: Any) -> str | None:
+    """``Kustomization``, ``HelmRelease`` or a source kind when ``body`` is a Flux object; else None."""
+    if not isinstance(body, dict) or not isinstance(body.get("apiVersion"), str):
+        return None
+    group, _ = split_api_version(body["apiVersion"])
+    kind = body.get("kind")
+    if group == KUSTOMIZE_GROUP and kind == "Kustomization":
+        return "Kustomization"
+    if group == HELM_GROUP and kind == "HelmRelease":
+        return "HelmRelease"
+    if group == SOURCE_GROUP and kind in SOURCE_KINDS:
+        return str(kind)
+    return None
+
+
+def _object(body: Any, default_namespace: str, file: str | None, line: int | None) -> FluxObject | None:
+    kind = flux_kind(body)
+    metadata = body.get("metadata") if isinstance(body, dict) else None
+    if kind is None or not isinstance(metadata, dict) or not metadata.get("name"):
+        return None
+    namespace = str(metadata.get("namespace") or default_namespace)
+    return FluxObject(kind, namespace, str(metadata["name"]), body, file, line)
+
+
+def from_rendered(objects: Sequence[RawObject], default_namespace: str) -> list[FluxObject]:
+    found = []
+    for raw in objects:
+        obj = _object(raw.body, default_namespace, None, None)
+        if obj is not None:
+            found.append(obj)
+    return found
+
+
+@dataclass(frozen=True)
+class Scan:
+    objects: tuple[FluxObject, ...]
+    notes: tuple[str, ...]
+
+
+@lru_cache(maxsize=8)
+def scan_workspace(ws: Workspace) -> Scan:
+    """Every Flux object in the repository's YAML/JSON files (hidden folders skipped); cached per workspace."""
+    objects: list[FluxObject] = []
+    notes: list[str] = []
+    for rel in _manifest_files(ws.root):
+        path = ws.root / rel
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        if _SNIFF not in data:
+            continue
+        try:
+            docs = list(yamlio.load_documents(data, rel))
+        except InputError as e:
+            notes.append(f"{e}: skipped while looking for Flux objects")
+            continue
+        for doc in docs:
+            obj = _object(doc.data, "default", rel, doc.line)
+            if obj is not None:
+                objects.append(obj)
+    return Scan(tuple(objects), tuple(notes))
+
+
+def _manifest_files(root: Path) -> Iterator[str]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        rel_dir = Path(dirpath).relative_to(root).as_posix()
+        for name in sorted(filenames):
+            if name.endswith(_MANIFEST_SUFFIXES) and not os.path.islink(os.path.join(dirpath, name)):
+                yield name if rel_dir == "." else f"{rel_dir}/{name}"
+
+
+class SourceIndex:
+    """Flux source objects by (kind, namespace, name); rendered ones win over ones read from files."""
+
+    def __init__(self, objects: Sequence[FluxObject] = ()):
+        self._by_id: dict[tuple[str, str, str], FluxObject] = {}
+        self.add(objects)
+
+    def add(self, objects: Sequence[FluxObject]) -> None:
+        for obj in objects:
+            if obj.kind in SOURCE_KINDS:
+                self._by_id[(obj.kind, obj.namespace, obj.name)] = obj
+
+    def get(self, kind: str, namespace: str, name: str) -> FluxObject | None:
+        return self._by_id.get((kind, namespace, name))
+
+
+def display_url(url: str) -> str:
+    """A repository URL without credentials, for messages."""
+    return repourl.canonical(url) if "@" in url.split("/")[2 if "://" in url else 0] else url
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Which files a Kustomization's path takes in
+
+
+def normalize_path(path: Any) -> str | None:
+    """``spec.path`` as a repository-relative posix path ("." for the root); None when it cannot be used."""
+    text = str(path or "").strip()
+    if _VARIABLE.search(text):
+        return None
+    norm = posixpath.normpath(text.lstrip("/") or ".")
+    if norm == ".." or norm.startswith("../"):
+        return None
+    return norm
+
+
+def included_files(root: Path, path: str) -> frozenset[str]:
+    """Repository-relative files the build of ``path`` reads manifests from (best effort, no kustomize run)."""
+    found: set[str] = set()
+    _include(root, path, found, set())
+    return frozenset(found)
+
+
+def _include(root: Path, folder: str, found: set[str], seen: set[str]) -> None:
+    if folder in seen:
+        return
+    seen.add(folder)
+    base = root / folder
+    if not base.is_dir():
+        return
+    kfile = next((n for n in KUSTOMIZATION_FILES if (base / n).is_file()), None)
+    if kfile is None:
+        _include_generated(root, folder, found, seen)
+        return
+    try:
+        data = yamlio.load_one((base / kfile).read_bytes(), posixpath.join(folder, kfile))
+    except (InputError, OSError):
+        return
+    if not isinstance(data, dict):
+        return
+    for key in ("resources", "bases", "components"):
+        entries = data.get(key)
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, str) or "://" in entry:
+                continue
+            target = posixpath.normpath(posixpath.join(folder, entry.strip()))
+            if target.startswith("../") or target == "..":
+                continue
+            if (root / target).is_dir():
+                _include(root, target, found, seen)
+            elif (root / target).is_file():
+                found.add(target)
+
+
+@lru_cache(maxsize=8)
+def patch_files(ws: Workspace) -> frozenset[str]:
+    """Files that kustomization files of the repository use as patches: fragments, not objects of their own."""
+    found: set[str] = set()
+    for rel in _manifest_files(ws.root):
+        folder, _, name = rel.rpartition("/")
+        if name not in KUSTOMIZATION_FILES:
+            continue
+        try:
+            data = yamlio.load_one((ws.root / rel).read_bytes(), rel)
+        except (InputError, OSError):
+            continue
+        if not isinstance(data, dict):
+            continue
+        entries = [e for e in _items(data, "patchesStrategicMerge") if isinstance(e, str) and "\n" not in e]
+        for key in ("patches", "patchesJson6902"):
+            entries += [
+                e["path"] for e in _items(data, key) if isinstance(e, dict) and isinstance(e.get("path"), str)
+            ]
+        for entry in entries:
+            found.add(posixpath.normpath(posixpath.join(folder or ".", entry.strip())))
+    return frozenset(found)
+
+
+def _items(data: dict[str, Any], key: str) -> list[Any]:
+    value = data.get(key)
+    return value if isinstance(value, list) else []
+
+
+def _include_generated(root: Path, folder: str, found: set[str], seen: set[str]) -> None:
+    base = root / folder
+    for name in sorted(os.listdir(base)):
+        rel = name if folder == "." else f"{folder}/{name}"
+        if (base / name).is_dir():
+            if name in _IGNORED_DIRS:
+                continue
+            if any((base / name / k).is_file() for k in KUSTOMIZATION_FILES):
+                _include(root, rel, found, seen)
+            else:
+                _include_generated(root, rel, found, seen)
+        elif name.endswith((".yaml", ".yml")):
+            found.add(rel)

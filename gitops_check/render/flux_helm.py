@@ -1,0 +1,210 @@
+"""A Flux HelmRelease rendered the way helm-controller would install it, with the existing Helm renderer.
+
+Discovery has already merged the values in helm-controller's order (``valuesFrom`` in order, ``targetPath``
+entries, inline ``values``) into one map, and chosen the release name and namespaces. What is left here:
+
+* ``spec.chart.spec.valuesFiles``: source-controller packages the chart with these files merged *as* its
+  values.yaml (the chart's own defaults count only when listed), so the chart is rendered from a copy whose
+  values.yaml is that merge;
+* hooks (``helm.sh/hook``, tests included) are not part of a release's manifest, so they are dropped;
+* ``postRenderers`` (kustomize patches and images, kept in the source's kustomize options) run over the
+  output, then ``commonMetadata`` is set on every object's metadata.
+
+When the values hold Secret data, the chart is rendered a second time with placeholders and every field that
+differs must be Secret data (render/flux_secrets.py), or the app is not checked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from gitops_check import yamlio
+from gitops_check.errors import RenderError
+from gitops_check.model import Origin, RawObject, SecretText, Tool
+from gitops_check.render import flux_secrets
+from gitops_check.render.base import RenderOutput, SourceContext, resolve_inside
+from gitops_check.render.helm import render_helm
+from gitops_check.render.kustomize import parse_image, run_build
+
+HOOK = "helm.sh/hook"
+
+
+def render_helm_release(ctx: SourceContext) -> RenderOutput:
+    opts = ctx.source.helm
+    with _chart_folder(ctx) as folder:
+        plain_ctx = dataclasses.replace(
+            ctx,
+            folder=folder,
+            source=dataclasses.replace(
+                ctx.source, tool=Tool.HELM, helm=dataclasses.replace(opts, value_files=())
+            ),
+        )
+        out = _render(plain_ctx)
+        if any(_has_secret(v) for v in opts.values):
+            masked_opts = dataclasses.replace(
+                plain_ctx.source.helm, values=tuple(_mask(v) for v in opts.values)
+            )
+            masked_ctx = dataclasses.replace(
+                plain_ctx, source=dataclasses.replace(plain_ctx.source, helm=masked_opts)
+            )
+            _check_secrets(out.objects, _render(masked_ctx).objects)
+    return out
+
+
+def _render(ctx: SourceContext) -> RenderOutput:
+    out = render_helm(ctx)
+    out.objects = [o for o in out.objects if not _is_hook(o.body)]
+    if ctx.source.kustomize.patches or ctx.source.kustomize.images:
+        out.objects = _post_render(ctx, out.objects)
+    labels, annotations = ctx.source.kustomize.common_labels, ctx.source.kustomize.common_annotations
+    if labels or annotations:
+        out.objects = [RawObject(_with_metadata(o.body, labels, annotations), o.origin) for o in out.objects]
+    return out
+
+
+def _is_hook(body: Any) -> bool:
+    metadata = body.get("metadata") if isinstance(body, dict) else None
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+    return isinstance(annotations, dict) and HOOK in annotations
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# valuesFiles: the chart's values.yaml replaced by their merge
+
+
+@contextmanager
+def _chart_folder(ctx: SourceContext) -> Iterator[Path]:
+    files = ctx.source.helm.value_files
+    if not files:
+        yield ctx.folder
+        return
+    merged: dict[str, Any] = {}
+    for name in files:
+        path = resolve_inside(ctx.ws.root, name.lstrip("/"), "valuesFiles entry")
+        if not path.is_file():
+            if ctx.source.helm.ignore_missing_value_files:
+                continue
+            raise RenderError(
+                f"valuesFiles entry {name} does not exist at {ctx.ws.label} (paths are relative to the source's "
+                "root); fix it or set ignoreMissingValuesFiles"
+            )
+        data = yamlio.load_one(path.read_bytes(), name) or {}
+        if not isinstance(data, dict):
+            raise RenderError(f"valuesFiles entry {name} is not a mapping of values")
+        merged = merge_maps(merged, data)
+    copy = ctx.folder.parent / f".{ctx.folder.name}.gitops-check-{secrets.token_hex(4)}"
+    try:
+        shutil.copytree(ctx.folder, copy, symlinks=True)
+        (copy / "values.yaml").write_text(yamlio.dump_json(merged))
+        yield copy
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
+
+
+def merge_maps(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Helm's and Flux's MergeMaps: ``b`` wins; nested maps merge; nested values are shared, not copied."""
+    out = dict(a)
+    for key, value in b.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_maps(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Post-renderers and common metadata
+
+
+def _post_render(ctx: SourceContext, objects: list[RawObject]) -> list[RawObject]:
+    k = ctx.source.kustomize
+    kustomization: dict[str, Any] = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": ["helm-output.yaml"],
+    }
+    if k.patches:
+        kustomization["patches"] = [dict(p) for p in k.patches]
+    if k.images:
+        kustomization["images"] = [json.loads(i) if i.startswith("{") else parse_image(i) for i in k.images]
+    with tempfile.TemporaryDirectory(prefix="gitops-check-postrender-") as tmp:
+        folder = Path(tmp)
+        (folder / "helm-output.yaml").write_text(yamlio.dump_yaml_all([o.body for o in objects]))
+        (folder / "kustomization.yaml").write_text(yamlio.dump_yaml(kustomization))
+        stdout = run_build(ctx, folder)
+    origin = Origin(ctx.app.name, ctx.path, None)
+    where = f"post-rendered output for {ctx.path}"
+    return [RawObject(d.data, origin) for d in yamlio.load_yaml_documents(stdout, where)]
+
+
+def _with_metadata(body: Any, labels: Any, annotations: Any) -> Any:
+    if not isinstance(body, dict):
+        return body
+    metadata = dict(body.get("metadata") or {})
+    if labels:
+        metadata["labels"] = {**(metadata.get("labels") or {}), **labels}
+    if annotations:
+        metadata["annotations"] = {**(metadata.get("annotations") or {}), **annotations}
+    return {**body, "metadata": metadata}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Values from Secrets
+
+
+def _has_secret(value: Any) -> bool:
+    if isinstance(value, SecretText):
+        return bool(value)
+    if isinstance(value, dict):
+        return any(_has_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_secret(v) for v in value)
+    return False
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, SecretText):
+        return "gcph" + secrets.token_hex(8) if value else value
+    if isinstance(value, dict):
+        return {k: _mask(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(v) for v in value]
+    return value
+
+
+def _check_secrets(real: list[RawObject], masked: list[RawObject]) -> None:
+    by_key = {_key(o.body): o.body for o in masked}
+    seen = set()
+    for obj in real:
+        key = _key(obj.body)
+        seen.add(key)
+        what = f"{key[0]}/{key[2]}"
+        if key not in by_key:
+            raise RenderError(
+                f"{what} is rendered only because of values from a Secret; gitops-check never shows Secret values, "
+                "so this app is not checked"
+            )
+        flux_secrets.check_only_secret_data(obj.body, by_key[key], what, "values")
+    for key in by_key:
+        if key not in seen:
+            raise RenderError(
+                f"{key[0]}/{key[2]} depends on values from a Secret; gitops-check never shows Secret values, "
+                "so this app is not checked"
+            )
+
+
+def _key(body: Any) -> tuple[str, str, str]:
+    if not isinstance(body, dict):
+        return ("document", "", "")
+    metadata = body.get("metadata")
+    if not isinstance(metadata, dict):
+        metadata = {}
+    return (str(body.get("kind")), str(metadata.get("namespace") or ""), str(metadata.get("name")))
