@@ -112,6 +112,8 @@ class AppInputs:
 
     paths: frozenset[str]
     unresolved: tuple[str, ...] = ()
+    # The file declaring the app (an Application manifest): part of the key, but not read by the render.
+    declared: str | None = None
 
 
 def norm(path: str) -> str:
@@ -342,12 +344,11 @@ def app_inputs(app: App, tree: Tree) -> AppInputs:
     """Everything ``app`` reads at the commit ``tree``."""
     c = _Collector(tree)
     for source in app.sources:
+        if source.ref and norm(source.path) == "":
+            continue  # only names a repository for "$ref/..." value files; renders nothing itself
         _source_inputs(c, app, source)
-    declared = origin_file(app, tree.index)
-    if declared:
-        c.paths.add(declared)
     _follow_symlinks(c)
-    return AppInputs(frozenset(c.paths), tuple(dict.fromkeys(c.unresolved)))
+    return AppInputs(frozenset(c.paths), tuple(dict.fromkeys(c.unresolved)), origin_file(app, tree.index))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -380,6 +381,7 @@ def content_key(app: App, inputs: AppInputs, tree: Tree, context: Mapping[str, A
         "version": KEY_VERSION,
         "app": plain(dataclasses.replace(app, origin="")),
         "inputs": {p: list(tree.index[p]) if p in tree.index else None for p in sorted(inputs.paths)},
+        "declared": list(tree.index[inputs.declared]) if inputs.declared else None,
         "context": plain(context),
     }
     text = json.dumps(material, sort_keys=True, separators=(",", ":"), default=str)

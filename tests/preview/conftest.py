@@ -1,0 +1,63 @@
+"""Fixtures for preview tests: the real helm and kustomize from the tool cache, and a one-call preview runner.
+
+A missing binary skips the test with the command that builds it, except under CI=true where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gitops_check import proc
+from gitops_check.config import RenderOptions
+from gitops_check.model import CheckResult
+from gitops_check.preview import PreviewRequest, run_preview
+
+HELM = "helm-v3.22.0"
+KUSTOMIZE = "kustomize-v5.8.1"
+
+Preview = Callable[..., CheckResult]
+
+
+def require_binary(file_name: str) -> Path:
+    path = proc.tool_cache_dir() / file_name
+    if path.is_file() and os.access(path, os.X_OK):
+        return path
+    message = (
+        f"{file_name} not found in {proc.tool_cache_dir()}; build it with `python scripts/tools.py ensure`"
+    )
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def render_options() -> RenderOptions:
+    return RenderOptions(
+        helm_binary=str(require_binary(HELM)), kustomize_binary=str(require_binary(KUSTOMIZE)), workers=2
+    )
+
+
+@pytest.fixture
+def preview(render_options: RenderOptions, tmp_path: Path) -> Preview:
+    """``preview(repo_path, base, head, **PreviewRequest fields)``; no render cache unless ``cache_dir`` is given."""
+
+    def run(repo: Path, base: str | None, head: str | None = "HEAD", **kw: Any) -> CheckResult:
+        kw.setdefault("render", render_options)
+        kw.setdefault("env", {})
+        kw.setdefault("work_dir", tmp_path / "work")
+        return run_preview(PreviewRequest(repo=repo, base=base, head=head, **kw))
+
+    return run
+
+
+def by_name(result: CheckResult) -> dict[str, Any]:
+    return {a.app.name: a for a in result.apps}
+
+
+def changed_apps(result: CheckResult) -> set[str]:
+    return {a.app.name for a in result.apps if a.drifted}
