@@ -131,20 +131,42 @@ func tplFunc(parent *template.Template) func(string, interface{}) (string, error
 	}
 }
 
-func replace(text string, params map[string]interface{}, options []string) (out string, err error) {
+type parsed struct {
+	t   *template.Template
+	err error
+}
+
+// Parsed templates by options and text: the same strings come back for every parameter set, and building a
+// template with Sprig's ~200 functions costs more than executing it.
+var parsedTemplates = map[string]parsed{}
+
+func parse(text string, options []string) (t *template.Template, err error) {
+	key := strings.Join(options, "\x00") + "\x01" + text
+	if p, ok := parsedTemplates[key]; ok {
+		return p.t, p.err
+	}
 	defer func() {
 		if r := recover(); r != nil { // e.g. an unknown template option
-			err = fmt.Errorf("failed to parse template %s: %v", text, r)
+			t, err = nil, fmt.Errorf("failed to parse template %s: %v", text, r)
 		}
+		parsedTemplates[key] = parsed{t, err}
 	}()
-	t := template.New("").Funcs(funcMap)
+	t = template.New("").Funcs(funcMap)
 	for _, option := range options {
 		t = t.Option(option)
 	}
 	t = t.Funcs(template.FuncMap{"tpl": tplFunc(t)})
 	t, err = t.Parse(text)
 	if err != nil {
-		return "", fmt.Errorf("failed to parse template %s: %w", text, err)
+		return nil, fmt.Errorf("failed to parse template %s: %w", text, err)
+	}
+	return t, nil
+}
+
+func replace(text string, params map[string]interface{}, options []string) (string, error) {
+	t, err := parse(text, options)
+	if err != nil {
+		return "", err
 	}
 	var buf bytes.Buffer
 	if err = t.Execute(&buf, params); err != nil {
