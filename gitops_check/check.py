@@ -272,7 +272,8 @@ def render_repo(request: CheckRequest) -> RenderedRepo:
             repo_map=_materialize_mapped(request, tmp),
             honour_target_revision=request.honour_target_revision,
             materialize=_at_revision(repo, tmp),
-            cluster_lookup=_object_lookup(resolver),
+            # No cluster at all (``apps``): an object not in Git or the project file counts as absent.
+            cluster_lookup=_object_lookup(resolver) if request.default_source or entries else None,
         )
         found = discover(ws, project, discover_options)
         wanted = set(request.only_apps)
