@@ -448,7 +448,7 @@ def compare_rendered(
     requests += sum(p.requests for p in predictions.values())
     if requests:
         result.stats["api_requests"] = requests
-    _shared_objects(result)
+    _shared_objects(result, cluster_of)
 
 
 def _predict(
@@ -487,13 +487,17 @@ def _not_checked(diffs: list[ResourceDiff], errors: Mapping[ResourceKey, str]) -
     ]
 
 
-def _shared_objects(result: CheckResult) -> None:
-    """The same object rendered by two apps fights itself in the cluster: warn, as Argo CD does."""
+def _shared_objects(result: CheckResult, cluster_of: Mapping[str, str]) -> None:
+    """The same object rendered by two apps fights itself in the cluster: warn, as Argo CD does.
+
+    Only within one cluster: the same object in two clusters (one tree per cluster) is no conflict.
+    """
     seen: dict[object, str] = {}
     for app_result in result.apps:
+        cluster = cluster_of.get(app_result.app.name)
         for d in app_result.diffs:
             if d.status is Status.REMOVED:
                 continue
-            other = seen.setdefault(d.key, app_result.app.name)
+            other = seen.setdefault((cluster, d.key), app_result.app.name)
             if other != app_result.app.name:
                 result.warnings.append(f"{d.key} is rendered by apps {other} and {app_result.app.name}")
