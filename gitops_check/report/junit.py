@@ -13,7 +13,8 @@ from collections.abc import Iterable
 
 import junit_xml
 
-from gitops_check.model import AppError, AppResult, CheckResult, ResourceDiff, Status
+from gitops_check.model import AppError, AppResult, CheckResult, ResourceDiff, Status, SyncState
+from gitops_check.report import syncs
 from gitops_check.report.text import (
     app_status,
     clean,
@@ -191,7 +192,35 @@ def render_junit(result: CheckResult, *, case_limit: int = CASE_LIMIT, total_lim
         suites.insert(0, junit_xml.TestSuite(RUN_SUITE, cases))
     if result.baseline is not None:
         suites += _baseline_suites(result.baseline, budget)
+    if result.syncs:
+        suites.append(_sync_suite(result, budget))
     return str(junit_xml.to_xml_report_string(suites, prettyprint=True, encoding="utf-8"))
+
+
+SYNC_SUITE = "gitops-check sync"
+
+
+def _sync_suite(result: CheckResult, budget: _Budget) -> junit_xml.TestSuite:
+    """A case per app asked to sync: failure when the agent says it failed, error when not asked or not
+    confirmed, skipped when only printed; the text holds the agent's message and exactly what was sent."""
+    ordered = syncs.sorted_syncs(result.syncs)
+    cases = []
+    for sync, name in zip(ordered, _unique(clean(s.app) for s in ordered), strict=True):
+        case = junit_xml.TestCase(name, classname=SYNC_SUITE, elapsed_sec=sync.seconds or None)
+        summary = clean(syncs.line(sync))
+        text = budget.fit(summary + "\n" + (f"request:\n{clean(sync.request)}\n" if sync.request else ""), "")
+        if sync.state is SyncState.PLANNED:
+            case.add_skipped_info(message="printed only (--plan): nothing was sent", output=text)
+        elif sync.exit_code == 1:
+            case.add_failure_info(message=first_line(summary, _MESSAGE_WIDTH), output=text,
+                                  failure_type=f"sync-{sync.state.value}")  # fmt: skip
+        elif sync.exit_code == 2:
+            case.add_error_info(message=first_line(summary, _MESSAGE_WIDTH), output=text,
+                                error_type=f"sync-{sync.state.value}")  # fmt: skip
+        else:
+            case.stdout = text
+        cases.append(case)
+    return junit_xml.TestSuite(SYNC_SUITE, cases, properties={"via": clean(result.syncs[0].via)})
 
 
 BASELINE_SUFFIX = " (already in the cluster)"

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from gitops_check.model import AppError, AppResult, CheckResult, ResourceDiff, Status
+from gitops_check.report import syncs
 from gitops_check.report.text import (
     BASELINE_TITLE,
     PREVIEW_UNCHANGED_ROWS,
@@ -284,6 +285,9 @@ def intro(result: CheckResult, opts: Options) -> str:
     w = wording(result.mode)
     first = f"{sentence(w.checked)} {md_text(result.target)} against {md_text(result.against)}."
     second = f"{md_text(summary_line(result))}. {md_text(sentence(exit_line(result)))}."
+    if result.mode == "sync":
+        first = f"{md_text(sentence(result.target))} through {md_text(result.against)}."
+        second = f"{md_text(syncs.summary(result.syncs))}. {md_text(sentence(exit_line(result)))}."
     if opts.details_url:
         second += f" [Full report]({link(opts.details_url)})."
     headline = change_headline(result)
@@ -295,7 +299,25 @@ def run_pieces(result: CheckResult, opts: Options) -> list[str]:
     pieces = [error_item(e, opts).head for e in result.errors]
     if result.warnings:
         pieces.append(warnings_item(result.warnings, opts).head)
+    if result.syncs:
+        pieces.append(sync_table(result, opts))
     return pieces
+
+
+_SYNC_ICON = {0: "✅", 1: "❌", 2: "⚠️"}
+
+
+def sync_table(result: CheckResult, opts: Options) -> str:
+    """One row per sync asked after the check (``--sync-on-drift``) or by ``gitops-check sync``."""
+    head = f"**Sync** ({md_text(syncs.summary(result.syncs))})\n\n| App | Object | Result | Message |\n|---|---|---|---|\n"
+    rows = []
+    for sync in syncs.sorted_syncs(result.syncs):
+        message = cap(" ".join(sync.message.split()), _MAX_MESSAGE // 8 if opts.limited else None)
+        result_text = f"{_SYNC_ICON[sync.exit_code]} {sync.state.value}" + (
+            " (dry run)" if sync.dry_run else ""
+        )
+        rows.append(f"| {code_span(sync.app)} | {cell(sync.target)} | {result_text} | {cell(message)} |\n")
+    return head + "".join(rows) + "\n"
 
 
 def app_sections(result: CheckResult, opts: Options) -> list[Section]:

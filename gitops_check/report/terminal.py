@@ -6,9 +6,11 @@ Colour is decided by the caller (``should_color``) so the renderer stays a pure 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Protocol
 
 from gitops_check.model import AppError, AppResult, ChangeKind, CheckResult, ResourceDiff, Status
+from gitops_check.report import syncs
 from gitops_check.report.text import (
     BASELINE_TITLE,
     AppStatus,
@@ -190,6 +192,8 @@ def render_terminal(result: CheckResult, *, color: bool, verbose: bool = False) 
             ]
     if result.baseline is not None:
         lines += _baseline_lines(result.baseline, paint, verbose)
+    if result.syncs:
+        lines += _sync_lines(result, paint)
     if verbose and result.timings:
         timings = ", ".join(f"{k} {v:.2f}s" for k, v in sorted(result.timings.items()))
         lines.append(paint(f"timings: {timings}", "dim"))
@@ -204,6 +208,18 @@ def render_terminal(result: CheckResult, *, color: bool, verbose: bool = False) 
     lines.append(paint(summary_line(result), "bold"))
     lines.append(paint(sentence(exit_line(result)), code_color))
     return "\n".join(lines) + "\n"
+
+
+_SYNC_COLOR = {0: "green", 1: "yellow", 2: "red"}
+
+
+def _sync_lines(result: CheckResult, paint: _Paint) -> list[str]:
+    """The syncs asked after the check, worst first: ``shop: failed: <agent's message> (Application ...)``."""
+    lines = [paint(f"Sync: {syncs.summary(result.syncs)}", "bold")]
+    for sync in syncs.sorted_syncs(result.syncs):
+        safe = replace(sync, app=clean(sync.app), target=clean(sync.target), message=clean(sync.message))
+        lines.append("  " + syncs.line(safe, paint(sync.state.value, _SYNC_COLOR[sync.exit_code], "bold")))
+    return [*lines, ""]
 
 
 def _baseline_lines(baseline: CheckResult, paint: _Paint, verbose: bool) -> list[str]:

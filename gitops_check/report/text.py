@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitops_check.model import AppResult, Change, ChangeKind, CheckResult, ResourceDiff, ResourceKey, Status
+from gitops_check.report import syncs
 from gitops_check.yamlio import dump_yaml
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -234,8 +235,12 @@ def verdict(result: CheckResult) -> str:
         parts.append("check incomplete")
     if drifted:
         parts.append(f"{w.drift} in {drifted} of {apps}" if not failed else f"{w.drift} in {drifted}")
+    if result.mode == "sync":
+        return syncs.verdict(result.syncs)
     if not parts:
         parts.append(w.no_drift.format(n=apps) if n else "no apps found")
+    if result.syncs:
+        parts.append(syncs.verdict(result.syncs))
     return "; ".join(parts)
 
 
@@ -288,7 +293,11 @@ def baseline_intro(baseline: CheckResult) -> str:
 
 def exit_line(result: CheckResult) -> str:
     code = result.exit_code()
-    return f"exit code {code}: {wording(result.mode).exit_meaning[code]}"
+    sync_meaning = syncs.exit_meaning(result)
+    check_meaning = None
+    if result.mode != "sync" and syncs.check_code(result) == code:
+        check_meaning = wording(result.mode).exit_meaning[code]
+    return f"exit code {code}: " + "; and ".join(m for m in (check_meaning, sync_meaning) if m)
 
 
 # ---------------------------------------------------------------------------------------------------------------
