@@ -20,6 +20,7 @@ from gitops_check.cli.base import (
     report_options,
     revision,
 )
+from gitops_check.cli.sync import check_sync_on_drift, sync_after_check, sync_on_drift_options
 
 
 def cluster_options(fn: Any) -> Any:
@@ -42,6 +43,7 @@ def cluster_options(fn: Any) -> Any:
 @click.option(
     "--strict", is_flag=True, help="Hygiene findings (plain Secrets in Git...) fail the run: exit 1."
 )
+@sync_on_drift_options
 def diff_command(**kw: Any) -> None:
     """Compare a commit of the repository with a cluster snapshot or the live cluster."""
     from gitops_check.check import CheckRequest, run_check
@@ -49,23 +51,28 @@ def diff_command(**kw: Any) -> None:
     default = live_source(kw)
     if default is None:
         fail("say what to compare with: --snapshot FILE or --live")
+    check_sync_on_drift(kw)
 
     def from_entry(entry: Any) -> Any:
         return entry_source(entry, kw)
 
-    request = CheckRequest(
-        repo=Path(kw["repo"]),
-        revision=revision(kw["rev"], kw["working_tree"]),
-        default_source=default,
-        source_factory=from_entry,
-        render=build_render_options(kw),
-        only_apps=tuple(kw["apps"]),
-        repo_map=parse_repo_map(kw["repo_map"]),
-        repo_urls=tuple(kw["repo_urls"]),
-        honour_target_revision=kw["honour_target_revision"],
-        strict=kw["strict"],
-    )
-    result = run_check(request)
+    def make_request(source: Any) -> CheckRequest:
+        return CheckRequest(
+            repo=Path(kw["repo"]),
+            revision=revision(kw["rev"], kw["working_tree"]),
+            default_source=source,
+            source_factory=from_entry,
+            render=build_render_options(kw),
+            only_apps=tuple(kw["apps"]),
+            repo_map=parse_repo_map(kw["repo_map"]),
+            repo_urls=tuple(kw["repo_urls"]),
+            honour_target_revision=kw["honour_target_revision"],
+            strict=kw["strict"],
+        )
+
+    result = run_check(make_request(default))
+    if kw["sync_on_drift"]:  # the second check reads the cluster afresh
+        result = sync_after_check(result, kw, lambda: run_check(make_request(live_source(kw))))
     emit_reports(result, kw)
     raise SystemExit(result.exit_code())
 

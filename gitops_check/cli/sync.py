@@ -32,7 +32,29 @@ def _reject_token(ctx: click.Context, param: click.Parameter, value: Any) -> Non
 
 def agent_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Which agent, how to reach it, what to ask, how long to wait, and the guard-rail overrides."""
+    return apply_options(fn, [*_agent_options(), *_kube_options()])
+
+
+def _kube_options() -> list[Callable[..., Any]]:
+    return [
+        click.option(
+            "--kubeconfig", type=click.Path(dir_okay=False), help="kubeconfig for --kube and --flux."
+        ),
+        click.option("--context", "kube_context", help="kubeconfig context for --kube and --flux."),
+    ]
+
+
+def sync_on_drift_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``diff --sync-on-drift`` and the agent options (the cluster is --live's kubeconfig and context)."""
     return apply_options(fn, [
+        click.option("--sync-on-drift", is_flag=True,
+                     help="After the check, ask the agent (--argocd/--flux) to sync what drifted, then check again."),
+        *_agent_options(),
+    ])  # fmt: skip
+
+
+def _agent_options() -> list[Callable[..., Any]]:
+    return [
         click.option("--argocd", "agent", flag_value="argocd", help="Sync Argo CD Applications."),
         click.option("--flux", "agent", flag_value="flux", help="Reconcile Flux Kustomizations / HelmReleases."),
         click.option("--server", envvar="ARGOCD_SERVER", metavar="URL",
@@ -46,8 +68,6 @@ def agent_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="CA bundle for the Argo CD server's certificate."),
         click.option("--kube", is_flag=True,
                      help="Argo CD through the Kubernetes API (set the Application's .operation); no Argo CD token."),
-        click.option("--kubeconfig", type=click.Path(dir_okay=False), help="kubeconfig for --kube and --flux."),
-        click.option("--context", help="kubeconfig context for --kube and --flux."),
         click.option("-n", "--namespace", "--app-namespace", "namespace",
                      help="Namespace of the Applications (default: argocd with --kube) or Flux objects (flux-system)."),
         click.option("--kind", type=click.Choice(["kustomization", "helmrelease"]), default=None,
@@ -71,7 +91,7 @@ def agent_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--force", is_flag=True, help="Sync even though the check before was incomplete."),
         click.option("--allow-fork", is_flag=True, help="Sync even in a pipeline for a pull request from a fork."),
         click.option("--plan", "plan_only", is_flag=True, help="Print what would be asked, send nothing."),
-    ])  # fmt: skip
+    ]  # fmt: skip
 
 
 def _settings(kw: dict[str, Any]) -> Any:
@@ -134,7 +154,7 @@ def via_text(kw: dict[str, Any]) -> str:
         from gitops_check.sync.argocd_api import server_url
 
         return f"Argo CD API {server_url(kw['server'])}"
-    return "Kubernetes API" + (f" (context {kw['context']})" if kw.get("context") else "")
+    return "Kubernetes API" + (f" (context {kw['kube_context']})" if kw.get("kube_context") else "")
 
 
 def make_backend(kw: dict[str, Any], say: Callable[[str], None]) -> Any:
@@ -150,7 +170,7 @@ def make_backend(kw: dict[str, Any], say: Callable[[str], None]) -> Any:
         return ArgoRestBackend(client, app_namespace=kw.get("namespace"))
     from gitops_check.cluster.agents import open_agents
 
-    objects = open_agents(kw.get("kubeconfig"), kw.get("context"))
+    objects = open_agents(kw.get("kubeconfig"), kw.get("kube_context"))
     if kw["agent"] == "argocd":
         from gitops_check.sync.argocd_kube import ArgoKubeBackend
 
@@ -239,6 +259,63 @@ def write_sync_reports(result: CheckResult, kw: dict[str, Any]) -> None:
         from gitops_check.report.markdown import render_markdown_full
 
         write_file(kw["markdown"], render_markdown_full(result), "Markdown")
+
+
+FLUX_APP_KINDS = {"flux-kustomization": "Kustomization", "flux-helmrelease": "HelmRelease"}
+
+
+def _print_terminal(result: CheckResult, kw: dict[str, Any]) -> None:
+    import sys
+
+    from gitops_check.report.terminal import render_terminal, should_color
+
+    color = kw["color"] if kw.get("color") is not None else should_color(sys.stdout, os.environ)
+    text = render_terminal(result, color=color, verbose=bool(kw.get("verbose")))
+    click.echo(text, nl=not text.endswith("\n"))
+
+
+def check_sync_on_drift(kw: dict[str, Any]) -> None:
+    """Refuse --sync-on-drift where its re-check could not see the sync (before any work is done)."""
+    if not kw.get("sync_on_drift"):
+        if kw.get("agent"):
+            fail("--argocd / --flux without --sync-on-drift: nothing to sync (use gitops-check sync)")
+        return
+    if not kw.get("live"):
+        fail(
+            "--sync-on-drift checks again after the sync, so it needs the live cluster (--live), not a snapshot"
+        )
+    _validate(kw)
+
+
+def sync_after_check(
+    result: CheckResult, kw: dict[str, Any], recheck: Callable[[], CheckResult]
+) -> CheckResult:
+    """``diff --sync-on-drift``: sync the apps that drifted, then check again.
+
+    Returns the re-check (with the sync outcomes attached) when every sync finished well, else the first
+    check with the outcomes: no re-check after a failed, refused, dry-run or unawaited sync, whose exit
+    code then decides (or the drift, when the sync was only asked for).
+    """
+    from gitops_check.model import SyncState
+    from gitops_check.sync.previous import from_result
+
+    previous = from_result(result)
+    names = previous.drifted_apps()
+    if not names:
+        return result
+    _print_terminal(result, kw)
+    click.echo(f"\n--sync-on-drift: {len(names)} drifted app(s): {', '.join(names)}")
+    kinds = {a.app.name: FLUX_APP_KINDS[a.app.kind] for a in result.apps if a.app.kind in FLUX_APP_KINDS}
+    outcomes = run_syncs(names, kw, previous=previous, kinds=kinds if kw["agent"] == "flux" else None)
+    if outcomes and all(o.state is SyncState.SUCCEEDED for o in outcomes) and not kw["dry_run"]:
+        click.echo("\n--sync-on-drift: every sync succeeded; checking again\n")
+        again = recheck()
+        again.syncs = outcomes
+        return again
+    why = "dry run" if kw["dry_run"] else "not every sync finished well"
+    click.echo(f"\n--sync-on-drift: no second check ({why}); the report below is the first check's\n")
+    result.syncs = outcomes
+    return result
 
 
 @click.command("sync")
