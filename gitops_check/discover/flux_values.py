@@ -101,6 +101,9 @@ class ObjectSource:
     cluster_name: str = "the cluster"
     destination: Destination = field(default_factory=Destination)  # the cluster Flux runs in
 
+    def where(self) -> str:
+        return self.cluster_name if self.cluster is not None else "a cluster (none was given to read it from)"
+
     def data(self, kind: str, namespace: str, name: str) -> dict[str, str] | None:
         """The object's data (Secret values decoded, as SecretText), or None when it exists nowhere."""
         wrap: Callable[[str], str] = SecretText if kind == "Secret" else str
@@ -180,7 +183,7 @@ def substitute_variables(post_build: Any, namespace: str, source: ObjectSource) 
                 continue
             raise ValuesError(
                 f"postBuild.substituteFrom: {kind} {namespace}/{name} is not rendered by the parent, not in "
-                f"discovery.flux.objects and not in {source.cluster_name} (mark it optional, or give its values)"
+                f"discovery.flux.objects and not in {source.where()} (mark it optional, or give its values)"
             )
         for key, value in data.items():
             variables[key] = _strip_newlines(value)
@@ -222,7 +225,7 @@ def helm_values(spec: Mapping[str, Any], namespace: str, source: ObjectSource) -
             missing = "not found" if data is None else f"has no key {key!r}"
             raise ValuesError(
                 f"{what} {missing} (not rendered by the parent, not in discovery.flux.objects, not in "
-                f"{source.cluster_name}); mark it optional or give its values"
+                f"{source.where()}); mark it optional or give its values"
             )
         value = data[key]
         secret = isinstance(value, SecretText)
@@ -252,7 +255,7 @@ def _read_values(text: str, secret: bool, where: str) -> dict[str, Any]:
     if not text:
         return {}
     try:
-        data = yamlio.load_one(text, where)
+        data = yamlio.load_one(str(text), where)
     except InputError as e:
         detail = "" if secret else f": {e.message}"
         raise ValuesError(f"{where} is not valid YAML{detail}") from None
