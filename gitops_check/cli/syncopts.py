@@ -1,0 +1,236 @@
+"""The options of ``gitops-check sync`` (shared with ``diff --sync-on-drift``), and turning them into a sync.
+
+Parsing stays here: which agent and how to reach it, what to ask, how long to wait, the guard-rail overrides;
+``run_syncs`` then applies the guard rails and drives ``sync.run``. The token is only ever read from the
+environment or a file; a ``--token`` value is refused without being echoed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gitops_check.cli.base import apply_options, fail
+from gitops_check.model import SyncOutcome
+
+DEFAULT_TIMEOUT = "5m"
+
+
+def _reject_token(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    if value is not None:
+        raise click.UsageError(
+            "--token is not accepted: a token on the command line lands in shell history and CI logs; "
+            "put it in an environment variable (--token-env VAR, default ARGOCD_AUTH_TOKEN) or a file (--token-file)"
+        )
+
+
+def agent_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Which agent, how to reach it, what to ask, how long to wait, and the guard-rail overrides."""
+    return apply_options(fn, [*agent_option_list(), *_kube_options()])
+
+
+def _kube_options() -> list[Callable[..., Any]]:
+    return [
+        click.option(
+            "--kubeconfig", type=click.Path(dir_okay=False), help="kubeconfig for --kube and --flux."
+        ),
+        click.option("--context", "kube_context", help="kubeconfig context for --kube and --flux."),
+    ]
+
+
+def agent_option_list() -> list[Callable[..., Any]]:
+    return [
+        click.option("--argocd", "agent", flag_value="argocd", help="Sync Argo CD Applications."),
+        click.option("--flux", "agent", flag_value="flux", help="Reconcile Flux Kustomizations / HelmReleases."),
+        click.option("--server", envvar="ARGOCD_SERVER", metavar="URL",
+                     help="Argo CD API server (env ARGOCD_SERVER); needs a token."),
+        click.option("--token-env", metavar="VAR", default="ARGOCD_AUTH_TOKEN", show_default=True,
+                     help="Environment variable holding the Argo CD token."),
+        click.option("--token-file", type=click.Path(dir_okay=False), help="File holding the Argo CD token."),
+        click.option("--token", expose_value=False, hidden=True, callback=_reject_token),
+        click.option("--insecure", is_flag=True, help="Do not verify the Argo CD server's TLS certificate."),
+        click.option("--ca-file", type=click.Path(dir_okay=False, exists=True),
+                     help="CA bundle for the Argo CD server's certificate."),
+        click.option("--kube", is_flag=True,
+                     help="Argo CD through the Kubernetes API (set the Application's .operation); no Argo CD token."),
+        click.option("-n", "--namespace", "--app-namespace", "namespace",
+                     help="Namespace of the Applications (default: argocd with --kube) or Flux objects (flux-system)."),
+        click.option("--kind", type=click.Choice(["kustomization", "helmrelease"]), default=None,
+                     help="Flux object kind (default kustomization)."),
+        click.option("--with-source", is_flag=True, help="Flux: reconcile the source first."),
+        click.option("--revision", help="Argo CD: sync to this revision (commit SHA)."),
+        click.option("--prune", is_flag=True, help="Argo CD: delete resources no longer in Git (off unless asked)."),
+        click.option("--only-drifted", is_flag=True, help="Argo CD: sync only the resources the check found drifted."),
+        click.option("--dry-run", is_flag=True, help="Argo CD: a dry-run sync (the agent applies nothing)."),
+        click.option("--sync-option", "sync_options", multiple=True, metavar="OPT",
+                     help="Argo CD sync option, e.g. ServerSideApply=true (repeatable)."),
+        click.option("--strategy", type=click.Choice(["hook", "apply"]), default="hook", show_default=True,
+                     help="Argo CD sync strategy."),
+        click.option("--wait/--no-wait", default=True, show_default=True, help="Wait for the agent's verdict."),
+        click.option("--timeout", default=DEFAULT_TIMEOUT, show_default=True, help="How long to wait (e.g. 90s, 5m)."),
+        click.option("--poll-interval", default="2s", show_default=True, help="How often to look while waiting."),
+        click.option("--retry-limit", type=int, default=None,
+                     help="Retries of a failed API request (default: the Application's retry policy, else 3)."),
+        click.option("--retry-backoff", default=None, help="First retry delay, doubling (default 5s)."),
+        click.option("--retry-max", default=None, help="Longest retry delay (default 3m)."),
+        click.option("--force", is_flag=True, help="Sync even though the check before was incomplete."),
+        click.option("--allow-fork", is_flag=True, help="Sync even in a pipeline for a pull request from a fork."),
+        click.option("--plan", "plan_only", is_flag=True, help="Print what would be asked, send nothing."),
+    ]  # fmt: skip
+
+
+def sync_settings(kw: dict[str, Any]) -> Any:
+    from gitops_check.sync.base import SyncSettings
+    from gitops_check.sync.policy import RetryPolicy, parse_duration
+
+    retry = None
+    if any(kw.get(k) is not None for k in ("retry_limit", "retry_backoff", "retry_max")):
+        default = RetryPolicy()
+        retry = RetryPolicy(
+            limit=kw["retry_limit"] if kw.get("retry_limit") is not None else default.limit,
+            backoff=parse_duration(kw["retry_backoff"], "--retry-backoff")
+            if kw.get("retry_backoff")
+            else default.backoff,
+            max_backoff=parse_duration(kw["retry_max"], "--retry-max")
+            if kw.get("retry_max")
+            else default.max_backoff,
+            source="--retry-* options",
+        )
+    return SyncSettings(
+        revision=kw.get("revision"),
+        prune=kw["prune"],
+        dry_run=kw["dry_run"],
+        sync_options=tuple(kw["sync_options"]),
+        strategy=kw["strategy"],
+        wait=kw["wait"],
+        timeout=parse_duration(kw["timeout"], "--timeout"),
+        poll_interval=max(0.01, parse_duration(kw["poll_interval"], "--poll-interval")),
+        retry=retry,
+        with_source=kw["with_source"],
+    )
+
+
+def validate(kw: dict[str, Any]) -> None:
+    agent = kw.get("agent")
+    if agent is None:
+        fail("say which agent to ask: --argocd or --flux")
+    # --server may come from $ARGOCD_SERVER, set for every job of a pipeline: only an explicit one counts.
+    explicit_server = bool(kw.get("server")) and kw.get("server") != os.environ.get("ARGOCD_SERVER")
+    if agent == "flux":
+        wrong = [f"--{k.replace('_', '-')}" for k in ("revision", "prune", "only_drifted", "dry_run", "kube",
+                                                     "token_file", "insecure") if kw.get(k)]  # fmt: skip
+        if explicit_server:
+            wrong.append("--server")
+        if kw.get("sync_options"):
+            wrong.append("--sync-option")
+        if wrong:
+            fail(f"{', '.join(wrong)}: Argo CD options; Flux reconciles what its source holds")
+    else:
+        if kw.get("kind") or kw.get("with_source"):
+            fail("--kind and --with-source are Flux options")
+        if kw.get("kube") and explicit_server:
+            fail("--kube and --server exclude each other: through the Kubernetes API, or through Argo CD's")
+        if not kw.get("kube") and not kw.get("server"):
+            fail("say how to reach Argo CD: --server URL (or ARGOCD_SERVER) with a token, or --kube")
+
+
+def via_text(kw: dict[str, Any]) -> str:
+    if kw["agent"] == "argocd" and not kw.get("kube"):
+        from gitops_check.sync.argocd_api import server_url
+
+        return f"Argo CD API {server_url(kw['server'])}"
+    return "Kubernetes API" + (f" (context {kw['kube_context']})" if kw.get("kube_context") else "")
+
+
+def make_backend(kw: dict[str, Any], say: Callable[[str], None]) -> Any:
+    if kw["agent"] == "argocd" and not kw.get("kube"):
+        from gitops_check.sync.argocd_api import ArgoCDClient, read_token
+        from gitops_check.sync.argocd_rest import ArgoRestBackend
+
+        token, source = read_token(env=kw.get("token_env"), file=kw.get("token_file"))
+        verify: bool | str = False if kw["insecure"] else kw.get("ca_file") or True
+        if kw["insecure"]:
+            say(f"warning: --insecure: the TLS certificate of {kw['server']} is not verified")
+        client = ArgoCDClient(kw["server"], token, token_source=source, verify=verify)
+        return ArgoRestBackend(client, app_namespace=kw.get("namespace"))
+    from gitops_check.cluster.agents import open_agents
+
+    objects = open_agents(kw.get("kubeconfig"), kw.get("kube_context"))
+    if kw["agent"] == "argocd":
+        from gitops_check.sync.argocd_kube import ArgoKubeBackend
+
+        return ArgoKubeBackend(objects, namespace=kw.get("namespace") or "argocd", say=say)
+    from gitops_check.sync.flux import FLUX_KINDS, FluxBackend
+
+    kind = FLUX_KINDS[kw.get("kind") or "kustomization"]
+    return FluxBackend(objects, kind=kind, namespace=kw.get("namespace") or "flux-system", say=say)
+
+
+def _project_allow(repo: str) -> tuple[tuple[str, ...] | None, str]:
+    """The sync.allow list of the project file in ``repo`` as it is on disk (the pipeline's checkout)."""
+    from gitops_check.config import PROJECT_FILE_ALIASES, parse_project
+    from gitops_check.errors import InputError
+    from gitops_check.sync.guard import allow_list
+
+    for name in PROJECT_FILE_ALIASES:
+        path = Path(repo) / name
+        if path.is_file():
+            try:
+                text = path.read_bytes()
+            except OSError as e:
+                raise InputError(f"cannot read the project file: {e.strerror}", file=str(path)) from None
+            project = parse_project(text, str(path))
+            return allow_list(project.sync, str(path)), str(path)
+    return None, str(Path(repo) / PROJECT_FILE_ALIASES[0])
+
+
+def run_syncs(
+    names: Sequence[str],
+    kw: dict[str, Any],
+    *,
+    previous: Any = None,
+    kinds: dict[str, str] | None = None,
+    say: Callable[[str], None] = click.echo,
+) -> list[SyncOutcome]:
+    """Guard rails, then the sync itself; every outcome (refused ones too) in the order of ``names``."""
+    from gitops_check.errors import GitopsCheckError
+    from gitops_check.model import SyncState
+    from gitops_check.sync.guard import fork_pipeline
+    from gitops_check.sync.plan import Guards, plan_syncs
+    from gitops_check.sync.run import SyncRun
+
+    validate(kw)
+    settings = sync_settings(kw)
+    allow, allow_file = _project_allow(kw.get("repo") or ".")
+    if allow is None:
+        say(f"note: {allow_file} has no sync.allow list, so any app may be synced")
+    guards = Guards(allow, allow_file, fork_pipeline(os.environ), kw["allow_fork"], kw["force"])
+    plan = plan_syncs(
+        names, via=via_text(kw), guards=guards, previous=previous, only_drifted=kw["only_drifted"],
+        prune=kw["prune"], kinds=kinds,
+    )  # fmt: skip
+    for outcome in plan.refused:
+        say(f"{outcome.app}: {outcome.message}")
+    for note in plan.notes:
+        say(f"note: {note}")
+    if not plan.targets:
+        return plan.refused
+    try:
+        backend = make_backend(kw, say)
+    except GitopsCheckError as e:
+        via = via_text(kw)
+        failed = [
+            SyncOutcome(t.app, t.name, via, SyncState.ERROR, f"cannot connect: {e}") for t in plan.targets
+        ]
+        for outcome in failed:
+            say(f"{outcome.app}: not synced: {outcome.message}")
+        return plan.refused + failed
+    outcomes = SyncRun(backend, settings, say=say, sleep=time.sleep).run(
+        plan.targets, plan_only=kw["plan_only"]
+    )
+    return plan.refused + outcomes
