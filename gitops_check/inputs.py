@@ -31,7 +31,7 @@ from typing import Any
 
 from gitops_check import yamlio
 from gitops_check.errors import GitopsCheckError
-from gitops_check.model import App, Source, Workspace
+from gitops_check.model import App, Source, Tool, Workspace
 
 KEY_VERSION = "1"
 # Same names as render.base (this module sits below the renderers and may not import them).
@@ -272,6 +272,11 @@ def _source_inputs(c: _Collector, app: App, source: Source) -> None:
     for patch in source.kustomize.patches:
         c._file_keys(folder, patch, "kustomize patch")
     helm = source.helm
+    if source.tool is Tool.FLUX_HELM:
+        # helm-controller's valuesFiles are relative to the source's root, never to the chart.
+        for value_file in helm.value_files:
+            c.add(value_file.strip().lstrip("/"), "valuesFiles entry")
+        return
     for value_file in (*helm.value_files, *(path for _, path in helm.file_parameters)):
         _value_file(c, app, folder, value_file)
 
@@ -357,6 +362,8 @@ def app_inputs(app: App, tree: Tree) -> AppInputs:
 
 def plain(value: Any) -> Any:
     """Dataclasses, enums, mappings and tuples as JSON data, for hashing."""
+    if value is None or isinstance(value, (str, int, float)):
+        return value.value if isinstance(value, enum.Enum) else value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, enum.Enum):
@@ -379,6 +386,7 @@ def content_key(app: App, inputs: AppInputs, tree: Tree, context: Mapping[str, A
         return None
     material = {
         "version": KEY_VERSION,
+        # plain(), not repr(): values that came from Secrets (model.SecretText) hide themselves from repr.
         "app": plain(dataclasses.replace(app, origin="")),
         "inputs": {p: list(tree.index[p]) if p in tree.index else None for p in sorted(inputs.paths)},
         "declared": list(tree.index[inputs.declared]) if inputs.declared else None,

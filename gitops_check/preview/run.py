@@ -84,7 +84,7 @@ def run_preview(request: PreviewRequest) -> CheckResult:
         t = time.perf_counter()
         tools = ToolFinder(request.render)
         planner = Planner(
-            sides, request.render, tools, _contexts(sides, tools, request.render), cache, hashing
+            sides, request.render, tools, _contexts(sides, tools, request.render, cache), cache, hashing
         )
         entries = planner.run(found, max(s.options.max_depth for s in sides.values()))
         timings["render"] = time.perf_counter() - t
@@ -197,14 +197,24 @@ def _same_project(side: Side, other: Side | None) -> ProjectConfig | None:
 
 
 def _contexts(
-    sides: Mapping[str, Side], tools: ToolFinder, options: RenderOptions
+    sides: Mapping[str, Side], tools: ToolFinder, options: RenderOptions, cache: RenderCache | None
 ) -> dict[str, dict[str, Any]]:
     """What every content key of a commit shares: gitops-check and tool versions, render options, symlink check."""
 
     def version(name: str) -> str | None:
         try:
-            return tools.version(name) if tools.find(name) else None
-        except GitopsCheckError:
+            tool = tools.find(name)
+            if tool is None:
+                return None
+            st = os.stat(tool.path)
+            binary = f"{os.path.realpath(tool.path)}:{st.st_size}:{st.st_mtime_ns}"
+            known = cache.remembered("tool-versions", binary) if cache else None
+            if known is None:
+                known = tools.version(name)
+                if cache:
+                    cache.remember("tool-versions", binary, known)
+            return known
+        except (GitopsCheckError, OSError):
             return None
 
     # kubectl only stands in for a missing kustomize; each version is a process, so they run side by side.

@@ -178,6 +178,28 @@ class RenderCache:
         self.writes += 1
         return True
 
+    def remembered(self, name: str, key: str) -> str | None:
+        """A small fact kept beside the renders (a tool's version by binary path, size and mtime)."""
+        try:
+            value = json.loads((self.root / f"{name}.json").read_text()).get(key)
+        except (OSError, ValueError, AttributeError):
+            return None
+        return value if isinstance(value, str) else None
+
+    def remember(self, name: str, key: str, value: str) -> None:
+        path = self.root / f"{name}.json"
+        try:
+            facts = json.loads(path.read_text())
+            facts = facts if isinstance(facts, dict) and len(facts) < 1000 else {}
+        except (OSError, ValueError):
+            facts = {}
+        facts[key] = value
+        with contextlib.suppress(OSError):
+            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-facts-")
+            with os.fdopen(fd, "w") as f:
+                json.dump(facts, f)
+            os.replace(tmp, path)  # concurrent runs: the last one wins, every version stays right
+
     def prune(self) -> int:
         """Delete least recently used entries until the folder is under 80 % of ``max_bytes``; returns how many."""
         entries: list[tuple[float, int, Path]] = []

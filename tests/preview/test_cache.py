@@ -79,7 +79,7 @@ def test_secret_values_never_reach_cache_or_reports(tmp_path: Path) -> None:
         assert "Secret/a/web-a-auth" in run.output and "data.password" in run.output
     reports = [run.output for run in runs] + [p.read_text() for p in out.rglob("*") if p.is_file()]
     cached = [p.read_text() for p in (tmp_path / "cache").rglob("*") if p.is_file()]
-    assert len(reports) == 8 and len(cached) == 3  # the salt and two renders
+    assert len(reports) == 8 and len(cached) == 4  # the salt, tool versions and two renders
     for text in reports + cached:
         for value in (SECRET_VALUE, NEW_SECRET):
             assert value not in text and _b64(value) not in text

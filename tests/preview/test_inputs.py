@@ -117,7 +117,6 @@ def test_helm_inputs_value_files_refs_globs_and_local_dependencies(tmp_path: Pat
 
 def test_key_changes_exactly_when_an_input_changes(tmp_path: Path) -> None:
     repo = GitRepo.init(tmp_path / "repo")
-    del FILES["overlays/prod/kustomization.yaml"]
     files = {**FILES, "overlays/prod/kustomization.yaml": KUSTOMIZATION.replace(
         "  - https://github.com/example/remote//base?ref=v1\n", "")}  # fmt: skip
     repo.write(files)
@@ -178,3 +177,24 @@ def test_sniff_finds_declared_apps_but_not_annotations(tmp_path: Path) -> None:
         return sniffer.may_declare_apps(app_inputs(App("a", (Source(path),)), tree), tree)
 
     assert [parent(p) for p in ("root", "chart", "plain", "kust", "flux")] == [True, True, False, False, True]
+
+
+def test_flux_values_files_are_root_relative_and_secret_values_count(tmp_path: Path) -> None:
+    from gitops_check.model import SecretText
+
+    repo = GitRepo.init(tmp_path / "repo")
+    repo.write(FILES)
+    repo.commit()
+    tree = tree_of(repo, tmp_path, "ws")
+    release = App(
+        "r", (Source("charts/app", Tool.FLUX_HELM, helm=HelmOptions(value_files=("values/common.yaml",))),)
+    )
+
+    assert app_inputs(release, tree).paths == {"charts/app", "charts/lib", "values/common.yaml"}
+
+    def key(password: str) -> str | None:
+        app = App("k", (Source("bases/web", Tool.FLUX_KUSTOMIZE, substitute={"pw": SecretText(password)}),))
+        return content_key(app, app_inputs(app, tree), tree, {})
+
+    # Values from Secrets hide from repr; the key must still see them change.
+    assert key("one") is not None and key("one") != key("two") and key("one") == key("one")
