@@ -7,6 +7,10 @@ exact calls: one read, one sync POST with exactly the options asked for, then re
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -250,3 +254,29 @@ def test_incomplete_check_refuses_unless_forced(
     assert not argocd.requests
     result = sync(argocd, capsys, "shop", "--from-report", str(report), "--force")
     assert result.code == 0, result.text
+
+
+def test_reports_and_the_console_script_never_show_the_token(
+    argocd: FakeArgoCD, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The installed console script, end to end: exit code, output, and the report files of the run."""
+    argocd.add_app("shop", script=[running(), failed("one or more objects failed to apply")])
+    argocd.add_app("cart")
+    script = shutil.which("gitops-check") or str(Path(sys.executable).parent / "gitops-check")
+    files = {k: tmp_path / f"sync.{k}" for k in ("json", "xml", "md")}
+    env = {**os.environ, "ARGOCD_AUTH_TOKEN": argocd.token, "NO_COLOR": "1"}
+    proc = subprocess.run(
+        [script, "sync", "shop", "cart", "--argocd", "--server", argocd.url, "--ca-file", str(argocd.cert),
+         *FAST, "--json", str(files["json"]), "--junit", str(files["xml"]), "--markdown", str(files["md"])],
+        capture_output=True, text=True, env=env, cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout.rstrip().endswith("exit code 1: the agent reports a failed sync")
+    doc = json.loads(files["json"].read_text())
+    assert doc["mode"] == "sync" and doc["exitCode"] == 1
+    assert [(s["app"], s["state"]) for s in doc["syncs"]] == [("shop", "failed"), ("cart", "succeeded")]
+    assert doc["syncs"][0]["request"].startswith(f"POST {argocd.url}/api/v1/applications/shop/sync ")
+    everything = proc.stdout + proc.stderr + "".join(p.read_text() for p in files.values())
+    assert argocd.token not in everything
+    assert "Bearer" not in everything
