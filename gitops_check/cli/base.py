@@ -237,6 +237,7 @@ def ci_publisher(result: CheckResult, kw: dict[str, Any]) -> Any:
         result,
         repo=Path(kw.get("repo") or "."),
         parts=lambda limit, url: render_markdown_parts(result, limit=limit, details_url=url),
+        fitted=lambda limit, url: render_markdown(result, limit=limit, details_url=url),
         whole=lambda limit: render_markdown(result, limit=limit, unit="bytes"),
         comment=kw.get("comment"),
         key=kw.get("comment_key"),

@@ -19,6 +19,8 @@ from gitops_check.publish import actions
 from gitops_check.publish.comment import CommentOutcome, Platform, open_destination, publish
 from gitops_check.publish.sticky import normalize_key
 
+MAX_PARTS = 10
+
 
 def default_key(mode: str, repo: Path, env: Mapping[str, str]) -> str:
     """``preview``, ``diff``, or ``diff:deploy/k8s`` when the GitOps root is a folder of the checkout."""
@@ -38,9 +40,11 @@ def default_key(mode: str, repo: Path, env: Mapping[str, str]) -> str:
 class ResultPublisher:
     result: CheckResult
     repo: Path
-    # The report as Markdown: ``parts(limit, details_url)`` split for comments, ``whole(limit)`` fit into ``limit``
-    # bytes for the job summary. The renderers live in ``report``; publishing only moves text.
+    # The report as Markdown: ``parts(limit, details_url)`` split for comments, ``fitted(limit, details_url)`` one
+    # comment with the most significant details, ``whole(limit)`` fit into ``limit`` bytes for the job summary.
+    # The renderers live in ``report``; publishing only moves text.
     parts: Callable[[int, str | None], list[str]] = field(default=lambda limit, url: [])
+    fitted: Callable[[int, str | None], str] = field(default=lambda limit, url: "")
     whole: Callable[[int], str] = field(default=lambda limit: "")
     comment: Platform | None = None
     key: str | None = None
@@ -101,5 +105,9 @@ class ResultPublisher:
         if isinstance(destination, CommentOutcome):
             return destination
         parts = self.parts(destination.part_limit, destination.details_url)
+        if len(parts) > MAX_PARTS:
+            # A pull request buried under dozens of comments is read by nobody (and trips GitHub's secondary rate
+            # limit for content creation): one comment with what matters most, and a link to the full report.
+            parts = [self.fitted(destination.part_limit, destination.details_url)]
         key = self.key or default_key(self.result.mode, self.repo, self.env)
         return publish(destination, key, parts)

@@ -182,3 +182,17 @@ def test_summary_stays_within_one_mib(
     size = summary.stat().st_size
     assert SUMMARY_LIMIT - 70_000 < size <= SUMMARY_LIMIT
     assert "left out to stay under" in summary.read_text()
+
+
+def test_more_than_ten_parts_become_one_comment_with_the_most_significant_details(
+    fake_github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo, live = big_repo(tmp_path / "repo", apps=90, keys=80)
+    set_env(monkeypatch, github_env(fake_github, tmp_path))
+    assert run_diff(repo.path, write_snapshot(tmp_path / "s.json", live), "--comment", "github") == 1
+    (comment,) = fake_github.issue_comments(7)
+    body = comment["body"]
+    assert parse_marker(body) == ("diff:repo", 1) and len(body) <= 65536
+    assert "left out to stay under" in body
+    assert "[full report](https://github.com/acme/deploy/actions/runs/99)" in body
+    assert body.count("```diff") * 2 == body.count("```")
