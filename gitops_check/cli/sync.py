@@ -117,6 +117,7 @@ def sync_command(names: tuple[str, ...], **kw: Any) -> None:
     Exit codes: 0 synced (or only requested / printed), 1 the agent reports the sync failed or the app
     degraded, 2 not asked or not confirmed (refused by a guard rail, API or credential errors, timeout).
     """
+    from gitops_check.report import syncs
     from gitops_check.sync.previous import from_report
 
     previous = from_report(kw["from_report"]) if kw.get("from_report") else None
@@ -132,6 +133,7 @@ def sync_command(names: tuple[str, ...], **kw: Any) -> None:
     result.syncs = outcomes
     write_sync_reports(result, kw)
     code = result.exit_code()
+    click.echo(syncs.summary(outcomes))
     click.echo(f"exit code {code}: " + {0: "done", 1: "the agent reports a failed sync",
                                         2: "not everything could be asked or confirmed"}[code])  # fmt: skip
     raise SystemExit(code)
