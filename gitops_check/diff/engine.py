@@ -15,7 +15,7 @@ from typing import Any
 from gitops_check import secrethash
 from gitops_check.diff import normalize
 from gitops_check.diff.compare import Walk
-from gitops_check.diff.managed import ExactOwnership, Owner, Ownership
+from gitops_check.diff.managed import LAST_APPLIED, ExactOwnership, Owner, Ownership
 from gitops_check.diff.paths import Field
 from gitops_check.diff.prune import TrackingIndex
 from gitops_check.model import (
@@ -241,7 +241,7 @@ def diff_predicted(
     """
     exact_settings = dataclasses.replace(settings, exact=True)
     exact = diff_object(key, Manifest(key, predicted, desired.origin), live, app, exact_settings, hashing)
-    if exact.status is Status.ERROR:
+    if exact.status is Status.ERROR or not _hand_edited_or_client_applied(live, settings):
         return exact
     offline = diff_object(key, desired, live, app, settings, hashing)
     seen = {c.path for c in exact.changes}
@@ -255,6 +255,17 @@ def diff_predicted(
     if exact.status is Status.UNCHANGED:
         return dataclasses.replace(offline, changes=extra)
     return dataclasses.replace(exact, changes=exact.changes + extra)
+
+
+def _hand_edited_or_client_applied(live: dict[str, Any], settings: DiffSettings) -> bool:
+    """Whether the offline pass of diff_predicted can find anything: a manual manager or last-applied."""
+    metadata = live.get("metadata") or {}
+    if LAST_APPLIED in (metadata.get("annotations") or {}):
+        return True
+    return any(
+        isinstance(e, dict) and e.get("manager") in settings.manual_managers
+        for e in metadata.get("managedFields") or ()
+    )
 
 
 def _unreadable(live: LiveState, key: ResourceKey) -> str | None:
