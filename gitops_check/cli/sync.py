@@ -1,7 +1,7 @@
 """``gitops-check sync``: ask the agent in the cluster (Argo CD or Flux) to sync apps now, and wait for its verdict.
 
-Pull-based GitOps stays intact: the agent applies, gitops-check only asks and watches. The options here are
-shared with ``diff --sync-on-drift`` (``agent_options``, ``run_syncs``). Exit codes keep the check's meanings:
+Pull-based GitOps stays intact: the agent applies, gitops-check only asks and watches. The options and their
+wiring live in ``cli.syncopts``, shared with ``diff --sync-on-drift`` (here too). Exit codes keep the check's meanings:
 0 every sync finished well (or was only asked for / printed), 1 the agent reports a failed or degraded sync,
 2 something could not be asked or confirmed (refused by a guard rail, credentials, API errors, timeout).
 """
