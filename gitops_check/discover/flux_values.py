@@ -44,6 +44,8 @@ class FluxSettings:
 
     objects: Mapping[tuple[str, str, str], Mapping[str, str]] = field(default_factory=dict)
     strict_substitution: bool = False
+    # Objects whose ``fromEnv`` names an environment variable that is not set: (kind, ns, name) -> variable.
+    missing_env: Mapping[tuple[str, str, str], str] = field(default_factory=dict)
 
 
 def parse_settings(project: ProjectConfig | None, env: Mapping[str, str] | None = None) -> FluxSettings:
@@ -58,6 +60,7 @@ def parse_settings(project: ProjectConfig | None, env: Mapping[str, str] | None 
         )
     environ = os.environ if env is None else env
     objects: dict[tuple[str, str, str], dict[str, str]] = {}
+    missing: dict[tuple[str, str, str], str] = {}
     raw = section.get("objects") or []
     if not isinstance(raw, list):
         raise ConfigError("discovery.flux.objects: expected a list", file=file)
@@ -71,20 +74,20 @@ def parse_settings(project: ProjectConfig | None, env: Mapping[str, str] | None 
         if kind not in ("ConfigMap", "Secret") or not entry.get("name") or not entry.get("namespace"):
             raise ConfigError(f"{where}: needs kind (ConfigMap or Secret), namespace and name", file=file)
         wrap: Callable[[str], str] = SecretText if kind == "Secret" else str
+        ident = (kind, str(entry["namespace"]), str(entry["name"]))
         data: dict[str, str] = {}
         for key, value in (entry.get("data") or {}).items():
             data[str(key)] = wrap(str(value))
         for key, var in (entry.get("fromEnv") or {}).items():
-            if str(var) not in environ:
-                raise ConfigError(
-                    f"{where}: environment variable {var} (for key {key}) is not set", file=file
-                )
-            data[str(key)] = wrap(environ[str(var)])
-        objects[(kind, str(entry["namespace"]), str(entry["name"]))] = data
+            if str(var) in environ:
+                data[str(key)] = wrap(environ[str(var)])
+            else:
+                missing[ident] = str(var)  # only the apps that use this object are not checked
+        objects[ident] = data
     strict = section.get("strictSubstitution", False)
     if not isinstance(strict, bool):
         raise ConfigError("discovery.flux.strictSubstitution: expected true or false", file=file)
-    return FluxSettings(objects, strict)
+    return FluxSettings(objects, strict, missing)
 
 
 ClusterLookup = Callable[[Destination, ResourceKey], JSON | None]
@@ -113,6 +116,11 @@ class ObjectSource:
                     break  # encrypted in Git: its values can only come from elsewhere
                 return _data_of(body, kind, wrap, f"{kind} {namespace}/{name} (rendered at this commit)")
         given = self.settings.objects.get((kind, namespace, name))
+        var = self.settings.missing_env.get((kind, namespace, name))
+        if var is not None:
+            raise ValuesError(
+                f"{kind} {namespace}/{name}: environment variable {var} (discovery.flux.objects, fromEnv) is not set"
+            )
         if given is not None:
             return dict(given)
         if self.cluster is None:

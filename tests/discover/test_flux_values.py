@@ -309,8 +309,12 @@ discovery:
     assert settings.objects[("ConfigMap", "flux-system", "vars")] == {"region": "eu"}
     token = settings.objects[("Secret", "flux-system", "creds")]["token"]
     assert token == "from-env" and isinstance(token, SecretText)
-    with pytest.raises(ConfigError, match="environment variable TOKEN_VAR"):
-        parse_settings(project, env={})
+    unset = parse_settings(project, env={})
+    with pytest.raises(
+        ValuesError, match=r"Secret flux-system/creds: environment variable TOKEN_VAR \(discovery"
+    ):
+        ObjectSource(settings=unset).data("Secret", "flux-system", "creds")
+    assert ObjectSource(settings=unset).data("ConfigMap", "flux-system", "vars") == {"region": "eu"}
 
 
 @pytest.mark.parametrize(
