@@ -101,7 +101,11 @@ def collect(file: str | None, parts: tuple[str, ...], parts_dir: str | None) -> 
     help="Environment variable holding the token (default: GITHUB_TOKEN, GITOPS_CHECK_GITLAB_TOKEN).",
 )
 def comment_command(**kw: Any) -> None:
-    """Post or update sticky PR/MR comment(s) from Markdown files (a report, or numbered parts)."""
+    """Post or update sticky PR/MR comment(s) from Markdown files (a report, or numbered parts).
+
+    Exit codes: 0 posted, or nothing to do (not a pull/merge request, no GitLab token, a fork's read-only token:
+    the report then goes to the job summary); 2 the comment could not be posted (token, permission, input).
+    """
     from gitops_check.publish import actions
     from gitops_check.publish.comment import publish_comment
 

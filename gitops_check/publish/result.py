@@ -43,9 +43,9 @@ class ResultPublisher:
     # The report as Markdown: ``parts(limit, details_url)`` split for comments, ``fitted(limit, details_url)`` one
     # comment with the most significant details, ``whole(limit)`` fit into ``limit`` bytes for the job summary.
     # The renderers live in ``report``; publishing only moves text.
-    parts: Callable[[int, str | None], list[str]] = field(default=lambda limit, url: [])
-    fitted: Callable[[int, str | None], str] = field(default=lambda limit, url: "")
-    whole: Callable[[int], str] = field(default=lambda limit: "")
+    parts: Callable[[int, str | None], list[str]]
+    fitted: Callable[[int, str | None], str]
+    whole: Callable[[int], str]
     comment: Platform | None = None
     key: str | None = None
     github_summary: bool = False
