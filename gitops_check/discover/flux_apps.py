@@ -23,6 +23,7 @@ from gitops_check.model import (
     App,
     Destination,
     HelmOptions,
+    IgnoreRule,
     KustomizeOptions,
     Source,
     Tool,
@@ -143,6 +144,7 @@ def helmrelease_app(obj: FluxObject, ctx: Context) -> App:
             ),
         ),
         destination=_destination(spec, ctx, target_ns),
+        ignore=_drift_ignore(spec),
         tracking=Tracking(helm_release=(release, target_ns)),
         origin=_origin(obj, ctx, source.path, where),
         kind="flux-helmrelease",
@@ -319,6 +321,31 @@ def _post_renderers(spec: Mapping[str, Any]) -> KustomizeOptions:
                 patches.append({"patch": yamlio.dump_json(p.get("patch") or []), "target": target})
         images.extend(json.dumps(_image(i), sort_keys=True) for i in _list(k, "images"))
     return KustomizeOptions(patches=tuple(patches), images=tuple(images))
+
+
+def _drift_ignore(spec: Mapping[str, Any]) -> tuple[IgnoreRule, ...]:
+    """``driftDetection.ignore``: fields helm-controller leaves as they are in the cluster (JSON pointers).
+
+    Rules that select objects by label or annotation are left out: an ignore rule here cannot select that way,
+    and ignoring more than helm-controller does would hide drift.
+    """
+    rules = []
+    for entry in _list(_map(spec, "driftDetection"), "ignore"):
+        if not isinstance(entry, dict):
+            continue
+        target = _map(entry, "target")
+        if target.get("labelSelector") or target.get("annotationSelector"):
+            continue
+        rules.append(
+            IgnoreRule(
+                group=_opt_str(target, "group"),
+                kind=_opt_str(target, "kind"),
+                name=_opt_str(target, "name"),
+                namespace=_opt_str(target, "namespace"),
+                json_pointers=tuple(str(p) for p in _list(entry, "paths")),
+            )
+        )
+    return tuple(rules)
 
 
 def _map(data: Mapping[str, Any], key: str) -> dict[str, Any]:

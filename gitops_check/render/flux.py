@@ -87,7 +87,7 @@ def render_flux_kustomization(ctx: SourceContext) -> RenderOutput:
                 f"{body.get('kind')}/{(body.get('metadata') or {}).get('name')} is SOPS-encrypted: gitops-check "
                 "cannot decrypt it, so it is not compared"
             )
-            body = _skip_marked(body)
+            body = skip_marked(body)
         out.objects.append(RawObject(body, origin))
     return out
 
@@ -277,7 +277,7 @@ def post_build(text: str, variables: Mapping[str, str], strict: bool, o: Kustomi
         str(_meta(body, "annotations").get(RECONCILE, "")).lower(),
         str(_meta(body, "labels").get(RECONCILE, "")).lower(),
     ):
-        body = _skip_marked(body)
+        body = skip_marked(body)
     return body
 
 
@@ -334,7 +334,7 @@ def _meta(body: dict[str, Any], key: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _skip_marked(body: dict[str, Any]) -> dict[str, Any]:
+def skip_marked(body: dict[str, Any]) -> dict[str, Any]:
     """The object marked so the diff leaves it alone, like ``ssa: Ignore``."""
     metadata = dict(body.get("metadata") or {})
     metadata["annotations"] = {**(metadata.get("annotations") or {}), SSA: "Ignore"}

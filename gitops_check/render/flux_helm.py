@@ -31,10 +31,12 @@ from gitops_check.errors import RenderError
 from gitops_check.model import Origin, RawObject, SecretText, Tool
 from gitops_check.render import flux_secrets
 from gitops_check.render.base import RenderOutput, SourceContext, resolve_inside
+from gitops_check.render.flux import skip_marked
 from gitops_check.render.helm import render_helm
 from gitops_check.render.kustomize import parse_image, run_build
 
 HOOK = "helm.sh/hook"
+DRIFT = "helm.toolkit.fluxcd.io/driftDetection"
 
 
 def render_helm_release(ctx: SourceContext) -> RenderOutput:
@@ -47,8 +49,20 @@ def render_helm_release(ctx: SourceContext) -> RenderOutput:
                 ctx.source, tool=Tool.HELM, helm=dataclasses.replace(opts, value_files=())
             ),
         )
-        out = _render(plain_ctx)
-        if any(_has_secret(v) for v in opts.values):
+        secrets_in_values = sorted(
+            {s for v in opts.values for s in _secret_strings(v)}, key=len, reverse=True
+        )
+        try:
+            out = _render(plain_ctx)
+        except RenderError as e:
+            if not secrets_in_values:
+                raise
+            # A chart's error may quote a value (``fail``, type errors): Secret values never reach the report.
+            message = e.message
+            for value in secrets_in_values:
+                message = message.replace(value, "*****")
+            raise RenderError(message, file=e.file, line=e.line) from None
+        if secrets_in_values:
             masked_opts = dataclasses.replace(
                 plain_ctx.source.helm, values=tuple(_mask(v) for v in opts.values)
             )
@@ -61,13 +75,28 @@ def render_helm_release(ctx: SourceContext) -> RenderOutput:
 
 def _render(ctx: SourceContext) -> RenderOutput:
     out = render_helm(ctx)
-    out.objects = [o for o in out.objects if not _is_hook(o.body)]
+    out.objects = [
+        RawObject(skip_marked(o.body) if _no_drift_detection(o.body) else o.body, o.origin)
+        for o in out.objects
+        if not _is_hook(o.body)
+    ]
     if ctx.source.kustomize.patches or ctx.source.kustomize.images:
         out.objects = _post_render(ctx, out.objects)
     labels, annotations = ctx.source.kustomize.common_labels, ctx.source.kustomize.common_annotations
     if labels or annotations:
         out.objects = [RawObject(_with_metadata(o.body, labels, annotations), o.origin) for o in out.objects]
     return out
+
+
+def _no_drift_detection(body: Any) -> bool:
+    """``helm.toolkit.fluxcd.io/driftDetection: disabled`` (annotation or label): helm-controller leaves it be."""
+    metadata = body.get("metadata") if isinstance(body, dict) else None
+    if not isinstance(metadata, dict):
+        return False
+    return any(
+        isinstance(metadata.get(part), dict) and str(metadata[part].get(DRIFT, "")).lower() == "disabled"
+        for part in ("annotations", "labels")
+    )
 
 
 def _is_hook(body: Any) -> bool:
@@ -160,14 +189,16 @@ def _with_metadata(body: Any, labels: Any, annotations: Any) -> Any:
 # Values from Secrets
 
 
-def _has_secret(value: Any) -> bool:
+def _secret_strings(value: Any) -> Iterator[str]:
     if isinstance(value, SecretText):
-        return bool(value)
-    if isinstance(value, dict):
-        return any(_has_secret(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_secret(v) for v in value)
-    return False
+        if value:
+            yield str(value)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _secret_strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _secret_strings(v)
 
 
 def _mask(value: Any) -> Any:

@@ -11,7 +11,7 @@ from gitops_check.discover.dispatch import DiscoverOptions, discover, expand
 from gitops_check.discover.flux_apps import release_name
 from gitops_check.discover.flux_objects import FluxObject
 from gitops_check.discover.project import load_project
-from gitops_check.model import App, RawObject, Tool, Workspace
+from gitops_check.model import App, IgnoreRule, RawObject, Tool, Workspace
 from tests.helpers.gitrepo import make_workspace
 
 URL = "ssh://git@github.com/example/fleet"
@@ -141,6 +141,21 @@ def test_expanding_a_render(tmp_path: Path) -> None:
         "rendered by Kustomization/flux-system/flux-system: apps/prod of GitRepository flux-system/flux-system "
         "(this repository); after flux-system/infra; suspended (Flux applies nothing until it is resumed)"
     )
+
+
+def test_drift_detection_ignore_rules(tmp_path: Path) -> None:
+    release = APPS["apps/base/release.yaml"] + (
+        "  driftDetection:\n    mode: enabled\n    ignore:\n"
+        "    - paths: [/spec/replicas]\n      target: {kind: Deployment}\n"
+        "    - paths: [/metadata/annotations]\n"
+        "    - paths: [/data]\n      target: {kind: ConfigMap, labelSelector: 'a=b'}\n"
+    )
+    files = {"flux-system/sync.yaml": gotk_sync("x").split("---")[0], "apps/base/release.yaml": release}
+    hr = discover(workspace(tmp_path, files), None, OPTIONS).apps[0]
+    assert hr.ignore == (
+        IgnoreRule(kind="Deployment", json_pointers=("/spec/replicas",)),
+        IgnoreRule(json_pointers=("/metadata/annotations",)),
+    )  # the rule with a label selector is left out: it would ignore more than helm-controller does
 
 
 def test_helm_release_on_its_own(tmp_path: Path) -> None:

@@ -50,12 +50,16 @@ apiVersion: v1
 kind: ConfigMap
 metadata:
   name: {{ .Release.Name }}-settings
+  {{- if .Values.noDrift }}
+  annotations: {helm.toolkit.fluxcd.io/driftDetection: disabled}
+  {{- end }}
 data:
   message: {{ .Values.message | quote }}
   fromChartOnly: {{ .Values.fromChartOnly | default "missing" | quote }}
   {{- if .Values.leak }}
   leak: {{ .Values.password | quote }}
   {{- end }}
+  {{- if .Values.refuse }}{{ fail (printf "refusing password %s" .Values.password) }}{{ end }}
 """,
     f"{CHART}/templates/secret.yaml": """\
 apiVersion: v1
@@ -192,3 +196,17 @@ def test_charts_from_helm_repositories_need_the_network(ws: Workspace, helm_bin:
     app = App(name="HelmRelease/apps/podinfo", sources=(source,))
     with pytest.raises(RenderError, match="fetching it needs the network"):
         render_app(app, ws, RenderOptions(helm_binary=str(helm_bin)))
+
+
+def test_chart_errors_never_quote_secret_values(ws: Workspace, helm_bin: Path) -> None:
+    with pytest.raises(RenderError) as caught:
+        render(ws, helm_bin, values=({"password": SecretText("hunter2-s3cret"), "refuse": True},))
+    assert "refusing password *****" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_objects_without_drift_detection_are_not_compared(ws: Workspace, helm_bin: Path) -> None:
+    annotations = by_name(render(ws, helm_bin, values=({"noDrift": True},)))["ConfigMap/web-settings"][
+        "metadata"
+    ]
+    assert annotations["annotations"]["kustomize.toolkit.fluxcd.io/ssa"] == "Ignore"
