@@ -1,0 +1,187 @@
+"""The kustomization file of a Flux Kustomization's path, as fluxcd/pkg's generator writes it before the build.
+
+An existing file is edited: ``targetNamespace``, ``namePrefix`` and ``nameSuffix`` replace its values,
+``patches`` and ``components`` are appended, an image entry replaces the file's entry of the same name wholesale
+(its tag or digest is lost when Flux sets only ``newName``), and a file without ``resources`` gets
+``buildMetadata: [originAnnotations]`` so kustomize accepts it. A path without one gets a generated file that
+lists every .yaml/.yml below it (a subfolder with its own kustomization file as one entry), leaving out what
+Flux keeps out of its source artifact (CI configs, ``.sops.yaml``, ...).
+
+Flux builds with ``LoadRestrictionsNone``, so a kustomization may load files from anywhere in the source; this
+module checks that every file a reachable kustomization loads stays inside the repository.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from gitops_check import yamlio
+from gitops_check.errors import RenderError
+from gitops_check.model import KustomizeOptions
+from gitops_check.render.base import KUSTOMIZATION_FILES, SourceContext, is_inside
+from gitops_check.render.kustomize import find_kustomization, is_remote, parse_image
+
+# fluxcd/pkg sourceignore defaults: not part of Flux's source artifact, so never in a generated kustomization.
+_IGNORED_DIRS = frozenset({".git", ".github", ".circleci"})
+_IGNORED_FILES = frozenset(
+    {".travis.yml", ".gitlab-ci.yml", "appveyor.yml", ".drone.yml", "cloudbuild.yaml", "codeship-services.yml",
+     "codeship-steps.yml", ".goreleaser.yml", ".sops.yaml", ".flux.yaml"}
+)  # fmt: skip
+# Our own temporary copies (render/kustomize.py) that a parallel render may have made next to a folder.
+_TEMP_COPY = re.compile(r"^\..+\.gitops-check-[0-9a-f]+$")
+_REMOTE_PREFIXES = ("git::", "gh:", "ssh://", "https://", "http://", "git@", "github.com:", "github.com/")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The kustomization file, as fluxcd/pkg's generator writes it
+
+
+def edit_kustomization(content: Mapping[str, Any], o: KustomizeOptions, *, generated: bool) -> dict[str, Any]:
+    k = dict(content)
+    if not generated and not k.get("resources"):
+        k["buildMetadata"] = ["originAnnotations"]  # Flux: keeps a kustomization without resources buildable
+    if o.namespace is not None:
+        k["namespace"] = o.namespace
+    if o.name_prefix is not None:
+        k["namePrefix"] = o.name_prefix
+    if o.name_suffix is not None:
+        k["nameSuffix"] = o.name_suffix
+    if o.patches:
+        k["patches"] = [*(k.get("patches") or []), *(dict(p) for p in o.patches)]
+    for component in o.components:
+        if not is_local_relative(component):
+            raise RenderError(f"component path {component!r} must be local and relative (spec.components)")
+    if o.components:
+        k["components"] = [*(k.get("components") or []), *o.components]
+    images = [dict(i) for i in k.get("images") or [] if isinstance(i, dict)]
+    for arg in o.images:
+        # Discovery writes Flux's image entries as JSON; a project-file app may use kustomize-edit syntax.
+        entry = json.loads(arg) if arg.startswith("{") else parse_image(arg)
+        image = {key: value for key, value in entry.items() if value}
+        for i, existing in enumerate(images):
+            if existing.get("name") == image.get("name"):
+                images[i] = image  # wholesale, as Flux does
+                break
+        else:
+            images.append(image)
+    if images:
+        k["images"] = images
+    return k
+
+
+def is_local_relative(path: str) -> bool:
+    """fluxcd/pkg's IsLocalRelativePath: not a remote reference, not absolute."""
+    lower = path.lower()
+    if any(len(prefix) < len(path) and lower.startswith(prefix) for prefix in _REMOTE_PREFIXES):
+        return False
+    return not posixpath.isabs(path) and not posixpath.isabs(lower.removeprefix("file://"))
+
+
+def generate_kustomization(folder: Path) -> dict[str, Any]:
+    """What Flux generates for a path without a kustomization: every .yaml/.yml file below it, in lexical walk
+    order, and each subfolder that has its own kustomization file (not descended into)."""
+    resources = list(_walk(folder, ""))
+    k: dict[str, Any] = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
+    if resources:
+        k["resources"] = resources
+    else:
+        k["namespace"] = "_placeholder"  # Flux: an empty folder builds to nothing instead of failing
+    return k
+
+
+def _walk(folder: Path, prefix: str) -> Iterator[str]:
+    for name in sorted(os.listdir(folder)):
+        path = folder / name
+        rel = f"{prefix}{name}"
+        if path.is_dir():
+            if name in _IGNORED_DIRS or _TEMP_COPY.match(name):
+                continue
+            if any((path / k).is_file() for k in KUSTOMIZATION_FILES):
+                yield f"./{rel}"
+                continue
+            yield from _walk(path, rel + "/")
+        elif name.endswith((".yaml", ".yml")) and name not in _IGNORED_FILES:
+            yield f"./{rel}"
+
+
+def warn_sourceignore(ctx: SourceContext, warnings: list[str]) -> None:
+    for dirpath, dirnames, filenames in os.walk(ctx.ws.root):
+        dirnames[:] = [d for d in dirnames if d != ".git"]
+        if ".sourceignore" in filenames:
+            rel = Path(dirpath, ".sourceignore").relative_to(ctx.ws.root).as_posix()
+            warnings.append(
+                f"{rel} is not applied: files it keeps out of Flux's source are still listed in the kustomization "
+                f"generated for {ctx.path}"
+            )
+            return
+
+
+def load_kustomization(path: Path, shown: str) -> dict[str, Any]:
+    data = yamlio.load_one(path.read_bytes(), shown)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise RenderError(f"{shown} is not a kustomization (expected a mapping)")
+    return data
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Files read with LoadRestrictionsNone must stay inside the repository
+
+
+def check_load_paths(ctx: SourceContext, kfile: Path) -> None:
+    """Every file a reachable kustomization loads must be inside the workspace (kustomize will not check it)."""
+    seen: set[Path] = set()
+    pending = [kfile]
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        shown = ctx.relative_to_ws(current)
+        data = load_kustomization(current, shown)
+        base = current.parent
+        for field_name, entry in _path_entries(data):
+            if is_remote(entry, base):
+                continue  # check_remote_bases decides about remote entries
+            target = Path(os.path.normpath(base / entry))
+            if entry.startswith("/") or not is_inside(ctx.ws.root, target):
+                raise RenderError(
+                    f"{field_name} entry {entry} in {shown} is outside the repository; refusing it"
+                )
+            if field_name in ("resources", "bases", "components") and target.is_dir():
+                nested = find_kustomization(target)
+                if nested is not None:
+                    pending.append(nested)
+
+
+def _path_entries(data: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    for field_name in ("resources", "bases", "components", "crds", "configurations", "generators",
+                       "transformers", "validators", "patchesStrategicMerge"):  # fmt: skip
+        for entry in _list(data.get(field_name)):
+            if isinstance(entry, str) and "\n" not in entry:
+                yield field_name, entry.strip()
+    for field_name in ("patches", "patchesJson6902", "replacements"):
+        for entry in _list(data.get(field_name)):
+            if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+                yield field_name, entry["path"].strip()
+    for field_name in ("configMapGenerator", "secretGenerator"):
+        for gen in _list(data.get(field_name)):
+            if not isinstance(gen, dict):
+                continue
+            for item in (*_list(gen.get("files")), *_list(gen.get("envs")), gen.get("env")):
+                if isinstance(item, str) and item:
+                    yield field_name, item.rpartition("=")[2].strip()
+    openapi = data.get("openapi")
+    if isinstance(openapi, dict) and isinstance(openapi.get("path"), str):
+        yield "openapi", openapi["path"]
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
