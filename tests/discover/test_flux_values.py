@@ -145,6 +145,30 @@ def test_target_path_precedence_over_all() -> None:
     assert got == {"flat": "value", "nested": {"configuration": ["value", "item", "option"]}}
 
 
+def test_target_path_against_inline_values_follows_the_code_not_the_docs() -> None:
+    """chartutil writes a targetPath value into maps it shares with the inline values, so whether the value
+    survives the final merge depends on the layout, exactly as in the controller."""
+    objects = [cm("v", {"k": "from-ref"})]
+    inline = {"top": "inline", "tls": {"crt": "inline"}}
+    nested = values_of(
+        [{"kind": "ConfigMap", "name": "v", "valuesKey": "k", "targetPath": "tls.crt"}], inline, objects
+    )
+    assert nested == {"top": "inline", "tls": {"crt": "from-ref"}}  # written into the shared map: it wins
+    top = values_of(
+        [{"kind": "ConfigMap", "name": "v", "valuesKey": "k", "targetPath": "top"}], inline, objects
+    )
+    assert top["top"] == "inline"  # the top-level map is a copy: inline values are merged over it
+    both = values_of(
+        [
+            {"kind": "ConfigMap", "name": "v", "valuesKey": "k", "targetPath": "top"},
+            {"kind": "ConfigMap", "name": "v", "valuesKey": "k", "targetPath": "tls.crt"},
+        ],
+        inline,
+        objects,
+    )
+    assert both == {"top": "inline", "tls": {"crt": "inline"}}  # the second merge copied tls before the write
+
+
 def test_target_path_for_list_item_and_quoting() -> None:
     objects = [
         cm(
