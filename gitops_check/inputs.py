@@ -69,12 +69,13 @@ class Tree:
     entries that any thread would compute the same way).
     """
 
-    def __init__(self, ws: Workspace, index: TreeIndex):
+    def __init__(self, ws: Workspace, index: TreeIndex, parsed: dict[str, Any] | None = None):
         self.ws = ws
         self.index = index
         self.sorted = sorted(index)
         self.links = [p for p in self.sorted if index[p][0] == MODE_SYMLINK]
-        self._parsed: dict[str, Any] = {}
+        # Parsed YAML by object id; pass the other commit's dict to share it (most files are the same blob).
+        self._parsed: dict[str, Any] = {} if parsed is None else parsed
 
     def is_dir(self, rel: str) -> bool:
         entry = self.index.get(rel)
@@ -360,19 +361,29 @@ def app_inputs(app: App, tree: Tree) -> AppInputs:
 # The key
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
 def plain(value: Any) -> Any:
-    """Dataclasses, enums, mappings and tuples as JSON data, for hashing."""
-    if value is None or isinstance(value, (str, int, float)):
-        return value.value if isinstance(value, enum.Enum) else value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    """Dataclasses, enums, mappings and tuples as JSON data, for hashing (str subclasses keep their value)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or kind is float or value is None:
+        return value
+    names = _FIELDS.get(kind)
+    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _FIELDS.setdefault(kind, tuple(f.name for f in dataclasses.fields(value)))
+    if names is not None:
+        return {name: plain(getattr(value, name)) for name in names}
     if isinstance(value, enum.Enum):
         return value.value
+    if isinstance(value, (str, int, float)):
+        return value
     if isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        items = [plain(v) for v in value]
-        return sorted(items, key=json.dumps) if isinstance(value, (set, frozenset)) else items
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted((plain(v) for v in value), key=json.dumps)
     return value
 
 

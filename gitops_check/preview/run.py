@@ -161,11 +161,13 @@ def _materialize(repo: RepoHandle, revs: Revisions, request: PreviewRequest, tmp
     for i, (url, path) in enumerate(sorted(request.repo_map.items())):
         mapped[repourl.canonical(url)] = open_repo(path).materialize("HEAD", tmp / f"mapped-{i}")
 
+    parsed: dict[str, Any] = {}  # YAML parsed by blob id, shared by both commits
+
     def one(side: str) -> Side:
         sha = revs.base if side == "base" else revs.head
         ws = repo.materialize(sha, tmp / side)
         options = DiscoverOptions(this_repo_urls=urls, repo_map=mapped)
-        return Side(side, Tree(ws, repo.tree_index(sha)), None, options)
+        return Side(side, Tree(ws, repo.tree_index(sha), parsed), None, options)
 
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="materialize") as pool:
         base, head = pool.map(one, SIDES)
