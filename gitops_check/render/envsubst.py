@@ -44,6 +44,8 @@ def substitute(text: str, lookup: Lookup, *, strict: bool = False) -> tuple[str,
     ``lookup`` returns None for an undefined variable: empty in normal mode, an error in strict mode (unless the
     expression supplies a default).
     """
+    if "$" not in text:
+        return text, set()  # nothing to expand and no "$$" to unescape
     used: set[str] = set()
     nodes = parse(text)
     out = "".join(_eval(n, lookup, strict, used) for n in nodes)

@@ -54,6 +54,10 @@ class _Scanner:
         self.mode = 0
         self.escape_chars = 0
         self.accept: Accept = _accept_rune
+        # Go removes an escape character from the buffer; positions here never shift: removed ones are listed
+        # (for the current token) and left out of its text, which keeps long documents linear.
+        self.removed: list[int] = []
+        self.has_nul = _EOF in buf
 
     def read(self) -> str:
         if self.pos >= len(self.buf):
@@ -68,8 +72,9 @@ class _Scanner:
         self.pos -= self.width
 
     def skip(self) -> None:
-        """Drop the character just read from the buffer; the next one becomes part of the token."""
-        self.buf = self.buf[: self.pos - 1] + self.buf[self.pos :]
+        """Drop the character just read; the next one becomes part of the token (Go: removed from the buffer)."""
+        self.removed.append(self.pos - 1)
+        self.pos += 1
 
     def peek(self) -> str:
         r = self.read()
@@ -77,10 +82,18 @@ class _Scanner:
         return r
 
     def string(self) -> str:
-        return self.buf[self.start : self.pos]
+        if not self.removed:
+            return self.buf[self.start : self.pos]
+        parts, i = [], self.start
+        for r in self.removed:
+            parts.append(self.buf[i:r])
+            i = r + 1
+        parts.append(self.buf[i : self.pos])
+        return "".join(parts)
 
     def scan(self) -> int:
         self.start = self.pos
+        self.removed = []
         r = self.read()
         if r == _EOF:
             return _T_EOF
@@ -100,6 +113,12 @@ class _Scanner:
         elif not self.accept(r, self.pos - self.start):
             return False
         while True:
+            if self.accept is _accept_rune:
+                # Top-level text accepts everything; only "$" (and the NUL that ends Go's scanner) needs a look.
+                # Jumping to the next one is what reading character by character would do, in one step.
+                stop = _next_special(self.buf, self.pos, self.has_nul)
+                if stop > self.pos:
+                    self.pos, self.width = stop, 1
             r = self.read()
             if r == _EOF:
                 self.unread()
@@ -134,6 +153,11 @@ class _Scanner:
         if r == "$" and self.escape_chars & _DOLLAR and self.peek() == "$":
             return True
         return r == "\\" and bool(self.escape_chars & _BACKSLASH) and self.peek() in ("/", "\\")
+
+
+def _next_special(buf: str, pos: int, has_nul: bool) -> int:
+    found = [i for i in (buf.find("$", pos), buf.find(_EOF, pos) if has_nul else -1) if i >= 0]
+    return min(found) if found else len(buf)
 
 
 def _accept_rune(r: str, i: int) -> bool:
