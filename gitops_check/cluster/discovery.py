@@ -168,10 +168,13 @@ def _legacy(cluster: Cluster, core: Any) -> list[ApiResource]:
         return [r for part in parts for r in part]
 
 
-def discover(cluster: Cluster) -> ApiResources:
-    """Ask the cluster what it serves. Raises ApiError when discovery itself is refused or fails."""
+def discover(cluster: Cluster, *, aggregated: bool = True) -> ApiResources:
+    """Ask the cluster what it serves. Raises ApiError when discovery itself is refused or fails.
+
+    ``aggregated=False`` forces the classic walk (what servers before Kubernetes 1.30 answer)."""
+    accept = AGGREGATED if aggregated else "application/json"
     try:
-        core = cluster.request("GET", "/api", what="discover the core API", accept=AGGREGATED)
+        core = cluster.request("GET", "/api", what="discover the core API", accept=accept)
     except ApiError as e:
         if e.forbidden:
             raise ApiError(f"{e.message} (API discovery needs the system:discovery role)", status=e.status,
