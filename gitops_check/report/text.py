@@ -233,6 +233,8 @@ def verdict(result: CheckResult) -> str:
         parts.append(f"{failed} of {apps} {_NOT_CHECKED}")
     elif result.errors:
         parts.append("check incomplete")
+    elif result.baseline is not None and result.baseline.incomplete:
+        parts.append("cluster comparison incomplete")
     if drifted:
         parts.append(f"{w.drift} in {drifted} of {apps}" if not failed else f"{w.drift} in {drifted}")
     if result.mode == "sync":

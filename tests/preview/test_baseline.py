@@ -146,3 +146,16 @@ def test_live_cluster_drift_apart_and_flagged(
     assert "s3cr3t-v4lue" not in out.out + out.err + report.read_text()
     sent = kube_cluster.audit_events(since=mark)
     assert sent and all(e["verb"] in ("get", "list", "watch") or is_dry_run(e) for e in sent)  # reads only
+
+
+def test_incomplete_cluster_comparison_shows_in_the_verdict(tmp_path: Path, preview: Preview) -> None:
+    from gitops_check.report.text import verdict
+
+    repo = two_commits(tmp_path)
+    (tmp_path / "empty.yaml").write_text("apiVersion: v1\nkind: List\nitems: []\n")
+
+    result = preview(repo.path, "HEAD~1", default_source=SnapshotSource(str(tmp_path / "empty.yaml")))
+
+    assert result.baseline is not None and not result.errors and result.exit_code() == 2
+    assert verdict(result) == "cluster comparison incomplete; changes in 1 of 1 app"
+    assert "not checked" in render_markdown_full(result)
