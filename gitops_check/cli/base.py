@@ -125,7 +125,7 @@ def entry_source(entry: Any, kw: dict[str, Any]) -> LiveSource:
     if entry.snapshot:
         return SnapshotSource(entry.snapshot, assume_complete=kw.get("assume_complete_snapshot", False),
                               name=entry.name)  # fmt: skip
-    need = "a context (for --live)" if kw.get("live") else "a snapshot file"
+    need = "context or kubeconfig (for --live)" if kw.get("live") else "snapshot file"
     fail(f"cluster {entry.name} in the project file has no {need}")
 
 
