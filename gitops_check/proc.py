@@ -13,6 +13,9 @@ from gitops_check.errors import RenderError, ToolMissingError
 
 DEFAULT_TIMEOUT = 300.0
 STDERR_TAIL = 1500
+# Credentials in the CI environment that helm and kustomize never need; kept from them as a precaution
+# (a chart or kustomize plugin should not be able to read a token that can post comments or sync apps).
+_SECRET_ENV_MARKERS = ("TOKEN", "PASSWORD", "SECRET", "PRIVATE_KEY", "CREDENTIALS")
 
 
 def tool_cache_dir() -> Path:
@@ -49,6 +52,11 @@ def find_tool(name: str, *, explicit: str | None = None, env_var: str | None = N
     return None
 
 
+def scrubbed_environ() -> dict[str, str]:
+    """The environment without variables whose names say they hold credentials."""
+    return {k: v for k, v in os.environ.items() if not any(m in k.upper() for m in _SECRET_ENV_MARKERS)}
+
+
 def tail(text: str, limit: int = STDERR_TAIL) -> str:
     text = text.strip()
     if len(text) <= limit:
@@ -66,7 +74,7 @@ def run(
     input_text: str | None = None,
 ) -> str:
     """Run a program and return its stdout; on failure raise RenderError with ``what`` and the stderr tail."""
-    full_env = dict(os.environ)
+    full_env = scrubbed_environ()
     if env:
         full_env.update(env)
     try:
