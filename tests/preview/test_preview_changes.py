@@ -7,7 +7,7 @@ from pathlib import Path
 
 from gitops_check.model import Status
 from tests.preview.conftest import Preview, by_name, changed_apps
-from tests.preview.repos import CHART, MIXED, application, make_repo
+from tests.preview.repos import CHART, MIXED, REPO_URL, application, make_repo
 
 
 def test_value_file_of_one_helm_app(tmp_path: Path, preview: Preview) -> None:
@@ -123,8 +123,44 @@ def test_app_of_apps_child_change_found_through_unchanged_parent(tmp_path: Path,
     repo.write({"values/payments.yaml": "replicas: 4\n"})
     repo.commit("scale payments")
 
-    result = preview(repo.path, "HEAD~1")
+    result = preview(repo.path, "HEAD~1", cache_dir=tmp_path / "cache")
+    warm = preview(repo.path, "HEAD~1", cache_dir=tmp_path / "cache")
 
-    assert changed_apps(result) == {"payments"}
+    assert changed_apps(result) == changed_apps(warm) == {"payments"}
     assert by_name(result)["root"].diffs == []  # unchanged: rendered once, only to find its children
     assert result.stats["renders"] == 3  # root once for both commits, payments at base and head
+    assert (warm.stats["renders"], warm.stats["cache_hits"]) == (
+        0,
+        3,
+    )  # the root's children from its cached render
+
+
+def test_applicationset_git_generator_new_folder_is_a_new_app(tmp_path: Path, preview: Preview) -> None:
+    appset = f"""\
+apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata: {{name: teams, namespace: argocd}}
+spec:
+  goTemplate: true
+  generators:
+    - git:
+        repoURL: {REPO_URL}
+        revision: main
+        directories: [{{path: "teams/*"}}]
+  template:
+    metadata: {{name: "team-{{{{.path.basename}}}}"}}
+    spec:
+      project: default
+      source: {{repoURL: {REPO_URL}, targetRevision: main, path: "{{{{.path.path}}}}"}}
+      destination: {{server: https://kubernetes.default.svc, namespace: "{{{{.path.basename}}}}"}}
+"""
+    cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: team\ndata:\n  owner: {}\n"
+    repo = make_repo(tmp_path / "repo", {"appsets/teams.yaml": appset, "teams/red/cm.yaml": cm.format("red")})
+    repo.write({"teams/blue/cm.yaml": cm.format("blue")})
+    repo.commit("team blue")
+
+    result = preview(repo.path, "HEAD~1")
+
+    assert changed_apps(result) == {"team-blue"} and by_name(result)["team-blue"].change == "added"
+    assert [str(d.key) for d in by_name(result)["team-blue"].diffs] == ["ConfigMap/blue/team"]
+    assert result.stats["renders"] == 1 and by_name(result)["team-red"].diffs == []
