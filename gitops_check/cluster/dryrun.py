@@ -175,6 +175,10 @@ class _DryRunner:
         if e.status == 404 and live is None:
             self._record(out.notes, key, f"namespace {key.namespace} does not exist yet: would be created")
             return
+        if e.status == 403 and live is None and not self.options.required:
+            # Creating needs the create verb, updating only patch: the offline result (ADDED) stands.
+            self._record(out.notes, key, "would be created (a dry-run of its creation is not permitted)")
+            return
         if e.status == 403 and not self.options.required:
             where = f"{resource} in namespace {key.namespace}" if key.namespace else resource
             with self.lock:
