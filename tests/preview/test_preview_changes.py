@@ -164,3 +164,55 @@ spec:
     assert changed_apps(result) == {"team-blue"} and by_name(result)["team-blue"].change == "added"
     assert [str(d.key) for d in by_name(result)["team-blue"].diffs] == ["ConfigMap/blue/team"]
     assert result.stats["renders"] == 1 and by_name(result)["team-red"].diffs == []
+
+
+def test_flux_kustomization_substitution_change(tmp_path: Path, preview: Preview) -> None:
+    sync = f"""\
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {{name: flux-system, namespace: flux-system}}
+spec: {{url: "{REPO_URL}", interval: 1m}}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {{name: flux-system, namespace: flux-system}}
+spec: {{path: ./clusters/prod, prune: true, sourceRef: {{kind: GitRepository, name: flux-system}}}}
+"""
+
+    def apps(level: str) -> str:
+        return f"""\
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {{name: apps, namespace: flux-system}}
+spec:
+  path: ./apps/prod
+  prune: true
+  sourceRef: {{kind: GitRepository, name: flux-system}}
+  postBuild: {{substitute: {{LEVEL: {level}}}}}
+"""
+
+    files = {
+        "clusters/prod/flux-system/gotk-sync.yaml": sync,
+        "clusters/prod/flux-system/kustomization.yaml": "resources: [gotk-sync.yaml]\n",
+        "clusters/prod/apps.yaml": apps("info"),
+        "apps/base/kustomization.yaml": "resources: [cm.yaml]\n",
+        "apps/base/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web, namespace: web}\n"
+        "data: {level: '${LEVEL}'}\n",
+        "apps/prod/kustomization.yaml": "resources: [../base]\n",
+    }
+    repo = make_repo(tmp_path / "repo", files)
+    repo.write({"clusters/prod/apps.yaml": apps("debug")})
+    repo.commit("debug logs")
+
+    result = preview(repo.path, "HEAD~1")
+
+    assert {a.app.kind for a in result.apps} == {"flux-kustomization"}
+    # The root renders the Kustomization object itself; the child renders what it builds.
+    assert changed_apps(result) == {"Kustomization/flux-system/flux-system", "Kustomization/flux-system/apps"}
+    [root_diff] = [d for d in by_name(result)["Kustomization/flux-system/flux-system"].diffs if d.is_drift]
+    assert [(c.path, c.old, c.new) for c in root_diff.changes] == [
+        ("spec.postBuild.substitute.LEVEL", "info", "debug")
+    ]
+    [diff] = [d for d in by_name(result)["Kustomization/flux-system/apps"].diffs if d.is_drift]
+    assert str(diff.key) == "ConfigMap/web/web"
+    assert [(c.path, c.old, c.new) for c in diff.changes] == [("data.level", "info", "debug")]
