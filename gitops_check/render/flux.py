@@ -63,10 +63,8 @@ def render_flux_kustomization(ctx: SourceContext) -> RenderOutput:
     variables = dict(ctx.source.substitute) if ctx.source.substitute is not None else {}
     strict = ctx.app.labels.get(STRICT_LABEL) == "true"
     origin = Origin(ctx.app.name, ctx.path, None)
-    for text, line in split_documents(stdout):
-        body = post_build(
-            text, variables, strict, ctx.source.kustomize, f"{ctx.path} (object at line {line})"
-        )
+    for text, _ in split_documents(stdout):
+        body = post_build(text, variables, strict, ctx.source.kustomize, ctx.path)
         if body is None:
             continue
         if isinstance(body, dict) and "sops" in body:
@@ -154,10 +152,23 @@ def _parse(text: str, where: str) -> Any:
     try:
         docs = list(yamlio.load_yaml_documents(text, where))
     except InputError as e:
-        raise RenderError(f"{e.message} (after postBuild substitution)", file=e.file, line=e.line) from None
+        # Lines would count in kustomize's output, not in a file of the repository: name the object instead.
+        raise RenderError(
+            f"{_describe(_head(text))}: {e.message} (after postBuild substitution)", file=where
+        ) from None
     if not docs:
         return None
     return docs[0].data
+
+
+def _head(text: str) -> dict[str, Any]:
+    """kind and metadata.name of a document that may not parse, read line by line (for messages)."""
+    kind = re.search(r"^kind:\s*(\S+)", text, re.MULTILINE)
+    name = re.search(r"^metadata:\n(?:[ \t]+.*\n)*?[ \t]+name:\s*(\S+)", text, re.MULTILINE)
+    return {
+        "kind": kind.group(1) if kind else "object",
+        "metadata": {"name": name.group(1) if name else None},
+    }
 
 
 def _substitution_disabled(body: Any) -> bool:
