@@ -26,6 +26,7 @@ from gitops_check.model import (
     IgnoreRule,
     KustomizeOptions,
     Source,
+    SyncPolicy,
     Tool,
     Tracking,
     Workspace,
@@ -101,6 +102,7 @@ def kustomization_app(obj: FluxObject, ctx: Context) -> App:
         kind="flux-kustomization",
         labels=labels,
         appliers=("kustomize-controller",),
+        sync_policy=_sync_policy(spec, helm=False),
     )
 
 
@@ -150,6 +152,7 @@ def helmrelease_app(obj: FluxObject, ctx: Context) -> App:
         kind="flux-helmrelease",
         labels={OBJECT_LABEL: obj.id, **({TREE_LABEL: ctx.tree} if ctx.tree else {})},
         appliers=("helm-controller",),
+        sync_policy=_sync_policy(spec, helm=True),
     )
 
 
@@ -269,14 +272,28 @@ def _destination(spec: Mapping[str, Any], ctx: Context, namespace: Any) -> Desti
 
 
 def _origin(obj: FluxObject, ctx: Context, path: str, source: str) -> str:
+    """``file:line (path of source; after deps)``: where first, so tools can read ``file:line`` from it."""
     where = obj.where if obj.file else f"rendered by {ctx.parent}"
-    text = f"{where}: {path} of {source}"
+    details = [f"{path} of {source}"]
     depends = [d for d in obj.spec.get("dependsOn") or [] if isinstance(d, dict) and d.get("name")]
     if depends:
-        text += "; after " + ", ".join(f"{d.get('namespace') or obj.namespace}/{d['name']}" for d in depends)
+        details.append(
+            "after " + ", ".join(f"{d.get('namespace') or obj.namespace}/{d['name']}" for d in depends)
+        )
     if obj.spec.get("suspend") is True:
-        text += "; suspended (Flux applies nothing until it is resumed)"
-    return text
+        details.append("suspended: Flux applies nothing until it is resumed")
+    return f"{where} ({'; '.join(details)})"
+
+
+def _sync_policy(spec: Mapping[str, Any], *, helm: bool) -> SyncPolicy:
+    """Flux reconciles on its own unless suspended. Kustomizations correct drift every interval and prune when
+    asked; helm-controller corrects drift only with driftDetection.mode enabled, and Helm's removal of resources a
+    chart no longer renders is not an opt-in prune."""
+    active = spec.get("suspend") is not True
+    if helm:
+        drift = str(_map(spec, "driftDetection").get("mode") or "disabled") == "enabled"
+        return SyncPolicy(automated=active, prune=False, self_heal=active and drift)
+    return SyncPolicy(automated=active, prune=spec.get("prune") is True, self_heal=active)
 
 
 def _components(spec: Mapping[str, Any], source_ws: Workspace, path: str) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ from gitops_check.discover.dispatch import DiscoverOptions, discover, expand
 from gitops_check.discover.flux_apps import release_name
 from gitops_check.discover.flux_objects import FluxObject
 from gitops_check.discover.project import load_project
-from gitops_check.model import App, IgnoreRule, RawObject, Tool, Workspace
+from gitops_check.model import App, IgnoreRule, RawObject, SyncPolicy, Tool, Workspace
 from tests.helpers.gitrepo import make_workspace
 
 URL = "ssh://git@github.com/example/fleet"
@@ -92,9 +92,11 @@ def test_single_cluster_roots(tmp_path: Path) -> None:
     assert root.destination.name is None and root.kind == "flux-kustomization"
     assert root.tracking.flux_owner == ("flux-system", "flux-system")
     assert root.appliers == ("kustomize-controller",)
-    assert root.origin.startswith(
-        "clusters/prod/flux-system/gotk-sync.yaml:6: clusters/prod of GitRepository"
+    assert root.origin == (
+        "clusters/prod/flux-system/gotk-sync.yaml:6 (clusters/prod of GitRepository flux-system/flux-system "
+        "(this repository))"
     )
+    assert root.sync_policy == SyncPolicy(automated=True, prune=True, self_heal=True)
     assert (
         found.notes[0]
         == "flux: 2 Kustomization(s) and 1 HelmRelease(s) in the repository; 1 applied by none of the others"
@@ -138,9 +140,10 @@ def test_expanding_a_render(tmp_path: Path) -> None:
     assert child.destination.namespace == "web"
     assert child.tracking.flux_owner is None  # prune: false, nothing would be pruned
     assert child.origin == (
-        "rendered by Kustomization/flux-system/flux-system: apps/prod of GitRepository flux-system/flux-system "
-        "(this repository); after flux-system/infra; suspended (Flux applies nothing until it is resumed)"
+        "rendered by Kustomization/flux-system/flux-system (apps/prod of GitRepository flux-system/flux-system "
+        "(this repository); after flux-system/infra; suspended: Flux applies nothing until it is resumed)"
     )
+    assert child.sync_policy == SyncPolicy(automated=False, prune=False, self_heal=False)
 
 
 def test_drift_detection_ignore_rules(tmp_path: Path) -> None:
@@ -171,6 +174,7 @@ def test_helm_release_on_its_own(tmp_path: Path) -> None:
         "web",
     )
     assert hr.tracking.helm_release == ("web", "web") and hr.appliers == ("helm-controller",)
+    assert hr.sync_policy == SyncPolicy(automated=True, prune=False, self_heal=False)  # no driftDetection
 
 
 @pytest.mark.parametrize(

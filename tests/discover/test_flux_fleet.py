@@ -83,12 +83,12 @@ def test_apps_found(
     ]  # fmt: skip
     origins = {a["name"]: a["origin"] for a in listing["apps"]}
     assert origins["prod/Kustomization/flux-system/flux-system"] == (
-        "clusters/prod/flux-system/gotk-sync.yaml:16: clusters/prod of GitRepository flux-system/flux-system "
-        "(this repository)"
+        "clusters/prod/flux-system/gotk-sync.yaml:16 (clusters/prod of GitRepository flux-system/flux-system "
+        "(this repository))"
     )
     assert origins["prod/Kustomization/flux-system/apps"] == (
-        "rendered by prod/Kustomization/flux-system/flux-system: apps/prod of GitRepository flux-system/flux-system "
-        "(this repository); after flux-system/infrastructure"
+        "rendered by prod/Kustomization/flux-system/flux-system (apps/prod of GitRepository "
+        "flux-system/flux-system (this repository); after flux-system/infrastructure)"
     )
 
 
