@@ -98,7 +98,7 @@ def kustomization_app(obj: FluxObject, ctx: Context) -> App:
         ),
         destination=_destination(spec, ctx, spec.get("targetNamespace")),
         tracking=Tracking(flux_owner=(obj.name, obj.namespace) if spec.get("prune") is True else None),
-        origin=_origin(obj, ctx, path, source_label),
+        origin=_origin(obj, ctx, f"{path} of {source_label}"),
         kind="flux-kustomization",
         labels=labels,
         appliers=("kustomize-controller",),
@@ -148,7 +148,7 @@ def helmrelease_app(obj: FluxObject, ctx: Context) -> App:
         destination=_destination(spec, ctx, target_ns),
         ignore=_drift_ignore(spec),
         tracking=Tracking(helm_release=(release, target_ns)),
-        origin=_origin(obj, ctx, source.path, where),
+        origin=_origin(obj, ctx, where),
         kind="flux-helmrelease",
         labels={OBJECT_LABEL: obj.id, **({TREE_LABEL: ctx.tree} if ctx.tree else {})},
         appliers=("helm-controller",),
@@ -271,10 +271,10 @@ def _destination(spec: Mapping[str, Any], ctx: Context, namespace: Any) -> Desti
     return Destination(namespace=str(namespace) if namespace else None, name=name)
 
 
-def _origin(obj: FluxObject, ctx: Context, path: str, source: str) -> str:
+def _origin(obj: FluxObject, ctx: Context, what: str) -> str:
     """``file:line (path of source; after deps)``: where first, so tools can read ``file:line`` from it."""
     where = obj.where if obj.file else f"rendered by {ctx.parent}"
-    details = [f"{path} of {source}"]
+    details = [what]
     depends = [d for d in obj.spec.get("dependsOn") or [] if isinstance(d, dict) and d.get("name")]
     if depends:
         details.append(
