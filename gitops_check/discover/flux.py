@@ -24,13 +24,13 @@ from gitops_check.discover.dispatch import DiscoverOptions, register_expander, r
 from gitops_check.discover.flux_apps import (
     OBJECT_LABEL,
     TREE_LABEL,
-    AppProblem,
     Context,
     app_name,
     helmrelease_app,
     kustomization_app,
 )
 from gitops_check.discover.flux_objects import FluxObject, SourceIndex
+from gitops_check.discover.flux_sources import AppProblem
 from gitops_check.discover.flux_values import FluxSettings, ObjectSource, parse_settings
 from gitops_check.discover.project import Discovery, load_project
 from gitops_check.errors import GitopsCheckError

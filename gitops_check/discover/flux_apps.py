@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitops_check import repourl, yamlio
+from gitops_check import yamlio
 from gitops_check.discover.dispatch import DiscoverOptions
-from gitops_check.discover.flux_objects import FluxObject, SourceIndex, display_url, normalize_path
+from gitops_check.discover.flux_objects import FluxObject, SourceIndex, normalize_path
+from gitops_check.discover.flux_sources import AppProblem, Where, chart_source, git_source
 from gitops_check.discover.flux_values import FluxSettings, ObjectSource, ValuesError, helm_values
 from gitops_check.discover.flux_values import substitute_variables as _variables
 from gitops_check.model import (
@@ -39,10 +40,6 @@ OBJECT_LABEL = "flux.object"
 MAX_RELEASE_NAME = 53
 
 
-class AppProblem(Exception):
-    """The object cannot become a checkable app; the message says why and what to do."""
-
-
 @dataclass
 class Context:
     ws: Workspace
@@ -54,6 +51,10 @@ class Context:
     cluster: str | None = None  # destination name for the tree's cluster
     parent: str | None = None  # the app that rendered the object
 
+    @property
+    def where(self) -> Where:
+        return Where(self.ws, self.options, self.sources)
+
 
 def app_name(obj: FluxObject, tree: str | None) -> str:
     return f"{tree}/{obj.id}" if tree else obj.id
@@ -61,7 +62,7 @@ def app_name(obj: FluxObject, tree: str | None) -> str:
 
 def kustomization_app(obj: FluxObject, ctx: Context) -> App:
     spec = obj.spec
-    repo, source_ws, source_label = _git_source(spec.get("sourceRef"), obj, ctx)
+    repo, source_ws, source_label = git_source(spec.get("sourceRef"), obj, ctx.where)
     path = normalize_path(spec.get("path"))
     if path is None:
         raise AppProblem(
@@ -110,7 +111,7 @@ def helmrelease_app(obj: FluxObject, ctx: Context) -> App:
     spec = obj.spec
     target_ns = _opt_str(spec, "targetNamespace") or obj.namespace
     release = release_name(obj, spec)
-    source, where = _chart_source(obj, ctx)
+    source, where = chart_source(obj, ctx.where)
     try:
         values = helm_values(spec, obj.namespace, ctx.values)
     except ValuesError as e:
@@ -164,100 +165,6 @@ def release_name(obj: FluxObject, spec: Mapping[str, Any]) -> str:
     if len(name) <= MAX_RELEASE_NAME:
         return name
     return f"{name[:40]}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Sources
-
-
-def _git_source(ref: Any, obj: FluxObject, ctx: Context) -> tuple[str | None, Workspace, str]:
-    """(Source.repo, the workspace with its files, a label) for a sourceRef that must be a GitRepository."""
-    if not isinstance(ref, dict) or not ref.get("name"):
-        raise AppProblem("spec.sourceRef needs kind and name")
-    kind, name = str(ref.get("kind") or ""), str(ref["name"])
-    namespace = str(ref.get("namespace") or obj.namespace)
-    if kind != "GitRepository":
-        raise AppProblem(
-            f"source {kind} {namespace}/{name} is not a Git repository: fetching it needs the network, which "
-            "gitops-check does not use"
-        )
-    source = ctx.sources.get(kind, namespace, name)
-    if source is None:
-        if (namespace, name) == ("flux-system", "flux-system"):
-            return None, ctx.ws, "GitRepository flux-system/flux-system (taken to be this repository)"
-        raise AppProblem(
-            f"GitRepository {namespace}/{name} is not defined in the repository or the parent's output, so "
-            "gitops-check cannot tell which repository it is"
-        )
-    url = str(source.spec.get("url") or "")
-    canonical = repourl.canonical(url)
-    label = f"GitRepository {namespace}/{name}"
-    if canonical in ctx.options.this_repo_urls:
-        return None, ctx.ws, f"{label} (this repository)"
-    mapped = ctx.options.repo_map.get(canonical)
-    if mapped is not None:
-        return canonical, mapped, f"{label} ({display_url(url)}, mapped)"
-    raise AppProblem(
-        f"{label} points at {display_url(url)}, which is neither this repository nor mapped: pass "
-        f"--repo-map {display_url(url)}=PATH (or --repo-url if it is this repository)"
-    )
-
-
-@dataclass(frozen=True)
-class _Chart:
-    path: str
-    repo: str | None
-    helm: HelmOptions
-    chart: str | None = None
-    target_revision: str | None = None
-
-
-def _chart_source(obj: FluxObject, ctx: Context) -> tuple[_Chart, str]:
-    spec = obj.spec
-    chart_ref, chart = spec.get("chartRef"), _map(spec, "chart")
-    if isinstance(chart_ref, dict):
-        kind, name = str(chart_ref.get("kind") or ""), str(chart_ref.get("name") or "")
-        namespace = str(chart_ref.get("namespace") or obj.namespace)
-        source = ctx.sources.get(kind, namespace, name)
-        if kind == "HelmChart" and source is not None:
-            return _chart_from_spec(source.spec, source, ctx)
-        if kind == "OCIRepository" and source is not None:
-            url = str(source.spec.get("url") or "")
-            return _Chart(".", url, HelmOptions(), chart=url), f"OCIRepository {namespace}/{name}"
-        raise AppProblem(
-            f"spec.chartRef {kind} {namespace}/{name} is not defined in the repository or unsupported"
-        )
-    if str(chart.get("kind") or "HelmChart") == "OCIRepository":
-        url = str(_map(chart, "spec").get("url") or "")
-        return _Chart(".", url, HelmOptions(), chart=url), f"OCI chart {url}"
-    if not chart:
-        raise AppProblem("HelmRelease has neither spec.chart nor spec.chartRef")
-    return _chart_from_spec(_map(chart, "spec"), obj, ctx)
-
-
-def _chart_from_spec(chart: Mapping[str, Any], owner: FluxObject, ctx: Context) -> tuple[_Chart, str]:
-    ref = chart.get("sourceRef")
-    if not isinstance(ref, dict):
-        raise AppProblem("chart.spec.sourceRef is missing")
-    kind = str(ref.get("kind") or "")
-    namespace = str(ref.get("namespace") or owner.namespace)
-    values_files = tuple(
-        "/" + posixpath.normpath(str(f)).lstrip("/") for f in chart.get("valuesFiles") or [] if f
-    )
-    helm = HelmOptions(
-        value_files=values_files, ignore_missing_value_files=chart.get("ignoreMissingValuesFiles") is True
-    )
-    if kind == "HelmRepository":
-        repo = ctx.sources.get(kind, namespace, str(ref.get("name")))
-        url = str(repo.spec.get("url") or "") if repo else f"HelmRepository {namespace}/{ref.get('name')}"
-        name = str(chart.get("chart") or "")
-        found = _Chart(".", url, helm, chart=name, target_revision=_opt_str(chart, "version"))
-        return found, f"chart {name} from {display_url(url)}"
-    repo_key, _, label = _git_source(ref, owner, ctx)
-    path = normalize_path(chart.get("chart"))
-    if path is None:
-        raise AppProblem(f"chart path {chart.get('chart')!r} is not a path inside {label}")
-    return _Chart(path, repo_key, helm), f"chart {path} of {label}"
 
 
 # ---------------------------------------------------------------------------------------------------------------
