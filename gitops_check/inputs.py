@@ -387,21 +387,31 @@ def plain(value: Any) -> Any:
     return value
 
 
-def content_key(app: App, inputs: AppInputs, tree: Tree, context: Mapping[str, Any]) -> str | None:
+def app_material(app: App) -> str:
+    """The app's own settings as canonical JSON (its ``origin`` left out: it says where, not what)."""
+    # plain(), not repr(): values that came from Secrets (model.SecretText) hide themselves from repr.
+    fields = plain(app)
+    fields.pop("origin", None)
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def content_key(
+    app: App, inputs: AppInputs, tree: Tree, context: Mapping[str, Any], *, material: str | None = None
+) -> str | None:
     """A hash of everything the app's render depends on; None when that cannot be pinned down (always render).
 
     ``context`` holds what is the same for every app of a run: tool versions, render options, repository-wide
-    conditions. The app's ``origin`` is left out (it says where, not what); its file is an input instead.
+    conditions. ``material`` is ``app_material(app)`` when the caller has it already. The file declaring the
+    app counts through its object id.
     """
     if inputs.unresolved:
         return None
-    material = {
+    parts = {
         "version": KEY_VERSION,
-        # plain(), not repr(): values that came from Secrets (model.SecretText) hide themselves from repr.
-        "app": plain(dataclasses.replace(app, origin="")),
+        "app": material if material is not None else app_material(app),
         "inputs": {p: list(tree.index[p]) if p in tree.index else None for p in sorted(inputs.paths)},
         "declared": list(tree.index[inputs.declared]) if inputs.declared else None,
         "context": plain(context),
     }
-    text = json.dumps(material, sort_keys=True, separators=(",", ":"), default=str)
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()

@@ -22,7 +22,7 @@ from typing import Any
 from gitops_check.config import ProjectConfig, RenderOptions
 from gitops_check.discover.dispatch import DiscoverOptions, expand
 from gitops_check.errors import GitopsCheckError
-from gitops_check.inputs import Tree, app_inputs, content_key
+from gitops_check.inputs import Tree, app_inputs, app_material, content_key
 from gitops_check.model import App, AppError, SecretHashing
 from gitops_check.preview.sniff import Sniffer
 from gitops_check.render.base import RenderOutput, ToolFinder, render_app
@@ -96,6 +96,7 @@ class Planner:
     sniffer: Sniffer = field(default_factory=Sniffer)
     entries: dict[str, Entry] = field(default_factory=dict)
     renders: int = 0
+    _materials: dict[int, tuple[App, str]] = field(default_factory=dict)
 
     def run(self, found: Mapping[str, list[App]], max_depth: int) -> list[Entry]:
         pending = {side: list(found[side]) for side in SIDES}
@@ -125,7 +126,7 @@ class Planner:
             tree = self.sides[side].tree
             for app in pending[side]:
                 inputs = app_inputs(app, tree)
-                key = content_key(app, inputs, tree, self.contexts[side])
+                key = content_key(app, inputs, tree, self.contexts[side], material=self._material(app))
                 parent = self.sniffer.may_declare_apps(inputs, tree)
                 # An app may sit at another level at the other commit (moved into an App of Apps).
                 entry = current.setdefault(app.name, self.entries.get(app.name) or Entry(app.name, level))
@@ -137,6 +138,13 @@ class Planner:
         for name, entry in current.items():
             self.entries.setdefault(name, entry)
         return list(current.values())
+
+    def _material(self, app: App) -> str:
+        """``app_material``, once per App object: both commits share them when the project file is unchanged."""
+        known = self._materials.get(id(app))
+        if known is None or known[0] is not app:
+            known = self._materials[id(app)] = (app, app_material(app))
+        return known[1]
 
     def _produce(self, current: list[Entry]) -> None:
         """Fill in the outputs this level needs: from the cache, else rendered in parallel."""

@@ -71,7 +71,13 @@ def run_preview(request: PreviewRequest) -> CheckResult:
     warnings: list[str] = []
     cache = _open_cache(request, warnings)
     hashing = cache.hashing if cache else secrethash.new_hashing(env={})
+    tools = ToolFinder(request.render)
     with contextlib.ExitStack() as stack:
+        # Asking helm and kustomize for their versions takes two processes: let them run meanwhile.
+        background = stack.enter_context(
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="tool-versions")
+        )
+        versions = background.submit(_tool_versions, tools, cache)
         t = time.perf_counter()
         sides = _materialize_somewhere(stack, repo, revs, request)
         timings["materialize"] = time.perf_counter() - t
@@ -82,10 +88,8 @@ def run_preview(request: PreviewRequest) -> CheckResult:
         timings["discover"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        tools = ToolFinder(request.render)
-        planner = Planner(
-            sides, request.render, tools, _contexts(sides, tools, request.render, cache), cache, hashing
-        )
+        contexts = _contexts(sides, versions.result(), request.render)
+        planner = Planner(sides, request.render, tools, contexts, cache, hashing)
         entries = planner.run(found, max(s.options.max_depth for s in sides.values()))
         timings["render"] = time.perf_counter() - t
 
@@ -198,10 +202,8 @@ def _same_project(side: Side, other: Side | None) -> ProjectConfig | None:
     return other.project if mine is not None and mine == other.tree.index.get(other.project.path) else None
 
 
-def _contexts(
-    sides: Mapping[str, Side], tools: ToolFinder, options: RenderOptions, cache: RenderCache | None
-) -> dict[str, dict[str, Any]]:
-    """What every content key of a commit shares: gitops-check and tool versions, render options, symlink check."""
+def _tool_versions(tools: ToolFinder, cache: RenderCache | None) -> dict[str, str | None]:
+    """helm's and kustomize's (else kubectl's) versions; remembered beside the cache by binary path, size, mtime."""
 
     def version(name: str) -> str | None:
         try:
@@ -222,7 +224,13 @@ def _contexts(
     # kubectl only stands in for a missing kustomize; each version is a process, so they run side by side.
     names = ("helm", "kustomize") if tools.find("kustomize") else ("helm", "kubectl")
     with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="tool-version") as pool:
-        versions = dict(zip(names, pool.map(version, names), strict=True))
+        return dict(zip(names, pool.map(version, names), strict=True))
+
+
+def _contexts(
+    sides: Mapping[str, Side], versions: Mapping[str, str | None], options: RenderOptions
+) -> dict[str, dict[str, Any]]:
+    """What every content key of a commit shares: gitops-check and tool versions, render options, symlink check."""
     shared = {
         "gitops-check": __version__,
         "tools": versions,
