@@ -395,14 +395,18 @@ def app_material(app: App) -> str:
     return json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
 
 
+def context_text(context: Mapping[str, Any]) -> str:
+    return json.dumps(plain(context), sort_keys=True, separators=(",", ":"), default=str)
+
+
 def content_key(
-    app: App, inputs: AppInputs, tree: Tree, context: Mapping[str, Any], *, material: str | None = None
+    app: App, inputs: AppInputs, tree: Tree, context: Mapping[str, Any] | str, *, material: str | None = None
 ) -> str | None:
     """A hash of everything the app's render depends on; None when that cannot be pinned down (always render).
 
     ``context`` holds what is the same for every app of a run: tool versions, render options, repository-wide
-    conditions. ``material`` is ``app_material(app)`` when the caller has it already. The file declaring the
-    app counts through its object id.
+    conditions (or its canonical JSON, ``context_text``). ``material`` is ``app_material(app)`` when the caller
+    has it already. The file declaring the app counts through its object id.
     """
     if inputs.unresolved:
         return None
@@ -411,7 +415,7 @@ def content_key(
         "app": material if material is not None else app_material(app),
         "inputs": {p: list(tree.index[p]) if p in tree.index else None for p in sorted(inputs.paths)},
         "declared": list(tree.index[inputs.declared]) if inputs.declared else None,
-        "context": plain(context),
+        "context": context if isinstance(context, str) else context_text(context),
     }
     text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()

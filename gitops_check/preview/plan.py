@@ -22,7 +22,7 @@ from typing import Any
 from gitops_check.config import ProjectConfig, RenderOptions
 from gitops_check.discover.dispatch import DiscoverOptions, expand
 from gitops_check.errors import GitopsCheckError
-from gitops_check.inputs import Tree, app_inputs, app_material, content_key
+from gitops_check.inputs import Tree, app_inputs, app_material, content_key, context_text
 from gitops_check.model import App, AppError, SecretHashing
 from gitops_check.preview.sniff import Sniffer
 from gitops_check.render.base import RenderOutput, ToolFinder, render_app
@@ -124,9 +124,10 @@ class Planner:
         current: dict[str, Entry] = {}
         for side in SIDES:
             tree = self.sides[side].tree
+            context = context_text(self.contexts[side])
             for app in pending[side]:
                 inputs = app_inputs(app, tree)
-                key = content_key(app, inputs, tree, self.contexts[side], material=self._material(app))
+                key = content_key(app, inputs, tree, context, material=self._material(app))
                 parent = self.sniffer.may_declare_apps(inputs, tree)
                 # An app may sit at another level at the other commit (moved into an App of Apps).
                 entry = current.setdefault(app.name, self.entries.get(app.name) or Entry(app.name, level))
