@@ -205,3 +205,37 @@ def test_with_retries_honours_retry_after_and_gives_up() -> None:
         str(err.value)
         == "cannot list pods in namespace shop: HTTP 429 too many requests from https://x (gave up after 4 attempts)"
     )
+
+
+def test_json_bodies_and_the_read_only_guard(kube_cluster: TestCluster, kube_namespace: str) -> None:
+    cluster = connect(str(kube_cluster.admin_kubeconfig))
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectAccessReview",
+        "spec": {"resourceAttributes": {"verb": "list", "resource": "secrets", "namespace": kube_namespace}},
+    }
+    answer = cluster.request(
+        "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body=review, what="review"
+    )
+    assert answer["status"]["allowed"] is True
+
+    read_only = connect(str(kube_cluster.admin_kubeconfig), read_only=True)
+    mark = kube_cluster.audit_mark()
+    with pytest.raises(ApiError, match="refusing to delete configmaps x: this connection is read-only"):
+        read_only.request(
+            "DELETE", f"/api/v1/namespaces/{kube_namespace}/configmaps/x", what="delete configmaps x"
+        )
+    with pytest.raises(ApiError, match="read-only"):
+        read_only.request("PATCH", f"/api/v1/namespaces/{kube_namespace}/configmaps/x", what="patch", body={})
+    assert read_only.requests == 0
+    assert (
+        kube_cluster.audit_events(
+            since=mark, predicate=lambda e: e.get("userAgent", "").startswith("gitops-check")
+        )
+        == []
+    )
+    dry = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": kube_namespace}}
+    result = read_only.request("PATCH", f"/api/v1/namespaces/{kube_namespace}/configmaps/x", what="dry-run",
+                               query={"dryRun": "All", "fieldManager": "t"}, body=dry,
+                               content_type="application/apply-patch+yaml")  # fmt: skip
+    assert result["metadata"]["name"] == "x"
