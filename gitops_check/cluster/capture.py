@@ -38,7 +38,7 @@ def read_kinds(live: LiveCluster, kinds: Sequence[str], namespaces: Iterable[str
     """List ``kinds`` (names as users type them, or ``all``) in ``namespaces`` (None: all namespaces)."""
     cluster, resources = live.connection()
     if any(k.lower() == "all" for k in kinds):
-        chosen = [r for r in resources.preferred() if r.listable and r.group_kind not in reader.NOT_PRUNED]
+        chosen = [r for r in resources.preferred() if reader.storable(r)]
     else:
         chosen = []
         for name in kinds:

@@ -70,13 +70,16 @@ class ReadResult:
     warnings: list[str] = field(default_factory=list)
 
 
+def storable(resource: ApiResource) -> bool:
+    """A kind a GitOps agent can own: listable, created and deleted (not metrics or reviews), not NOT_PRUNED."""
+    return {"list", "create", "delete"} <= resource.verbs and resource.group_kind not in NOT_PRUNED
+
+
 def prune_resources(resources: ApiResources, names: Iterable[str] | None) -> list[ApiResource]:
-    """The prune kinds the cluster serves (``all``: every listable namespaced kind but NOT_PRUNED)."""
+    """The prune kinds the cluster serves (``all``: every namespaced kind :func:`storable` but NOT_PRUNED)."""
     wanted = tuple(names) if names is not None else DEFAULT_PRUNE_KINDS
     if any(n.lower() == "all" for n in wanted):
-        return [
-            r for r in resources.preferred() if r.namespaced and r.listable and r.group_kind not in NOT_PRUNED
-        ]
+        return [r for r in resources.preferred() if r.namespaced and storable(r)]
     out = []
     for name in wanted:
         found = resources.lookup(name)

@@ -113,3 +113,18 @@ def test_for_repo_covers_what_the_apps_touch_plus_extra_kinds(
     diff = run(capsys, tmp_path, "diff", "--repo", str(repo.path), "--snapshot", str(out))
     assert diff.code == 0
     assert {status for status, _ in findings(diff.report).values()} == {"unchanged"}
+
+
+def test_all_kinds(
+    kube_cluster: TestCluster, kube_namespace: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "s.json"
+    result = run(capsys, tmp_path, "snapshot", "--live", "--kubeconfig", str(kube_cluster.admin_kubeconfig),
+                 "--kinds", "all", "-n", kube_namespace, "-o", str(out))  # fmt: skip
+    assert result.code == 0, result.text
+    kinds = load_snapshot(out).coverage.kinds or frozenset()
+    assert {GroupKind("apps", "Deployment"), GroupKind("", "ConfigMap"), GroupKind("rbac.authorization.k8s.io", "Role"),
+            GroupKind("", "Namespace"), GroupKind("apiextensions.k8s.io", "CustomResourceDefinition")} <= kinds  # fmt: skip
+    # Not what an agent owns: events, pods, leases, access reviews.
+    assert not kinds & {GroupKind("", "Event"), GroupKind("", "Pod"), GroupKind("coordination.k8s.io", "Lease"),
+                        GroupKind("authorization.k8s.io", "SelfSubjectAccessReview")}  # fmt: skip

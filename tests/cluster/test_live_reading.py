@@ -112,3 +112,35 @@ def test_many_namespaces_are_listed_cluster_wide_or_per_namespace_when_forbidden
     assert limited.code == 0  # kinds listed only for pruning that it may not read are warnings, not errors
     assert secret_lists(LIMITED_USER, mark) == sorted([("*", 403)] + [(ns, 200) for ns in namespaces])
     assert any("pruning not checked for" in w for w in limited.report["warnings"])
+
+
+def test_project_file_prune_kinds(kube_cluster: TestCluster, kube_namespace: str, tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """A leftover of a kind outside the default prune kinds is found once the project file asks for all kinds."""
+    quota = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "old-quota", "namespace": kube_namespace,
+             "annotations": {"argocd.argoproj.io/tracking-id": f"q:/ResourceQuota:{kube_namespace}/old-quota"}},
+             "spec": {"hard": {"pods": "10"}}}  # fmt: skip
+    kube_cluster.apply(
+        f"/api/v1/namespaces/{kube_namespace}/resourcequotas/old-quota",
+        quota,
+        field_manager="argocd-controller",
+    )
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kept", "namespace": kube_namespace}}
+    kube_cluster.apply(
+        f"/api/v1/namespaces/{kube_namespace}/configmaps/kept", cm, field_manager="argocd-controller"
+    )
+    repo = GitRepo.init(tmp_path / "repo")
+    project = {"version": 1, "apps": [{"name": "q", "path": "app", "namespace": kube_namespace}]}
+    repo.write({".gitops-check.yaml": yaml.safe_dump(project), "app/cm.yaml": yaml.safe_dump(cm)})
+    repo.commit("default prune kinds")
+    kubeconfig = str(kube_cluster.admin_kubeconfig)
+    default = run(capsys, tmp_path, "diff", "--repo", str(repo.path), "--live", "--kubeconfig", kubeconfig)
+    assert default.code == 0, default.text
+    repo.write({".gitops-check.yaml": yaml.safe_dump({**project, "live": {"pruneKinds": ["all"]}})})
+    repo.commit("every kind")
+    everything = run(capsys, tmp_path, "diff", "--repo", str(repo.path), "--live", "--kubeconfig", kubeconfig)
+    assert everything.code == 1, everything.text
+    assert findings(everything.report)[f"ResourceQuota/{kube_namespace}/old-quota"] == (
+        "removed",
+        frozenset(),
+    )
