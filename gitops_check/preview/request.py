@@ -1,0 +1,32 @@
+"""What a preview is asked to do: the options of ``gitops-check preview`` as one value, for the core."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gitops_check.cluster.select import ClusterEntry
+from gitops_check.config import DiffOptions, RenderOptions
+from gitops_check.model import LiveSource
+from gitops_check.render.cache import DEFAULT_MAX_BYTES
+
+
+@dataclass(frozen=True)
+class PreviewRequest:
+    repo: Path
+    base: str | None = None  # None: from the CI environment
+    head: str | None = None  # None: from the CI environment, else HEAD
+    merge_base: bool = True
+    # The cluster for "already different in the cluster"; None: no cluster comparison.
+    default_source: LiveSource | None = None
+    source_factory: Callable[[ClusterEntry], LiveSource] | None = None
+    render: RenderOptions = field(default_factory=RenderOptions)
+    diff: DiffOptions = field(default_factory=DiffOptions)
+    only_apps: tuple[str, ...] = ()
+    repo_map: Mapping[str, Path] = field(default_factory=dict)
+    repo_urls: tuple[str, ...] = ()
+    cache_dir: Path | None = None  # None: no render cache
+    cache_max_bytes: int = DEFAULT_MAX_BYTES
+    work_dir: Path | None = None  # where the two commits are written; None: memory-backed when there is room
+    env: Mapping[str, str] | None = None  # None: os.environ (for the CI defaults)
