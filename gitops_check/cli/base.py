@@ -91,6 +91,8 @@ def live_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="Field manager of the dry-run (default: the app's agent, e.g. argocd-controller)."),
         click.option("--live-workers", type=click.IntRange(1, 64), default=8, show_default=True,
                      help="Parallel API requests (lists and dry-runs)."),
+        click.option("--dry-run-all", is_flag=True,
+                     help="Dry-run every object, also applies that provably change nothing (see docs/live.md)."),
     ])  # fmt: skip
 
 
@@ -110,6 +112,7 @@ def live_cluster(
         field_manager=kw.get("field_manager"),
         appliers=frozenset(DEFAULT_APPLIERS),
         workers=kw.get("live_workers") or 8,
+        dry_run_all=bool(kw.get("dry_run_all")),
     )
     return LiveCluster(options, name=name)
 

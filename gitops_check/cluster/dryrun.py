@@ -15,6 +15,10 @@ Per object the answer is one of:
 * rejected (400/422, e.g. invalid) or failing after retries: not checked, with the server's reason (never
   quoted for Secrets).
 
+Applies that provably change nothing (cluster/noop.py: the agent's field set and every value already as Git
+says, and no admission webhook or policy in the cluster) are not sent: the live object is the prediction. That
+is what the dry-run would return, for a fraction of the requests; ``--dry-run-all`` sends them anyway.
+
 Read-only by construction: the only non-GET request gitops-check sends is this PATCH, always with
 ``dryRun=All`` (:meth:`Cluster.request` refuses anything else while ``read_only``).
 """
@@ -27,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitops_check.cluster import noop
 from gitops_check.cluster.client import ApiError, Cluster, describe
 from gitops_check.cluster.discovery import ApiResources
 from gitops_check.model import JSON, App, LiveState, Manifest, Prediction, ResourceKey, TrackingMethod
@@ -49,6 +54,7 @@ class DryRunOptions:
     appliers: frozenset[str] = frozenset()  # managers whose Apply entries on a live object name its applier
     workers: int = 8
     required: bool = False  # --server-side given: a forbidden dry-run means "not checked", not a fallback
+    every: bool = False  # dry-run even applies that provably change nothing (cluster/noop.py)
 
 
 def field_manager(app: App, live: JSON | None, options: DryRunOptions) -> str:
@@ -70,8 +76,11 @@ def field_manager(app: App, live: JSON | None, options: DryRunOptions) -> str:
     return DEFAULT_MANAGER
 
 
-def apply_body(app: App, manifest: Manifest) -> JSON:
-    """The object as the agent would send it: namespace filled in, tracking metadata added (copies only)."""
+def apply_body(app: App, manifest: Manifest, manager: str = DEFAULT_MANAGER) -> JSON:
+    """The object as the agent would send it: namespace filled in, tracking metadata added (copies only).
+
+    Argo CD's tracking annotation or label goes on objects of Argo CD apps and of any app applied as
+    ``argocd-controller``; Flux's ownership labels on objects of Flux Kustomizations."""
     body = dict(manifest.body)
     metadata = dict(body.get("metadata") or {})
     key = manifest.key
@@ -81,16 +90,14 @@ def apply_body(app: App, manifest: Manifest) -> JSON:
         metadata.pop("namespace", None)
     tracking = app.tracking
     instance = tracking.app_instance or app.name
-    if app.kind == "argocd" and tracking.method in (
-        TrackingMethod.ANNOTATION,
-        TrackingMethod.ANNOTATION_LABEL,
-    ):
+    argo = app.kind == "argocd" or manager == AGENT_MANAGERS["argocd"]
+    if argo and tracking.method in (TrackingMethod.ANNOTATION, TrackingMethod.ANNOTATION_LABEL):
         annotations = dict(metadata.get("annotations") or {})
         annotations[TRACKING_ANNOTATION] = (
             f"{instance}:{key.group}/{key.kind}:{key.namespace or ''}/{key.name}"
         )
         metadata["annotations"] = annotations
-    if app.kind == "argocd" and tracking.method in (TrackingMethod.LABEL, TrackingMethod.ANNOTATION_LABEL):
+    if argo and tracking.method in (TrackingMethod.LABEL, TrackingMethod.ANNOTATION_LABEL):
         metadata["labels"] = {**(metadata.get("labels") or {}), tracking.label_key: instance}
     if tracking.flux_owner:
         metadata["labels"] = {
@@ -125,6 +132,8 @@ class _DryRunner:
         self.options = options
         self.lock = threading.Lock()
         self.failures = 0
+        self.skip_noops = False  # set by predict() once the cluster is known to have no admission hooks
+        self.skipped = 0
 
     def one(self, app: App, manifest: Manifest, out: _Collector) -> None:
         key = manifest.key
@@ -145,6 +154,12 @@ class _DryRunner:
                 )
             return
         manager = field_manager(app, live, self.options)
+        body = apply_body(app, manifest, manager)
+        if self.skip_noops and live is not None and noop.is_noop(body, live, manager):
+            with self.lock:
+                out.objects[key] = live  # exactly what the dry-run would return
+                self.skipped += 1
+            return
         secret = key.group == "" and key.kind == "Secret"
         what = describe("dry-run apply", resource.qualified, key.namespace, key.name)
         try:
@@ -153,7 +168,7 @@ class _DryRunner:
                 resource.path(key.namespace, key.name),
                 what=what,
                 query={"dryRun": "All", "fieldManager": manager, "force": True},
-                body=apply_body(app, manifest),
+                body=body,
                 content_type=APPLY_PATCH,
                 sensitive=secret,
             )
@@ -209,6 +224,7 @@ def predict(
     collectors = {app.name: _Collector() for app, _ in batch}
     jobs = [(app, m, collectors[app.name]) for app, manifests in batch for m in manifests]
     before = cluster.requests
+    runner.skip_noops = not options.every and bool(jobs) and noop.admission_free(cluster, resources)
     with ThreadPoolExecutor(max_workers=max(1, options.workers), thread_name_prefix="dry-run") as pool:
         futures = [pool.submit(runner.one, app, m, out) for app, m, out in jobs]
         for f in futures:

@@ -36,6 +36,7 @@ class LiveOptions:
     field_manager: str | None = None  # dry-run field manager for every app (default: the app's agent)
     appliers: frozenset[str] = frozenset()  # managers that count as "the agent" on live objects
     workers: int = 8  # parallel LIST and dry-run requests
+    dry_run_all: bool = False  # also dry-run applies that provably change nothing (see cluster/noop.py)
     read: reader.ReadOptions = field(default_factory=reader.ReadOptions)
     retry: RetryPolicy | None = None  # None: client.DEFAULT_RETRY
     timeout: float = 60.0
@@ -151,5 +152,6 @@ class LiveCluster:
             appliers=self.options.appliers,
             workers=self.options.workers,
             required=self.options.mode == "server",
+            every=self.options.dry_run_all,
         )
         return dryrun.predict(cluster, resources, batch, live, options)

@@ -126,7 +126,8 @@ def test_429_with_retry_after_and_dropped_connections_are_retried(
         proxy.fail(rf"/namespaces/{ns}/deployments\?", status=429, times=2, retry_after="0")
         proxy.fail(rf"/namespaces/{ns}/configmaps\?", status=0, times=1)  # connection dropped, no answer
         proxy.fail(r"/services/web\?dryRun=All", status=503, times=1, method="PATCH")
-        source = LiveCluster(LiveOptions(kubeconfig=proxy.kubeconfig(tmp_path / "k.yaml")))
+        # Every object dry-run (not only those that may change), so the 503 on a dry-run is met.
+        source = LiveCluster(LiveOptions(kubeconfig=proxy.kubeconfig(tmp_path / "k.yaml"), dry_run_all=True))
         result = check(repo, source)
     assert result.exit_code() == 0, [(str(d.key), d.status, d.message) for d in result.diffs]
     assert {d.status for d in result.diffs} == {Status.UNCHANGED}
@@ -174,9 +175,8 @@ def test_a_failing_server_fails_the_whole_check(
         )
         proxy.clear()
         proxy.fail(r"dryRun=All", status=500)  # every dry-run
-        dry_run = run(
-            capsys, tmp_path, "diff", "--repo", str(repo.path), "--live", "--kubeconfig", kubeconfig
-        )
+        dry_run = run(capsys, tmp_path, "diff", "--repo", str(repo.path), "--live", "--kubeconfig", kubeconfig,
+                      "--dry-run-all")  # fmt: skip
     assert listing.code == 2
     # Lists in flight when the third one fails still count: at least 3.
     assert re.search(r"keeps failing \((\d+) lists failed after retries; last: cannot list", listing.out), (
