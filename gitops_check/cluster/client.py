@@ -7,7 +7,8 @@ server-side dry-run, snapshot capture and sync. It owns
   list is merged — else ``~/.kube/config``) with contexts, tokens, client certificates and exec plugins
   (EKS/GKE/AKS style, refreshed when they expire), or, when there is no kubeconfig, the in-cluster service
   account (``KUBERNETES_SERVICE_HOST`` + the mounted token);
-* **one** ``kubernetes.client.ApiClient``: one urllib3 pool, so parallel requests reuse TLS connections;
+* **one** urllib3 pool, so parallel requests reuse TLS connections (and, for code that wants the kubernetes
+  client, :attr:`Cluster.api_client` / :attr:`Cluster.dynamic` on the same credentials);
 * **retries**: 429, 500/502/503/504, timeouts, refused and dropped connections are retried with exponential
   backoff that honours ``Retry-After``, a bounded number of times (:class:`RetryPolicy`);
 * **errors**: every failure becomes an :class:`ApiError` (a ClusterError) with a one-line message that says
@@ -21,7 +22,8 @@ Usage::
     pods = cluster.request("GET", "/api/v1/namespaces/shop/pods", what=describe("list", "pods", "shop"))
     app = cluster.with_retries(lambda: cluster.dynamic.resources.get(...).get(...), "get application shop")
 
-``kubernetes`` is imported lazily (it costs ~0.25 s), so importing this module is cheap.
+The kubernetes client is not needed to connect or send requests (importing it costs ~0.2 s per run); it is
+imported only when ``api_client`` or ``dynamic`` is used.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -37,7 +38,7 @@ from urllib.parse import urlencode
 
 from gitops_check import __version__
 from gitops_check.cluster.apierrors import TRANSIENT_STATUSES, ApiError, describe, http_error, translate
-from gitops_check.cluster.credentials import SERVICE_ACCOUNT_DIR, load
+from gitops_check.cluster.credentials import SERVICE_ACCOUNT_DIR, Credentials, load
 from gitops_check.cluster.retry import DEFAULT_RETRY, RetryPolicy, with_retries
 
 __all__ = [
@@ -47,7 +48,6 @@ __all__ = [
 
 T = TypeVar("T")
 USER_AGENT = f"gitops-check/{__version__}"
-AUTH_REFRESH_SECONDS = 10.0
 
 
 def _timeout(read: float) -> Any:
@@ -58,20 +58,42 @@ def _timeout(read: float) -> Any:
 
 @dataclass
 class Cluster:
-    """A connection to one API server: the shared ApiClient plus retrying, counted, translated requests."""
+    """A connection to one API server: one urllib3 pool, and retrying, counted, translated requests."""
 
-    api_client: Any  # kubernetes.client.ApiClient
-    server: str
-    context: str | None = None  # kubeconfig context, or "in-cluster"
+    credentials: Credentials
     retry: RetryPolicy = DEFAULT_RETRY
     timeout: float = 60.0
     # Refuse (in request()) anything but GET and dry-run requests: checks and captures never write.
     read_only: bool = False
+    pool_size: int = 16
+    _pool_manager: Any = field(default=None, repr=False)
+    _api_client: Any = field(default=None, repr=False)
     _dynamic: Any = field(default=None, repr=False)
     _count: int = field(default=0, repr=False)
-    _auth_header: dict[str, str] | None = field(default=None, repr=False)
-    _auth_at: float = field(default=0.0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def server(self) -> str:
+        return self.credentials.server
+
+    @property
+    def context(self) -> str:
+        """The kubeconfig context, or ``in-cluster``."""
+        return self.credentials.context
+
+    @property
+    def api_client(self) -> Any:
+        """A ``kubernetes.client.ApiClient`` with the same credentials, for code that wants the kubernetes client
+        (imported on first use). Requests through it are not counted nor retried: see :meth:`with_retries`."""
+        with self._lock:
+            if self._api_client is None:
+                from kubernetes.client import ApiClient
+
+                self._api_client = ApiClient(
+                    configuration=self.credentials.kubernetes_configuration(self.pool_size)
+                )
+                self._api_client.user_agent = USER_AGENT
+            return self._api_client
 
     @property
     def requests(self) -> int:
@@ -168,25 +190,19 @@ class Cluster:
             ) from None
 
     def _pool(self) -> Any:
-        """The ApiClient's urllib3 pool (TLS, client certificates and proxy as the kubeconfig says). Requests go
-        to it directly: the client's serialization layer would encode bodies twice and costs time per call."""
-        return self.api_client.rest_client.pool_manager
+        with self._lock:
+            if self._pool_manager is None:
+                self._pool_manager = self.credentials.pool(self.pool_size)
+            return self._pool_manager
 
     def _auth(self) -> dict[str, str]:
-        """The Authorization header, asked from the configuration at most every few seconds: its hook re-runs
-        an exec plugin or re-reads a service-account token when they expire."""
-        now = time.monotonic()
-        with self._lock:
-            if self._auth_header is None or now - self._auth_at > AUTH_REFRESH_SECONDS:
-                token = self.api_client.configuration.get_api_key_with_prefix(
-                    "BearerToken", alias="authorization"
-                )
-                self._auth_header = {"Authorization": str(token)} if token else {}
-                self._auth_at = now
-            return self._auth_header
+        return self.credentials.auth.header()
 
     def close(self) -> None:
-        self.api_client.close()
+        if self._pool_manager is not None:
+            self._pool_manager.clear()
+        if self._api_client is not None:
+            self._api_client.close()
 
 
 def connect(
@@ -205,13 +221,6 @@ def connect(
     Nothing is sent yet: credentials are loaded (an exec plugin runs now) and the pool is set up. Raises
     ClusterError with a one-line message when no usable credentials are found.
     """
-    from kubernetes.client import ApiClient
-
     env = os.environ if environ is None else environ
-    config, name = load(
-        kubeconfig, context, pool_size=pool_size, environ=env, service_account_dir=service_account_dir
-    )
-    client = ApiClient(configuration=config)
-    client.user_agent = USER_AGENT
-    server = str(config.host).rstrip("/")
-    return Cluster(client, server, name, retry or DEFAULT_RETRY, timeout, read_only)
+    credentials = load(kubeconfig, context, environ=env, service_account_dir=service_account_dir)
+    return Cluster(credentials, retry or DEFAULT_RETRY, timeout, read_only, pool_size)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any, ClassVar
@@ -13,7 +15,7 @@ import yaml
 
 from gitops_check.cluster.client import ApiError, RetryPolicy, connect, describe, with_retries
 from gitops_check.errors import ClusterError
-from tests.helpers.cluster import LIMITED_USER, TestCluster, free_port
+from tests.helpers.cluster import LIMITED_USER, TestCluster, cluster_binaries, free_port
 
 pytestmark = pytest.mark.cluster
 
@@ -239,3 +241,66 @@ def test_json_bodies_and_the_read_only_guard(kube_cluster: TestCluster, kube_nam
                                query={"dryRun": "All", "fieldManager": "t"}, body=dry,
                                content_type="application/apply-patch+yaml")  # fmt: skip
     assert result["metadata"]["name"] == "x"
+
+
+def test_token_file_insecure_and_refused_auth_provider(kube_cluster: TestCluster, tmp_path: Path) -> None:
+    (tmp_path / "creds").mkdir()
+    (tmp_path / "creds" / "token").write_text(kube_cluster.token() + "\n")
+    config = _kubeconfig(
+        kube_cluster, {"me": {"tokenFile": "creds/token"}}, "me"
+    )  # relative to the kubeconfig
+    assert connect(_write(tmp_path / "k.yaml", config)).request("GET", "/version", what="v")["major"] == "1"
+
+    del config["clusters"][0]["cluster"]["certificate-authority-data"]
+    config["clusters"][0]["cluster"]["insecure-skip-tls-verify"] = True
+    assert connect(_write(tmp_path / "k2.yaml", config)).request("GET", "/version", what="v")["major"] == "1"
+
+    config["users"][0]["user"] = {"auth-provider": {"name": "gcp"}}
+    with pytest.raises(
+        ClusterError, match=r"auth-provider 'gcp' is not supported .*use its exec credential plugin"
+    ):
+        connect(_write(tmp_path / "k3.yaml", config))
+
+
+def test_kubernetes_client_on_the_same_credentials(kube_cluster: TestCluster, kube_namespace: str) -> None:
+    cluster = connect(str(kube_cluster.admin_kubeconfig))
+    from kubernetes.client import CoreV1Api
+
+    names = [n.metadata.name for n in CoreV1Api(cluster.api_client).list_namespace().items]
+    assert kube_namespace in names
+    configmaps = cluster.dynamic.resources.get(api_version="v1", kind="ConfigMap")
+    assert cluster.with_retries(lambda: configmaps.get(namespace=kube_namespace), "list").items == []
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.mark.slow
+def test_client_certificate_on_an_api_server_that_asks_for_one(tmp_path: Path) -> None:
+    """A second, real API server with --client-ca-file: the certificate in the kubeconfig authenticates."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl CLI not found")
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
+             "-subj", "/CN=gitops-check-test-ca", "-days", "1", cwd=tmp_path)  # fmt: skip
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "client.key", "-out", "client.csr",
+             "-subj", "/CN=cert-user/O=system:masters", cwd=tmp_path)  # fmt: skip
+    _openssl("x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+             "-out", "client.crt", "-days", "1", cwd=tmp_path)  # fmt: skip
+    apiserver, etcd = cluster_binaries()
+    with TestCluster(
+        apiserver, etcd, tmp_path / "c", extra_apiserver_args=[f"--client-ca-file={tmp_path / 'ca.crt'}"]
+    ) as other:
+        server_ca = base64.b64encode(other.ca_file.read_bytes()).decode()
+        user = {"client-certificate": str(tmp_path / "client.crt"),
+                "client-key-data": base64.b64encode((tmp_path / "client.key").read_bytes()).decode()}  # fmt: skip
+        config = {"apiVersion": "v1", "kind": "Config", "current-context": "c",
+                  "clusters": [{"name": "c", "cluster": {"server": other.server, "certificate-authority-data": server_ca}}],
+                  "users": [{"name": "u", "user": user}], "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}]}  # fmt: skip
+        cluster = connect(_write(tmp_path / "k.yaml", config))
+        assert (
+            cluster.request("GET", "/api/v1/namespaces/default", what="get")["metadata"]["name"] == "default"
+        )
+        event = other.wait_for_audit(lambda e: str(e.get("userAgent", "")).startswith("gitops-check/"))
+        assert event["user"]["username"] == "cert-user"
+        assert "system:masters" in event["user"]["groups"]
