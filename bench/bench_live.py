@@ -4,7 +4,8 @@ Starts a throw-away etcd + kube-apiserver (the test harness), applies 2,000 obje
 Argo CD would (server-side apply, field manager ``argocd-controller``, tracking annotation), changes some by
 hand (images, replicas, env vars, ConfigMap data, deletions), then times in one run:
 
-* ``gitops-check diff --live --server-side`` (dry-run of every object, then exact comparison);
+* ``gitops-check diff --live --server-side`` (dry-run of every object that may change, then exact comparison),
+  and the same with ``--dry-run-all`` (every object dry-run, as kubectl does);
 * ``gitops-check diff --live --client-side`` (LISTs only, offline engine);
 * ``kubectl diff --server-side --field-manager argocd-controller --force-conflicts -f <rendered objects>``
   (kubectl from the venv), with its default ``--concurrency 1`` and, for reference, ``--concurrency 8``.
@@ -159,10 +160,10 @@ def counted(cluster: TestCluster, agent: str, fn: Callable[[], Any]) -> tuple[An
     return value, wall, len(events)
 
 
-def gitops_check(cluster: TestCluster, repo: Path, out: Path, mode: str) -> dict[str, Any]:
+def gitops_check(cluster: TestCluster, repo: Path, out: Path, *mode: str) -> dict[str, Any]:
     exe = shutil.which("gitops-check") or str(Path(sys.executable).parent / "gitops-check")
-    report = out / f"report{mode}.json"
-    argv = [exe, "diff", "--repo", str(repo), "--live", "--kubeconfig", str(cluster.admin_kubeconfig), mode,
+    report = out / f"report{''.join(mode)}.json"
+    argv = [exe, "diff", "--repo", str(repo), "--live", "--kubeconfig", str(cluster.admin_kubeconfig), *mode,
             "--json", str(report), "--no-color"]  # fmt: skip
     proc, wall, requests = counted(
         cluster, "gitops-check/", lambda: subprocess.run(argv, capture_output=True, text=True)
@@ -217,6 +218,9 @@ def main() -> int:
         total = args.namespaces * args.per_namespace
         runs: dict[str, Callable[[], dict[str, Any]]] = {
             "gitops-check --server-side": lambda: gitops_check(cluster, repo, args.out, "--server-side"),
+            "gitops-check --server-side --dry-run-all": lambda: gitops_check(
+                cluster, repo, args.out, "--server-side", "--dry-run-all"
+            ),
             "gitops-check --client-side": lambda: gitops_check(cluster, repo, args.out, "--client-side"),
             "kubectl diff --server-side": lambda: kubectl_diff(cluster, rendered, 1),
             "kubectl diff --server-side --concurrency=8": lambda: kubectl_diff(cluster, rendered, 8),
@@ -248,6 +252,10 @@ def main() -> int:
     server, client = results["gitops-check --server-side"], results["gitops-check --client-side"]
     checks = {
         "server-side >= 3x faster than kubectl diff": kubectl["wall"] / server["wall"] >= 3,
+        "same drifted objects with --dry-run-all": results["gitops-check --server-side --dry-run-all"][
+            "found"
+        ]
+        == kubectl["found"],
         "client-side >= 10x faster than kubectl diff": kubectl["wall"] / client["wall"] >= 10,
         "same drifted objects as kubectl diff": server["found"] == client["found"] == kubectl["found"],
         "every hand change found": drifts == server["found"],
