@@ -18,29 +18,19 @@ user. Nothing here sleeps or depends on time.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.helpers.fake_http import Recorded, RecordingServer
+
 BODY_LIMIT = 65536
 REPO_ID = 4242
-
-
-@dataclass
-class Recorded:
-    method: str
-    path: str  # without the query
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: Any
-    status: int = 0
 
 
 @dataclass
@@ -59,7 +49,7 @@ class Token:
 
 
 @dataclass
-class FakeGitHub:
+class FakeGitHub(RecordingServer):
     repository: str = "acme/deploy"
     pulls: set[int] = field(default_factory=lambda: {7})
     tokens: dict[str, Token] = field(
@@ -75,39 +65,12 @@ class FakeGitHub:
     _next_id: int = 1000
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    json_content_type = "application/json; charset=utf-8"
     WRITE_TOKEN = "ghs_writeToken0123456789"
     READ_TOKEN = "ghs_readOnlyToken0123456"
     PERSONAL_TOKEN = "ghp_personalToken0123456"
 
     # ----------------------------------------------------------------------------------- test controls
-
-    def start(self) -> FakeGitHub:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _handle(self) -> None:
-                fake._serve(self)
-
-            do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _handle
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     def add_comment(self, number: int, body: str, *, login: str = "someone", bot: bool = False) -> int:
         with self._lock:
@@ -115,17 +78,8 @@ class FakeGitHub:
                 "id"
             ]
 
-    def fail_next(
-        self, status: int, *, headers: dict[str, str] | None = None, body: Any = None, times: int = 1
-    ) -> None:
-        for _ in range(times):
-            self._queue.append((status, headers or {}, body if body is not None else {"message": "canned"}))
-
     def issue_comments(self, number: int) -> list[dict[str, Any]]:
         return [c for c in sorted(self.comments.values(), key=lambda c: c["id"]) if c["issue"] == number]
-
-    def calls(self, method: str | None = None) -> list[Recorded]:
-        return [r for r in self.requests if method is None or r.method == method]
 
     # ----------------------------------------------------------------------------------- the API
 
@@ -143,30 +97,6 @@ class FakeGitHub:
         }
         self.comments[cid] = comment
         return comment
-
-    def _serve(self, h: BaseHTTPRequestHandler) -> None:
-        split = urlsplit(h.path)
-        length = int(h.headers.get("Content-Length") or 0)
-        raw = h.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw.decode("utf-8", "replace")
-        query = {k: v[-1] for k, v in parse_qs(split.query).items()}
-        record = Recorded(h.command, split.path, query, {k: v for k, v in h.headers.items()}, body)
-        with self._lock:
-            self.requests.append(record)
-            status, headers, payload = self._route(h, record)
-        record.status = status
-        data = b"" if payload is None else json.dumps(payload).encode()
-        h.send_response(status)
-        for k, v in headers.items():
-            h.send_header(k, v)
-        if data:
-            h.send_header("Content-Type", "application/json; charset=utf-8")
-        h.send_header("Content-Length", str(len(data)))
-        h.end_headers()
-        h.wfile.write(data)
 
     def _route(self, h: BaseHTTPRequestHandler, r: Recorded) -> tuple[int, dict[str, str], Any]:
         if not r.headers.get("User-Agent"):

@@ -14,28 +14,19 @@ What it enforces, as GitLab does (docs.gitlab.com/api/notes, /api/rest/#paginati
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote
 
 import pytest
 
+from tests.helpers.fake_http import Recorded, RecordingServer
+
 NOTE_LIMIT = 1_000_000
-
-
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: Any
-    status: int = 0
 
 
 @dataclass
@@ -55,7 +46,7 @@ class User:
 
 
 @dataclass
-class FakeGitLab:
+class FakeGitLab(RecordingServer):
     project_id: int = 42
     project_path: str = "acme/deploy"
     merge_requests: set[int] = field(default_factory=lambda: {5})
@@ -74,33 +65,6 @@ class FakeGitLab:
     TOKEN = "glpat-projectToken012345"
     READ_TOKEN = "glpat-readOnlyToken01234"
 
-    def start(self) -> FakeGitLab:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _handle(self) -> None:
-                fake._serve(self)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
     @property
     def api_url(self) -> str:
         return self.url + "/api/v4"
@@ -111,21 +75,12 @@ class FakeGitLab:
                 "id"
             ]
 
-    def fail_next(
-        self, status: int, *, headers: dict[str, str] | None = None, body: Any = None, times: int = 1
-    ) -> None:
-        for _ in range(times):
-            self._queue.append((status, headers or {}, body if body is not None else {"message": "canned"}))
-
     def mr_notes(self, iid: int, *, system: bool = False) -> list[dict[str, Any]]:
         return [
             n
             for n in sorted(self.notes.values(), key=lambda n: n["id"])
             if n["iid"] == iid and (system or not n["system"])
         ]
-
-    def calls(self, method: str | None = None) -> list[Recorded]:
-        return [r for r in self.requests if method is None or r.method == method]
 
     def _create(self, iid: int, body: str, author: dict[str, Any], *, system: bool = False) -> dict[str, Any]:
         self._next_id += 1
@@ -142,30 +97,6 @@ class FakeGitLab:
         }
         self.notes[note["id"]] = note
         return note
-
-    def _serve(self, h: BaseHTTPRequestHandler) -> None:
-        split = urlsplit(h.path)
-        length = int(h.headers.get("Content-Length") or 0)
-        raw = h.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw.decode("utf-8", "replace")
-        query = {k: v[-1] for k, v in parse_qs(split.query).items()}
-        record = Recorded(h.command, split.path, query, {k: v for k, v in h.headers.items()}, body)
-        with self._lock:
-            self.requests.append(record)
-            status, headers, payload = self._route(h, record)
-        record.status = status
-        data = b"" if payload is None else json.dumps(payload).encode()
-        h.send_response(status)
-        for k, v in headers.items():
-            h.send_header(k, v)
-        if data:
-            h.send_header("Content-Type", "application/json")
-        h.send_header("Content-Length", str(len(data)))
-        h.end_headers()
-        h.wfile.write(data)
 
     def _route(self, h: BaseHTTPRequestHandler, r: Recorded) -> tuple[int, dict[str, str], Any]:
         user = self.tokens.get(r.headers.get("PRIVATE-TOKEN", ""))
