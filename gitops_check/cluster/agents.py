@@ -9,11 +9,10 @@ repeat. Only this module (in the sync's path) touches the Kubernetes API.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
-from gitops_check.cluster.client import ApiError, Cluster, connect, http_error, translate
+from gitops_check.cluster.client import ApiError, Cluster, connect
 
 
 @dataclass(frozen=True)
@@ -85,33 +84,10 @@ class AgentObjects:
     def merge_patch(self, kind: str, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
         k = agent_kind(kind)
         what = f"patch {k.resource} {name} in namespace {namespace}"
-        try:
-            return self._send_json("PATCH", k.path(namespace, name), patch, MERGE_PATCH, what)
-        except ApiError:
-            raise
-        except Exception as e:
-            raise translate(e, what, self.server) from None
-
-    def _send_json(
-        self, method: str, path: str, body: dict[str, Any], content_type: str, what: str
-    ) -> dict[str, Any]:
-        """One request with a JSON body, through the shared ApiClient.
-
-        ``Cluster.request`` serializes bodies to bytes, which the kubernetes REST layer then tries to
-        ``json.dumps`` again for any JSON content type (TypeError); it hands over the object instead.
-        """
-        api = self.cluster.api_client
-        headers = {"Accept": "application/json", "Content-Type": content_type}
-        _, url, headers, _, _ = api.param_serialize(
-            method, path, header_params=headers, auth_settings=["BearerToken"]
+        body = self.cluster.request(
+            "PATCH", k.path(namespace, name), what=what, body=patch, content_type=MERGE_PATCH, retry=False
         )
-        timeout = self.cluster.timeout
-        response = api.call_api(method, url, header_params=headers, body=body,
-                                _request_timeout=(min(10.0, timeout), timeout))  # fmt: skip
-        raw = response.read()
-        if not 200 <= response.status <= 299:
-            raise http_error(response.status, raw, response.headers, what, self.server)
-        return dict(json.loads(raw)) if raw else {}
+        return dict(body or {})
 
     def close(self) -> None:
         self.cluster.close()
