@@ -8,10 +8,15 @@ Two kinds of plug-ins, registered by name:
 
 Folder auto-discovery runs only when neither the project file nor any scanner found an app: a repository
 that declares its apps should not also have its folders checked as apps of their own.
+
+``discovery: {argocd: false}`` (or ``flux: false``) in the project file turns a plug-in off entirely: its scanner
+and its expander. ``discover`` remembers per workspace which plug-ins are off, so ``expand`` on the same
+workspace (``check``'s App of Apps loop, preview) honours the setting without being handed the project file.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -45,6 +50,9 @@ Expander = Callable[[App, Sequence[RawObject], Workspace, DiscoverOptions], Disc
 
 SCANNERS: dict[str, Scanner] = {}
 EXPANDERS: dict[str, Expander] = {}
+# Plug-ins the project file turned off, per workspace (root, revision) that discover() looked at.
+_DISABLED: dict[tuple[str, str | None], frozenset[str]] = {}
+_DISABLED_LOCK = threading.Lock()
 
 
 def register_scanner(name: str, scanner: Scanner) -> None:
@@ -74,6 +82,16 @@ def _enabled(project: ProjectConfig | None, name: str) -> bool:
     return setting is not False
 
 
+def disabled_plugins(project: ProjectConfig | None) -> frozenset[str]:
+    """Names of the plug-ins (scanner and expander alike) the project file's ``discovery`` section turns off."""
+    _load_plugins()
+    return frozenset(n for n in (*SCANNERS, *EXPANDERS) if not _enabled(project, n))
+
+
+def _workspace_key(ws: Workspace) -> tuple[str, str | None]:
+    return str(ws.root), ws.revision
+
+
 def _merge(into: Discovery, part: Discovery) -> None:
     taken = {a.name for a in into.apps}
     for app in part.apps:
@@ -96,12 +114,14 @@ def discover(
     ws: Workspace, project: ProjectConfig | None, options: DiscoverOptions | None = None
 ) -> Discovery:
     options = options or DiscoverOptions()
-    _load_plugins()
+    disabled = disabled_plugins(project)
+    with _DISABLED_LOCK:
+        _DISABLED[_workspace_key(ws)] = disabled
     found = Discovery()
     if project is not None and project.apps:
         _merge(found, _project_apps(ws, project))
     for name, scanner in SCANNERS.items():
-        if _enabled(project, name):
+        if name not in disabled:
             _merge(found, scanner(ws, project, options))
     if not found.apps and not found.errors:
         auto = auto_discover(ws)
@@ -112,10 +132,17 @@ def discover(
 
 
 def expand(app: App, objects: Sequence[RawObject], ws: Workspace, options: DiscoverOptions) -> Discovery:
-    """Apps declared by what ``app`` rendered (App of Apps); empty for ordinary apps."""
+    """Apps declared by what ``app`` rendered (App of Apps); empty for ordinary apps.
+
+    Expanders of plug-ins that the project file turned off (as seen by ``discover`` on ``ws``) do not run.
+    """
     _load_plugins()
+    with _DISABLED_LOCK:
+        disabled = _DISABLED.get(_workspace_key(ws), frozenset())
     found = Discovery()
-    for expander in EXPANDERS.values():
+    for name, expander in EXPANDERS.items():
+        if name in disabled:
+            continue
         part = expander(app, objects, ws, options)
         found.apps.extend(part.apps)
         found.notes.extend(part.notes)
