@@ -22,7 +22,7 @@ from pathlib import Path
 
 from gitops_check import hygiene, repourl
 from gitops_check.cluster.select import ClusterEntry, ClusterResolver, parse_clusters
-from gitops_check.config import DiffOptions, ProjectConfig, RenderOptions
+from gitops_check.config import DiffOptions, ProjectConfig, RenderOptions, with_project_render
 from gitops_check.diff.engine import DiffSettings, diff_app
 from gitops_check.diff.prune import TrackingIndex
 from gitops_check.discover.dispatch import DiscoverOptions, discover, expand
@@ -283,8 +283,10 @@ def render_repo(request: CheckRequest) -> RenderedRepo:
         timings["discover"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        tools = ToolFinder(request.render)
-        rendered, more = render_tree(found, ws, request.render, discover_options, tools)
+        # The project file's render section (read from this commit) fills in what the command line left open.
+        render = with_project_render(request.render, project)
+        tools = ToolFinder(render)
+        rendered, more = render_tree(found, ws, render, discover_options, tools)
         timings["render"] = time.perf_counter() - t
     errors = [*found.errors, *more.errors]
     if request.only_apps:

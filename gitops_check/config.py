@@ -6,6 +6,8 @@ typo that silently disables an ignore rule or a value file produces a wrong verd
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,6 +65,9 @@ class RenderOptions:
     allow_remote_bases: bool = False
     timeout: float = 300.0
     workers: int = 4
+    # Fields given on the command line (or their environment variables): the project file's ``render``
+    # section does not override them (``with_project_render``).
+    explicit: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,8 @@ class ProjectConfig:
     raw: Mapping[str, Any] = field(default_factory=dict)
     # ``live: {pruneKinds: [...]}``: kinds listed in the apps' namespaces for pruning (None: the reader's default).
     prune_kinds: tuple[str, ...] | None = None
+    # The ``render`` section, validated, as RenderOptions field names -> values (only the keys it sets).
+    render_defaults: Mapping[str, Any] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -389,11 +396,7 @@ def parse_project(text: str | bytes, file: str = PROJECT_FILE) -> ProjectConfig:
         if app.name in seen:
             raise ctx.error(f"two apps are named {app.name!r}; app names must be unique")
         seen.add(app.name)
-    render = _mapping(
-        top.get("render"),
-        ctx.sub("render"),
-        {"kubeVersion", "apiVersions", "allowRemoteBases", "timeout", "workers", "helm", "kustomize"},
-    )
+    render = _mapping(top.get("render"), ctx.sub("render"), set(RENDER_KEYS))
     appliers = top.get("appliers")
     manual = top.get("manualManagers")
     live = _mapping(top.get("live"), ctx.sub("live"), {"pruneKinds"})
@@ -409,4 +412,93 @@ def parse_project(text: str | bytes, file: str = PROJECT_FILE) -> ProjectConfig:
         sync=_mapping(top.get("sync"), ctx.sub("sync")),
         raw=top,
         prune_kinds=_strs(live["pruneKinds"], ctx.sub("live.pruneKinds")) if "pruneKinds" in live else None,
+        render_defaults=_render_defaults(render, ctx.sub("render")),
     )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The ``render`` section: defaults for RenderOptions that command-line options override.
+
+# project file key -> RenderOptions field
+RENDER_KEYS = {
+    "kubeVersion": "kube_version",
+    "apiVersions": "api_versions",
+    "allowRemoteBases": "allow_remote_bases",
+    "timeout": "timeout",
+    "workers": "workers",
+    "helm": "helm_binary",
+    "kustomize": "kustomize_binary",
+}
+# The project file comes from the checked commit, so a pull request could change it: it may only pick among
+# installed helm/kustomize builds by name (helm3, helm-v3.22.0), never a path or another program (``sh`` would run
+# a file named ``template`` from the chart folder). Anything else goes on the command line (--helm/--kustomize).
+_BINARY_NAMES = {
+    "helm": re.compile(r"helm[A-Za-z0-9._-]*"),
+    "kustomize": re.compile(r"kustomize[A-Za-z0-9._-]*"),
+}
+_BINARY_EXAMPLES = {"helm": "helm, helm3, helm-v3.22.0", "kustomize": "kustomize, kustomize-v5.8.1"}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def _version_text(value: Any, ctx: _Ctx) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise ctx.error(
+            f"write it as a string ('{value}'): unquoted, YAML reads a version like 1.30 as the number 1.3"
+        )
+    text = _str(value, ctx, required=True) or ""
+    if not text.strip():
+        raise ctx.error("is empty")
+    return text.strip()
+
+
+def parse_duration_seconds(value: Any, ctx: _Ctx) -> float:
+    """Seconds from a number or a Go-style duration (``90s``, ``5m``, ``1m30s``); positive."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and value.strip() and _DURATION.sub("", value.strip()) == "":
+        seconds = sum(float(n) * _UNITS[u] for n, u in _DURATION.findall(value.strip()))
+    else:
+        raise ctx.error(f"expected seconds or a duration such as 90s, 5m or 1m30s, got {value!r}")
+    if seconds <= 0:
+        raise ctx.error(f"must be more than 0, got {value!r}")
+    return seconds
+
+
+def _render_defaults(section: Mapping[str, Any], ctx: _Ctx) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in section.items():
+        c = ctx.sub(str(key))
+        if value is None:
+            continue
+        if key == "kubeVersion":
+            out["kube_version"] = _version_text(value, c)
+        elif key == "apiVersions":
+            items = [value] if isinstance(value, str) else _list(value, c)
+            out["api_versions"] = tuple(_version_text(v, c.sub(f"[{i}]")) for i, v in enumerate(items))
+        elif key == "allowRemoteBases":
+            out["allow_remote_bases"] = _bool(value, c)
+        elif key == "timeout":
+            out["timeout"] = parse_duration_seconds(value, c)
+        elif key == "workers":
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 64:
+                raise c.error(f"expected a whole number from 1 to 64, got {value!r}")
+            out["workers"] = value
+        else:  # helm, kustomize
+            name = _str(value, c, required=True) or ""
+            if not _BINARY_NAMES[key].fullmatch(name):
+                raise c.error(
+                    f"{name!r} is not allowed here: name an installed {key} build found on PATH or in the tool "
+                    f"cache ({_BINARY_EXAMPLES[key]}), not a path or another program; pass a path with --{key} "
+                    f"or GITOPS_CHECK_{key.upper()} instead"
+                )
+            out[RENDER_KEYS[key]] = name
+    return out
+
+
+def with_project_render(options: RenderOptions, project: ProjectConfig | None) -> RenderOptions:
+    """``options`` with the project file's ``render`` section filled in where the command line gave nothing."""
+    if project is None or not project.render_defaults:
+        return options
+    defaults = {k: v for k, v in project.render_defaults.items() if k not in options.explicit}
+    return dataclasses.replace(options, **defaults) if defaults else options

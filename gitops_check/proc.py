@@ -34,10 +34,15 @@ class Tool:
 
 
 def find_tool(name: str, *, explicit: str | None = None, env_var: str | None = None) -> Tool | None:
-    """Explicit option, then the environment variable, then PATH, then gitops-check's own tool cache."""
+    """Explicit option, then the environment variable, then PATH, then gitops-check's own tool cache.
+
+    An explicit name without a ``/`` is looked up on PATH, then in the tool cache.
+    """
     for candidate in (explicit, os.environ.get(env_var) if env_var else None):
         if candidate:
             found = shutil.which(candidate)
+            if not found and "/" not in candidate:  # a name (helm4, helm-v3.22.0): also the tool cache
+                found = shutil.which(str(tool_cache_dir() / candidate))
             if not found:
                 raise ToolMissingError(
                     f"{name} binary {candidate!r} (from {env_var or 'option'}) is not executable"

@@ -71,7 +71,9 @@ def render_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--kustomize", "kustomize_binary", envvar="GITOPS_CHECK_KUSTOMIZE", help="kustomize binary."),
         click.option("--kube-version", default=None, help="Kubernetes version Helm charts see (.Capabilities)."),
         click.option("--api-versions", multiple=True, help="Extra API versions for Helm's .Capabilities (repeatable)."),
-        click.option("--allow-remote-bases", is_flag=True, help="Let Kustomize fetch remote bases (needs the network)."),
+        click.option("--allow-remote-bases/--no-allow-remote-bases", default=False,
+                     help="Let Kustomize fetch remote bases (needs the network). Default: the project file's "
+                          "render.allowRemoteBases, else no."),
         click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True,
                      help="Apps rendered in parallel."),
     ])  # fmt: skip
@@ -154,7 +156,20 @@ def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     ])  # fmt: skip
 
 
+# render option (click parameter name) -> RenderOptions field
+_RENDER_PARAMS = {
+    "helm_binary": "helm_binary",
+    "kustomize_binary": "kustomize_binary",
+    "kube_version": "kube_version",
+    "api_versions": "api_versions",
+    "allow_remote_bases": "allow_remote_bases",
+    "workers": "workers",
+}
+
+
 def build_render_options(kw: dict[str, Any]) -> RenderOptions:
+    """RenderOptions from the options; ``explicit`` names those the user gave (command line or environment), which
+    the project file's ``render`` section then does not override (``config.with_project_render``)."""
     return RenderOptions(
         helm_binary=kw["helm_binary"],
         kustomize_binary=kw["kustomize_binary"],
@@ -162,7 +177,19 @@ def build_render_options(kw: dict[str, Any]) -> RenderOptions:
         api_versions=tuple(kw["api_versions"]),
         allow_remote_bases=kw["allow_remote_bases"],
         workers=kw["workers"],
+        explicit=frozenset(field for param, field in _RENDER_PARAMS.items() if _given(param, kw)),
     )
+
+
+def _given(param: str, kw: dict[str, Any]) -> bool:
+    """The option was given on the command line or through its environment variable (not a default)."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context(silent=True)
+    source = ctx.get_parameter_source(param) if ctx is not None else None
+    if source is None:  # not called from a command: a value that is set counts as given
+        return kw.get(param) not in (None, (), False)
+    return source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
 
 
 def revision(rev: str | None, working_tree: bool) -> str | None:

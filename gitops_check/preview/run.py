@@ -8,6 +8,7 @@ compared with the base render of the apps the change touches. Never decides the 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import time
 from collections.abc import Mapping
@@ -15,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from gitops_check import __version__, secrethash
-from gitops_check.config import RenderOptions
+from gitops_check.config import RenderOptions, with_project_render
 from gitops_check.errors import GitopsCheckError, RenderError
 from gitops_check.model import AppError, AppResult, CheckResult
 from gitops_check.preview.baseline import compare_base_with_cluster
@@ -57,6 +58,16 @@ def run_preview(request: PreviewRequest) -> CheckResult:
         found = {"base": discover_apps(sides["base"], request)}
         found["head"] = discover_apps(sides["head"], request, sides["base"])
         timings["discover"] = time.perf_counter() - t
+
+        # Both commits render with the head commit's render section, where the command line left options open:
+        # it describes the cluster gitops-check renders for (no agent reads it), so changing it is no app change.
+        render = with_project_render(request.render, sides["head"].project)
+        if render != request.render:
+            binaries = (render.helm_binary, render.kustomize_binary)
+            if binaries != (request.render.helm_binary, request.render.kustomize_binary):
+                tools = ToolFinder(render)
+                versions = background.submit(_tool_versions, tools, cache)
+            request = dataclasses.replace(request, render=render)
 
         t = time.perf_counter()
         contexts = _contexts(sides, versions.result(), request.render)
