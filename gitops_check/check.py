@@ -314,15 +314,11 @@ def run_check(request: CheckRequest) -> CheckResult:
 
 
 def _hygiene(request: CheckRequest, done: RenderedRepo, result: CheckResult) -> None:
-    """Hygiene findings on what rendered; shown as app warnings, failing the run under --strict."""
+    """Hygiene findings on what rendered (every reporter lists them); failing the run under --strict."""
     result.strict = request.strict
     result.findings = hygiene.findings_for(
         ((r.app, r.output.objects) for r in done.rendered if r.output is not None), done.project
     )
-    by_app = {a.app.name: a for a in result.apps}
-    for finding in result.findings:
-        if finding.app in by_app:
-            by_app[finding.app].warnings.append(hygiene.describe(finding, request.strict))
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Any
 
 from gitops_check import __version__
 from gitops_check.model import AppError, AppResult, CheckResult, Origin, ResourceDiff, Status
-from gitops_check.report import syncs
+from gitops_check.report import findings, syncs
 from gitops_check.report.text import AppStatus, app_status, key_order, unified_diff
 from gitops_check.yamlio import dump_json
 
@@ -115,6 +115,9 @@ def report_dict(result: CheckResult) -> dict[str, Any]:
     if result.baseline is not None:
         # Preview with a cluster: the cluster against the base commit, for the apps the change touches.
         doc["baseline"] = report_dict(result.baseline)
+    if result.findings:
+        # Optional (schema v1 grows): hygiene findings, failures under --strict, else warnings.
+        doc["findings"] = [findings.to_dict(f, result) for f in findings.sorted_findings(result.findings)]
     if result.syncs or result.mode == "sync":
         # Optional (schema v1 grows): what was asked of the agent after the check, and its verdict.
         doc["syncs"] = [syncs.to_dict(s) for s in syncs.sorted_syncs(result.syncs)]

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 
 import junit_xml
 
-from gitops_check.model import AppError, AppResult, CheckResult, ResourceDiff, Status, SyncState
-from gitops_check.report import syncs
+from gitops_check.model import AppError, AppResult, CheckResult, Finding, ResourceDiff, Status, SyncState
+from gitops_check.report import findings, syncs
 from gitops_check.report.text import (
     app_status,
     clean,
@@ -161,9 +161,41 @@ def _error_cases(
     return cases
 
 
-def _app_suite(app: AppResult, mode: str, budget: _Budget) -> junit_xml.TestSuite:
+def _finding_cases(
+    result: CheckResult, found: list[Finding], budget: _Budget, classname: str | None = None
+) -> list[junit_xml.TestCase]:
+    """A case per hygiene finding, classname = its app: a failure under --strict, else skipped (shown, not failing)."""
+    names = _unique(clean(f"hygiene {f.rule}" + (f" {findings.where(f)}" if f.file else "")) for f in found)
+    cases = []
+    for finding, name in zip(found, names, strict=True):
+        case = junit_xml.TestCase(
+            name,
+            classname=classname or clean(finding.app),
+            file=clean(finding.file) if finding.file else None,
+            line=finding.line if finding.file and finding.line else None,
+        )
+        message = clean(finding.message).strip()
+        where = findings.where(finding)
+        text = budget.fit((f"{clean(where)}: " if where else "") + message + "\n", "")
+        if result.strict:
+            case.add_failure_info(message=first_line(message, _MESSAGE_WIDTH), output=text,
+                                  failure_type=f"hygiene-{finding.rule}")  # fmt: skip
+        else:
+            case.add_skipped_info(
+                message=first_line(f"hygiene warning (fails only with --strict): {message}", _MESSAGE_WIDTH),
+                output=text,
+            )
+        cases.append(case)
+    return cases
+
+
+def _app_suite(
+    app: AppResult, mode: str, budget: _Budget, result: CheckResult | None = None
+) -> junit_xml.TestSuite:
     classname = clean(app.app.name)
     cases = _error_cases(app.errors, classname, budget, with_app=False)
+    if result is not None:
+        cases += _finding_cases(result, findings.of_app(result, app.app.name), budget, classname)
     diffs = sort_diffs(app.diffs)
     for diff, name in zip(diffs, _case_names(diffs), strict=True):
         cases.append(_resource_case(diff, name, classname, mode, budget))
@@ -177,14 +209,18 @@ def _app_suite(app: AppResult, mode: str, budget: _Budget) -> junit_xml.TestSuit
 
 
 def render_junit(result: CheckResult, *, case_limit: int = CASE_LIMIT, total_limit: int = TOTAL_LIMIT) -> str:
-    """JUnit XML: per app a suite of resource cases (failure = drift, error = not checked) plus its error cases.
+    """JUnit XML: per app a suite of resource cases (failure = drift, error = not checked) plus its error cases
+    and hygiene findings (failures under --strict, skipped otherwise).
 
     Run-level errors and warnings go to a suite named ``gitops-check``.
     """
     budget = _Budget(case_limit, total_limit)
-    suites = [_app_suite(app, result.mode, budget) for app in sort_apps(result.apps)]
-    if result.errors or result.warnings:
+    suites = [_app_suite(app, result.mode, budget, result) for app in sort_apps(result.apps)]
+    known = {a.app.name for a in result.apps}
+    orphans = findings.sorted_findings([f for f in result.findings if f.app not in known])
+    if result.errors or result.warnings or orphans:
         cases = _error_cases(result.errors, RUN_SUITE, budget, with_app=True)
+        cases += _finding_cases(result, orphans, budget)
         if result.warnings:
             warnings = junit_xml.TestCase("warnings", classname=RUN_SUITE)
             warnings.stdout = "\n".join(f"warning: {clean(w)}" for w in result.warnings)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from gitops_check.model import AppError, AppResult, CheckResult, ResourceDiff, Status
-from gitops_check.report import syncs
+from gitops_check.report import findings, syncs
 from gitops_check.report.text import (
     BASELINE_TITLE,
     PREVIEW_UNCHANGED_ROWS,
@@ -299,9 +299,27 @@ def run_pieces(result: CheckResult, opts: Options) -> list[str]:
     pieces = [error_item(e, opts).head for e in result.errors]
     if result.warnings:
         pieces.append(warnings_item(result.warnings, opts).head)
+    if result.findings:
+        pieces.append(hygiene_list(result, opts))
     if result.syncs:
         pieces.append(sync_table(result, opts))
     return pieces
+
+
+def hygiene_list(result: CheckResult, opts: Options) -> str:
+    """``**Hygiene**`` and one bullet per finding, by app: ``app``: **rule**: message (``file:line``)."""
+    ordered = findings.sorted_findings(result.findings)
+    shown = ordered[:_MAX_WARNINGS] if opts.limited else ordered
+    lines = []
+    for finding in shown:
+        where = findings.where(finding)
+        message = md_text(cap(finding.message, 500 if opts.limited else None))
+        lines.append(f"- {code_span(finding.app)}: **{md_text(finding.rule)}**: {message}"
+                     + (f" ({code_span(where)})" if where else ""))  # fmt: skip
+    if len(shown) < len(ordered):
+        lines.append(f"- {len(ordered) - len(shown)} more in the full report")
+    head = f"**Hygiene**\n\n{md_text(sentence(findings.summary(result)))}.\n\n"
+    return head + "\n".join(lines) + "\n\n"
 
 
 _SYNC_ICON = {0: "✅", 1: "❌", 2: "⚠️"}

@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Protocol
 
 from gitops_check.model import AppError, AppResult, ChangeKind, CheckResult, ResourceDiff, Status
-from gitops_check.report import syncs
+from gitops_check.report import findings, syncs
 from gitops_check.report.text import (
     BASELINE_TITLE,
     AppStatus,
@@ -139,7 +139,20 @@ def _resource_lines(diff: ResourceDiff, mode: str, paint: _Paint) -> list[str]:
     return lines
 
 
-def _app_lines(app: AppResult, mode: str, paint: _Paint, verbose: bool) -> list[str]:
+def _finding_lines(result: CheckResult, app: str, paint: _Paint) -> list[str]:
+    """``hygiene (rule): message (file:line)``: yellow as warnings, red as failures under --strict."""
+    color = "red" if findings.failing(result) else "yellow"
+    lines = []
+    for finding in findings.of_app(result, app):
+        where = findings.where(finding)
+        text = f"  {paint(findings.label(result), color)} ({clean(finding.rule)}): {clean(finding.message)}"
+        lines.append(text + ("  " + paint(f"({clean(where)})", "dim") if where else ""))
+    return lines
+
+
+def _app_lines(
+    app: AppResult, mode: str, paint: _Paint, verbose: bool, result: CheckResult | None = None
+) -> list[str]:
     status = app_status(app)
     head = f"{paint(clean(app.app.name), 'bold')} [{paint(app_label(app, mode), _APP_COLOR[status], 'bold')}]"
     breakdown = app_breakdown(app, mode)
@@ -152,6 +165,8 @@ def _app_lines(app: AppResult, mode: str, paint: _Paint, verbose: bool) -> list[
         lines += _error_lines(error, paint, "  ")
     for warning in app.warnings:
         lines.append(f"  {paint('warning:', 'yellow')} {clean(warning)}")
+    if result is not None:
+        lines += _finding_lines(result, app.app.name, paint)
     for diff in sort_diffs(app.diffs):
         if diff.status is Status.UNCHANGED and not verbose:
             continue
@@ -175,11 +190,17 @@ def render_terminal(result: CheckResult, *, color: bool, verbose: bool = False) 
     if result.errors or result.warnings or (verbose and result.notes):
         lines.append("")
     quiet: list[AppResult] = []
+    with_findings = {f.app for f in result.findings}
     for app in sort_apps(result.apps):
-        if app_status(app) is AppStatus.IN_SYNC and not verbose and not app.warnings:
+        if (
+            app_status(app) is AppStatus.IN_SYNC
+            and not verbose
+            and not app.warnings
+            and app.app.name not in with_findings
+        ):
             quiet.append(app)
             continue
-        lines += [*_app_lines(app, result.mode, paint, verbose), ""]
+        lines += [*_app_lines(app, result.mode, paint, verbose, result), ""]
     if quiet:
         label = w.app_status[AppStatus.IN_SYNC]
         if len(quiet) <= _IN_SYNC_NAMES:
@@ -194,6 +215,14 @@ def render_terminal(result: CheckResult, *, color: bool, verbose: bool = False) 
         lines += _baseline_lines(result.baseline, paint, verbose)
     if result.syncs:
         lines += _sync_lines(result, paint)
+    orphans = sorted(with_findings - {a.app.name for a in result.apps})
+    for name in orphans:  # findings of apps without a result of their own (not expected from a check)
+        lines += [paint(clean(name), "bold"), *_finding_lines(result, name, paint), ""]
+    if result.findings:
+        lines += [
+            paint(sentence(findings.summary(result)), "red" if findings.failing(result) else "yellow"),
+            "",
+        ]
     if verbose and result.timings:
         timings = ", ".join(f"{k} {v:.2f}s" for k, v in sorted(result.timings.items()))
         lines.append(paint(f"timings: {timings}", "dim"))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitops_check.model import AppResult, Change, ChangeKind, CheckResult, ResourceDiff, ResourceKey, Status
-from gitops_check.report import syncs
+from gitops_check.report import findings, syncs
 from gitops_check.yamlio import dump_yaml
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -218,6 +218,8 @@ def summary_line(result: CheckResult) -> str:
         line += f"; {w.drift} in what could be checked: {partial}"
     if result.errors:
         line += f"; {plural(len(result.errors), 'error')} outside any app"
+    if result.findings:
+        line += f"; {plural(len(result.findings), 'hygiene finding')}"
     return line
 
 
@@ -299,7 +301,9 @@ def exit_line(result: CheckResult) -> str:
     check_meaning = None
     if result.mode != "sync" and syncs.check_code(result) == code:
         check_meaning = wording(result.mode).exit_meaning[code]
-    return f"exit code {code}: " + "; and ".join(m for m in (check_meaning, sync_meaning) if m)
+    hygiene_meaning = findings.exit_meaning(result)
+    meanings = (check_meaning, hygiene_meaning, sync_meaning)
+    return f"exit code {code}: " + "; and ".join(m for m in meanings if m)
 
 
 # ---------------------------------------------------------------------------------------------------------------
