@@ -18,6 +18,7 @@ from typing import Any
 
 from gitops_check import repourl, yamlio
 from gitops_check.config import parse_ignore_rules
+from gitops_check.discover import reads
 from gitops_check.errors import ConfigError, InputError
 from gitops_check.model import (
     App,
@@ -195,6 +196,8 @@ def envsubst(text: str, env: Mapping[str, str]) -> str:
             if name == "" and width == 0:
                 out.append("$")
             elif name:
+                if name.startswith("ARGOCD_APP_REVISION"):
+                    reads.used_revision()  # the commit id is in the result: another commit's differs
                 out.append("$" if name == "$" else env.get(name, ""))
             j += width
             i = j + 1

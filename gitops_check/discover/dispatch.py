@@ -48,8 +48,12 @@ class DiscoverOptions:
 Scanner = Callable[[Workspace, ProjectConfig | None, DiscoverOptions], Discovery]
 Expander = Callable[[App, Sequence[RawObject], Workspace, DiscoverOptions], Discovery]
 
+# (workspace discovered, workspace taking its result over, that one's options): see adopt().
+Adopter = Callable[[Workspace, Workspace, DiscoverOptions], None]
+
 SCANNERS: dict[str, Scanner] = {}
 EXPANDERS: dict[str, Expander] = {}
+ADOPTERS: dict[str, Adopter] = {}
 # Plug-ins the project file turned off, per workspace (root, revision) that discover() looked at.
 _DISABLED: dict[tuple[str, str | None], frozenset[str]] = {}
 _DISABLED_LOCK = threading.Lock()
@@ -61,6 +65,11 @@ def register_scanner(name: str, scanner: Scanner) -> None:
 
 def register_expander(name: str, expander: Expander) -> None:
     EXPANDERS[name] = expander
+
+
+def register_adopter(name: str, adopter: Adopter) -> None:
+    """A plug-in whose scanner leaves per-workspace state for its expander registers how another takes it over."""
+    ADOPTERS[name] = adopter
 
 
 def _load_plugins() -> None:
@@ -129,6 +138,21 @@ def discover(
             auto.notes.insert(0, f"{project.path} lists no apps: discovering them")
         _merge(found, auto)
     return found
+
+
+def adopt(previous: Workspace, ws: Workspace, options: DiscoverOptions) -> None:
+    """Let ``ws`` take over what ``discover`` left about ``previous`` (before anything was expanded on it).
+
+    For a caller that uses ``previous``'s discovery result as ``ws``'s because ``discover.reads`` shows the two
+    would be the same: ``expand`` on ``ws`` then behaves as if ``discover`` had run on it.
+    """
+    _load_plugins()
+    with _DISABLED_LOCK:
+        disabled = _DISABLED.get(_workspace_key(previous))
+        if disabled is not None:
+            _DISABLED[_workspace_key(ws)] = disabled
+    for adopter in ADOPTERS.values():
+        adopter(previous, ws, options)
 
 
 def expand(app: App, objects: Sequence[RawObject], ws: Workspace, options: DiscoverOptions) -> Discovery:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops_check import repourl, yamlio
+from gitops_check.discover import reads
 from gitops_check.errors import InputError
 from gitops_check.model import RawObject, Workspace, split_api_version
 
@@ -109,7 +110,9 @@ def scan_workspace(ws: Workspace) -> Scan:
             data = path.read_bytes()
         except OSError:
             continue
-        if _SNIFF not in data:
+        found = _SNIFF in data
+        reads.sniffed(path, (_SNIFF,), found)
+        if not found:
             continue
         try:
             docs = list(yamlio.load_documents(data, rel))

@@ -19,13 +19,15 @@ from typing import Any
 
 from gitops_check import repourl
 from gitops_check.config import ProjectConfig
-from gitops_check.discover.dispatch import DiscoverOptions, discover
+from gitops_check.discover import reads
+from gitops_check.discover.dispatch import DiscoverOptions, adopt, discover
 from gitops_check.discover.project import Discovery, load_project
 from gitops_check.errors import GitopsCheckError, SourceError
 from gitops_check.inputs import Tree
 from gitops_check.model import App, Workspace
 from gitops_check.preview.plan import SIDES, Side
 from gitops_check.preview.request import PreviewRequest
+from gitops_check.preview.reuse import carries_over
 from gitops_check.preview.revisions import Revisions
 from gitops_check.sources.git import RepoHandle, open_repo
 
@@ -88,19 +90,36 @@ def _materialize(repo: RepoHandle, revs: Revisions, request: PreviewRequest, tmp
 
 
 def discover_apps(side: Side, request: PreviewRequest, other: Side | None = None) -> list[App]:
+    """The apps of ``side``'s commit: ``other``'s when discovering again would find the same (``reuse``)."""
     ws = side.tree.ws
-    try:
-        side.project = _same_project(side, other) or load_project(ws)
-        found = discover(ws, side.project, side.options)
-    except GitopsCheckError as e:
-        raise type(e)(
-            f"{side.name} commit {(ws.revision or '')[:7]}: {e.message}", file=e.file, line=e.line
-        ) from e
+    if other is not None and _take_over(side, other):
+        found = other.found
+        assert found is not None
+    else:
+        try:
+            with reads.record(ws.root) as record:
+                side.project = _same_project(side, other) or load_project(ws)
+                found = discover(ws, side.project, side.options)
+        except GitopsCheckError as e:
+            raise type(e)(
+                f"{side.name} commit {(ws.revision or '')[:7]}: {e.message}", file=e.file, line=e.line
+            ) from e
+        side.found, side.reads = found, record
     if request.only_apps:
         found = Discovery([a for a in found.apps if a.name in request.only_apps], found.notes, found.errors)
     side.notes.extend(found.notes)
     side.errors.extend(found.errors)
     return found.apps
+
+
+def _take_over(side: Side, other: Side) -> bool:
+    if other.found is None or other.reads is None:
+        return False
+    if not carries_over(other.found, other.reads, other.tree, side.tree):
+        return False
+    side.project, side.found, side.discovered_by = other.project, other.found, other.name
+    adopt(other.tree.ws, side.tree.ws, side.options)
+    return True
 
 
 def _same_project(side: Side, other: Side | None) -> ProjectConfig | None:

@@ -21,6 +21,8 @@ from typing import Any
 
 from gitops_check.config import ProjectConfig, RenderOptions
 from gitops_check.discover.dispatch import DiscoverOptions, expand
+from gitops_check.discover.project import Discovery
+from gitops_check.discover.reads import Reads
 from gitops_check.errors import GitopsCheckError
 from gitops_check.inputs import Tree, app_inputs, app_material, content_key, context_text
 from gitops_check.model import App, AppError, SecretHashing
@@ -41,6 +43,10 @@ class Side:
     options: DiscoverOptions
     notes: list[str] = field(default_factory=list)
     errors: list[AppError] = field(default_factory=list)
+    # What discovery found (before --app filtered it) and what it read, for the other commit to take over.
+    found: Discovery | None = None
+    reads: Reads | None = None
+    discovered_by: str = ""  # the side whose discovery this one took over ("" when it ran its own)
 
 
 @dataclass
