@@ -254,6 +254,23 @@ class App:
     appliers: tuple[str, ...] = ()
     # How the agent syncs it on its own; None when not known or not applicable (project-file apps).
     sync_policy: SyncPolicy | None = None
+    # The agent's own object (the Argo CD Application, the Flux Kustomization / HelmRelease; not the destination):
+    # its namespace and name, where sync asks the agent. None for project-file apps.
+    agent_namespace: str | None = None
+    agent_name: str | None = None
+
+    @property
+    def agent_kind(self) -> str | None:
+        """``Application``, ``Kustomization`` or ``HelmRelease`` when the app is an agent's object, else None."""
+        return AGENT_KINDS.get(self.kind) if self.agent_name else None
+
+
+# App.kind -> the kind of the agent's object
+AGENT_KINDS = {
+    "argocd": "Application",
+    "flux-kustomization": "Kustomization",
+    "flux-helmrelease": "HelmRelease",
+}
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -43,9 +43,6 @@ def write_sync_reports(result: CheckResult, kw: dict[str, Any]) -> None:
         write_file(kw["markdown"], render_markdown_full(result), "Markdown")
 
 
-FLUX_APP_KINDS = {"flux-kustomization": "Kustomization", "flux-helmrelease": "HelmRelease"}
-
-
 def _print_terminal(result: CheckResult, kw: dict[str, Any]) -> None:
     import sys
 
@@ -87,8 +84,7 @@ def sync_after_check(
         return result
     _print_terminal(result, kw)
     click.echo(f"\n--sync-on-drift: {len(names)} drifted app(s): {', '.join(names)}")
-    kinds = {a.app.name: FLUX_APP_KINDS[a.app.kind] for a in result.apps if a.app.kind in FLUX_APP_KINDS}
-    outcomes = run_syncs(names, kw, previous=previous, kinds=kinds if kw["agent"] == "flux" else None)
+    outcomes = run_syncs(names, kw, previous=previous)  # discovered apps: their agent object, kind, namespace
     if outcomes and all(o.state is SyncState.SUCCEEDED for o in outcomes) and not kw["dry_run"]:
         click.echo("\n--sync-on-drift: every sync succeeded; checking again\n")
         again = recheck()

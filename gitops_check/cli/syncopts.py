@@ -7,6 +7,7 @@ environment or a file; a ``--token`` value is refused without being echoed.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -59,7 +60,8 @@ def agent_option_list() -> list[Callable[..., Any]]:
         click.option("--kube", is_flag=True,
                      help="Argo CD through the Kubernetes API (set the Application's .operation); no Argo CD token."),
         click.option("-n", "--namespace", "--app-namespace", "namespace",
-                     help="Namespace of the Applications (default: argocd with --kube) or Flux objects (flux-system)."),
+                     help="Namespace of the Applications (default: argocd with --kube) or Flux objects (flux-system). "
+                          "Apps the check before found keep the namespace their name carries (docs/sync.md)."),
         click.option("--kind", type=click.Choice(["kustomization", "helmrelease"]), default=None,
                      help="Flux object kind (default kustomization)."),
         click.option("--with-source", is_flag=True, help="Flux: reconcile the source first."),
@@ -189,6 +191,24 @@ def _project_allow(repo: str) -> tuple[tuple[str, ...] | None, str]:
     return None, str(Path(repo) / PROJECT_FILE_ALIASES[0])
 
 
+def agent_objects(kw: dict[str, Any], previous: Any) -> dict[str, Any] | None:
+    """The agent objects discovery found for the apps of the check before (``previous``), by app name.
+
+    Flux app names and Argo CD apps outside the control-plane namespace (``ns/name``) carry their namespace,
+    which is used as if typed as NAMESPACE/NAME. For the other Argo CD apps the namespace is the control-plane
+    namespace discovery assumed: ``-n`` overrides it, and through Argo CD's API the server's own default is used.
+    """
+    if previous is None or not previous.agents:
+        return None
+    through_api = kw["agent"] == "argocd" and not kw.get("kube")
+    out = {}
+    for app, obj in previous.agents.items():
+        if "/" not in app and (kw.get("namespace") or through_api):
+            obj = dataclasses.replace(obj, namespace=None)
+        out[app] = obj
+    return out
+
+
 def run_syncs(
     names: Sequence[str],
     kw: dict[str, Any],
@@ -212,7 +232,7 @@ def run_syncs(
     guards = Guards(allow, allow_file, fork_pipeline(os.environ), kw["allow_fork"], kw["force"])
     plan = plan_syncs(
         names, via=via_text(kw), guards=guards, previous=previous, only_drifted=kw["only_drifted"],
-        prune=kw["prune"], kinds=kinds,
+        prune=kw["prune"], kinds=kinds, agents=agent_objects(kw, previous), agent=kw["agent"],
     )  # fmt: skip
     for outcome in plan.refused:
         say(f"{outcome.app}: {outcome.message}")

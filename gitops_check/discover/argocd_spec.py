@@ -111,6 +111,8 @@ def application_to_app(
         kind="argocd",
         labels=labels,
         sync_policy=_sync_policy(spec.get("syncPolicy")),
+        agent_namespace=ns,
+        agent_name=name,
     )
 
 

@@ -104,6 +104,8 @@ def kustomization_app(obj: FluxObject, ctx: Context) -> App:
         labels=labels,
         appliers=("kustomize-controller",),
         sync_policy=_sync_policy(spec, helm=False),
+        agent_namespace=obj.namespace,
+        agent_name=obj.name,
     )
 
 
@@ -154,6 +156,8 @@ def helmrelease_app(obj: FluxObject, ctx: Context) -> App:
         labels={OBJECT_LABEL: obj.id, **({TREE_LABEL: ctx.tree} if ctx.tree else {})},
         appliers=("helm-controller",),
         sync_policy=_sync_policy(spec, helm=True),
+        agent_namespace=obj.namespace,
+        agent_name=obj.name,
     )
 
 

@@ -75,7 +75,7 @@ def _resource(diff: ResourceDiff, mode: str) -> dict[str, Any]:
 
 
 def _app(app: AppResult, mode: str) -> dict[str, Any]:
-    out = {
+    out: dict[str, Any] = {
         "name": app.app.name,
         "kind": app.app.kind,
         "origin": app.app.origin or None,
@@ -88,6 +88,10 @@ def _app(app: AppResult, mode: str) -> dict[str, Any]:
     }
     if app.change:
         out["change"] = app.change  # preview: the whole app is new or gone
+    kind = app.app.agent_kind
+    if kind is not None:
+        # Optional: the agent's own object, where ``gitops-check sync --from-report`` asks for a sync.
+        out["agent"] = {"kind": kind, "namespace": app.app.agent_namespace, "name": app.app.agent_name}
     return out
 
 

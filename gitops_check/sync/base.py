@@ -27,6 +27,15 @@ class SyncTarget:
 
 
 @dataclass(frozen=True)
+class AgentObject:
+    """The agent's object of an app discovery found (App.agent_*): where a sync of that app is asked."""
+
+    kind: str  # Application, Kustomization, HelmRelease
+    namespace: str | None  # None: the path's default (-n, else argocd / flux-system)
+    name: str
+
+
+@dataclass(frozen=True)
 class SyncSettings:
     revision: str | None = None
     prune: bool = False

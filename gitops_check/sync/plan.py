@@ -8,16 +8,17 @@ every app a guard rail stopped. Refusals never contact a cluster.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from gitops_check.errors import ConfigError
 from gitops_check.model import ResourceKey, SyncOutcome, SyncState
-from gitops_check.sync.base import SyncTarget
+from gitops_check.sync.base import AgentObject, SyncTarget
 from gitops_check.sync.guard import not_allowed
 from gitops_check.sync.previous import PreviousCheck
 
 _MAX_NAMES = 10
+_FLUX_KINDS = ("Kustomization", "HelmRelease")
 
 
 @dataclass(frozen=True)
@@ -60,17 +61,34 @@ def plan_syncs(
     only_drifted: bool = False,
     prune: bool = False,
     kinds: dict[str, str] | None = None,
+    agents: Mapping[str, AgentObject] | None = None,
+    agent: str | None = None,
 ) -> SyncPlan:
-    """Targets for ``names`` (NAME or NAMESPACE/NAME); ``kinds`` maps a name to its agent kind when known."""
+    """Targets for ``names`` (NAME or NAMESPACE/NAME); ``kinds`` maps a name to its agent kind when known.
+
+    ``agents``: the agent objects of apps discovery found, by app name (their namespace None: the path's
+    default). ``agent`` (argocd | flux): apps found as the other agent's objects are left out with a note.
+    """
     plan = SyncPlan()
     if only_drifted and previous is None:
         raise ConfigError(
             "--only-drifted needs the check before the sync: use diff --sync-on-drift, or sync --from-report"
         )
-    parsed = []
+    parsed: list[tuple[str, str | None, str, str | None]] = []
     for text in dict.fromkeys(names):
-        namespace, name = parse_name(text)
-        parsed.append((text, namespace, name))
+        known = (agents or {}).get(text)
+        if known is None:
+            namespace, name = parse_name(text)
+            parsed.append((text, namespace, name, (kinds or {}).get(name)))
+            continue
+        other = "Flux object" if known.kind in _FLUX_KINDS else "Argo CD Application"
+        if agent is not None and (agent == "flux") != (known.kind in _FLUX_KINDS):
+            flag = "--argocd" if agent == "flux" else "--flux"
+            plan.notes.append(
+                f"{text}: a {other} ({known.kind}), not synced by --{agent}; sync it with {flag}"
+            )
+            continue
+        parsed.append((text, known.namespace, known.name, known.kind))
 
     def refuse(text: str, message: str) -> None:
         plan.refused.append(
@@ -78,36 +96,35 @@ def plan_syncs(
         )
 
     if guards.fork and not guards.allow_fork:
-        for text, _, _ in parsed:
+        for text, *_ in parsed:
             refuse(text, f"refused: this pipeline runs for a {guards.fork}; pass --allow-fork to sync anyway")
         return plan
     if previous is not None and previous.incomplete and not guards.force:
         missing = f" (not checked: {_names(list(previous.not_checked))})" if previous.not_checked else ""
-        for text, _, _ in parsed:
+        for text, *_ in parsed:
             refuse(
                 text,
                 f"refused: {previous.source} could not check everything{missing}, so what drifted is not "
                 "known; fix the check, or pass --force to sync anyway",
             )
         return plan
-    blocked = set(not_allowed([name for _, _, name in parsed], guards.allow))
-    for text, namespace, name in parsed:
-        if name in blocked:
+    for text, namespace, name, kind in parsed:
+        # The allow-list holds object names: shop for argocd/shop, apps for Kustomization/flux-system/apps.
+        if not_allowed([name], guards.allow):
             allowed = _names(list(guards.allow or ()))
             refuse(text, f"refused: {name} is not on the sync.allow list of {guards.allow_file} ({allowed})")
             continue
         resources: tuple[ResourceKey, ...] = ()
         if only_drifted and previous is not None:
-            resources = previous.resources(name, prune=prune)
+            app = text if text in previous.apps else name
+            resources = previous.resources(app, prune=prune)
             if not resources:
-                if previous.removed.get(name):
+                if previous.removed.get(app):
                     plan.notes.append(f"{name}: only resources to prune drifted; not synced (pass --prune)")
                 else:
                     plan.notes.append(f"{name}: nothing drifted in {previous.source}; not synced")
                 continue
         plan.targets.append(
-            SyncTarget(
-                app=text, name=name, namespace=namespace, resources=resources, kind=(kinds or {}).get(name)
-            )
+            SyncTarget(app=text, name=name, namespace=namespace, resources=resources, kind=kind)
         )
     return plan

@@ -14,7 +14,8 @@ from typing import Any
 
 from gitops_check import yamlio
 from gitops_check.errors import InputError
-from gitops_check.model import CheckResult, ResourceKey, Status
+from gitops_check.model import AGENT_KINDS, CheckResult, ResourceKey, Status
+from gitops_check.sync.base import AgentObject
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class PreviousCheck:
     # app -> resources a sync would create or change / would prune
     drifted: dict[str, tuple[ResourceKey, ...]] = field(default_factory=dict)
     removed: dict[str, tuple[ResourceKey, ...]] = field(default_factory=dict)
+    # app -> its agent object, for the apps discovery found (Argo CD, Flux); project-file apps have none
+    agents: dict[str, AgentObject] = field(default_factory=dict)
 
     def drifted_apps(self) -> list[str]:
         return sorted(set(self.drifted) | set(self.removed))
@@ -46,6 +49,11 @@ def from_result(result: CheckResult, source: str = "the check above") -> Previou
             drifted[app.app.name] = changed
         if gone:
             removed[app.app.name] = gone
+    agents = {
+        a.app.name: AgentObject(kind, a.app.agent_namespace, a.app.agent_name)
+        for a in result.apps
+        if (kind := a.app.agent_kind) is not None and a.app.agent_name
+    }
     return PreviousCheck(
         source=source,
         incomplete=result.incomplete,
@@ -54,7 +62,26 @@ def from_result(result: CheckResult, source: str = "the check above") -> Previou
         not_checked=tuple(sorted(a.app.name for a in result.apps if a.failed)),
         drifted=drifted,
         removed=removed,
+        agents=agents,
     )
+
+
+def _agent(app: dict[str, Any], where: str) -> AgentObject | None:
+    """An app entry's ``agent`` (optional in reports; written since gitops-check knows agent objects)."""
+    agent = app.get("agent")
+    if agent is None:
+        return None
+    kinds = set(AGENT_KINDS.values())
+    if (
+        not isinstance(agent, dict)
+        or agent.get("kind") not in kinds
+        or not isinstance(agent.get("name"), str)
+        or not isinstance(agent.get("namespace"), (str, type(None)))
+    ):
+        raise InputError(
+            f"{where}: app {app['name']}: agent needs kind ({', '.join(sorted(kinds))}), namespace, name"
+        )
+    return AgentObject(agent["kind"], agent["namespace"], agent["name"])
 
 
 def _key(resource: Any, where: str) -> ResourceKey:
@@ -78,11 +105,15 @@ def from_report(path: str) -> PreviousCheck:
     drifted: dict[str, tuple[ResourceKey, ...]] = {}
     removed: dict[str, tuple[ResourceKey, ...]] = {}
     names, failed = set(), []
+    agents: dict[str, AgentObject] = {}
     for app in data["apps"]:
         if not isinstance(app, dict) or not isinstance(app.get("name"), str):
             raise InputError("an apps entry has no name", file=path)
         name = app["name"]
         names.add(name)
+        agent = _agent(app, where)
+        if agent is not None:
+            agents[name] = agent
         if app.get("status") == "error":
             failed.append(name)
         resources = app.get("resources") or []
@@ -105,4 +136,5 @@ def from_report(path: str) -> PreviousCheck:
         not_checked=tuple(sorted(failed)),
         drifted=drifted,
         removed=removed,
+        agents=agents,
     )
