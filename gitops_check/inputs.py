@@ -75,7 +75,7 @@ class Tree:
         self.sorted = sorted(index)
         self.links = [p for p in self.sorted if index[p][0] == MODE_SYMLINK]
         # Parsed YAML by object id; pass the other commit's dict to share it (most files are the same blob).
-        self._parsed: dict[str, Any] = {} if parsed is None else parsed
+        self.parsed: dict[str, Any] = {} if parsed is None else parsed
 
     def is_dir(self, rel: str) -> bool:
         entry = self.index.get(rel)
@@ -102,9 +102,9 @@ class Tree:
     def load(self, rel: str) -> Any:
         """The YAML document at ``rel``, parsed once per object id; raises GitopsCheckError or OSError."""
         oid = self.index[rel][1]
-        if oid not in self._parsed:
-            self._parsed[oid] = yamlio.load_one((self.ws.root / rel).read_bytes(), rel)
-        return self._parsed[oid]
+        if oid not in self.parsed:
+            self.parsed[oid] = yamlio.load_one((self.ws.root / rel).read_bytes(), rel)
+        return self.parsed[oid]
 
 
 @dataclass(frozen=True)

@@ -107,10 +107,11 @@ class _Recorder:
 _recorders: list[_Recorder] = []  # active records, any thread
 _installed = False
 _lock = threading.Lock()
+_aside = threading.local()  # .active: this thread's work is no part of any discovery (unrecorded())
 
 
 def _hook(event: str, args: tuple[Any, ...]) -> None:
-    if not _recorders or (event != "open" and event not in _OPAQUE):
+    if not _recorders or (event != "open" and event not in _OPAQUE) or getattr(_aside, "active", False):
         return
     for recorder in tuple(_recorders):
         try:
@@ -135,6 +136,17 @@ def record(root: Path) -> Iterator[Reads]:
     finally:
         with _lock:
             _recorders.remove(recorder)
+
+
+@contextmanager
+def unrecorded() -> Iterator[None]:
+    """What this thread does in the block is no part of any discovery (writing another commit meanwhile)."""
+    before = getattr(_aside, "active", False)
+    _aside.active = True
+    try:
+        yield
+    finally:
+        _aside.active = before
 
 
 def _current(path: Any) -> tuple[_Recorder, str] | None:

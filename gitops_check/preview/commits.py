@@ -1,10 +1,11 @@
 """The two commits as files, and the apps each declares.
 
-Both commits are written side by side (two ``git cat-file`` streams at once) into a temporary folder on a
-memory-backed file system when it has room, since writing a few thousand small files twice is most of a preview's
-fixed cost; a full memory folder falls back to disk. Discovery runs per commit; when the project file is the same
-blob at both, it is parsed once.
-"""
+Both commits are written into a temporary folder on a memory-backed file system when it has room, since writing
+a few thousand small files twice is most of a preview's fixed cost; a full memory folder falls back to disk. The
+base commit is written first; the head commit is a copy of it (``cp``, another process, running while the base
+commit's apps are discovered) plus the paths that differ. Discovery runs on the base commit; the head commit
+takes its result over when nothing discovery read changed (``reuse``), else runs its own, with the project file
+parsed once when it is the same blob at both."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from gitops_check.discover.project import Discovery, load_project
 from gitops_check.errors import GitopsCheckError, SourceError
 from gitops_check.inputs import Tree
 from gitops_check.model import App, Workspace
-from gitops_check.preview.plan import SIDES, Side
+from gitops_check.preview.plan import Side
 from gitops_check.preview.request import PreviewRequest
 from gitops_check.preview.reuse import carries_over
 from gitops_check.preview.revisions import Revisions
@@ -35,23 +36,61 @@ _SHM = Path("/dev/shm")
 _SHM_MIN_FREE = 256 * 1024 * 1024
 
 
+class Commits:
+    """The base commit, written; the head commit, being written meanwhile (a copy of base plus what differs)."""
+
+    def __init__(self, base: Side, head: Future[Side]):
+        self.base = base
+        self._head = head
+
+    def head(self) -> Side:
+        """The head commit, once written (raises what writing it raised)."""
+        return self._head.result()
+
+
 def materialize(
     stack: contextlib.ExitStack[Any], repo: RepoHandle, revs: Revisions, request: PreviewRequest
-) -> dict[str, Side]:
-    """Both commits in a temporary folder: memory-backed when it has room, on disk when that fills up."""
+) -> Commits:
+    """Both commits in a temporary folder: memory-backed when it has room, on disk when that fills up.
+
+    The base commit is written first; the head commit is written in the background while the caller discovers
+    the base commit's apps: a copy of the base files (``cp``, a process of its own) plus the paths that differ.
+    """
     parent = request.work_dir or (
         Path(os.environ["GITOPS_CHECK_WORKDIR"]) if os.environ.get("GITOPS_CHECK_WORKDIR") else None
     )
     in_memory = parent is None and _roomy(_SHM)
     tmp = stack.enter_context(_temp(_SHM if in_memory else parent))
+    pool = stack.enter_context(ThreadPoolExecutor(max_workers=2, thread_name_prefix="materialize"))
+    head_index = pool.submit(repo.tree_index, revs.head)  # one git ls-tree while base is written
     try:
-        return _materialize(repo, revs, request, tmp)
+        base = _base(repo, revs, request, tmp)
     except OSError as e:
         if not in_memory:
             raise SourceError(
                 f"cannot write the two commits to {tmp}: {e.strerror or e}; pass --work-dir"
             ) from e
-    return _materialize(repo, revs, request, stack.enter_context(_temp(parent)))
+        tmp, in_memory = stack.enter_context(_temp(parent)), False
+        base = _base(repo, revs, request, tmp)
+
+    def head() -> Side:
+        index = head_index.result()
+        with reads.unrecorded():  # the copy reads the base files while their discovery is recorded
+            return _head(index)
+
+    def _head(index: dict[str, tuple[str, str]]) -> Side:
+        try:
+            ws = repo.materialize(revs.head, tmp / "head", like=base.tree.ws)
+        except OSError as e:
+            if not in_memory:
+                raise SourceError(
+                    f"cannot write the head commit to {tmp}: {e.strerror or e}; pass --work-dir"
+                ) from e
+            ws = repo.materialize(revs.head, stack.enter_context(_temp(parent)) / "head")
+        options = DiscoverOptions(this_repo_urls=base.options.this_repo_urls, repo_map=base.options.repo_map)
+        return Side("head", Tree(ws, index, base.tree.parsed), None, options)
+
+    return Commits(base, pool.submit(head))
 
 
 @contextmanager
@@ -70,23 +109,15 @@ def _roomy(path: Path) -> bool:
     return st.f_bavail * st.f_frsize >= _SHM_MIN_FREE and os.access(path, os.W_OK)
 
 
-def _materialize(repo: RepoHandle, revs: Revisions, request: PreviewRequest, tmp: Path) -> dict[str, Side]:
+def _base(repo: RepoHandle, revs: Revisions, request: PreviewRequest, tmp: Path) -> Side:
     urls = frozenset(repourl.canonical(u) for u in (*repo.remote_urls(), *request.repo_urls))
     mapped: dict[str, Workspace] = {}
     for i, (url, path) in enumerate(sorted(request.repo_map.items())):
         mapped[repourl.canonical(url)] = open_repo(path).materialize("HEAD", tmp / f"mapped-{i}")
-
-    parsed: dict[str, Any] = {}  # YAML parsed by blob id, shared by both commits
-
-    def one(side: str) -> Side:
-        sha = revs.base if side == "base" else revs.head
-        ws = repo.materialize(sha, tmp / side)
-        options = DiscoverOptions(this_repo_urls=urls, repo_map=mapped)
-        return Side(side, Tree(ws, repo.tree_index(sha), parsed), None, options)
-
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="materialize") as pool:
-        base, head = pool.map(one, SIDES)
-    return {"base": base, "head": head}
+    ws = repo.materialize(revs.base, tmp / "base")
+    # YAML parsed by blob id: the head commit's Tree shares the dict (most files are the same blob).
+    tree = Tree(ws, repo.tree_index(revs.base), {})
+    return Side("base", tree, None, DiscoverOptions(this_repo_urls=urls, repo_map=mapped))
 
 
 def discover_apps(side: Side, request: PreviewRequest, other: Side | None = None) -> list[App]:

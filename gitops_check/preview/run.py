@@ -51,13 +51,18 @@ def run_preview(request: PreviewRequest) -> CheckResult:
         )
         versions = background.submit(_tool_versions, tools, cache)
         t = time.perf_counter()
-        sides = materialize(stack, repo, revs, request)
+        commits = materialize(stack, repo, revs, request)
+        sides = {"base": commits.base}
         timings["materialize"] = time.perf_counter() - t
 
         t = time.perf_counter()
         found = {"base": discover_apps(sides["base"], request)}
+        waited = time.perf_counter()
+        sides["head"] = commits.head()  # written meanwhile
+        waited = time.perf_counter() - waited
         found["head"] = discover_apps(sides["head"], request, sides["base"])
-        timings["discover"] = time.perf_counter() - t
+        timings["discover"] = time.perf_counter() - t - waited
+        timings["materialize"] += waited
 
         # Both commits render with the head commit's render section, where the command line left options open:
         # it describes the cluster gitops-check renders for (no agent reads it), so changing it is no app change.

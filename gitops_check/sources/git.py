@@ -13,6 +13,7 @@ and no smudge filters (which could fetch Git LFS objects over the network).
 from __future__ import annotations
 
 import os
+import posixpath
 import shutil
 import stat
 import subprocess
@@ -49,7 +50,18 @@ def display_path(path: Path) -> str:
 class _Entry:
     mode: str
     oid: str
-    path: str  # posix, relative to the repository root
+    path: str  # posix, relative to the GitOps root
+
+
+@dataclass(frozen=True)
+class _Listed:
+    """One line of ``git ls-tree -r -t``."""
+
+    mode: str
+    kind: str  # blob | tree | commit
+    oid: str
+    full_path: str  # relative to the repository root
+    path: str  # relative to the GitOps root
 
 
 def open_repo(path: str | Path, *, display: str | None = None) -> RepoHandle:
@@ -91,6 +103,10 @@ class RepoHandle:
         self.git_dir = Path(repo.git_dir)
         # GitPython's object database talks to one long-lived ``git cat-file`` process: one caller at a time.
         self._odb_lock = threading.Lock()
+        # Facts that never change for a given commit id: asked once per handle.
+        self._commits: dict[str, str] = {}  # full commit SHA -> itself, once git confirmed it is a commit
+        self._listings: dict[str, list[_Listed]] = {}  # commit SHA -> ls-tree -r -t below the GitOps root
+        self._written: dict[Path, str] = {}  # folder this handle materialized -> the commit written there
 
     def __repr__(self) -> str:
         return f"RepoHandle({self.display!r})"
@@ -112,6 +128,9 @@ class RepoHandle:
         text = rev.strip()
         if not text:
             raise SourceError(f"empty revision for {self.display}")
+        known = self._commits.get(text)
+        if known is not None:
+            return known
         sha = ""
         if not text.startswith("-"):  # never an option (rev-parse's --end-of-options needs git 2.30)
             try:
@@ -120,6 +139,7 @@ class RepoHandle:
                 sha = ""
         if len(sha) < 40:
             raise SourceError(f"unknown revision {rev!r} in {self.display}; fetch it or check the name")
+        self._commits[sha] = sha  # a commit id names the same commit forever; branch names do not
         return sha
 
     def merge_base(self, a: str, b: str) -> str:
@@ -155,15 +175,28 @@ class RepoHandle:
             "rev-parse", "--verify", "--quiet", f"{sha}:{self.prefix}" if self.prefix else f"{sha}^{{tree}}"
         )
         out: dict[str, tuple[str, str]] = {"": ("040000", root)}
+        for entry in self._listing(sha):
+            out[entry.path] = (entry.mode, entry.oid)
+        return out
+
+    def _listing(self, sha: str) -> list[_Listed]:
+        """``git ls-tree -r -t`` of a commit below the GitOps root (paths relative to it), folders included."""
+        known = self._listings.get(sha)
+        if known is not None:
+            return known
         scope = [sha, "--", self.prefix] if self.prefix else [sha]
         head = self.prefix + "/" if self.prefix else ""
+        out: list[_Listed] = []
         for raw in self._git_bytes("ls-tree", "-r", "-t", "-z", "--full-tree", *scope).split(b"\0"):
+            if not raw:
+                continue
             meta, _, path_b = raw.partition(b"\t")
             path = os.fsdecode(path_b)
             if not path.startswith(head) or path == head:
                 continue
-            mode, _, oid = meta.decode().split()
-            out[path[len(head) :]] = (mode, oid)
+            mode, kind, oid = meta.decode().split()
+            out.append(_Listed(mode, kind, oid, path, path[len(head) :]))
+        self._listings[sha] = out
         return out
 
     def changed_paths(self, base: str, head: str | None) -> set[str]:
@@ -200,8 +233,13 @@ class RepoHandle:
 
     # ------------------------------------------------------------------------------------------ files
 
-    def materialize(self, rev: str | None, dest: Path) -> Workspace:
-        """Write the files of ``rev`` (None: the working tree) into ``dest``, which must be empty or absent."""
+    def materialize(self, rev: str | None, dest: Path, *, like: Workspace | None = None) -> Workspace:
+        """Write the files of ``rev`` (None: the working tree) into ``dest``, which must be empty or absent.
+
+        ``like``: a workspace this handle materialized for another commit, unchanged since. Its files are copied
+        (one ``cp -a``, a process of its own) and only the paths that differ are written, which costs much less
+        when the two commits share most files. Without ``cp``, or when the copy fails, everything is written.
+        """
         dest.mkdir(parents=True, exist_ok=True)
         if any(dest.iterdir()):
             raise SourceError(f"workspace folder {dest} is not empty")
@@ -215,7 +253,9 @@ class RepoHandle:
                 warnings=tuple(warnings),
             )
         sha = self.resolve(rev)
-        warnings = self._write_revision(sha, dest)
+        copied = self._write_like(sha, dest, like) if like is not None else None
+        warnings = copied if copied is not None else self._write_revision(sha, dest)
+        self._written[dest] = sha
         return Workspace(
             root=dest,
             label=f"{self.display}@{sha[:7]}",
@@ -225,25 +265,49 @@ class RepoHandle:
         )
 
     def _write_revision(self, sha: str, dest: Path) -> list[str]:
-        scope = [sha, "--", self.prefix] if self.prefix else [sha]
-        listing = self._git_bytes("ls-tree", "-r", "-z", "--full-tree", *scope)
-        blobs: list[_Entry] = []
-        warnings: list[str] = []
-        for raw in listing.split(b"\0"):
-            if not raw:
-                continue
-            meta, _, path_b = raw.partition(b"\t")
-            mode, kind, oid = meta.decode().split()
-            path = os.fsdecode(path_b)
-            _check_tree_path(path, self.display)
-            if self.prefix:
-                path = path[len(self.prefix) + 1 :]
-            if kind == _TYPE_COMMIT:
-                warnings.append(f"submodule {path} skipped: gitops-check does not read submodules")
-            elif kind == "blob":
-                blobs.append(_Entry(mode, oid, path))
+        blobs, warnings = self._blobs(sha)
         if blobs:
             self._write_blobs(blobs, dest)
+        return warnings
+
+    def _blobs(self, sha: str) -> tuple[list[_Entry], list[str]]:
+        """The files (and symlinks) of a commit to write, checked for unsafe paths; submodules as warnings."""
+        blobs: list[_Entry] = []
+        warnings: list[str] = []
+        for listed in self._listing(sha):
+            if listed.kind == "tree":
+                continue
+            _check_tree_path(listed.full_path, self.display)
+            if listed.kind == _TYPE_COMMIT:
+                warnings.append(f"submodule {listed.path} skipped: gitops-check does not read submodules")
+            elif listed.kind == "blob":
+                blobs.append(_Entry(listed.mode, listed.oid, listed.path))
+        return blobs, warnings
+
+    def _write_like(self, sha: str, dest: Path, like: Workspace) -> list[str] | None:
+        """``like``'s files copied into ``dest``, then what differs at ``sha`` removed and written; None: not done."""
+        cp = shutil.which("cp")
+        if like.revision is None or self._written.get(like.root) != like.revision or cp is None:
+            return None
+        blobs, warnings = self._blobs(sha)
+        before = {e.path: e for e in self._blobs(like.revision)[0]}
+        try:
+            subprocess.run(
+                [cp, "-a", f"{like.root}{os.sep}.", str(dest)], check=True, capture_output=True, timeout=600
+            )
+        except (OSError, subprocess.SubprocessError):
+            _empty(dest)
+            return None
+        now = {e.path for e in blobs}
+        for entry in before.values():
+            if entry.path not in now:
+                _remove_file(dest, entry.path)
+        missing = [e for e in blobs if before.get(e.path) != e]
+        for entry in missing:
+            if entry.path in before:
+                os.unlink(dest / entry.path)  # changed content or mode: written again below
+        if missing:
+            self._write_blobs(missing, dest)
         return warnings
 
     def _write_blobs(self, blobs: list[_Entry], dest: Path) -> None:
@@ -388,6 +452,26 @@ def _check_tree_path(path: str, display: str) -> None:
     parts = path.split("/")
     if path.startswith("/") or any(p in ("", ".", "..") or p.lower() == ".git" for p in parts):
         raise SourceError(f"{display} contains an unsafe path {path!r}; refusing to write it")
+
+
+def _remove_file(dest: Path, rel: str) -> None:
+    """Remove ``dest/rel`` and the folders that it leaves empty (git has no empty folders)."""
+    os.unlink(dest / rel)
+    parent = posixpath.dirname(rel)
+    while parent:
+        try:
+            os.rmdir(dest / parent)
+        except OSError:
+            return  # not empty
+        parent = posixpath.dirname(parent)
+
+
+def _empty(dest: Path) -> None:
+    for child in dest.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
 
 
 def _read_chunks(stream: IO[bytes], size: int) -> Iterator[bytes]:

@@ -251,6 +251,18 @@ def test_record_a_process_makes_it_incomplete(tmp_path: Path) -> None:
         thread.join()
     assert not record.reusable
 
+    def aside() -> None:
+        with reads.unrecorded():  # e.g. copying the folder for the other commit meanwhile
+            subprocess.run(["ls", str(tmp_path)], capture_output=True)
+            (tmp_path / "a.yaml").read_text()
+
+    (tmp_path / "a.yaml").write_text("x")
+    with reads.record(tmp_path) as record:
+        thread = threading.Thread(target=aside)
+        thread.start()
+        thread.join()
+    assert record.reusable and record.files == frozenset()
+
 
 def test_record_sees_reads_of_every_thread_below_its_folder(tmp_path: Path) -> None:
     import threading
