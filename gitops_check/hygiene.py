@@ -4,7 +4,9 @@ Rules, each a small function over one app and what it rendered:
 
 * ``plain-secret``: a ``Secret`` with ``data``/``stringData`` in the render means its values sit in Git in plain
   text (base64 is not encryption); use Sealed Secrets, SOPS or External Secrets. Messages name the Secret and
-  the file, never a key's value.
+  the file, never a key's value. Values a Flux renderer filled in from a Kubernetes Secret (``${var}`` from
+  ``postBuild.substituteFrom``, HelmRelease ``valuesFrom``: ``RawObject.secret_sourced``) are not in Git and
+  do not count; values from inline ``substitute`` variables or ConfigMaps do.
 * ``prune-in-production``: an app marked production with automated sync and ``prune: true`` deletes whatever a
   bad commit drops, without a human in the loop.
 * ``self-heal-required``: the project file asks for ``selfHeal`` (all apps, production apps, or named ones) and
@@ -168,8 +170,8 @@ def _plain_secrets(app: App, objects: Sequence[RawObject]) -> list[Finding]:
             1
             for section in ("data", "stringData")
             if isinstance(body.get(section), dict)
-            for value in body[section].values()
-            if value not in (None, "")
+            for key, value in body[section].items()
+            if value not in (None, "") and f"{section}.{key}" not in obj.secret_sourced
         )
         if not count:
             continue

@@ -294,6 +294,9 @@ class RawObject:
 
     body: Any
     origin: Origin
+    # Secret values the renderer filled in from a Kubernetes Secret (Flux substituteFrom / valuesFrom), as
+    # ``data.<key>`` / ``stringData.<key>``: Git holds a reference there, not the value (hygiene's plain-secret).
+    secret_sourced: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

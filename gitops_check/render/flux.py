@@ -64,7 +64,7 @@ def render_flux_kustomization(ctx: SourceContext) -> RenderOutput:
     strict = ctx.app.labels.get(STRICT_LABEL) == "true"
     origin = Origin(ctx.app.name, ctx.path, None)
     for text, _ in split_documents(stdout):
-        body = post_build(text, variables, strict, ctx.source.kustomize, ctx.path)
+        body, from_secrets = post_build(text, variables, strict, ctx.source.kustomize, ctx.path)
         if body is None:
             continue
         if isinstance(body, dict) and "sops" in body:
@@ -73,7 +73,7 @@ def render_flux_kustomization(ctx: SourceContext) -> RenderOutput:
                 "cannot decrypt it, so it is not compared"
             )
             body = skip_marked(body)
-        out.objects.append(RawObject(body, origin))
+        out.objects.append(RawObject(body, origin, secret_sourced=from_secrets))
     return out
 
 
@@ -95,13 +95,17 @@ def split_documents(stdout: str) -> Iterator[tuple[str, int]]:
         yield text, line
 
 
-def post_build(text: str, variables: Mapping[str, str], strict: bool, o: KustomizeOptions, where: str) -> Any:
-    """One built object after Flux's post-build steps; None for an empty document."""
+def post_build(
+    text: str, variables: Mapping[str, str], strict: bool, o: KustomizeOptions, where: str
+) -> tuple[Any, frozenset[str]]:
+    """One built object after Flux's post-build steps (None for an empty document), and the Secret data keys whose
+    values substitution took from a Secret (``data.<key>``, ``stringData.<key>``)."""
     body = _parse(text, where)
+    from_secrets: frozenset[str] = frozenset()
     if body is None:
-        return None
+        return None, from_secrets
     if variables and not _substitution_disabled(body):
-        body = _substitute(text, body, variables, strict, where)
+        body, from_secrets = _substitute(text, body, variables, strict, where)
     if isinstance(body, dict) and (o.common_labels or o.common_annotations):
         metadata = dict(body.get("metadata") or {})
         if o.common_labels:
@@ -114,10 +118,12 @@ def post_build(text: str, variables: Mapping[str, str], strict: bool, o: Kustomi
         str(_meta(body, "labels").get(RECONCILE, "")).lower(),
     ):
         body = skip_marked(body)
-    return body
+    return body, from_secrets
 
 
-def _substitute(text: str, body: Any, variables: Mapping[str, str], strict: bool, where: str) -> Any:
+def _substitute(
+    text: str, body: Any, variables: Mapping[str, str], strict: bool, where: str
+) -> tuple[Any, frozenset[str]]:
     what = _describe(body)
     for name in variables:
         if not VAR_NAME.match(name):
@@ -131,7 +137,7 @@ def _substitute(text: str, body: Any, variables: Mapping[str, str], strict: bool
         raise RenderError(f"postBuild substitution failed for {what}: {e}", file=where) from None
     secret_names = sorted(n for n in used if n in variables and flux_secrets.has_secrets({n: variables[n]}))
     if not secret_names:
-        return _parse(real, where)
+        return _parse(real, where), frozenset()
     masked_vars = flux_secrets.placeholders(variables)
     masked, _ = substitute(text, masked_vars.get, strict=strict)
     try:
@@ -142,10 +148,11 @@ def _substitute(text: str, body: Any, variables: Mapping[str, str], strict: bool
             "parser's message is not shown)",
             file=where,
         ) from None
+    masked_body = _parse(masked, where)
     flux_secrets.check_only_secret_data(
-        real_body, _parse(masked, where), what, "variable(s) " + ", ".join(secret_names)
+        real_body, masked_body, what, "variable(s) " + ", ".join(secret_names)
     )
-    return real_body
+    return real_body, flux_secrets.secret_data_from_secrets(real_body, masked_body)
 
 
 def _parse(text: str, where: str) -> Any:

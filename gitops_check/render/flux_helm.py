@@ -69,7 +69,11 @@ def render_helm_release(ctx: SourceContext) -> RenderOutput:
             masked_ctx = dataclasses.replace(
                 plain_ctx, source=dataclasses.replace(plain_ctx.source, helm=masked_opts)
             )
-            _check_secrets(out.objects, _render(masked_ctx).objects)
+            from_secrets = _check_secrets(out.objects, _render(masked_ctx).objects)
+            out.objects = [
+                dataclasses.replace(o, secret_sourced=from_secrets[i]) if from_secrets.get(i) else o
+                for i, o in enumerate(out.objects)
+            ]
     return out
 
 
@@ -211,10 +215,13 @@ def _mask(value: Any) -> Any:
     return value
 
 
-def _check_secrets(real: list[RawObject], masked: list[RawObject]) -> None:
+def _check_secrets(real: list[RawObject], masked: list[RawObject]) -> dict[int, frozenset[str]]:
+    """Raise unless Secret-derived values land only in Secret data (or checksums); returns, by index in ``real``,
+    the Secret data keys whose values came from a Secret."""
     by_key = {_key(o.body): o.body for o in masked}
     seen = set()
-    for obj in real:
+    sourced: dict[int, frozenset[str]] = {}
+    for i, obj in enumerate(real):
         key = _key(obj.body)
         seen.add(key)
         what = f"{key[0]}/{key[2]}"
@@ -224,12 +231,14 @@ def _check_secrets(real: list[RawObject], masked: list[RawObject]) -> None:
                 "so this app is not checked"
             )
         flux_secrets.check_only_secret_data(obj.body, by_key[key], what, "values")
+        sourced[i] = flux_secrets.secret_data_from_secrets(obj.body, by_key[key])
     for key in by_key:
         if key not in seen:
             raise RenderError(
                 f"{key[0]}/{key[2]} depends on values from a Secret; gitops-check never shows Secret values, "
                 "so this app is not checked"
             )
+    return sourced
 
 
 def _key(body: Any) -> tuple[str, str, str]:

@@ -54,6 +54,18 @@ def differing_paths(a: Any, b: Any, path: tuple[str, ...] = ()) -> Iterator[tupl
         yield path
 
 
+def secret_data_from_secrets(real: Any, masked: Any) -> frozenset[str]:
+    """``data.<key>`` / ``stringData.<key>`` of a Secret whose values differ between the render with Secret-derived
+    values and the one with placeholders: values that came from a Secret, not from Git."""
+    if not (is_secret(real) and is_secret(masked)):
+        return frozenset()
+    return frozenset(
+        f"{path[0]}.{path[1]}"
+        for path in differing_paths(real, masked)
+        if len(path) == 2 and path[0] in ("data", "stringData") and path[1] != "<keys>"
+    )
+
+
 def is_secret(body: Any) -> bool:
     return isinstance(body, dict) and body.get("kind") == "Secret" and body.get("apiVersion") == "v1"
 
