@@ -357,6 +357,26 @@ def app_inputs(app: App, tree: Tree) -> AppInputs:
     return AppInputs(frozenset(c.paths), tuple(dict.fromkeys(c.unresolved)), origin_file(app, tree.index))
 
 
+def same_inputs(app: App, inputs: AppInputs, old: Tree, new: Tree) -> bool:
+    """Whether ``app``, whose ``inputs`` were read at ``old``, reads exactly the same at ``new``.
+
+    Then ``app_inputs(app, new) == inputs``, and the content key at ``new`` differs only if the app's settings or
+    the context do, so neither needs computing. Every path read has the same git entry at both commits (a
+    folder's entry is its tree id: anything added, removed or changed inside shows), every file the collector
+    parsed lies at or below one of those paths, the declaring file has the same entry, and no symlink of either
+    tree differs (inputs follow symlinks, whose targets are not input paths). Unresolved inputs have no key:
+    never the same.
+    """
+    if inputs.unresolved or old.links != new.links:
+        return False
+    oi, ni = old.index, new.index
+    if any(oi[link] != ni[link] for link in old.links) or origin_file(app, ni) != inputs.declared:
+        return False
+    if inputs.declared is not None and oi.get(inputs.declared) != ni.get(inputs.declared):
+        return False
+    return all(oi.get(p) == ni.get(p) for p in inputs.paths)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The key
 

@@ -14,7 +14,7 @@ unsealed base render is kept in memory for the comparison with the cluster.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +24,15 @@ from gitops_check.discover.dispatch import DiscoverOptions, expand
 from gitops_check.discover.project import Discovery
 from gitops_check.discover.reads import Reads
 from gitops_check.errors import GitopsCheckError
-from gitops_check.inputs import Tree, app_inputs, app_material, content_key, context_text
+from gitops_check.inputs import (
+    AppInputs,
+    Tree,
+    app_inputs,
+    app_material,
+    content_key,
+    context_text,
+    same_inputs,
+)
 from gitops_check.model import App, AppError, SecretHashing
 from gitops_check.preview.sniff import Sniffer
 from gitops_check.render.base import RenderOutput, ToolFinder, render_app
@@ -51,11 +59,11 @@ class Side:
 
 @dataclass
 class AppState:
-    """One app at one commit."""
+    """One app at one commit; its content key is computed when something asks for it."""
 
     app: App
-    key: str | None
-    unresolved: tuple[str, ...]
+    inputs: AppInputs
+    keyer: Callable[[], str | None] = field(repr=False)
     parent: bool  # its render may declare other apps
     output: RenderOutput | None = None  # sealed
     raw: RenderOutput | None = None  # unsealed, only for fresh renders
@@ -63,6 +71,19 @@ class AppState:
     source: str = ""  # "" not rendered | render | cache | shared
     seconds: float = 0.0
     expanded: bool = False
+    _key: str | None = field(default=None, repr=False)
+    _keyed: bool = field(default=False, repr=False)
+
+    @property
+    def unresolved(self) -> tuple[str, ...]:
+        return self.inputs.unresolved
+
+    @property
+    def key(self) -> str | None:
+        """``inputs.content_key``; None when the inputs are unresolved (always rendered, never cached)."""
+        if not self._keyed:
+            self._key, self._keyed = self.keyer(), True
+        return self._key
 
     @property
     def done(self) -> bool:
@@ -77,9 +98,14 @@ class Entry:
     level: int
     base: AppState | None = None
     head: AppState | None = None
+    # True: head reads what base read, with the same settings (inputs.same_inputs), so the keys are equal
+    # without computing them.
+    carried: bool = False
 
     @property
     def same_key(self) -> bool:
+        if self.carried:
+            return True
         return (
             self.base is not None
             and self.head is not None
@@ -89,6 +115,10 @@ class Entry:
 
     def state(self, side: str) -> AppState | None:
         return self.base if side == "base" else self.head
+
+
+def _key_of(state: AppState) -> Callable[[], str | None]:
+    return lambda: state.key
 
 
 @dataclass
@@ -128,16 +158,23 @@ class Planner:
 
     def _states(self, pending: Mapping[str, list[App]], level: int) -> list[Entry]:
         current: dict[str, Entry] = {}
+        contexts = {side: context_text(self.contexts[side]) for side in SIDES}
         for side in SIDES:
             tree = self.sides[side].tree
-            context = context_text(self.contexts[side])
             for app in pending[side]:
-                inputs = app_inputs(app, tree)
-                key = content_key(app, inputs, tree, context, material=self._material(app))
-                parent = self.sniffer.may_declare_apps(inputs, tree)
                 # An app may sit at another level at the other commit (moved into an App of Apps).
                 entry = current.setdefault(app.name, self.entries.get(app.name) or Entry(app.name, level))
-                state = AppState(app, key, inputs.unresolved, parent)
+                if side == "head" and self._carries(entry.base, app, contexts):
+                    assert entry.base is not None
+                    base = entry.base
+                    entry.head = AppState(app, base.inputs, _key_of(base), base.parent)
+                    entry.carried = True
+                    continue
+                inputs = app_inputs(app, tree)
+                state = AppState(
+                    app, inputs, self._keyer(app, inputs, tree, contexts[side]),
+                    self.sniffer.may_declare_apps(inputs, tree),
+                )  # fmt: skip
                 if side == "base":
                     entry.base = state
                 else:
@@ -145,6 +182,17 @@ class Planner:
         for name, entry in current.items():
             self.entries.setdefault(name, entry)
         return list(current.values())
+
+    def _carries(self, base: AppState | None, app: App, contexts: Mapping[str, str]) -> bool:
+        """Whether ``app`` at head has base's key without computing either (same settings, same inputs)."""
+        if base is None or contexts["base"] != contexts["head"]:
+            return False
+        if base.app is not app and self._material(base.app) != self._material(app):
+            return False
+        return same_inputs(app, base.inputs, self.sides["base"].tree, self.sides["head"].tree)
+
+    def _keyer(self, app: App, inputs: AppInputs, tree: Tree, context: str) -> Callable[[], str | None]:
+        return lambda: content_key(app, inputs, tree, context, material=self._material(app))
 
     def _material(self, app: App) -> str:
         """``app_material``, once per App object: both commits share them when the project file is unchanged."""

@@ -198,7 +198,7 @@ def _stats(
         "apps_added": sum(1 for a in apps if a.change == "added"),
         "apps_removed": sum(1 for a in apps if a.change == "removed"),
         "unchanged_by_key": sum(1 for e in entries if e.same_key),
-        "unresolved_keys": sum(1 for e in entries for s in (e.base, e.head) if s and s.key is None),
+        "unresolved_keys": sum(1 for e in entries for s in (e.base, e.head) if s and s.unresolved),
         "renders": planner.renders,
         "cache_hits": cache.hits if cache else 0,
         "cache_writes": cache.writes if cache else 0,

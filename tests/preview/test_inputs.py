@@ -198,3 +198,65 @@ def test_flux_values_files_are_root_relative_and_secret_values_count(tmp_path: P
 
     # Values from Secrets hide from repr; the key must still see them change.
     assert key("one") is not None and key("one") != key("two") and key("one") == key("one")
+
+
+def test_same_inputs_holds_exactly_when_the_key_would_not_change(tmp_path: Path) -> None:
+    """``same_inputs`` lets preview skip computing keys: whenever it says "same", the inputs read at the other
+    commit and the key there are equal; every change of something the app reads makes it say "different"."""
+    from gitops_check.inputs import same_inputs
+
+    files = {**FILES, "overlays/prod/kustomization.yaml": KUSTOMIZATION.replace(
+        "  - https://github.com/example/remote//base?ref=v1\n", "")}  # fmt: skip
+    repo = GitRepo.init(tmp_path / "repo")
+    repo.write(files)
+    repo.symlink("links/values.yaml", "../values/common.yaml")
+    repo.commit()
+    apps = [kustomize_app(), helm_app(), App("l", (Source("links", Tool.DIRECTORY),))]
+    old = tree_of(repo, tmp_path, "old")
+
+    def check(name: str) -> list[bool]:
+        new = tree_of(repo, tmp_path, name)
+        out = []
+        for app in apps:
+            inputs = app_inputs(app, old)
+            same = same_inputs(app, inputs, old, new)
+            if same:
+                assert app_inputs(app, new) == inputs
+                assert content_key(app, inputs, old, {}) == content_key(app, app_inputs(app, new), new, {})
+            out.append(same)
+        return out
+
+    assert check("unchanged") == [True, True, True]
+    repo.write({"shared/unrelated.yaml": "changed\n", "README.md": "x\n"})
+    repo.commit()
+    assert check("unrelated") == [True, True, True]
+    repo.write({"shared/generated.txt": "changed\n"})  # read through a generator's own file list
+    repo.commit()
+    assert check("generated") == [False, True, True]
+    repo.write({"values/prod/c.yaml": "x: 2\n"})  # a new file in a glob's folder
+    repo.commit()
+    assert check("glob") == [False, False, True]
+    repo.write({"apps/app.yaml": "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {}\n"})
+    repo.commit()
+    assert check("declaring-file") == [False, False, True]
+
+
+def test_same_inputs_never_when_a_symlink_changed_or_inputs_are_unresolved(tmp_path: Path) -> None:
+    from gitops_check.inputs import same_inputs
+
+    repo = GitRepo.init(tmp_path / "repo")
+    repo.write({"apps/web/cm.yaml": "x\n", "a/values.yaml": "x: 1\n", "b/values.yaml": "x: 1\n"})
+    repo.symlink("apps/web/values.yaml", "../../a/values.yaml")
+    repo.commit()
+    old = tree_of(repo, tmp_path, "old")
+    web = App("web", (Source("apps/web"),))
+    remote = App("r", (Source("x", repo="https://git.example.com/other.git"),))
+
+    assert same_inputs(web, app_inputs(web, old), old, old)
+    assert not same_inputs(remote, app_inputs(remote, old), old, old)
+    (repo.path / "apps/web/values.yaml").unlink()
+    repo.symlink("apps/web/values.yaml", "../../b/values.yaml")  # same content, another file
+    repo.commit()
+    new = tree_of(repo, tmp_path, "new")
+    assert not same_inputs(web, app_inputs(web, old), old, new)
+    assert app_inputs(web, new).paths != app_inputs(web, old).paths
