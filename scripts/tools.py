@@ -17,8 +17,10 @@ helm and kustomize are built with `go install module/cmd@version` (their go.mod 
 directives). kube-apiserver and etcd are built from our own small modules in tools/kube-apiserver and
 tools/etcd (go.mod + go.sum committed; regenerate them with the gen.py next to each go.mod to bump a
 version: the version built is the one that go.mod requires). gitops-check-gotemplate (the ApplicationSet
-goTemplate engine, used at run time too) is our own program in tools/gotemplate; its version is a hash of
-its sources, so editing them rebuilds it.
+goTemplate engine, used at run time too) is our own program, shipped inside the package in
+gitops_check/data/gotemplate; its version is a hash of its sources, so editing them rebuilds it. An installed
+gitops-check builds it on first use into the same cache, under the same name (gitops_check/discover/
+gotemplate_build.py), taking the same lock.
 
 Builds use GOTOOLCHAIN=local (override with $GITOPS_CHECK_GOTOOLCHAIN), CGO_ENABLED=0 and -trimpath, and
 write to a temporary name that is renamed into place atomically. Standard library only; importable
@@ -63,15 +65,18 @@ class Tool:
     # program in tools/<dir>, versioned by a hash of its sources).
     mode: str
     package: str
-    module_dir: str = ""  # for mode == "module": folder under tools/
+    module_dir: str = ""  # for mode == "module" / "local": folder under the repository root
     pinned: str = ""  # for mode == "install": the version to install
 
     def version(self) -> str:
         if self.mode == "install":
             return self.pinned
         if self.mode == "local":
-            return local_source_version(TOOLS_DIR / self.module_dir)
-        return module_required_version(TOOLS_DIR / self.module_dir / "go.mod", self.module_of_package())
+            return local_source_version(self.folder())
+        return module_required_version(self.folder() / "go.mod", self.module_of_package())
+
+    def folder(self) -> Path:
+        return REPO_ROOT / self.module_dir
 
     def module_of_package(self) -> str:
         return {"kube-apiserver": "k8s.io/kubernetes", "etcd": "go.etcd.io/etcd/server/v3"}[self.name]
@@ -117,10 +122,16 @@ TOOLS: dict[str, Tool] = {
             ("--version",),
             "module",
             "k8s.io/kubernetes/cmd/kube-apiserver",
-            module_dir="kube-apiserver",
+            module_dir="tools/kube-apiserver",
         ),
         Tool(
-            "etcd", "etcd", "etcd", ("--version",), "module", "go.etcd.io/etcd/server/v3", module_dir="etcd"
+            "etcd",
+            "etcd",
+            "etcd",
+            ("--version",),
+            "module",
+            "go.etcd.io/etcd/server/v3",
+            module_dir="tools/etcd",
         ),
         Tool(
             "gotemplate",
@@ -129,7 +140,7 @@ TOOLS: dict[str, Tool] = {
             ("--version",),
             "local",
             ".",
-            module_dir="gotemplate",
+            module_dir="gitops_check/data/gotemplate",
         ),
     )
 }
@@ -352,7 +363,7 @@ def build(tool: Tool) -> Path:
                 str(produced),
                 tool.package,
             ]
-            _run_logged(cmd, TOOLS_DIR / tool.module_dir, env, log, tool.name)
+            _run_logged(cmd, tool.folder(), env, log, tool.name)
         if not produced.is_file():
             raise BuildError(f"{tool.name}: go succeeded but {produced} was not written (see {log})")
         os.replace(produced, final)  # atomic: same filesystem

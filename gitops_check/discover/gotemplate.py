@@ -5,7 +5,8 @@ leaves every other tag as written; it is simple enough to reproduce exactly here
 text/template with Sprig and Argo CD's own functions: Python cannot reproduce that faithfully (RE2 regular
 expressions, Go's printf verbs and number formatting, Sprig's ~200 functions), and helm's ``tpl`` differs in
 its root object, function set and ``<no value>`` handling, so those templates run in ``gitops-check-gotemplate``,
-a small Go program built from tools/gotemplate with the same libraries Argo CD uses. Without it, goTemplate
+a small Go program with the same libraries Argo CD uses, whose sources ship in the package (gitops_check/data/
+gotemplate) and which is built on first use when Go is installed (``gotemplate_build``). Without it, goTemplate
 ApplicationSets are reported as not checked (never guessed).
 
 Both syntaxes template each string of a value separately, map keys included, and drop map entries whose value is
@@ -15,20 +16,19 @@ null, as Argo CD's reflection walk over the Application does.
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from gitops_check import proc
+from gitops_check.discover import gotemplate_build
 from gitops_check.errors import ConfigError, RenderError
 
-HELPER = "gitops-check-gotemplate"
+HELPER = gotemplate_build.HELPER
 HELPER_ENV = "GITOPS_CHECK_GOTEMPLATE"
-HELPER_HINT = (
-    f"goTemplate needs {HELPER}: build it from a gitops-check checkout with `python scripts/tools.py ensure "
-    f"gotemplate` (needs Go 1.22+), or point {HELPER_ENV} at it"
-)
 # Go's regexp ".*{{.*}}.*": '.' does not match a newline, so the tags must open and close on one line.
 _TEMPLATED = re.compile(r"\{\{.*\}\}")
 
@@ -154,10 +154,22 @@ class Templater:
 
 
 def find_helper() -> str:
+    """$GITOPS_CHECK_GOTEMPLATE, else the helper on PATH, else the tool cache's build of the packaged sources (built
+    now when Go is installed), else an older build in the tool cache; HelperMissing (one line) when none."""
+    if os.environ.get(HELPER_ENV):
+        try:
+            tool = proc.find_tool(HELPER, env_var=HELPER_ENV)
+        except RenderError as e:  # the environment variable names something that is not executable
+            raise HelperMissing(e.message) from None
+        assert tool is not None
+        return tool.path
+    on_path = shutil.which(HELPER)
+    if on_path:
+        return on_path
     try:
-        tool = proc.find_tool(HELPER, env_var=HELPER_ENV)
-    except RenderError as e:  # the environment variable names something that is not executable
-        raise HelperMissing(e.message) from None
-    if tool is None:
-        raise HelperMissing(HELPER_HINT)
-    return tool.path
+        return str(gotemplate_build.ensure_built())
+    except gotemplate_build.BuildFailed as e:
+        older = proc.tool_cache_dir() / HELPER  # scripts/tools.py's link to the last build it made
+        if older.is_file() and os.access(older, os.X_OK):
+            return str(older)
+        raise HelperMissing(str(e)) from None

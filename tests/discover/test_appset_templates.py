@@ -211,6 +211,6 @@ def test_without_the_helper_go_templates_are_not_guessed(
     monkeypatch.setenv("GITOPS_CHECK_BIN_CACHE", str(tmp_path))
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.delenv(gotemplate.HELPER_ENV, raising=False)
-    with pytest.raises(gotemplate.HelperMissing, match=r"scripts/tools\.py ensure gotemplate"):
+    with pytest.raises(gotemplate.HelperMissing, match=r"install Go 1\.22\+ and put `go` on PATH"):
         Templater(Syntax(True)).render("{{ .a }}", {"a": "1"})
     assert Templater(Syntax(False)).render("{{a}}", {"a": "1"}) == "1"

@@ -1,6 +1,6 @@
-module gitops-check/tools/gotemplate
+module gitops-check/gotemplate
 
-go 1.26.0
+go 1.22
 
 require (
 	github.com/Masterminds/sprig/v3 v3.3.0
