@@ -196,6 +196,6 @@ def findings_for(
 
 
 def describe(finding: Finding, strict: bool) -> str:
-    """One line for the app's warnings, which every reporter shows."""
+    """One line for a finding, as the terminal report words it (``hygiene (rule): message``)."""
     label = "hygiene failure" if strict else "hygiene"
     return f"{label} ({finding.rule}): {finding.message}"

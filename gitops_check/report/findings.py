@@ -51,11 +51,6 @@ def where(finding: Finding) -> str:
     return f"{finding.file}:{finding.line}" if finding.line else finding.file
 
 
-def line(finding: Finding, result: CheckResult) -> str:
-    """``hygiene (plain-secret): Secret db (...) has 1 value in plain text in Git ...``."""
-    return f"{label(result)} ({finding.rule}): {finding.message}"
-
-
 def summary(result: CheckResult) -> str:
     """``3 hygiene findings in 2 apps (warnings; --strict makes them fail)``; "" without findings."""
     n = len(result.findings)
