@@ -331,7 +331,9 @@ class RepoHandle:
 
         feeder = threading.Thread(target=feed, name="git-cat-file-feed", daemon=True)
         feeder.start()
-        made: set[Path] = set()
+        # Plain strings and os-level calls: thousands of small files, so per-file overhead is the cost.
+        root = str(dest)
+        made: set[str] = set()
         ok = False
         try:
             for entry in blobs:
@@ -342,19 +344,30 @@ class RepoHandle:
                         "the object is missing (shallow or partial clone?); fetch it"
                     )
                 size = int(header[2])
-                target = dest / entry.path
-                if target.parent not in made:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    made.add(target.parent)
+                target = os.path.join(root, entry.path)
+                parent = os.path.dirname(target)
+                if parent not in made:
+                    os.makedirs(parent, exist_ok=True)
+                    made.add(parent)
                 if entry.mode == _MODE_SYMLINK:
                     os.symlink(os.fsdecode(b"".join(_read_chunks(stdout, size))), target)
-                else:
-                    with open(target, "wb") as f:
+                    stdout.read(1)  # the newline after each object
+                    continue
+                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+                try:
+                    if size < _CHUNK:
+                        data = stdout.read(size + 1)  # with the newline after each object
+                        if len(data) != size + 1:
+                            raise SourceError("git cat-file ended early")
+                        _write_all(fd, memoryview(data)[:size])
+                    else:
                         for chunk in _read_chunks(stdout, size):
-                            f.write(chunk)
-                    if entry.mode == _MODE_EXECUTABLE:
-                        os.chmod(target, 0o755)
-                stdout.read(1)  # the newline after each object
+                            _write_all(fd, chunk)
+                        stdout.read(1)
+                finally:
+                    os.close(fd)
+                if entry.mode == _MODE_EXECUTABLE:
+                    os.chmod(target, 0o755)
             ok = True
         finally:
             if not ok:
@@ -472,6 +485,12 @@ def _empty(dest: Path) -> None:
             shutil.rmtree(child)
         else:
             child.unlink()
+
+
+def _write_all(fd: int, data: bytes | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _read_chunks(stream: IO[bytes], size: int) -> Iterator[bytes]:
