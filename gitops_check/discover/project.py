@@ -62,8 +62,9 @@ def discover_apps(ws: Workspace, project: ProjectConfig | None) -> Discovery:
 
 def _project_apps(ws: Workspace, project: ProjectConfig) -> Discovery:
     out = Discovery()
+    real_root = os.path.realpath(ws.root)  # once, not per app (hundreds of apps)
     for app in project.apps:
-        problem = next((p for s in app.sources if (p := _source_problem(ws, s)) is not None), None)
+        problem = next((p for s in app.sources if (p := _source_problem(ws, s, real_root)) is not None), None)
         if problem:
             out.errors.append(AppError(app=app.name, message=problem, file=project.path, stage="discover"))
         else:
@@ -75,7 +76,7 @@ def _project_apps(ws: Workspace, project: ProjectConfig) -> Discovery:
     return out
 
 
-def _source_problem(ws: Workspace, source: Source) -> str | None:
+def _source_problem(ws: Workspace, source: Source, real_root: str | None = None) -> str | None:
     if source.repo is not None or source.chart:
         return None  # another repository or a Helm repository: checked when rendering
     path = source.path.strip() or "."
@@ -83,7 +84,7 @@ def _source_problem(ws: Workspace, source: Source) -> str | None:
     if path.startswith("/") or norm == ".." or norm.startswith("../"):
         return f"path {path} is outside the repository"
     target = ws.root / norm
-    real_root = os.path.realpath(ws.root)
+    real_root = real_root or os.path.realpath(ws.root)
     real = os.path.realpath(target)
     if real != real_root and not real.startswith(real_root + os.sep):
         return f"path {path} resolves outside the repository through a symlink"

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gitops_check.check import CheckRequest, Rendered, compare_rendered
-from gitops_check.cluster.select import ClusterResolver, parse_clusters
 from gitops_check.errors import GitopsCheckError
 from gitops_check.model import AppResult, CheckResult
 from gitops_check.preview.plan import Entry, Planner, Side
@@ -27,6 +25,10 @@ def compare_base_with_cluster(
     planner: Planner,
 ) -> CheckResult:
     """The cluster against the base render of every app this change touches (changed or removed)."""
+    # Only previews with a cluster need these (and what they import): kept out of every other run's start-up.
+    from gitops_check.check import CheckRequest, Rendered, compare_rendered
+    from gitops_check.cluster.select import ClusterResolver, parse_clusters
+
     touched = {a.app.name for a in apps if a.drifted and a.change != "added"}
     base = sides["base"]
     rendered: list[Rendered] = []
