@@ -263,6 +263,8 @@ def repeated(runs: int, one: Any) -> dict[str, Any]:
     median = dict(ordered[len(ordered) // 2])
     median["best"] = ordered[0]["wall"]
     median["all_changed"] = [r["changed"] for r in results]
+    insides = sorted(r["inside"] if "inside" in r else r["timings"]["total"] for r in results)
+    median["inside_median"] = insides[len(insides) // 2]
     return median
 
 
@@ -301,17 +303,17 @@ def main() -> int:
     load = os.getloadavg()[0]
     print(f"synthetic repository: {cold['stats']['apps']} apps, commit changes values/{CHANGED_APP}.yaml; "
           f"{os.cpu_count()} CPUs, load average {load:.1f}; median of {args.runs} runs (naive: {args.naive_runs})")  # fmt: skip
-    print("seconds: wall time of the process (start-up and imports included); inside: after the imports")
-    print(f"{'run':<34}{'seconds':>9}{'fastest':>9}{'inside':>9}{'renders':>9}{'vs naive':>10}")
+    print("seconds: wall time of the process, start-up and imports included (what a user waits for);")
+    print("inside: the same runs after start-up and imports, both sides (the two approaches alone)")
+    print(f"{'run':<32}{'seconds':>8}{'fastest':>8}{'inside':>8}{'renders':>8}{'vs naive':>10}{'inside':>8}")
     rows = [("preview cold (empty cache)", cold), ("preview warm (cache from cold)", warm),
-            ("preview cold, commits on disk", on_disk)]  # fmt: skip
+            ("preview cold, commits on disk", on_disk), ("naive: render all twice, diff", naive)]  # fmt: skip
     for label, r in rows:
+        renders = r["renders"] if r is naive else r["stats"]["renders"]
         print(
-            f"{label:<34}{r['wall']:>9.2f}{r['best']:>9.2f}{r['timings']['total']:>9.2f}{r['stats']['renders']:>9}"
-            f"{naive['wall'] / r['wall']:>9.1f}x"
+            f"{label:<32}{r['wall']:>8.2f}{r['best']:>8.2f}{r['inside_median']:>8.2f}{renders:>8}"
+            f"{naive['wall'] / r['wall']:>9.1f}x{naive['inside_median'] / r['inside_median']:>7.1f}x"
         )
-    print(f"{'naive: render all twice, diff':<34}{naive['wall']:>9.2f}{naive['best']:>9.2f}{naive['inside']:>9.2f}"
-          f"{naive['renders']:>9}{1:>9.1f}x")  # fmt: skip
     print(f"preview cold stages (median run): {json.dumps(cold['timings'])}")
     every = [*cold["all_changed"], *warm["all_changed"], *on_disk["all_changed"]]
     correct = all(changed == naive["changed"] for changed in every) and all(
@@ -319,7 +321,11 @@ def main() -> int:
     )
     print(f"changed apps: preview {sorted(cold['changed'])}, full renders differ {sorted(naive['changed'])}")
     checks = [
-        ("cold >= 20x faster than naive", naive["wall"] / cold["wall"] >= 20),
+        ("cold >= 20x faster than naive, end to end", naive["wall"] / cold["wall"] >= 20),
+        (
+            "cold >= 20x faster than naive, after start-up",
+            naive["inside_median"] / cold["inside_median"] >= 20,
+        ),
         ("cold < 3 s", cold["wall"] < 3),
         ("warm < 1 s", warm["wall"] < 1),
         ("no missed or extra change, in every run", correct),
