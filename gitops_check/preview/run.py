@@ -148,9 +148,10 @@ def _contexts(
     }  # fmt: skip
     out = {}
     for name, side in sides.items():
+        problem = None
         try:
-            check_symlinks(side.tree.ws)
-            problem = None
+            if side.tree.links:  # a commit without symlinks has no bad one: no need to walk its files
+                check_symlinks(side.tree.ws)
         except RenderError as e:
             problem = e.message  # every render of this commit fails the same way
         out[name] = {**shared, "symlinks": problem}

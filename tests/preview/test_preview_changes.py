@@ -216,3 +216,21 @@ spec:
     [diff] = [d for d in by_name(result)["Kustomization/flux-system/apps"].diffs if d.is_drift]
     assert str(diff.key) == "ConfigMap/web/web"
     assert [(c.path, c.old, c.new) for c in diff.changes] == [("data.level", "info", "debug")]
+
+
+def test_symlink_leaving_the_repository_rerenders_every_app(tmp_path: Path, preview: Preview) -> None:
+    """Argo CD refuses a repository with an out-of-bounds symlink: adding one changes every app's key, and only
+    the app whose folder holds it fails."""
+    repo = make_repo(tmp_path / "repo", MIXED)
+    repo.symlink("docs/escape", "/etc/passwd")
+    repo.symlink("plain/tools/escape", "/etc/passwd")
+    repo.commit("links")
+
+    result = preview(repo.path, "HEAD~1")
+
+    assert (
+        result.stats["renders"] == 6 * 2 and result.stats["unchanged_by_key"] == 0
+    )  # every app, both commits
+    [tools] = [a for a in result.apps if a.errors]
+    assert tools.app.name == "tools" and "head commit: symlink plain/tools/escape" in tools.errors[0].message
+    assert changed_apps(result) == set() and result.exit_code() == 2
