@@ -218,7 +218,10 @@ def patch_files(ws: Workspace) -> frozenset[str]:
         if name not in KUSTOMIZATION_FILES:
             continue
         try:
-            data = yamlio.load_one((ws.root / rel).read_bytes(), rel)
+            raw = (ws.root / rel).read_bytes()
+            if not _may_name_patches(raw):
+                continue  # most kustomization files: parsing them would find no patch entry
+            data = yamlio.load_one(raw, rel)
         except (InputError, OSError):
             continue
         if not isinstance(data, dict):
@@ -231,6 +234,12 @@ def patch_files(ws: Workspace) -> frozenset[str]:
         for entry in entries:
             found.add(posixpath.normpath(posixpath.join(folder or ".", entry.strip())))
     return frozenset(found)
+
+
+def _may_name_patches(raw: bytes) -> bool:
+    """False only when no ``patches*`` key can be in the file: not written out, not behind an escape sequence
+    (``"\\x70atches"``), and not in UTF-16/32, which YAML also reads."""
+    return b"patches" in raw or b"\\" in raw or b"\x00" in raw
 
 
 def _items(data: dict[str, Any], key: str) -> list[Any]:
