@@ -71,6 +71,7 @@ class _Recorder:
     def __init__(self, reads: Reads):
         self.reads = reads
         self.thread = threading.get_ident()
+        self.lock = threading.Lock()  # threads of one discovery may read at the same time
         self.cwd = os.getcwd()
         root = os.path.abspath(reads.root)
         self.prefixes = tuple(dict.fromkeys((root + os.sep, os.path.realpath(root) + os.sep)))
@@ -93,11 +94,13 @@ class _Recorder:
                 return
             rel = self.rel(path)
             if rel is not None:
-                self.reads.opened[rel] += 1
+                with self.lock:
+                    self.reads.opened[rel] += 1
             return
         reason = _OPAQUE.get(event)
         if reason is not None and (threading.get_ident() == self.thread or self._mentions_root(args)):
-            self.reads.incomplete.append(reason)
+            with self.lock:
+                self.reads.incomplete.append(reason)
 
     def _mentions_root(self, args: Any) -> bool:
         text = repr(args)
@@ -164,10 +167,12 @@ def sniffed(path: Any, markers: tuple[bytes, ...], found: bool) -> None:
     hit = _current(path)
     if hit is None:
         return
-    reads, rel = hit[0].reads, hit[1]
-    if reads.opened[rel] > 0:
-        reads.opened[rel] -= 1
-    reads.sniffs[rel] = tuple(dict.fromkeys((*reads.sniffs.get(rel, ()), *markers)))
+    recorder, rel = hit
+    reads = recorder.reads
+    with recorder.lock:
+        if reads.opened[rel] > 0:
+            reads.opened[rel] -= 1
+        reads.sniffs[rel] = tuple(dict.fromkeys((*reads.sniffs.get(rel, ()), *markers)))
 
 
 def used_revision() -> None:

@@ -9,8 +9,8 @@ base commit's. ``discover.reads`` records what base discovery read; this module 
   looks at file types, which is not recorded, so any structural change means discovering again);
 * no file whose content base discovery used changed;
 * a changed file base discovery only searched for markers (``argoproj.io``...) must still hold none of them;
-* base discovery used neither the commit id nor anything the record cannot see (processes, threads), found no
-  errors (their messages name the commit), and wrote no note naming its folder.
+* base discovery used neither the commit id nor anything the record cannot see (processes), found no errors
+  (their messages name the commit), and wrote no note naming its folder or commit.
 
 When in doubt, discover again. A tree with symlinks always is: a file read through a link is recorded under the
 link's path, not the target's.
@@ -29,9 +29,9 @@ def carries_over(found: Discovery, reads: Reads, base: Tree, head: Tree) -> bool
     """True when discovering ``head`` would give ``found`` (base's result) again."""
     if not reads.reusable or found.errors:
         return False
-    root = str(base.ws.root)
-    if any(root in note for note in found.notes):
-        return False
+    root, commit = str(base.ws.root), (base.ws.revision or "")[:7]
+    if any(root in note or (commit and commit in note) for note in found.notes):
+        return False  # a note naming the base commit's folder or id would be wrong for head
     old, new = base.index, head.index
     if base.links or head.links or len(old) != len(new):
         return False
