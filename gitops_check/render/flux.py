@@ -26,12 +26,12 @@ from gitops_check.render.flux_kfile import (
     check_load_paths,
     edit_kustomization,
     generate_kustomization,
-    load_kustomization,
     warn_sourceignore,
 )
 from gitops_check.render.kustomize import (
     check_remote_bases,
     find_kustomization,
+    load_kustomization,
     run_build,
     with_kustomization,
 )

@@ -21,11 +21,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from gitops_check import yamlio
 from gitops_check.errors import RenderError
 from gitops_check.model import KustomizeOptions
 from gitops_check.render.base import KUSTOMIZATION_FILES, SourceContext, is_inside
-from gitops_check.render.kustomize import find_kustomization, is_remote, parse_image
+from gitops_check.render.kustomize import find_kustomization, is_remote, load_kustomization, parse_image
 
 # fluxcd/pkg sourceignore defaults: not part of Flux's source artifact, so never in a generated kustomization.
 _IGNORED_DIRS = frozenset({".git", ".github", ".circleci"})
@@ -120,15 +119,6 @@ def warn_sourceignore(ctx: SourceContext, warnings: list[str]) -> None:
                 f"generated for {ctx.path}"
             )
             return
-
-
-def load_kustomization(path: Path, shown: str) -> dict[str, Any]:
-    data = yamlio.load_one(path.read_bytes(), shown)
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise RenderError(f"{shown} is not a kustomization (expected a mapping)")
-    return data
 
 
 # ---------------------------------------------------------------------------------------------------------------

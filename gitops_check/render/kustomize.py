@@ -110,7 +110,7 @@ def check_remote_bases(ctx: SourceContext, kfile: Path) -> None:
             continue
         seen.add(current)
         shown = ctx.relative_to_ws(current)
-        data = _load_kustomization(current, shown)
+        data = load_kustomization(current, shown)
         base_dir = current.parent
         for field_name in (*_REFERENCE_FIELDS, *_FILE_FIELDS):
             entries = data.get(field_name)
@@ -134,7 +134,8 @@ def check_remote_bases(ctx: SourceContext, kfile: Path) -> None:
                         pending.append(nested)
 
 
-def _load_kustomization(path: Path, shown: str) -> dict[str, Any]:
+def load_kustomization(path: Path, shown: str) -> dict[str, Any]:
+    """A kustomization file as a mapping (empty file: {}); anything else is a RenderError."""
     data = yamlio.load_one(path.read_bytes(), shown)
     if data is None:
         return {}
@@ -174,7 +175,7 @@ def _build_folder(ctx: SourceContext, kfile: Path | None, overrides: KustomizeOp
             f"path {ctx.path} has no kustomization file, so its kustomize overrides cannot be applied"
         )
     shown = ctx.relative_to_ws(kfile)
-    edited = apply_overrides(_load_kustomization(kfile, shown), overrides, shown)
+    edited = apply_overrides(load_kustomization(kfile, shown), overrides, shown)
     with with_kustomization(
         ctx, kfile.name, edited, prepare=lambda folder: _check_components(folder, overrides, shown)
     ) as folder:
