@@ -28,6 +28,7 @@ from gitops_check import yamlio
 from gitops_check.config import ProjectConfig
 from gitops_check.discover.strvals import StrvalsError, parse_into, parse_literal_into
 from gitops_check.errors import ConfigError, GitopsCheckError, InputError
+from gitops_check.maps import merge_maps
 from gitops_check.model import JSON, Destination, ResourceKey, SecretText
 
 HASH_PREFIX = "gitops-check-hash:"
@@ -246,17 +247,6 @@ def helm_values(spec: Mapping[str, Any], namespace: str, source: ObjectSource) -
             continue
         result = merge_maps(result, _read_values(value, secret, f"{what} key {key}"))
     return merge_maps(result, inline)
-
-
-def merge_maps(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    """Flux's MergeMaps: ``b`` wins; nested maps merge; other values are shared, not copied (as in Go)."""
-    out = dict(a)
-    for key, value in b.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge_maps(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def _read_values(text: str, secret: bool, where: str) -> dict[str, Any]:

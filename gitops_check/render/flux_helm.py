@@ -28,6 +28,7 @@ from typing import Any
 
 from gitops_check import yamlio
 from gitops_check.errors import RenderError
+from gitops_check.maps import merge_maps
 from gitops_check.model import Origin, RawObject, SecretText, Tool
 from gitops_check.render import flux_secrets
 from gitops_check.render.base import RenderOutput, SourceContext, resolve_inside
@@ -140,17 +141,6 @@ def _chart_folder(ctx: SourceContext) -> Iterator[Path]:
         yield copy
     finally:
         shutil.rmtree(copy, ignore_errors=True)
-
-
-def merge_maps(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    """Helm's and Flux's MergeMaps: ``b`` wins; nested maps merge; nested values are shared, not copied."""
-    out = dict(a)
-    for key, value in b.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge_maps(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------
