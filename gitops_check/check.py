@@ -25,7 +25,7 @@ from gitops_check.cluster.select import ClusterEntry, ClusterResolver, parse_clu
 from gitops_check.config import DiffOptions, ProjectConfig, RenderOptions, with_project_render
 from gitops_check.diff.engine import DiffSettings, diff_app
 from gitops_check.diff.prune import TrackingIndex
-from gitops_check.discover.dispatch import DiscoverOptions, discover, expand
+from gitops_check.discover.dispatch import DiscoverOptions, discover, expand_new
 from gitops_check.discover.project import Discovery, load_project
 from gitops_check.errors import ClusterError, GitopsCheckError
 from gitops_check.identity import KeyedApp, KindScopes, ObjectProblem, assign_keys, key_for, validate
@@ -132,17 +132,10 @@ def render_tree(
         for r in level:
             if r.output is None:
                 continue
-            children = expand(r.app, r.output.objects, ws, discover_options)
+            children = expand_new(r.app, r.output.objects, ws, discover_options, seen)
             extra.notes.extend(children.notes)
             extra.errors.extend(children.errors)
-            for child in children.apps:
-                if child.name in seen:
-                    extra.notes.append(
-                        f"{child.name} (declared by {r.app.name}) was already found; rendered once"
-                    )
-                    continue
-                seen.add(child.name)
-                pending.append(child)
+            pending.extend(children.apps)
         depth += 1
     return rendered, extra
 

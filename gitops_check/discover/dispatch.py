@@ -172,3 +172,19 @@ def expand(app: App, objects: Sequence[RawObject], ws: Workspace, options: Disco
         found.notes.extend(part.notes)
         found.errors.extend(part.errors)
     return found
+
+
+def expand_new(
+    app: App, objects: Sequence[RawObject], ws: Workspace, options: DiscoverOptions, seen: set[str]
+) -> Discovery:
+    """``expand`` keeping only apps not yet in ``seen`` (which it extends): an app declared twice renders once."""
+    found = expand(app, objects, ws, options)
+    fresh = []
+    for child in found.apps:
+        if child.name in seen:
+            found.notes.append(f"{child.name} (declared by {app.name}) was already found; rendered once")
+            continue
+        seen.add(child.name)
+        fresh.append(child)
+    found.apps = fresh
+    return found

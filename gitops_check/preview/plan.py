@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitops_check.config import ProjectConfig, RenderOptions
-from gitops_check.discover.dispatch import DiscoverOptions, expand
+from gitops_check.discover.dispatch import DiscoverOptions, expand_new
 from gitops_check.discover.project import Discovery
 from gitops_check.discover.reads import Reads
 from gitops_check.errors import GitopsCheckError
@@ -254,14 +254,7 @@ class Planner:
             return
         state.expanded = True
         s = self.sides[side]
-        children = expand(state.app, state.output.objects, s.tree.ws, s.options)
+        children = expand_new(state.app, state.output.objects, s.tree.ws, s.options, seen)
         s.notes.extend(children.notes)
         s.errors.extend(children.errors)
-        for child in children.apps:
-            if child.name in seen:
-                s.notes.append(
-                    f"{child.name} (declared by {state.app.name}) was already found; rendered once"
-                )
-                continue
-            seen.add(child.name)
-            pending.append(child)
+        pending.extend(children.apps)
