@@ -13,19 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitops_check import yamlio
-from gitops_check.errors import ConfigError
+from gitops_check.appspec import parse_app, parse_ignore_rules
+from gitops_check.fields import Ctx, boolean, mapping, sequence, string, strings
 from gitops_check.model import (
     App,
-    Destination,
-    DirectoryOptions,
-    HelmOptions,
-    HelmParameter,
     IgnoreRule,
-    KustomizeOptions,
-    Source,
-    Tool,
-    Tracking,
-    TrackingMethod,
 )
 
 PROJECT_FILE = ".gitops-check.yaml"
@@ -97,283 +89,6 @@ class ProjectConfig:
     render_defaults: Mapping[str, Any] = field(default_factory=dict)
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Small validation helpers: every message names the file and the place inside it.
-
-
-class _Ctx:
-    def __init__(self, file: str, where: str = ""):
-        self.file = file
-        self.where = where
-
-    def sub(self, part: str) -> _Ctx:
-        return _Ctx(
-            self.file,
-            f"{self.where}.{part}" if self.where and not part.startswith("[") else self.where + part,
-        )
-
-    def error(self, message: str) -> ConfigError:
-        place = f"{self.where}: " if self.where else ""
-        return ConfigError(f"{place}{message}", file=self.file)
-
-
-def _mapping(value: Any, ctx: _Ctx, allowed: set[str] | None = None) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ctx.error(f"expected a mapping, got {type(value).__name__}")
-    if allowed is not None:
-        unknown = sorted(str(k) for k in value if k not in allowed)
-        if unknown:
-            raise ctx.error(f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
-    return value
-
-
-def _list(value: Any, ctx: _Ctx) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise ctx.error(f"expected a list, got {type(value).__name__}")
-    return value
-
-
-def _str(value: Any, ctx: _Ctx, *, required: bool = False) -> str | None:
-    if value is None:
-        if required:
-            raise ctx.error("is required")
-        return None
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ctx.error(f"expected a string, got {type(value).__name__}")
-    return str(value)
-
-
-def _strs(value: Any, ctx: _Ctx) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return (value,)
-    return tuple(_str(v, ctx.sub(f"[{i}]"), required=True) or "" for i, v in enumerate(_list(value, ctx)))
-
-
-def _bool(value: Any, ctx: _Ctx, default: bool = False) -> bool:
-    if value is None:
-        return default
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    raise ctx.error(f"expected true or false, got {value!r}")
-
-
-def _str_map(value: Any, ctx: _Ctx) -> dict[str, str]:
-    return {str(k): str(v) for k, v in _mapping(value, ctx).items()}
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Shared with Argo CD discovery: the ignoreDifferences format.
-
-
-def parse_ignore_rules(value: Any, file: str, where: str = "ignoreDifferences") -> tuple[IgnoreRule, ...]:
-    ctx = _Ctx(file, where)
-    rules = []
-    allowed = {
-        "group",
-        "kind",
-        "name",
-        "namespace",
-        "jsonPointers",
-        "jqPathExpressions",
-        "managedFieldsManagers",
-    }
-    for i, raw in enumerate(_list(value, ctx)):
-        c = ctx.sub(f"[{i}]")
-        entry = _mapping(raw, c, allowed)
-        rule = IgnoreRule(
-            group=_str(entry.get("group"), c.sub("group")),
-            kind=_str(entry.get("kind"), c.sub("kind")),
-            name=_str(entry.get("name"), c.sub("name")),
-            namespace=_str(entry.get("namespace"), c.sub("namespace")),
-            json_pointers=_strs(entry.get("jsonPointers"), c.sub("jsonPointers")),
-            jq_path_expressions=_strs(entry.get("jqPathExpressions"), c.sub("jqPathExpressions")),
-            managed_fields_managers=_strs(entry.get("managedFieldsManagers"), c.sub("managedFieldsManagers")),
-        )
-        for pointer in rule.json_pointers:
-            if pointer and not pointer.startswith("/"):
-                raise c.error(f"JSON pointer {pointer!r} must start with '/'")
-        rules.append(rule)
-    return tuple(rules)
-
-
-def parse_set_values(value: Any, ctx: _Ctx, *, force_string: bool) -> tuple[HelmParameter, ...]:
-    """``set:`` as a mapping ({image.tag: v1}) or a list of ``name=value`` strings, like ``helm --set``."""
-    params = []
-    if isinstance(value, dict):
-        for k, v in value.items():
-            text = "true" if v is True else "false" if v is False else str(v)
-            params.append(HelmParameter(str(k), text, force_string))
-    else:
-        for i, item in enumerate(_list(value, ctx)):
-            text = _str(item, ctx.sub(f"[{i}]"), required=True) or ""
-            if "=" not in text:
-                raise ctx.sub(f"[{i}]").error(f"expected name=value, got {text!r}")
-            name, _, val = text.partition("=")
-            params.append(HelmParameter(name, val, force_string))
-    return tuple(params)
-
-
-def _helm(value: Any, ctx: _Ctx) -> HelmOptions:
-    allowed = {
-        "releaseName", "namespace", "valueFiles", "values", "set", "setString", "setFile", "skipCrds",
-        "skipTests", "ignoreMissingValueFiles", "kubeVersion", "apiVersions",
-    }  # fmt: skip
-    h = _mapping(value, ctx, allowed)
-    inline = h.get("values")
-    values: tuple[dict[str, Any], ...] = ()
-    if isinstance(inline, str):
-        parsed = yamlio.load_one(inline, f"{ctx.file} ({ctx.where}.values)")
-        values = (parsed,) if isinstance(parsed, dict) else ()
-    elif inline is not None:
-        values = (_mapping(inline, ctx.sub("values")),)
-    return HelmOptions(
-        release_name=_str(h.get("releaseName"), ctx.sub("releaseName")),
-        namespace=_str(h.get("namespace"), ctx.sub("namespace")),
-        value_files=_strs(h.get("valueFiles"), ctx.sub("valueFiles")),
-        values=values,
-        parameters=parse_set_values(h.get("set"), ctx.sub("set"), force_string=False)
-        + parse_set_values(h.get("setString"), ctx.sub("setString"), force_string=True),
-        file_parameters=tuple(_str_map(h.get("setFile"), ctx.sub("setFile")).items()),
-        skip_crds=_bool(h.get("skipCrds"), ctx.sub("skipCrds")),
-        skip_tests=_bool(h.get("skipTests"), ctx.sub("skipTests")),
-        ignore_missing_value_files=_bool(
-            h.get("ignoreMissingValueFiles"), ctx.sub("ignoreMissingValueFiles")
-        ),
-        kube_version=_str(h.get("kubeVersion"), ctx.sub("kubeVersion")),
-        api_versions=_strs(h.get("apiVersions"), ctx.sub("apiVersions")),
-    )
-
-
-def parse_kustomize_options(value: Any, ctx: _Ctx) -> KustomizeOptions:
-    allowed = {
-        "namePrefix", "nameSuffix", "namespace", "images", "commonLabels", "commonAnnotations",
-        "forceCommonLabels", "forceCommonAnnotations", "replicas", "patches", "components",
-    }  # fmt: skip
-    k = _mapping(value, ctx, allowed)
-    replicas = []
-    for i, r in enumerate(_list(k.get("replicas"), ctx.sub("replicas"))):
-        rc = ctx.sub(f"replicas[{i}]")
-        entry = _mapping(r, rc, {"name", "count"})
-        try:
-            count = int(entry.get("count"))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise rc.error("count must be an integer") from None
-        replicas.append((_str(entry.get("name"), rc.sub("name"), required=True) or "", count))
-    return KustomizeOptions(
-        name_prefix=_str(k.get("namePrefix"), ctx.sub("namePrefix")),
-        name_suffix=_str(k.get("nameSuffix"), ctx.sub("nameSuffix")),
-        namespace=_str(k.get("namespace"), ctx.sub("namespace")),
-        images=_strs(k.get("images"), ctx.sub("images")),
-        common_labels=_str_map(k.get("commonLabels"), ctx.sub("commonLabels")),
-        common_annotations=_str_map(k.get("commonAnnotations"), ctx.sub("commonAnnotations")),
-        force_common_labels=_bool(k.get("forceCommonLabels"), ctx.sub("forceCommonLabels")),
-        force_common_annotations=_bool(k.get("forceCommonAnnotations"), ctx.sub("forceCommonAnnotations")),
-        replicas=tuple(replicas),
-        patches=tuple(
-            _mapping(p, ctx.sub(f"patches[{i}]")) for i, p in enumerate(_list(k.get("patches"), ctx))
-        ),
-        components=_strs(k.get("components"), ctx.sub("components")),
-    )
-
-
-def _directory(value: Any, ctx: _Ctx) -> DirectoryOptions:
-    d = _mapping(value, ctx, {"recurse", "include", "exclude"})
-    return DirectoryOptions(
-        recurse=_bool(d.get("recurse"), ctx.sub("recurse")),
-        include=_globs(d.get("include"), ctx.sub("include")),
-        exclude=_globs(d.get("exclude"), ctx.sub("exclude")),
-    )
-
-
-def _globs(value: Any, ctx: _Ctx) -> tuple[str, ...]:
-    """Argo CD accepts one glob or ``{a,b}``; lists are accepted too."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("{") and text.endswith("}"):
-            return tuple(p.strip() for p in text[1:-1].split(",") if p.strip())
-        return (text,) if text else ()
-    return _strs(value, ctx)
-
-
-def _tracking(value: Any, ctx: _Ctx, app_name: str) -> Tracking:
-    t = _mapping(value, ctx, {"method", "labelKey", "instance", "selector"})
-    method_text = _str(t.get("method"), ctx.sub("method")) or "annotation"
-    try:
-        method = TrackingMethod(method_text)
-    except ValueError:
-        raise ctx.sub("method").error(
-            f"unknown tracking method {method_text!r} (annotation, label, annotation+label)"
-        ) from None
-    selector_raw = t.get("selector")
-    if isinstance(selector_raw, str):
-        selector = parse_selector(selector_raw, ctx.sub("selector"))
-    else:
-        selector = _str_map(selector_raw, ctx.sub("selector"))
-    return Tracking(
-        method=method,
-        label_key=_str(t.get("labelKey"), ctx.sub("labelKey")) or "app.kubernetes.io/instance",
-        app_instance=_str(t.get("instance"), ctx.sub("instance")) or app_name,
-        selector=selector,
-    )
-
-
-def parse_selector(text: str, ctx: _Ctx) -> dict[str, str]:
-    out = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        if "=" not in part or "!=" in part:
-            raise ctx.error(f"only equality selectors (key=value) are supported, got {part!r}")
-        k, _, v = part.replace("==", "=").partition("=")
-        out[k.strip()] = v.strip()
-    return out
-
-
-APP_KEYS = {
-    "name", "path", "tool", "namespace", "helm", "kustomize", "directory", "ignoreDifferences", "tracking",
-    "labels", "repo", "chart", "targetRevision", "appliers",
-}  # fmt: skip
-
-
-def parse_app(raw: Any, ctx: _Ctx) -> App:
-    entry = _mapping(raw, ctx, APP_KEYS)
-    name = _str(entry.get("name"), ctx.sub("name"), required=True) or ""
-    ctx = _Ctx(ctx.file, f"{ctx.where} ({name})")
-    path = _str(entry.get("path"), ctx.sub("path"), required=True) or ""
-    tool_text = _str(entry.get("tool"), ctx.sub("tool")) or "auto"
-    try:
-        tool = Tool(tool_text)
-    except ValueError:
-        raise ctx.sub("tool").error(
-            f"unknown tool {tool_text!r} (auto, directory, kustomize, helm)"
-        ) from None
-    source = Source(
-        path=path.strip("/") or ".",
-        tool=tool,
-        repo=_str(entry.get("repo"), ctx.sub("repo")),
-        helm=_helm(entry.get("helm"), ctx.sub("helm")),
-        kustomize=parse_kustomize_options(entry.get("kustomize"), ctx.sub("kustomize")),
-        directory=_directory(entry.get("directory"), ctx.sub("directory")),
-        chart=_str(entry.get("chart"), ctx.sub("chart")),
-        target_revision=_str(entry.get("targetRevision"), ctx.sub("targetRevision")),
-    )
-    return App(
-        name=name,
-        sources=(source,),
-        destination=Destination(namespace=_str(entry.get("namespace"), ctx.sub("namespace"))),
-        ignore=parse_ignore_rules(entry.get("ignoreDifferences"), ctx.file, f"{ctx.where}.ignoreDifferences"),
-        tracking=_tracking(entry.get("tracking"), ctx.sub("tracking"), name),
-        origin=f"{ctx.file}: apps entry {name!r}",
-        kind="project",
-        labels=_str_map(entry.get("labels"), ctx.sub("labels")),
-        appliers=_strs(entry.get("appliers"), ctx.sub("appliers")),
-    )
-
-
 TOP_KEYS = {
     "version", "apps", "ignoreDifferences", "render", "appliers", "manualManagers", "discovery", "clusters",
     "sync", "hygiene", "live",
@@ -382,36 +97,36 @@ TOP_KEYS = {
 
 def parse_project(text: str | bytes, file: str = PROJECT_FILE) -> ProjectConfig:
     data = yamlio.load_one(text, file)
-    ctx = _Ctx(file)
-    top = _mapping(data, ctx, TOP_KEYS)
+    ctx = Ctx(file)
+    top = mapping(data, ctx, TOP_KEYS)
     version = top.get("version", 1)
     if version != 1:
         raise ctx.error(f"unsupported project file version {version!r} (this gitops-check reads version 1)")
     apps = [
-        parse_app(raw, _Ctx(file, f"apps[{i}]"))
-        for i, raw in enumerate(_list(top.get("apps"), ctx.sub("apps")))
+        parse_app(raw, Ctx(file, f"apps[{i}]"))
+        for i, raw in enumerate(sequence(top.get("apps"), ctx.sub("apps")))
     ]
     seen: set[str] = set()
     for app in apps:
         if app.name in seen:
             raise ctx.error(f"two apps are named {app.name!r}; app names must be unique")
         seen.add(app.name)
-    render = _mapping(top.get("render"), ctx.sub("render"), set(RENDER_KEYS))
+    render = mapping(top.get("render"), ctx.sub("render"), set(RENDER_KEYS))
     appliers = top.get("appliers")
     manual = top.get("manualManagers")
-    live = _mapping(top.get("live"), ctx.sub("live"), {"pruneKinds"})
+    live = mapping(top.get("live"), ctx.sub("live"), {"pruneKinds"})
     return ProjectConfig(
         path=file,
         apps=tuple(apps),
         render=render,
         ignore=parse_ignore_rules(top.get("ignoreDifferences"), file),
-        appliers=_strs(appliers, ctx.sub("appliers")) if appliers is not None else None,
-        manual_managers=_strs(manual, ctx.sub("manualManagers")) if manual is not None else None,
-        discovery=_mapping(top.get("discovery"), ctx.sub("discovery")),
+        appliers=strings(appliers, ctx.sub("appliers")) if appliers is not None else None,
+        manual_managers=strings(manual, ctx.sub("manualManagers")) if manual is not None else None,
+        discovery=mapping(top.get("discovery"), ctx.sub("discovery")),
         clusters=top.get("clusters"),
-        sync=_mapping(top.get("sync"), ctx.sub("sync")),
+        sync=mapping(top.get("sync"), ctx.sub("sync")),
         raw=top,
-        prune_kinds=_strs(live["pruneKinds"], ctx.sub("live.pruneKinds")) if "pruneKinds" in live else None,
+        prune_kinds=strings(live["pruneKinds"], ctx.sub("live.pruneKinds")) if "pruneKinds" in live else None,
         render_defaults=_render_defaults(render, ctx.sub("render")),
     )
 
@@ -441,18 +156,18 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
-def _version_text(value: Any, ctx: _Ctx) -> str:
+def _version_text(value: Any, ctx: Ctx) -> str:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         raise ctx.error(
             f"write it as a string ('{value}'): unquoted, YAML reads a version like 1.30 as the number 1.3"
         )
-    text = _str(value, ctx, required=True) or ""
+    text = string(value, ctx, required=True) or ""
     if not text.strip():
         raise ctx.error("is empty")
     return text.strip()
 
 
-def parse_duration_seconds(value: Any, ctx: _Ctx) -> float:
+def parse_duration_seconds(value: Any, ctx: Ctx) -> float:
     """Seconds from a number or a Go-style duration (``90s``, ``5m``, ``1m30s``); positive."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         seconds = float(value)
@@ -465,7 +180,7 @@ def parse_duration_seconds(value: Any, ctx: _Ctx) -> float:
     return seconds
 
 
-def _render_defaults(section: Mapping[str, Any], ctx: _Ctx) -> dict[str, Any]:
+def _render_defaults(section: Mapping[str, Any], ctx: Ctx) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in section.items():
         c = ctx.sub(str(key))
@@ -474,10 +189,10 @@ def _render_defaults(section: Mapping[str, Any], ctx: _Ctx) -> dict[str, Any]:
         if key == "kubeVersion":
             out["kube_version"] = _version_text(value, c)
         elif key == "apiVersions":
-            items = [value] if isinstance(value, str) else _list(value, c)
-            out["api_versions"] = tuple(_version_text(v, c.sub(f"[{i}]")) for i, v in enumerate(items))
+            values = [value] if isinstance(value, str) else sequence(value, c)
+            out["api_versions"] = tuple(_version_text(v, c.sub(f"[{i}]")) for i, v in enumerate(values))
         elif key == "allowRemoteBases":
-            out["allow_remote_bases"] = _bool(value, c)
+            out["allow_remote_bases"] = boolean(value, c)
         elif key == "timeout":
             out["timeout"] = parse_duration_seconds(value, c)
         elif key == "workers":
@@ -485,7 +200,7 @@ def _render_defaults(section: Mapping[str, Any], ctx: _Ctx) -> dict[str, Any]:
                 raise c.error(f"expected a whole number from 1 to 64, got {value!r}")
             out["workers"] = value
         else:  # helm, kustomize
-            name = _str(value, c, required=True) or ""
+            name = string(value, c, required=True) or ""
             if not _BINARY_NAMES[key].fullmatch(name):
                 raise c.error(
                     f"{name!r} is not allowed here: name an installed {key} build found on PATH or in the tool "

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitops_check import repourl, yamlio
-from gitops_check.config import parse_ignore_rules
+from gitops_check.appspec import parse_ignore_rules
 from gitops_check.discover import reads
 from gitops_check.errors import ConfigError, InputError
 from gitops_check.model import (

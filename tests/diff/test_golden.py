@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from gitops_check.config import DEFAULT_APPLIERS, DEFAULT_MANUAL_MANAGERS, parse_ignore_rules
+from gitops_check.appspec import parse_ignore_rules
+from gitops_check.config import DEFAULT_APPLIERS, DEFAULT_MANUAL_MANAGERS
 from gitops_check.diff.engine import DiffSettings, diff_object
 from gitops_check.identity import KindScopes, key_for
 from gitops_check.model import App, Manifest, Origin, SecretHashing
