@@ -24,7 +24,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.synth import live_from_desired
-from gitops_check.check import render_tree
 from gitops_check.cluster.snapshot import build_snapshot, write_snapshot
 from gitops_check.config import RenderOptions
 from gitops_check.discover.dispatch import DiscoverOptions, discover
@@ -32,6 +31,7 @@ from gitops_check.discover.project import load_project
 from gitops_check.identity import KindScopes, assign_keys
 from gitops_check.model import GroupKind, SecretHashing
 from gitops_check.render.base import ToolFinder
+from gitops_check.rendering import render_tree
 from gitops_check.sources.git import open_repo
 
 GIT_ENV = {

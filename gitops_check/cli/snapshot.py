@@ -104,8 +104,9 @@ def _resolve(live: Any, kinds: list[str]) -> list[Any]:
 
 def _repo_scope(kw: dict[str, Any], live: Any) -> tuple[Any, list[str]]:
     """The ReadScope a live check of the repository would read from this cluster, and what was left out."""
-    from gitops_check.check import CheckRequest, group_by_cluster, render_repo
+    from gitops_check.check import CheckRequest, render_repo
     from gitops_check.cluster.select import DEFAULT
+    from gitops_check.comparison import group_by_cluster
 
     class Elsewhere:  # apps of other project-file clusters: grouped apart, never read
         def __init__(self, name: str):

@@ -26,8 +26,9 @@ def compare_base_with_cluster(
 ) -> CheckResult:
     """The cluster against the base render of every app this change touches (changed or removed)."""
     # Only previews with a cluster need these (and what they import): kept out of every other run's start-up.
-    from gitops_check.check import CheckRequest, Rendered, compare_rendered
     from gitops_check.cluster.select import ClusterResolver, parse_clusters
+    from gitops_check.comparison import compare_rendered
+    from gitops_check.rendering import Rendered
 
     touched = {a.app.name for a in apps if a.drifted and a.change != "added"}
     base = sides["base"]
@@ -47,15 +48,11 @@ def compare_base_with_cluster(
                 rendered.append(Rendered(state.app, error=e))
                 continue
         rendered.append(Rendered(state.app, raw or state.output, seconds=state.seconds))
-    check_request = CheckRequest(
-        repo=request.repo, revision=sides["base"].tree.ws.revision, default_source=request.default_source,
-        source_factory=request.source_factory, render=request.render, diff=request.diff,
-    )  # fmt: skip
     project = base.project
     clusters = parse_clusters(project.clusters, project.path or "") if project else []
     resolver = ClusterResolver(request.default_source, clusters, request.source_factory)
     baseline = CheckResult(apps=[], target=base.tree.ws.label, against="", mode="diff")
-    compare_rendered(check_request, rendered, resolver, project, baseline)
+    compare_rendered(request.diff, rendered, resolver, project, baseline)
     return baseline
 
 
