@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from gitops_check.check import CheckRequest, render_repo
-from gitops_check.discover.dispatch import DiscoverOptions, discover, disabled_plugins, expand
+from gitops_check.discover.dispatch import DiscoverOptions, disabled_plugins, discover, expand
 from gitops_check.discover.project import load_project
 from gitops_check.model import App, Origin, RawObject, Source
 from tests.helpers.gitrepo import GitRepo, make_workspace
