@@ -24,7 +24,7 @@ from typing import Any
 from gitops_check.errors import RenderError
 from gitops_check.model import KustomizeOptions
 from gitops_check.render.base import KUSTOMIZATION_FILES, SourceContext, is_inside
-from gitops_check.render.kustomize import find_kustomization, is_remote, load_kustomization, parse_image
+from gitops_check.render.kustomize import is_remote, parse_image, reachable_kustomizations
 
 # fluxcd/pkg sourceignore defaults: not part of Flux's source artifact, so never in a generated kustomization.
 _IGNORED_DIRS = frozenset({".git", ".github", ".circleci"})
@@ -127,15 +127,7 @@ def warn_sourceignore(ctx: SourceContext, warnings: list[str]) -> None:
 
 def check_load_paths(ctx: SourceContext, kfile: Path) -> None:
     """Every file a reachable kustomization loads must be inside the workspace (kustomize will not check it)."""
-    seen: set[Path] = set()
-    pending = [kfile]
-    while pending:
-        current = pending.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        shown = ctx.relative_to_ws(current)
-        data = load_kustomization(current, shown)
+    for current, shown, data in reachable_kustomizations(ctx, kfile):
         base = current.parent
         for field_name, entry in _path_entries(data):
             if is_remote(entry, base):
@@ -145,10 +137,6 @@ def check_load_paths(ctx: SourceContext, kfile: Path) -> None:
                 raise RenderError(
                     f"{field_name} entry {entry} in {shown} is outside the repository; refusing it"
                 )
-            if field_name in ("resources", "bases", "components") and target.is_dir():
-                nested = find_kustomization(target)
-                if nested is not None:
-                    pending.append(nested)
 
 
 def _path_entries(data: Mapping[str, Any]) -> Iterator[tuple[str, str]]:

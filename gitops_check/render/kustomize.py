@@ -100,8 +100,12 @@ def _clean(message: str, ctx: SourceContext, folder: Path) -> str:
 # Remote bases
 
 
-def check_remote_bases(ctx: SourceContext, kfile: Path) -> None:
-    """Refuse remote resources in the kustomization or any local base it references, recursively."""
+def reachable_kustomizations(ctx: SourceContext, kfile: Path) -> Iterator[tuple[Path, str, dict[str, Any]]]:
+    """``kfile`` and every local kustomization it references (resources, bases, components), each once.
+
+    Yields (file, name shown to users, content). A caller checking entries raises before the walk goes on, so a
+    reference it refuses (remote, outside the workspace) is never followed.
+    """
     seen: set[Path] = set()
     pending = [kfile]
     while pending:
@@ -111,6 +115,23 @@ def check_remote_bases(ctx: SourceContext, kfile: Path) -> None:
         seen.add(current)
         shown = ctx.relative_to_ws(current)
         data = load_kustomization(current, shown)
+        yield current, shown, data
+        base_dir = current.parent
+        for field_name in _REFERENCE_FIELDS:
+            entries = data.get(field_name)
+            for entry in entries if isinstance(entries, list) else ():
+                if not isinstance(entry, str) or is_remote(entry, base_dir):
+                    continue
+                target = Path(os.path.normpath(base_dir / entry.strip()))
+                if is_inside(ctx.ws.root, target) and target.is_dir():
+                    nested = find_kustomization(target)
+                    if nested is not None:
+                        pending.append(nested)
+
+
+def check_remote_bases(ctx: SourceContext, kfile: Path) -> None:
+    """Refuse remote resources in the kustomization or any local base it references, recursively."""
+    for current, shown, data in reachable_kustomizations(ctx, kfile):
         base_dir = current.parent
         for field_name in (*_REFERENCE_FIELDS, *_FILE_FIELDS):
             entries = data.get(field_name)
@@ -128,10 +149,6 @@ def check_remote_bases(ctx: SourceContext, kfile: Path) -> None:
                     raise RenderError(
                         f"{field_name} entry {entry} in {shown} is outside the repository; refusing it"
                     )
-                if field_name in _REFERENCE_FIELDS and target.is_dir():
-                    nested = find_kustomization(target)
-                    if nested is not None:
-                        pending.append(nested)
 
 
 def load_kustomization(path: Path, shown: str) -> dict[str, Any]:
