@@ -267,6 +267,7 @@ def _source_inputs(c: _Collector, app: App, source: Source) -> None:
         return
     c.kustomization(folder)
     c.chart(folder)
+    _jsonnet_inputs(c, source, folder)
     for component in source.kustomize.components:
         c.add(posixpath.join(folder, component), "kustomize component")
         c.kustomization(norm(posixpath.join(folder, component)))
@@ -280,6 +281,18 @@ def _source_inputs(c: _Collector, app: App, source: Source) -> None:
         return
     for value_file in (*helm.value_files, *(path for _, path in helm.file_parameters)):
         _value_file(c, app, folder, value_file)
+
+
+def _jsonnet_inputs(c: _Collector, source: Source, folder: str) -> None:
+    """A directory app's ``.jsonnet`` files may import any file of the repository (``../lib``, ``libs``)."""
+    if source.tool not in (Tool.AUTO, Tool.DIRECTORY):
+        return
+    files = c.tree.files_under(folder)
+    if not source.directory.recurse:
+        prefix = folder + "/" if folder else ""
+        files = [f for f in files if "/" not in f[len(prefix) :]]
+    if any(f.endswith(".jsonnet") for f in files):
+        c.add("", "jsonnet imports")
 
 
 def _value_file(c: _Collector, app: App, folder: str, text: str) -> None:

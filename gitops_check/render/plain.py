@@ -1,7 +1,7 @@
 """A folder of plain YAML/JSON manifests, read the way Argo CD's directory source reads it.
 
 Argo CD's rules, kept here because they decide which objects exist: files ending in .yaml, .yml or .json
-(and .jsonnet, which we skip with a warning); subfolders only with ``recurse``; ``include``/``exclude`` globs
+(``.jsonnet`` files are evaluated by ``render/jsonnet.py``; ``.libsonnet`` files only through imports); subfolders only with ``recurse``; ``include``/``exclude`` globs
 matched against the path relative to the app folder, where ``*`` also crosses ``/`` and exclude wins; files in
 lexical order, depth first. A YAML file whose first document is not a Kubernetes object is ignored unless it
 looks like one (mentions ``apiVersion:``, ``kind:`` and ``metadata:``); a JSON file must be one object.
@@ -20,7 +20,8 @@ from typing import Any
 from gitops_check import yamlio
 from gitops_check.errors import InputError, RenderError
 from gitops_check.model import Origin, RawObject
-from gitops_check.render.base import RenderOutput, SourceContext, is_inside
+from gitops_check.render import jsonnet
+from gitops_check.render.base import RenderOutput, SourceContext, is_inside, resolve_inside
 
 _MANIFEST_FILE = re.compile(r"^.*\.(yaml|yml|json|jsonnet)$")
 
@@ -50,10 +51,10 @@ def render_directory(ctx: SourceContext) -> RenderOutput:
             continue
         if include and not any(p.match(rel) for p in include):
             continue
-        if name.endswith(".jsonnet"):
-            out.warnings.append(f"skipped {shown}: jsonnet is not supported (Argo CD would evaluate it)")
-            continue
         yamlio.check_size(st.st_size, shown)
+        if name.endswith(".jsonnet"):
+            out.objects.extend(_jsonnet_objects(ctx, path, shown))
+            continue
         try:
             data = path.read_bytes()
         except OSError as e:
@@ -69,6 +70,17 @@ def render_directory(ctx: SourceContext) -> RenderOutput:
             continue
         out.objects.extend(objects)
     return out
+
+
+def _jsonnet_objects(ctx: SourceContext, path: Path, shown: str) -> list[RawObject]:
+    options = ctx.source.directory.jsonnet
+    # Argo CD: the app folder first, then ``libs`` (relative to the repository root, never outside it).
+    jpaths = [ctx.folder, *(resolve_inside(ctx.ws.root, lib, "jsonnet library path") for lib in options.libs)]
+    docs = jsonnet.evaluate(
+        path, root=ctx.ws.root, shown=shown, jpaths=jpaths, ext_vars=options.ext_vars, tlas=options.tlas
+    )
+    origin = Origin(ctx.app.name, shown, None)
+    return [RawObject(doc, origin) for doc in docs]
 
 
 def _yaml_objects(data: bytes, shown: str, app: str) -> list[RawObject] | None:

@@ -140,7 +140,7 @@ def test_sync_policy_labels_and_ignore_differences() -> None:
     [
         ({"repoURL": "r", "path": "a", "plugin": {"name": "cmp"}}, "config management plugin"),
         ({"repoURL": "r", "path": "a", "helm": {}, "kustomize": {}}, "multiple application sources defined"),
-        ({"repoURL": "r", "path": "a", "directory": {"jsonnet": {"tlas": [{"name": "a"}]}}}, "jsonnet"),
+        ({"repoURL": "r", "path": "a", "directory": {"jsonnet": {"tlas": [{"value": "a"}]}}}, "needs a name"),
         ({"repoURL": "r", "path": "a", "kustomize": {"labelWithoutSelector": True}}, "labelWithoutSelector"),
     ],
 )

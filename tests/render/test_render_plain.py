@@ -154,14 +154,13 @@ def test_files_argo_cd_skips(tmp_path: Path) -> None:
             "app/values.yaml": "replicas: 3\nimage:\n  tag: v1\n",  # not a manifest: ignored
             "app/tool-config.yaml": "rules: [a, b\n",  # not even YAML, but does not look like a manifest
             "app/empty.yaml": "# nothing here\n",
-            "app/main.jsonnet": "{}",
+            "app/lib.libsonnet": "{",  # only evaluated through imports
             "app/notes.txt": "apiVersion: v1",
         },
     )
     out = render(ws)
     assert names(out) == ["kept"]
     assert out.warnings == [
-        "skipped app/main.jsonnet: jsonnet is not supported (Argo CD would evaluate it)",
         "ignored app/tool-config.yaml: not a Kubernetes manifest (Argo CD ignores it too)",
         "ignored app/values.yaml: not a Kubernetes manifest (Argo CD ignores it too)",
     ]
