@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from gitops_check.cluster.select import ClusterResolver
 from gitops_check.config import DiffOptions, ProjectConfig
 from gitops_check.diff.engine import DiffSettings, diff_app
+from gitops_check.diff.hooks import split_hooks
 from gitops_check.diff.prune import TrackingIndex
 from gitops_check.errors import GitopsCheckError
 from gitops_check.identity import KeyedApp, KindScopes, ObjectProblem, assign_keys, key_for, validate
@@ -61,7 +62,7 @@ def _scope_of(
     for r in rendered:
         if r.app.destination.namespace:
             namespaces.add(r.app.destination.namespace)
-        for obj in r.output.objects if r.output else ():
+        for obj in split_hooks(r.app, r.output.objects)[0] if r.output else ():
             try:
                 body = validate(obj)
             except ObjectProblem:
@@ -168,7 +169,8 @@ def compare_rendered(
             continue
         app_scopes = KindScopes(dict(scopes.table))
         app_scopes.table.update(live.scopes)
-        keyed = assign_keys(r.app, r.output.objects, app_scopes)
+        objects_of_app, app_result.hooks = split_hooks(r.app, r.output.objects)
+        keyed = assign_keys(r.app, objects_of_app, app_scopes)
         for problem in keyed.problems:
             app_result.errors.append(
                 AppError(r.app.name, problem.message, problem.origin.file, problem.origin.line, "render")

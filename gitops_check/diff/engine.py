@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitops_check import secrethash
-from gitops_check.diff import normalize
+from gitops_check.diff import hooks, normalize
 from gitops_check.diff.compare import Walk
 from gitops_check.diff.managed import LAST_APPLIED, ExactOwnership, Owner, Ownership
 from gitops_check.diff.paths import Field
@@ -80,6 +80,14 @@ def diff_object(
     if ssa == "ignore" or (ssa == "ifnotpresent" and live is not None):
         return ResourceDiff(
             key, app.name, Status.UNCHANGED, origin=origin, notes=(f"skipped: {FLUX_SSA}: {ssa}",)
+        )
+    if hooks.reconcile_disabled(app, body, live):
+        return ResourceDiff(
+            key,
+            app.name,
+            Status.UNCHANGED,
+            origin=origin,
+            notes=(f"skipped: {hooks.FLUX_RECONCILE}: disabled",),
         )
     desired_view = normalize.strip(body)
     if live is None:
@@ -219,7 +227,15 @@ def diff_app(
     if settings.detect_pruning:
         index = tracking or TrackingIndex(live)
         for key in sorted(index.owned_by(app) - desired_keys):
-            out.append(diff_object(key, None, live.objects[key], app, settings))
+            body = live.objects[key]
+            if app.kind != "flux-kustomization" and hooks.live_hook(body):
+                continue  # left by a hook run: the agent never prunes it
+            kept = hooks.prune_disabled(body)
+            if kept is not None:
+                note = f"not in Git, but a sync keeps it ({kept})"
+                out.append(ResourceDiff(key, app.name, Status.UNCHANGED, notes=(note,)))
+                continue
+            out.append(diff_object(key, None, body, app, settings))
     return out
 
 

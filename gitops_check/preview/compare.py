@@ -14,12 +14,15 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 
 from gitops_check.diff.engine import DiffSettings, diff_object
+from gitops_check.diff.hooks import hook_phases
 from gitops_check.errors import GitopsCheckError
-from gitops_check.identity import KindScopes, assign_keys
+from gitops_check.identity import KindScopes, assign_keys, flatten_lists
 from gitops_check.model import (
+    App,
     AppError,
     AppResult,
     Manifest,
+    RawObject,
     ResourceDiff,
     ResourceKey,
     SecretHashing,
@@ -87,7 +90,7 @@ def _keyed(
 ) -> dict[ResourceKey, Manifest]:
     if state is None or state.output is None:
         return {}
-    keyed = assign_keys(state.app, state.output.objects, scopes)
+    keyed = assign_keys(state.app, named_hooks(state.app, state.output.objects), scopes)
     for problem in keyed.problems:
         if prefix:  # the base commit's problems are not this change's; they only make its diff less precise
             result.warnings.append(f"{prefix}{problem.message} ({problem.origin})")
@@ -97,6 +100,24 @@ def _keyed(
             )
     result.warnings.extend(prefix + w for w in state.output.warnings)
     return {m.key: m for m in keyed.manifests}
+
+
+def named_hooks(app: App, objects: Iterable[RawObject]) -> list[RawObject]:
+    """The render with ``generateName`` hooks named ``<generateName>*``: a preview compares hooks too (a change
+    to a migration Job is a change to review), and both commits name them the same way."""
+    out = []
+    for obj in flatten_lists(objects):
+        metadata = obj.body.get("metadata") if isinstance(obj.body, dict) else None
+        if (
+            isinstance(metadata, dict)
+            and not metadata.get("name")
+            and metadata.get("generateName")
+            and hook_phases(app, obj.body) is not None
+        ):
+            body = {**obj.body, "metadata": {**metadata, "name": f"{metadata['generateName']}*"}}
+            obj = dataclasses.replace(obj, body=body)
+        out.append(obj)
+    return out
 
 
 def _order(key: ResourceKey) -> tuple[str, str, str, str]:

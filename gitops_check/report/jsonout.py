@@ -86,6 +86,13 @@ def _app(app: AppResult, mode: str) -> dict[str, Any]:
         "renderSeconds": round(app.render_seconds, 3),
         "resources": [_resource(d, mode) for d in sorted(app.diffs, key=lambda d: key_order(d.key))],
     }
+    if app.hooks:
+        # Optional: hooks the agent runs at sync, never compared (diff/hooks.py).
+        out["hooks"] = [
+            {"kind": h.kind, "namespace": h.namespace, "name": h.name, "phases": list(h.phases),
+             "file": h.origin.file}
+            for h in app.hooks
+        ]  # fmt: skip
     if app.change:
         out["change"] = app.change  # preview: the whole app is new or gone
     kind = app.app.agent_kind

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from gitops_check.diff import hooks
 from gitops_check.model import AppError, AppResult, CheckResult, ResourceDiff, Status
 from gitops_check.report import findings, syncs
 from gitops_check.report.text import (
@@ -224,6 +225,8 @@ def app_section(app: AppResult, mode: str, opts: Options) -> Section:
     items = [error_item(e, opts) for e in app.errors]
     if app.warnings:
         items.append(warnings_item(app.warnings, opts))
+    if app.hooks:
+        items.append(Item(md_text(cap(hooks.summary(app.hooks), 1000 if opts.limited else None)) + "\n\n"))
     resources = [d for d in sort_diffs(app.diffs) if d.status is not Status.UNCHANGED]
     items += [resource_item(d, mode, opts) for d in resources]
     brief = f"Details of {plural(len(resources), 'resource')} left out; {opts.see}.\n\n" if resources else ""

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Protocol
 
+from gitops_check.diff import hooks
 from gitops_check.model import AppError, AppResult, ChangeKind, CheckResult, ResourceDiff, Status
 from gitops_check.report import findings, syncs
 from gitops_check.report.text import (
@@ -165,6 +166,8 @@ def _app_lines(
         lines += _error_lines(error, paint, "  ")
     for warning in app.warnings:
         lines.append(f"  {paint('warning:', 'yellow')} {clean(warning)}")
+    if app.hooks:
+        lines.append(paint(f"  {clean(hooks.summary(app.hooks))}", "dim"))
     if result is not None:
         lines += _finding_lines(result, app.app.name, paint)
     for diff in sort_diffs(app.diffs):
@@ -196,6 +199,7 @@ def render_terminal(result: CheckResult, *, color: bool, verbose: bool = False) 
             app_status(app) is AppStatus.IN_SYNC
             and not verbose
             and not app.warnings
+            and not app.hooks
             and app.app.name not in with_findings
         ):
             quiet.append(app)
