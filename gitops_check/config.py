@@ -18,6 +18,7 @@ from gitops_check.fields import Ctx, boolean, mapping, sequence, string, strings
 from gitops_check.model import (
     App,
     IgnoreRule,
+    KustomizeBuild,
 )
 
 PROJECT_FILE = ".gitops-check.yaml"
@@ -55,6 +56,11 @@ class RenderOptions:
     kube_version: str | None = None
     api_versions: tuple[str, ...] = ()
     allow_remote_bases: bool = False
+    # ``--kustomize-build-options``: Argo CD's kustomize.buildOptions when the repository's argocd-cm does not set
+    # them (or to override it); None: not given.
+    kustomize_build: KustomizeBuild | None = None
+    # ``--allow-kustomize-exec``: KRM exec functions (--enable-alpha-plugins / --enable-exec) may run.
+    allow_kustomize_exec: bool = False
     timeout: float = 300.0
     workers: int = 4
     # Fields given on the command line (or their environment variables): the project file's ``render``
@@ -217,3 +223,71 @@ def with_project_render(options: RenderOptions, project: ProjectConfig | None) -
         return options
     defaults = {k: v for k, v in project.render_defaults.items() if k not in options.explicit}
     return dataclasses.replace(options, **defaults) if defaults else options
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# kustomize build options (Argo CD's ``kustomize.buildOptions`` in argocd-cm, or ``--kustomize-build-options``)
+
+
+_FLAGS = {
+    "--enable-helm": "enable_helm",
+    "--enable-alpha-plugins": "alpha_plugins",
+    "--enable-exec": "enable_exec",
+    "--enable-managedby-label": "managed_by_label",
+}
+_VALUED = ("--load-restrictor", "--load_restrictor", "--reorder", "--helm-kube-version", "--helm-api-versions",
+           "--helm-command")  # fmt: skip
+_NO_OUTPUT_CHANGE = ("--stack-trace", "--helm-debug")
+_KUBE_VERSION = re.compile(r"v?\d+\.\d+(\.\d+)?([-+][0-9A-Za-z.-]+)?")
+_API_VERSION = re.compile(r"[A-Za-z0-9.-]+(/[A-Za-z0-9.-]+)*")
+
+
+def parse_kustomize_build_options(text: str, origin: str) -> KustomizeBuild:
+    """Argo CD splits ``kustomize.buildOptions`` on white space (``strings.Fields``) and appends it to ``kustomize
+    build``; here each option is understood, and anything not understood is a ConfigError naming it."""
+    from gitops_check.errors import ConfigError
+
+    tokens = text.split()
+    flags: dict[str, Any] = {}
+    apis: list[str] = []
+    ignored: list[str] = []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        name, eq, value = token.partition("=")
+        if name in _FLAGS and not eq:
+            flags[_FLAGS[name]] = True
+        elif name in _NO_OUTPUT_CHANGE:
+            pass
+        elif name in _VALUED:
+            if not eq:
+                if i + 1 >= len(tokens):
+                    raise ConfigError(f"{origin}: {name} needs a value")
+                i += 1
+                value = tokens[i]
+            if name in ("--load-restrictor", "--load_restrictor"):
+                if value not in ("LoadRestrictionsNone", "LoadRestrictionsRootOnly"):
+                    raise ConfigError(f"{origin}: unknown load restrictor {value!r}")
+                flags["load_restrictor_none"] = value == "LoadRestrictionsNone"
+            elif name == "--reorder":
+                if value not in ("legacy", "none"):
+                    raise ConfigError(f"{origin}: --reorder takes legacy or none, not {value!r}")
+                flags["reorder"] = value
+            elif name == "--helm-kube-version":
+                if not _KUBE_VERSION.fullmatch(value):
+                    raise ConfigError(f"{origin}: --helm-kube-version {value!r} is not a Kubernetes version")
+                flags["helm_kube_version"] = value
+            elif name == "--helm-api-versions":
+                if not _API_VERSION.fullmatch(value):
+                    raise ConfigError(f"{origin}: --helm-api-versions {value!r} is not an API version")
+                apis.append(value)
+            else:  # --helm-command picks a binary: the job's helm (--helm) is used instead
+                ignored.append(name)
+        else:
+            raise ConfigError(
+                f"{origin}: kustomize build option {token!r} is not supported by gitops-check (it understands "
+                "--enable-helm, --load-restrictor, --enable-alpha-plugins, --enable-exec, --reorder, "
+                "--enable-managedby-label, --helm-kube-version, --helm-api-versions, --helm-command)"
+            )
+        i += 1
+    return KustomizeBuild(**flags, helm_api_versions=tuple(apis), ignored=tuple(ignored), origin=origin)

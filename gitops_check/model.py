@@ -144,10 +144,71 @@ class KustomizeOptions:
 
 
 @dataclass(frozen=True)
+class KustomizeBuild:
+    """``kustomize build`` options, parsed into what they mean: nothing from a repository reaches the command line
+    as text. ``exec_functions`` (``--enable-alpha-plugins`` / ``--enable-exec``) run programs, so the job must
+    allow them (``--allow-kustomize-exec``)."""
+
+    enable_helm: bool = False
+    load_restrictor_none: bool = False
+    alpha_plugins: bool = False
+    enable_exec: bool = False
+    reorder: str | None = None  # legacy | none
+    managed_by_label: bool = False
+    helm_kube_version: str | None = None
+    helm_api_versions: tuple[str, ...] = ()
+    ignored: tuple[str, ...] = ()  # options that do not change the output here (--helm-command: ours is used)
+    origin: str = (
+        ""  # where they were set, for messages ("kustomize.buildOptions in argocd-cm (argocd/cm.yaml)")
+    )
+
+    @property
+    def exec_functions(self) -> bool:
+        return self.alpha_plugins or self.enable_exec
+
+    def argv(self) -> list[str]:
+        """The options as kustomize arguments (values validated when parsed)."""
+        out: list[str] = []
+        if self.enable_helm:
+            out.append("--enable-helm")
+        if self.load_restrictor_none:
+            out.append("--load-restrictor=LoadRestrictionsNone")
+        if self.alpha_plugins:
+            out.append("--enable-alpha-plugins")
+        if self.enable_exec:
+            out.append("--enable-exec")
+        if self.reorder:
+            out.append(f"--reorder={self.reorder}")
+        if self.managed_by_label:
+            out.append("--enable-managedby-label")
+        if self.helm_kube_version:
+            out.append(f"--helm-kube-version={self.helm_kube_version}")
+        out.extend(f"--helm-api-versions={v}" for v in self.helm_api_versions)
+        return out
+
+
+@dataclass(frozen=True)
+class JsonnetVar:
+    """An Argo CD jsonnet ``extVars`` / ``tlas`` entry: a string, or jsonnet code when ``code``."""
+
+    name: str
+    value: str
+    code: bool = False
+
+
+@dataclass(frozen=True)
+class JsonnetOptions:
+    ext_vars: tuple[JsonnetVar, ...] = ()
+    tlas: tuple[JsonnetVar, ...] = ()
+    libs: tuple[str, ...] = ()  # import paths, relative to the repository root
+
+
+@dataclass(frozen=True)
 class DirectoryOptions:
     recurse: bool = False
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    jsonnet: JsonnetOptions = field(default_factory=JsonnetOptions)
 
 
 class Tool(enum.StrEnum):
@@ -176,6 +237,9 @@ class Source:
     ref: str | None = None  # Argo CD multi-source: names this source for "$ref/..." value files
     # Flux postBuild substitution variables, applied after the build; None when not configured.
     substitute: Mapping[str, str] | None = None
+    # Argo CD: kustomize build options from argocd-cm for this source (its kustomize version); None: the job's
+    # --kustomize-build-options, else none.
+    kustomize_build: KustomizeBuild | None = None
 
 
 @dataclass(frozen=True)
@@ -483,6 +547,29 @@ class AppError:
     stage: str = "render"  # discover | render | cluster | diff
 
 
+SKIP_HOOK = "Skip"  # argocd.argoproj.io/hook: Skip: never applied
+
+
+@dataclass(frozen=True)
+class Hook:
+    """A rendered hook: what it is, when the agent runs it, where it came from."""
+
+    kind: str
+    namespace: str | None
+    name: str  # ``metadata.name``, or ``generateName`` followed by ``*``
+    phases: tuple[str, ...]  # Argo CD phases (PreSync, PostSync, Skip...) or Helm hook events under Flux
+    origin: Origin
+
+    def __str__(self) -> str:
+        where = f"{self.kind}/{self.namespace}/{self.name}" if self.namespace else f"{self.kind}/{self.name}"
+        return f"{where} ({', '.join(self.phases) or 'never run'})"
+
+    @property
+    def skipped(self) -> bool:
+        """Never applied: ``hook: Skip``, or a hook with no phase the agent runs (Argo CD ignores it)."""
+        return self.phases in ((SKIP_HOOK,), ())
+
+
 @dataclass
 class AppResult:
     app: App
@@ -492,6 +579,8 @@ class AppResult:
     render_seconds: float = 0.0
     # Preview only: "added" / "removed" when the whole app appears or disappears with the change.
     change: str | None = None
+    # Hooks the agent runs at sync (diff/hooks.py): reported apart, never compared or pruned.
+    hooks: list[Hook] = field(default_factory=list)
 
     def count(self, status: Status) -> int:
         return sum(1 for d in self.diffs if d.status is status)

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from gitops_check.config import RenderOptions
-from gitops_check.errors import InputError
-from gitops_check.model import CheckResult, LiveSource
+from gitops_check.config import RenderOptions, parse_kustomize_build_options
+from gitops_check.errors import ConfigError, InputError
+from gitops_check.model import CheckResult, KustomizeBuild, LiveSource
 
 if TYPE_CHECKING:
     from gitops_check.cluster.live import LiveCluster
@@ -76,6 +76,13 @@ def render_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                           "render.allowRemoteBases, else no."),
         click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True,
                      help="Apps rendered in parallel."),
+        click.option("--kustomize-build-options", "kustomize_build_options", metavar="OPTIONS",
+                     envvar="GITOPS_CHECK_KUSTOMIZE_BUILD_OPTIONS",
+                     help="Argo CD's kustomize.buildOptions (e.g. '--enable-helm'), for Argo CD and project apps; "
+                          "wins over an argocd-cm in the repository."),
+        click.option("--allow-kustomize-exec", is_flag=True, envvar="GITOPS_CHECK_ALLOW_KUSTOMIZE_EXEC",
+                     help="Let kustomize run KRM exec functions when build options enable them "
+                          "(--enable-alpha-plugins / --enable-exec): they run programs named by the repository."),
     ])  # fmt: skip
 
 
@@ -177,8 +184,19 @@ def build_render_options(kw: dict[str, Any]) -> RenderOptions:
         api_versions=tuple(kw["api_versions"]),
         allow_remote_bases=kw["allow_remote_bases"],
         workers=kw["workers"],
+        kustomize_build=_kustomize_build(kw.get("kustomize_build_options")),
+        allow_kustomize_exec=bool(kw.get("allow_kustomize_exec")),
         explicit=frozenset(field for param, field in _RENDER_PARAMS.items() if _given(param, kw)),
     )
+
+
+def _kustomize_build(text: str | None) -> KustomizeBuild | None:
+    if text is None or not text.strip():
+        return None
+    try:
+        return parse_kustomize_build_options(text, "--kustomize-build-options")
+    except ConfigError as e:
+        raise click.BadParameter(e.message, param_hint="--kustomize-build-options") from None
 
 
 def _given(param: str, kw: dict[str, Any]) -> bool:

@@ -29,7 +29,7 @@ from gitops_check.discover import reads
 from gitops_check.discover.appset import expand_appset
 from gitops_check.discover.appset_params import GenEnv, GeneratorError
 from gitops_check.discover.argocd_config import ArgoConfig, parse_argocd_config, reads_of
-from gitops_check.discover.argocd_spec import ArgoSettings, application_to_app
+from gitops_check.discover.argocd_spec import ArgoSettings, application_to_app, kustomize_settings
 from gitops_check.discover.dispatch import (
     DiscoverOptions,
     register_adopter,
@@ -204,7 +204,8 @@ def _state(ws: Workspace, options: DiscoverOptions, config: ArgoConfig | None, c
         if config is None and key in _STATES:
             return _STATES[key]
     config = config or ArgoConfig()
-    cm = next((f.doc for f in cms if (f.doc.get("metadata") or {}).get("name") == "argocd-cm"), None)
+    cm_found = next((f for f in cms if (f.doc.get("metadata") or {}).get("name") == "argocd-cm"), None)
+    cm = cm_found.doc if cm_found else None
     data = (cm or {}).get("data") or {}
     cm_ns = (cm or {}).get("metadata", {}).get("namespace")
     method_text = config.tracking_method or data.get("application.resourceTrackingMethod") or "annotation"
@@ -225,6 +226,7 @@ def _state(ws: Workspace, options: DiscoverOptions, config: ArgoConfig | None, c
         this_repo_urls=options.this_repo_urls,
         repo_key=lambda url, rev: _repo_key(url, rev, options),
         revision_of=lambda repo: _revision_of(repo, ws, options),
+        kustomize=kustomize_settings(data, cm_found.where) if cm_found else None,
     )
     state = _State(config, settings, {})
     with _LOCK:

@@ -6,18 +6,20 @@ an error), otherwise the folder's files decide; the Helm release name defaults t
 through Argo CD's ``$ARGOCD_APP_*`` substitution (an unknown ``$VAR`` becomes empty, ``$$`` is a ``$``).
 Applications outside the control-plane namespace ("apps in any namespace") are tracked as ``<ns>_<name>``.
 
-Fields that would change the output but cannot be reproduced (config management plugins, jsonnet, some
-kustomize label options) make the app "not checked" rather than rendered differently.
+Fields that would change the output but cannot be reproduced (config management plugins, some kustomize
+label options) make the app "not checked" rather than rendered differently.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from gitops_check import repourl, yamlio
 from gitops_check.appspec import parse_ignore_rules
+from gitops_check.config import parse_kustomize_build_options
 from gitops_check.discover import reads
 from gitops_check.errors import ConfigError, InputError
 from gitops_check.model import (
@@ -26,6 +28,9 @@ from gitops_check.model import (
     DirectoryOptions,
     HelmOptions,
     HelmParameter,
+    JsonnetOptions,
+    JsonnetVar,
+    KustomizeBuild,
     KustomizeOptions,
     Source,
     SyncPolicy,
@@ -49,6 +54,62 @@ class ArgoSettings:
     repo_key: Callable[[str, str | None], str | None] | None = None
     # Source.repo -> the commit its files come from ("" when unknown), for $ARGOCD_APP_REVISION.
     revision_of: Callable[[str | None], str] = field(default=lambda _repo: "")
+    # argocd-cm's kustomize settings when the repository holds an argocd-cm; None otherwise.
+    kustomize: KustomizeSettings | None = None
+
+
+@dataclass(frozen=True)
+class KustomizeSettings:
+    """argocd-cm's ``kustomize.buildOptions``, and the kustomize versions it registers
+    (``kustomize.path.<v>`` or ``kustomize.version.<v>``, with ``kustomize.buildOptions.<v>``)."""
+
+    where: str
+    build_options: str | None = None
+    versions: Mapping[str, str | None] = field(default_factory=dict)  # version -> its build options text
+    paths: Mapping[str, str] = field(default_factory=dict)  # version -> the binary argocd-cm names
+
+
+def kustomize_settings(data: Mapping[str, Any], where: str) -> KustomizeSettings:
+    paths: dict[str, str] = {}
+    versions: dict[str, str | None] = {}
+    for key, value in data.items():
+        for prefix in ("kustomize.path.", "kustomize.version."):
+            if str(key).startswith(prefix):
+                paths[str(key)[len(prefix) :]] = str(value)
+    for version in paths:
+        text = data.get(f"kustomize.buildOptions.{version}")
+        versions[version] = str(text) if text is not None else None
+    default = data.get("kustomize.buildOptions")
+    return KustomizeSettings(
+        where=where,
+        build_options=str(default) if default is not None else None,
+        versions=versions,
+        paths=paths,
+    )
+
+
+def _kustomize_build(raw: Mapping[str, Any], settings: ArgoSettings, where: str) -> KustomizeBuild | None:
+    """Argo CD's KustomizeSettings.GetOptions: the Application's kustomize version picks that version's build
+    options (an unregistered version fails the app), otherwise the default ones."""
+    k = raw.get("kustomize")
+    version = _opt_str(k.get("version")) if isinstance(k, dict) else None
+    cm = settings.kustomize
+    if cm is None:
+        return None  # no argocd-cm in the repository: the job's --kustomize-build-options, if any
+    if version is not None:
+        if version not in cm.versions:
+            raise ConfigError(
+                f"{where}.kustomize.version: kustomize version {version} is not registered in argocd-cm "
+                f"({cm.where}); Argo CD fails the same way: add kustomize.path.{version}"
+            )
+        text = cm.versions[version]
+        origin = f"kustomize.buildOptions.{version} in argocd-cm ({cm.where})"
+    else:
+        text = cm.build_options
+        origin = f"kustomize.buildOptions in argocd-cm ({cm.where})"
+    if text is None:
+        return None
+    return parse_kustomize_build_options(text, origin)
 
 
 def application_to_app(
@@ -152,16 +213,18 @@ def _source(
         repo = settings.repo_key(url, revision) if settings.repo_key else repourl.canonical(url)
     env = _build_env(instance, destination, spec, raw, url, revision, settings.revision_of(repo))
     tool = Tool.HELM if chart else Tool(explicit[0]) if explicit else Tool.AUTO
+    build = None if chart else _kustomize_build(raw, settings, where)
     return Source(
         path=str(raw.get("path") or "").strip() or ".",
         tool=tool,
         repo=repo,
         helm=_helm(raw.get("helm") or {}, name, env, where),
         kustomize=_kustomize(raw.get("kustomize") or {}, env, where),
-        directory=_directory(raw.get("directory") or {}, where),
+        directory=_directory(raw.get("directory") or {}, env, where),
         chart=chart,
         target_revision=revision,
         ref=_opt_str(raw.get("ref")),
+        kustomize_build=build,
     )
 
 
@@ -317,14 +380,37 @@ def _kustomize(k: Mapping[str, Any], env: Mapping[str, str], where: str) -> Kust
     )
 
 
-def _directory(d: Mapping[str, Any], where: str) -> DirectoryOptions:
+def _directory(d: Mapping[str, Any], env: Mapping[str, str], where: str) -> DirectoryOptions:
     if not isinstance(d, dict):
         raise ConfigError(f"{where}.directory: expected a mapping")
-    jsonnet = d.get("jsonnet") or {}
-    if isinstance(jsonnet, dict) and any(jsonnet.get(k) for k in ("extVars", "tlas", "libs")):
-        raise ConfigError(f"{where}.directory.jsonnet is not supported by gitops-check")
     return DirectoryOptions(
-        recurse=bool(d.get("recurse")), include=_globs(d.get("include")), exclude=_globs(d.get("exclude"))
+        recurse=bool(d.get("recurse")),
+        include=_globs(d.get("include")),
+        exclude=_globs(d.get("exclude")),
+        jsonnet=_jsonnet(d.get("jsonnet") or {}, env, f"{where}.directory.jsonnet"),
+    )
+
+
+def _jsonnet(j: Any, env: Mapping[str, str], where: str) -> JsonnetOptions:
+    """Argo CD substitutes ``$ARGOCD_APP_*`` in extVars and tlas values (makeJsonnetVM)."""
+    if not isinstance(j, dict):
+        raise ConfigError(f"{where}: expected a mapping")
+
+    def variables(key: str) -> tuple[JsonnetVar, ...]:
+        raw = j.get(key) or []
+        if not isinstance(raw, list):
+            raise ConfigError(f"{where}.{key}: expected a list of {{name, value, code}}")
+        out = []
+        for i, item in enumerate(raw):
+            if not isinstance(item, dict) or not item.get("name"):
+                raise ConfigError(f"{where}.{key}[{i}]: each entry needs a name")
+            value = item.get("value")
+            text = "" if value is None else value if isinstance(value, str) else json.dumps(value)
+            out.append(JsonnetVar(str(item["name"]), envsubst(text, env), bool(item.get("code"))))
+        return tuple(out)
+
+    return JsonnetOptions(
+        ext_vars=variables("extVars"), tlas=variables("tlas"), libs=_strs(j.get("libs"), f"{where}.libs")
     )
 
 

@@ -25,6 +25,7 @@ from gitops_check.preview.compare import compare_entry, flag_drifted, learn_scop
 from gitops_check.preview.plan import Entry, Planner, Side
 from gitops_check.preview.request import PreviewRequest
 from gitops_check.preview.revisions import resolve_revisions
+from gitops_check.render import jsonnet
 from gitops_check.render.base import ToolFinder, check_symlinks
 from gitops_check.render.cache import RenderCache
 from gitops_check.sources.git import open_repo
@@ -142,9 +143,10 @@ def _contexts(
     """What every content key of a commit shares: gitops-check and tool versions, render options, symlink check."""
     shared = {
         "gitops-check": __version__,
-        "tools": versions,
+        "tools": {**versions, "jsonnet": jsonnet.version()},
         "render": {"kubeVersion": options.kube_version, "apiVersions": list(options.api_versions),
-                   "allowRemoteBases": options.allow_remote_bases},
+                   "allowRemoteBases": options.allow_remote_bases,
+                   "kustomizeBuild": options.kustomize_build, "allowKustomizeExec": options.allow_kustomize_exec},
     }  # fmt: skip
     out = {}
     for name, side in sides.items():

@@ -31,6 +31,7 @@ from gitops_check.render.flux_kfile import (
 from gitops_check.render.kustomize import (
     check_remote_bases,
     find_kustomization,
+    helm_chart_entries,
     load_kustomization,
     run_build,
     with_kustomization,
@@ -51,6 +52,11 @@ def render_flux_kustomization(ctx: SourceContext) -> RenderOutput:
         if not ctx.options.allow_remote_bases:
             check_remote_bases(ctx, kfile)
         check_load_paths(ctx, kfile)
+        for _, shown, entry, _ in helm_chart_entries(ctx, kfile):
+            raise RenderError(
+                f"{shown} inflates the Helm chart {entry.get('name') or '?'} (helmCharts), which Flux's "
+                "kustomize-controller never does (its build fails: 'must specify --enable-helm'); use a HelmRelease"
+            )
         content = load_kustomization(kfile, ctx.relative_to_ws(kfile))
         name = kfile.name
     else:

@@ -26,7 +26,7 @@ from typing import Any
 
 from gitops_check import proc, yamlio
 from gitops_check.errors import RenderError
-from gitops_check.model import KustomizeOptions, Origin, RawObject
+from gitops_check.model import KustomizeBuild, KustomizeOptions, Origin, RawObject
 from gitops_check.render.base import KUSTOMIZATION_FILES, RenderOutput, SourceContext, is_inside
 
 # Fields whose entries may name another kustomization folder or a remote target.
@@ -39,16 +39,44 @@ _DOMAIN_FIRST_SEGMENT = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(:\d+)?$")
 
 def render_kustomize(ctx: SourceContext) -> RenderOutput:
     kfile = find_kustomization(ctx.folder)
+    # The job's --kustomize-build-options win over argocd-cm's: the job knows the Argo CD it checks for.
+    build = ctx.options.kustomize_build or ctx.source.kustomize_build
+    out = RenderOutput()
+    if build is not None:
+        _check_build_options(ctx, build, out.warnings)
     if kfile is not None and not ctx.options.allow_remote_bases:
         check_remote_bases(ctx, kfile)
+    if kfile is not None and build is not None and build.load_restrictor_none:
+        from gitops_check.render.flux_kfile import check_load_paths  # it imports this module
+
+        check_load_paths(ctx, kfile)
+    if kfile is not None:
+        check_helm_charts(ctx, kfile, build)
     overrides = ctx.source.kustomize
     with _build_folder(ctx, kfile, overrides) as folder:
-        stdout = run_build(ctx, folder)
+        stdout = run_build(ctx, folder, build=build)
     where = f"kustomize output for {ctx.path}"
     origin = Origin(ctx.app.name, ctx.path, None)
-    return RenderOutput(
-        objects=[RawObject(d.data, origin) for d in yamlio.load_yaml_documents(stdout, where)]
-    )
+    out.objects = [RawObject(d.data, origin) for d in yamlio.load_yaml_documents(stdout, where)]
+    return out
+
+
+def _check_build_options(ctx: SourceContext, build: KustomizeBuild, warnings: list[str]) -> None:
+    if build.exec_functions and not ctx.options.allow_kustomize_exec:
+        flags = [
+            f
+            for f, on in (
+                ("--enable-alpha-plugins", build.alpha_plugins),
+                ("--enable-exec", build.enable_exec),
+            )
+            if on
+        ]
+        raise RenderError(
+            f"not checked: {build.origin} enables KRM functions ({', '.join(flags)}), which run programs named by "
+            "the repository; gitops-check runs them only when the job allows it (--allow-kustomize-exec)"
+        )
+    for option in build.ignored:
+        warnings.append(f"{build.origin}: {option} ignored; gitops-check's helm (--helm) is used")
 
 
 def find_kustomization(folder: Path) -> Path | None:
@@ -58,15 +86,22 @@ def find_kustomization(folder: Path) -> Path | None:
     return None
 
 
-def run_build(ctx: SourceContext, folder: Path, *, load_anywhere: bool = False) -> str:
+def run_build(
+    ctx: SourceContext, folder: Path, *, load_anywhere: bool = False, build: KustomizeBuild | None = None
+) -> str:
     """``kustomize build`` of ``folder`` (the app folder or an edited copy of it); errors show repository paths.
 
     ``load_anywhere`` lifts kustomize's rule that files must sit below the kustomization (Flux builds with
-    ``LoadRestrictionsNone``); the caller checks that they stay inside the repository.
+    ``LoadRestrictionsNone``); the caller checks that they stay inside the repository. ``build``: the agent's
+    build options (Argo CD's kustomize.buildOptions), already checked by the caller.
     """
     argv = _build_command(ctx, folder)
     if load_anywhere:
         argv.append("--load-restrictor=LoadRestrictionsNone")
+    if build is not None:
+        argv.extend(build.argv())
+        if build.enable_helm:
+            argv.extend(["--helm-command", ctx.tools.require("helm").path])
     try:
         return proc.run(
             argv,
@@ -172,6 +207,62 @@ def is_remote(entry: str, base_dir: Path) -> bool:
         return False
     first = text.split("/", 1)[0]
     return "/" in text and bool(_DOMAIN_FIRST_SEGMENT.match(first))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# helmCharts (kustomize's Helm chart inflation)
+
+
+def helm_chart_entries(ctx: SourceContext, kfile: Path) -> Iterator[tuple[Path, str, dict[str, Any], Any]]:
+    """(kustomization file, its name shown, the helmCharts entry, helmGlobals) of every reachable kustomization."""
+    for current, shown, data in reachable_kustomizations(ctx, kfile):
+        charts = data.get("helmCharts")
+        for entry in charts if isinstance(charts, list) else ():
+            yield current, shown, entry if isinstance(entry, dict) else {}, data.get("helmGlobals")
+
+
+def check_helm_charts(ctx: SourceContext, kfile: Path, build: KustomizeBuild | None) -> None:
+    """``helmCharts`` inflate only with ``--enable-helm`` (Argo CD fails without it, like kustomize); the chart
+    must be in the repository (kustomize would ``helm pull`` a missing one with a ``repo``: the network), and
+    every file the inflation reads must be inside the repository."""
+    for current, shown, entry, globals_ in helm_chart_entries(ctx, kfile):
+        name = str(entry.get("name") or "")
+        if build is None or not build.enable_helm:
+            where = build.origin if build is not None else "kustomize.buildOptions (argocd-cm)"
+            raise RenderError(
+                f"{shown} inflates the Helm chart {name or '?'} (helmCharts), which needs --enable-helm in "
+                f"{where}; Argo CD fails the same way. Add it there, or pass --kustomize-build-options "
+                "'--enable-helm' when the argocd-cm that sets it is not in this repository"
+            )
+        home_text = (
+            str((globals_ or {}).get("chartHome") or "charts") if isinstance(globals_, dict) else "charts"
+        )
+        home = _inside(ctx, current.parent, home_text, f"helmGlobals.chartHome of {shown}")
+        repo = str(entry.get("repo") or "")
+        version = str(entry.get("version") or "")
+        # kustomize's absChartHome: a versioned chart from a repository lives in <chartHome>/<name>-<version>.
+        folder = home / f"{name}-{version}" / name if repo and version else home / name
+        if not folder.is_dir():
+            if repo:
+                raise RenderError(
+                    f"not checked: {shown} inflates the Helm chart {name} {version or '(newest)'} from {repo}, which "
+                    f"is not in the repository ({ctx.relative_to_ws(folder)}); fetching it for kustomize is not "
+                    "supported yet: vendor the chart there"
+                )
+            continue  # kustomize reports "no repo specified for pull, no chart found"
+        for key in ("valuesFile",):
+            if isinstance(entry.get(key), str) and entry[key]:
+                _inside(ctx, current.parent, entry[key], f"helmCharts {key} of {shown}")
+        for extra in entry.get("additionalValuesFiles") or ():
+            if isinstance(extra, str):
+                _inside(ctx, current.parent, extra, f"helmCharts additionalValuesFiles of {shown}")
+
+
+def _inside(ctx: SourceContext, base: Path, text: str, what: str) -> Path:
+    target = Path(os.path.normpath(base / text.strip()))
+    if text.strip().startswith("/") or _SCHEMES.match(text.strip()) or not is_inside(ctx.ws.root, target):
+        raise RenderError(f"{what} ({text}) is outside the repository; refusing it")
+    return target
 
 
 # ---------------------------------------------------------------------------------------------------------------
