@@ -1,20 +1,21 @@
 """The one place YAML and JSON are read and written.
 
 Reading uses libyaml (PyYAML's C parser) and keeps the line of every document, so errors and reports can point
-at ``file:line``. It behaves like the Go YAML libraries Kubernetes tools use where PyYAML differs: timestamps stay
-strings, duplicate keys are an error. Alias bombs are refused before anything is expanded, and oversized inputs
+at ``file:line``. Scalars are read as Go's YAML libraries read them (``goyaml``: ``12:30`` is a string, ``1e3`` is
+1000, map keys are strings, timestamps stay strings), and duplicate keys are an error. Alias bombs are refused before anything is expanded, and oversized inputs
 before they are parsed.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
+from gitops_check import goyaml
 from gitops_check.errors import InputError
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -30,34 +31,72 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
 
 
 class _Loader(_BaseLoader):  # type: ignore[misc]
-    """SafeLoader without timestamp resolution and with duplicate-key detection."""
+    """SafeLoader with go-yaml v2's scalar resolution (``goyaml``), JSON-style keys and duplicate-key detection."""
+
+    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is yaml.ScalarNode and implicit[0]:
+            return goyaml.plain_tag(value)
+        return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        if isinstance(node, yaml.MappingNode):
-            self.flatten_mapping(node)
-            seen: set[Any] = set()
-            for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=deep)
+        if not isinstance(node, yaml.MappingNode):
+            return super().construct_mapping(node, deep=deep)
+        own = sum(1 for key_node, _ in node.value if key_node.tag != goyaml.MERGE)
+        self.flatten_mapping(node)
+        merged = (
+            len(node.value) - own
+        )  # flatten puts merged pairs first; the mapping's own keys win over them
+        mapping: dict[str, Any] = {}
+        own_keys: set[str] = set()
+        for i, (key_node, value_node) in enumerate(node.value):
+            # A float key stays a float64 in Go until it is formatted, unlike a float value.
+            float_key = key_node.tag == goyaml.FLOAT and isinstance(key_node, yaml.ScalarNode)
+            key = key_node.value if float_key else self.construct_object(key_node, deep=deep)
+            if type(key) is not str or float_key:
                 try:
-                    duplicate = key in seen
-                except TypeError:  # unhashable key; the base class reports it
-                    break
-                if duplicate:
+                    key = goyaml.float_key(key) if float_key else goyaml.key_string(key)
+                except goyaml.NotJSON as e:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", node.start_mark, str(e), key_node.start_mark
+                    ) from None
+            if i >= merged:
+                # Go keeps the last of duplicate keys; a duplicate is almost always a mistake, so we refuse it.
+                if key in own_keys:
                     raise yaml.constructor.ConstructorError(
                         "while constructing a mapping",
                         node.start_mark,
                         f"found duplicate key {key!r}",
                         key_node.start_mark,
                     )
-                seen.add(key)
-        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+                own_keys.add(key)
+            mapping[key] = self.construct_object(value_node, deep=deep)
+        return mapping
+
+    def _go_scalar(self, node: yaml.ScalarNode, convert: Callable[[str], Any]) -> Any:
+        try:
+            return convert(self.construct_scalar(node))
+        except goyaml.NotJSON as e:
+            raise yaml.constructor.ConstructorError(None, None, str(e), node.start_mark) from None
+        except (KeyError, ValueError):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {node.value!r} as {node.tag.rpartition(':')[2]}", node.start_mark
+            ) from None
+
+    def construct_go_int(self, node: yaml.ScalarNode) -> Any:
+        return self._go_scalar(node, goyaml.to_int)
+
+    def construct_go_float(self, node: yaml.ScalarNode) -> Any:
+        return self._go_scalar(node, goyaml.to_float)
+
+    def construct_go_bool(self, node: yaml.ScalarNode) -> Any:
+        return self._go_scalar(node, goyaml.to_bool)
 
 
-# Go's YAML (sigs.k8s.io/yaml) keeps "2024-01-01" a string; PyYAML would make it a date.
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in _Loader.yaml_implicit_resolvers.items()
-}
+_Loader.add_constructor(goyaml.INT, _Loader.construct_go_int)
+_Loader.add_constructor(goyaml.FLOAT, _Loader.construct_go_float)
+_Loader.add_constructor(goyaml.BOOL, _Loader.construct_go_bool)
+# "<<" outside a key position is just text to go-yaml.
+_Loader.add_constructor(goyaml.MERGE, _Loader.construct_yaml_str)
 
 
 @dataclass(frozen=True)

@@ -51,3 +51,35 @@ def test_json_is_read_as_json() -> None:
     assert [d.data for d in yamlio.load_documents('{"kind": "List", "items": []}', "f.json")] == [
         {"kind": "List", "items": []}
     ]
+
+
+def test_scalars_are_read_as_go_reads_them() -> None:
+    doc = yamlio.load_one(
+        "time: 12:30\nports: 8080:80\nbig: 1e3\nratio: 1.0\nflag: y\noctal: 0o17\nsep: 1_000\nkeep: '1e3'\n",
+        "f.yaml",
+    )
+    assert doc == {
+        "time": "12:30",
+        "ports": "8080:80",
+        "big": 1000,
+        "ratio": 1,
+        "flag": True,
+        "octal": 15,
+        "sep": 1000,
+        "keep": "1e3",
+    }
+    assert type(doc["big"]) is int
+
+
+def test_map_keys_become_strings_like_go() -> None:
+    assert yamlio.load_one("1: a\n1.5e7: b\non: c\n", "f.yaml") == {"1": "a", "1.5e+07": "b", "true": "c"}
+
+
+def test_values_json_cannot_hold_are_refused() -> None:
+    with pytest.raises(InputError, match=r"f.yaml:1: invalid YAML: .inf cannot be written as JSON"):
+        yamlio.load_one("v: .inf\n", "f.yaml")
+
+
+def test_merge_keys_are_overridden_by_the_mapping_own_keys() -> None:
+    doc = yamlio.load_one("base: &b {x: 1, z: 2}\nm:\n  <<: *b\n  z: 3\n", "f.yaml")
+    assert doc["m"] == {"x": 1, "z": 3}
