@@ -5,7 +5,7 @@
     python scripts/tools.py path NAME          print the absolute path of a built binary (exit 1 if missing)
     python scripts/tools.py versions [--json]  show what is built and what each binary reports
 
-NAME is one of: helm3, helm4, kustomize, kube-apiserver, etcd, gotemplate (alias: helm = helm3).
+NAME is one of: helm3, helm4, kustomize, kube-apiserver, etcd, gotemplate, goref (alias: helm = helm3).
 
 Binaries are cached outside the repository, in $GITOPS_CHECK_BIN_CACHE (default
 ~/.cache/gitops-check/bin), under versioned file names (helm-v3.22.0, kube-apiserver-v1.37.2, ...), with
@@ -20,7 +20,8 @@ version: the version built is the one that go.mod requires). gitops-check-gotemp
 goTemplate engine, used at run time too) is our own program, shipped inside the package in
 gitops_check/data/gotemplate; its version is a hash of its sources, so editing them rebuilds it. An installed
 gitops-check builds it on first use into the same cache, under the same name (gitops_check/discover/
-gotemplate_build.py), taking the same lock.
+gotemplate_build.py), taking the same lock. gitops-check-goref (tools/goref) is test-only: the Go originals
+the differential tests (tests/differential/) compare gitops-check's Python ports with.
 
 Builds use GOTOOLCHAIN=local (override with $GITOPS_CHECK_GOTOOLCHAIN), CGO_ENABLED=0 and -trimpath, and
 write to a temporary name that is renamed into place atomically. Standard library only; importable
@@ -141,6 +142,16 @@ TOOLS: dict[str, Tool] = {
             "local",
             ".",
             module_dir="gitops_check/data/gotemplate",
+        ),
+        # Test-only: the Go originals of what gitops-check ports to Python (tests/differential/).
+        Tool(
+            "goref",
+            "gitops-check-goref",
+            "gitops-check-goref",
+            ("--version",),
+            "local",
+            ".",
+            module_dir="tools/goref",
         ),
     )
 }

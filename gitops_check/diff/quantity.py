@@ -28,7 +28,8 @@ _SUFFIX = {
     "Pi": Decimal(2**50),
     "Ei": Decimal(2**60),
 }
-_QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?)$")
+# As apimachinery's parseQuantityString: the number may be empty ("m" and "." are zero), no spaces around.
+_QUANTITY = re.compile(r"([+-]?(?:\d+\.?\d*|\.\d*)?)(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?)")
 
 # Maps whose values are quantities (container resources, ResourceQuota, LimitRange, PV capacity, RuntimeClass).
 QUANTITY_MAPS = frozenset(
@@ -40,12 +41,13 @@ QUANTITY_FIELDS = frozenset({"sizeLimit", "storage"})
 
 @lru_cache(maxsize=4096)
 def parse(text: str) -> Decimal | None:
-    m = _QUANTITY.match(text.strip())
-    if not m:
+    m = _QUANTITY.fullmatch(text)
+    if not m or not text:
         return None
     number, exponent, suffix = m.groups()
     try:
-        value = Decimal(number)
+        digits = number.lstrip("+-").strip(".")
+        value = Decimal(number.rstrip(".") or "0") if digits else Decimal(0)
         if exponent:
             return value * Decimal(10) ** int(exponent[1:])
         return value * _SUFFIX[suffix or ""]

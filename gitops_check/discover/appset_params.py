@@ -19,7 +19,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from gitops_check import yamlio
+from gitops_check import globs, yamlio
 from gitops_check.discover import reads
 from gitops_check.discover.gotemplate import Job, TemplateError, Templater
 from gitops_check.errors import InputError
@@ -356,13 +356,10 @@ def _file_objects(root: Any, rel: str) -> list[Params]:
 
 def go_path_match(pattern: str, name: str) -> bool:
     """Go's path.Match; a malformed pattern matches nothing (Argo CD logs it and goes on)."""
-    regex = _go_match_regex(pattern)
-    return bool(regex and regex.fullmatch(name))
+    return globs.path_match(pattern, name)
 
 
-@lru_cache(maxsize=256)
-def _go_match_regex(pattern: str) -> re.Pattern[str] | None:
-    return _glob_regex(pattern, star="[^/]*", single="[^/]")
+_NOTHING = re.compile(r"(?!)")
 
 
 @lru_cache(maxsize=256)
@@ -370,49 +367,9 @@ def _pathspec_regex(pattern: str) -> re.Pattern[str]:
     """git ls-files pathspec: fnmatch without FNM_PATHNAME (``*`` crosses ``/``); a plain path also names a folder."""
     if not re.search(r"[*?\[]", pattern):
         return re.compile(re.escape(pattern.rstrip("/")) + r"(?:/.*)?", re.DOTALL)
-    return _glob_regex(pattern, star=".*", single=".") or re.compile(r"(?!)")
+    return globs.path_match_regex(pattern, slash_separates=False) or _NOTHING
 
 
-@lru_cache(maxsize=256)
 def _doublestar_regex(pattern: str) -> re.Pattern[str]:
-    """doublestar's FilepathGlob: ``**`` spans folders (zero or more), ``*`` stays inside one."""
-    parts = pattern.split("/")
-    out = []
-    for i, part in enumerate(parts):
-        if part == "**":
-            out.append("(?:.*/)?" if i < len(parts) - 1 else ".*")
-            continue
-        regex = _glob_regex(part, star="[^/]*", single="[^/]")
-        out.append((regex.pattern if regex else "(?!)") + ("/" if i < len(parts) - 1 else ""))
-    return re.compile("".join(out), re.DOTALL)
-
-
-def _glob_regex(pattern: str, *, star: str, single: str) -> re.Pattern[str] | None:
-    out, i = [], 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "*":
-            out.append(star)
-        elif c == "?":
-            out.append(single)
-        elif c == "\\":
-            i += 1
-            if i >= len(pattern):
-                return None
-            out.append(re.escape(pattern[i]))
-        elif c == "[":
-            end = pattern.find("]", i + 2)
-            if end < 0:
-                return None
-            body = pattern[i + 1 : end]
-            negate = body.startswith("^")
-            body = body[1:] if negate else body
-            out.append("[" + ("^" if negate else "") + body.replace("\\", "\\\\") + "]")
-            i = end
-        else:
-            out.append(re.escape(c))
-        i += 1
-    try:
-        return re.compile("".join(out), re.DOTALL)
-    except re.error:
-        return None
+    """doublestar's Match: ``**`` spans folders (zero or more), ``*`` stays inside one."""
+    return globs.doublestar_regex(pattern) or _NOTHING

@@ -104,26 +104,26 @@ class _Parser:
             if not isinstance(existing, list):
                 raise StrvalsError(f"unable to parse key: {k!r} is not a list")
             try:
-                data[k] = self.list_item(existing, index, level)
+                _set(data, k, self.list_item(existing, index, level))
             except _ListError as e:
-                data[k] = e.partial
+                _set(data, k, e.partial)
                 raise e.cause from None
             return
         if last == "=":
             if self.literal:
-                data[k] = self.wrap(self.rest())
+                _set(data, k, self.wrap(self.rest()))
                 return
             try:
-                data[k] = self.val_list()
+                _set(data, k, self.val_list())
                 return
             except _NotList:
-                data[k] = self.reader(self.val())
+                _set(data, k, self.reader(self.val()))
                 return
             except _End:
-                data[k] = ""
+                _set(data, k, "")
                 raise
         if last == ",":
-            data[k] = ""
+            _set(data, k, "")
             raise StrvalsError(f"key {k!r} has no value (cannot end with ,)")
         # last == "."
         level += 1
@@ -138,15 +138,15 @@ class _Parser:
             self.key(inner, level)
         except _End:
             if inner:
-                data[k] = inner
+                _set(data, k, inner)
             raise
         except StrvalsError:
             if inner:
-                data[k] = inner
+                _set(data, k, inner)
             raise
         if not inner:
             raise StrvalsError(f"key map {k!r} has no value")
-        data[k] = inner
+        _set(data, k, inner)
 
     def key_index(self) -> int:
         try:
@@ -243,6 +243,12 @@ class _EndWith(Exception):
     def __init__(self, text: str):
         super().__init__("end of input")
         self.text = text
+
+
+def _set(data: dict[str, Any], key: str, value: Any) -> None:
+    """Helm's ``set``: an empty key (``--set =x``, ``a..b=c``) is dropped, not stored."""
+    if key:
+        data[key] = value
 
 
 class _ListError(Exception):

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import lru_cache
 
+from gitops_check import globs
 from gitops_check.render.envsubst_parse import Node, SubstitutionError, Text, parse
 
 # The controller refuses variable names that do not match this (``^[_[:alpha:]][_[:alpha:][:digit:]]*$``).
@@ -152,37 +152,6 @@ def _trim_suffix(s: str, pattern: str, *, longest: bool) -> str:
     return _trim_prefix(s[::-1], pattern[::-1], longest=longest)[::-1]
 
 
-@lru_cache(maxsize=256)
 def _glob(pattern: str) -> re.Pattern[str] | None:
-    """A shell pattern where ``*`` and ``?`` also match ``/``; None when it is malformed (Go: ErrBadPattern)."""
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "*":
-            out.append(".*")
-        elif c == "?":
-            out.append(".")
-        elif c == "\\":
-            if i + 1 >= len(pattern):
-                return None
-            i += 1
-            out.append(re.escape(pattern[i]))
-        elif c == "[":
-            end = pattern.find("]", i + 1)
-            if end < 0:
-                return None
-            body = pattern[i + 1 : end]
-            negate = body.startswith("^")
-            body = body[1:] if negate else body
-            if not body:
-                return None
-            out.append("[" + ("^" if negate else "") + body.replace("\\", "\\\\").replace("[", "\\[") + "]")
-            i = end
-        else:
-            out.append(re.escape(c))
-        i += 1
-    try:
-        return re.compile("".join(out), re.DOTALL)
-    except re.error:
-        return None
+    """Flux's copy of path.Match, where ``*`` and ``?`` also match ``/``; None when malformed (ErrBadPattern)."""
+    return globs.path_match_regex(pattern, slash_separates=False)
