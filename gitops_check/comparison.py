@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from gitops_check.cluster.select import ClusterResolver
 from gitops_check.config import DiffOptions, ProjectConfig
@@ -21,6 +22,8 @@ from gitops_check.diff.hooks import split_hooks
 from gitops_check.diff.prune import TrackingIndex
 from gitops_check.errors import GitopsCheckError
 from gitops_check.identity import KeyedApp, KindScopes, ObjectProblem, assign_keys, key_for, validate
+from gitops_check.kubeschema.bundled import CRD_GROUP, CRD_KIND, schemas_for
+from gitops_check.kubeschema.model import Schemas
 from gitops_check.model import (
     App,
     AppError,
@@ -183,13 +186,14 @@ def compare_rendered(
     if predictions:
         timings["dry_run"] = time.perf_counter() - t
     t = time.perf_counter()
+    schemas = _schemas(pending, lives)
     for app, app_result, keyed, key in pending:
         prediction = predictions.get(app.name) or Prediction()
         notes = dict(keyed.notes)
         for k, note in prediction.notes.items():
             notes[k] = f"{notes[k]}; {note}" if k in notes else note
         diffs = diff_app(app, keyed.manifests, lives[key], settings, tracking=trackers.get(key), notes=notes,
-                         predicted=prediction.objects)  # fmt: skip
+                         predicted=prediction.objects, schemas=schemas[key])  # fmt: skip
         app_result.diffs.extend(_not_checked(diffs, prediction.errors))
         app_result.warnings.extend(prediction.warnings)
     timings["diff"] += time.perf_counter() - t
@@ -203,6 +207,23 @@ def compare_rendered(
     if requests:
         result.stats["api_requests"] = requests
     _shared_objects(result, cluster_of)
+
+
+def _schemas(
+    pending: Sequence[tuple[App, AppResult, KeyedApp, str]], lives: Mapping[str, LiveState]
+) -> dict[str, Schemas]:
+    """Per cluster: bundled built-ins, the cluster's own schema, then CRDs it has and CRDs Git renders for it."""
+    crds: dict[str, list[Mapping[str, Any]]] = {}
+    for _, _, keyed, key in pending:
+        crds.setdefault(key, []).extend(
+            m.body for m in keyed.manifests if m.key.kind == CRD_KIND and m.key.group == CRD_GROUP
+        )
+    out = {}
+    for key in crds:
+        live = lives[key]
+        in_cluster = [body for k, body in live.objects.items() if k.kind == CRD_KIND and k.group == CRD_GROUP]
+        out[key] = schemas_for(live.schema, [*in_cluster, *crds[key]])
+    return out
 
 
 def _predict(

@@ -422,6 +422,8 @@ class LiveState:
     requests: int = 0  # API requests sent to read it (0 for snapshots)
     # What the reader wants the user to know (e.g. pruning not checked for a kind).
     warnings: tuple[str, ...] = ()
+    # The cluster's schema for kinds the bundled one lacks, compact (gitops_check.kubeschema.compact).
+    schema: JSON | None = None
 
     @functools.cached_property
     def _present_kinds(self) -> frozenset[GroupKind]:
@@ -515,6 +517,8 @@ class Change:
     old: Any = None
     new: Any = None
     manager: str | None = None  # for MANUAL/REMOVED: which field manager set the live value
+    # VALUE only: Git leaves the field out and ``new`` is what the server fills in (a sync resets it).
+    server_default: bool = False
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitops_check import __version__, secrethash
-from gitops_check.cluster import reader
+from gitops_check.cluster import openapi, reader
 from gitops_check.cluster.live import LiveCluster
 from gitops_check.cluster.snapshot import build_snapshot
 from gitops_check.errors import ClusterError
@@ -57,6 +57,7 @@ def read_kinds(live: LiveCluster, kinds: Sequence[str], namespaces: Iterable[str
         reader.Target(r, ns if r.namespaced else None) for r in {r.group_kind: r for r in chosen}.values()
     ]
     result = reader.read(cluster, targets, options)
+    schema, schema_warnings = openapi.read_schema(cluster, {t.resource.api_version for t in targets})
     return LiveState(
         objects=result.objects,
         coverage=Coverage(kinds=frozenset(result.kinds), namespaces=ns),
@@ -65,7 +66,8 @@ def read_kinds(live: LiveCluster, kinds: Sequence[str], namespaces: Iterable[str
         source=live.describe(),
         server_version=live.server_version,
         requests=cluster.requests,
-        warnings=tuple(result.warnings),
+        warnings=tuple(result.warnings + schema_warnings),
+        schema=schema,
     )
 
 
@@ -93,6 +95,7 @@ def to_snapshot(live: LiveCluster, state: LiveState, *, env: dict[str, str] | No
         unreadable=dict(state.unreadable),
         meta=meta,
         hashing=secrethash.new_hashing(env=env),
+        schema=state.schema,
     )
     warnings = list(state.warnings)
     for (gk, ns), reason in sorted(state.unreadable.items(), key=lambda i: (i[0][0], i[0][1] or "")):

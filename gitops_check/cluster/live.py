@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from gitops_check.cluster import dryrun, reader
+from gitops_check.cluster import dryrun, openapi, reader
 from gitops_check.cluster.client import Cluster, RetryPolicy, connect
 from gitops_check.cluster.discovery import ApiResources, discover
 from gitops_check.errors import ClusterError
@@ -127,6 +127,9 @@ class LiveCluster:
         todo = reader.plan(resources, scope, read_options)
         result = reader.read(cluster, todo.targets, read_options)
         namespaces = frozenset(set(scope.namespaces) | {ns for _, ns in scope.kinds if ns})
+        schema, schema_warnings = openapi.read_schema(
+            cluster, {t.resource.api_version for t in todo.targets if t.required}
+        )
         return LiveState(
             objects=result.objects,
             coverage=Coverage(kinds=frozenset(result.kinds | todo.absent), namespaces=namespaces),
@@ -135,7 +138,8 @@ class LiveCluster:
             source=self.describe(),
             server_version=self._version,
             requests=cluster.requests,  # discovery and /version included
-            warnings=tuple(todo.warnings + result.warnings),
+            warnings=tuple(todo.warnings + result.warnings + schema_warnings),
+            schema=schema,
         )
 
     # ------------------------------------------------------------------------------------------ predict

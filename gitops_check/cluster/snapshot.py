@@ -9,6 +9,7 @@ gitops-check's format is one JSON document (optionally gzipped)::
                   "namespaces": ["shop", ...] or null for all,
                   "unreadable": [{"group": "", "kind": "Secret", "namespace": "shop", "reason": "forbidden"}]},
      "secretHashing": {"algorithm": "hmac-sha256", "salt": "<hex>", "keyed": false},
+     "schema": {...the cluster's schema for kinds the bundled one lacks (CRDs), gitops_check.kubeschema...},
      "objects": [ ...Kubernetes objects, Secret values replaced by keyed hashes... ]}
 
 Coverage is what lets "absent from the cluster" be told from "not captured". Other inputs carry no coverage:
@@ -89,6 +90,7 @@ def load_snapshot(path: str | os.PathLike[str], *, assume_complete: bool = False
     unreadable: dict[tuple[GroupKind, str | None], str] = {}
     scopes: dict[GroupKind, bool] = {}
     meta: dict[str, Any] = {}
+    schema: dict[str, Any] | None = None
     for file in _files(root):
         where = str(file)
         data = _read_bytes(file)
@@ -98,6 +100,7 @@ def load_snapshot(path: str | os.PathLike[str], *, assume_complete: bool = False
             if isinstance(body, dict) and body.get("kind") == KIND and body.get("apiVersion") == API_VERSION:
                 own = _parse_own(body, where)
                 coverage, hashing, meta = own.coverage, own.hashing, own.meta
+                schema = own.schema
                 unreadable.update(own.unreadable)
                 scopes.update(own.scopes)
                 docs: Iterable[dict[str, Any]] = own.objects
@@ -120,6 +123,7 @@ def load_snapshot(path: str | os.PathLike[str], *, assume_complete: bool = False
         source=_describe(root, meta),
         secret_hashing=hashing,
         server_version=meta.get("serverVersion"),
+        schema=schema,
     )
 
 
@@ -143,6 +147,7 @@ class _Own:
         self.unreadable: dict[tuple[GroupKind, str | None], str] = {}
         self.scopes: dict[GroupKind, bool] = {}
         self.objects: list[dict[str, Any]] = []
+        self.schema: dict[str, Any] | None = None
 
 
 def _parse_own(body: dict[str, Any], where: str) -> _Own:
@@ -169,6 +174,8 @@ def _parse_own(body: dict[str, Any], where: str) -> _Own:
             own.hashing = SecretHashing(str(sh["algorithm"]), str(sh["salt"]), bool(sh.get("keyed", False)))
             if own.hashing.algorithm != "hmac-sha256":
                 raise InputError(f"unknown secret hashing algorithm {own.hashing.algorithm!r}", file=where)
+        if isinstance(body.get("schema"), dict):
+            own.schema = body["schema"]
         objects = body.get("objects") or []
         if not isinstance(objects, list):
             raise InputError("'objects' must be a list", file=where)
@@ -212,12 +219,13 @@ def build_snapshot(
     unreadable: dict[tuple[GroupKind, str | None], str],
     meta: dict[str, Any],
     hashing: SecretHashing,
+    schema: Any = None,
 ) -> dict[str, Any]:
     safe = []
     for obj in objects:
         key = _key(obj)
         safe.append(hash_secret(obj, hashing) if key.group == "" and key.kind == "Secret" else obj)
-    return {
+    snapshot = {
         "apiVersion": API_VERSION,
         "kind": KIND,
         "metadata": meta,
@@ -232,6 +240,9 @@ def build_snapshot(
         "secretHashing": {"algorithm": hashing.algorithm, "salt": hashing.salt, "keyed": hashing.keyed},
         "objects": safe,
     }
+    if schema:
+        snapshot["schema"] = schema
+    return snapshot
 
 
 def write_snapshot(path: str | os.PathLike[str], snapshot: dict[str, Any]) -> None:

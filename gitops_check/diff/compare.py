@@ -17,9 +17,10 @@ from typing import Any
 from gitops_check.diff import quantity
 from gitops_check.diff.managed import Owner, Ownership
 from gitops_check.diff.paths import Field, Index, Keyed, Path, SetValue, display
+from gitops_check.kubeschema.model import Node
 from gitops_check.model import Change, ChangeKind
 
-# Merge keys of Kubernetes' own lists (x-kubernetes-list-map-keys), by field name.
+# Where the kind has no schema: merge keys of Kubernetes' own lists (x-kubernetes-list-map-keys), by field name.
 LIST_MAP_KEYS: dict[str, tuple[str, ...]] = {
     "containers": ("name",),
     "initContainers": ("name",),
@@ -47,7 +48,11 @@ STRING_MAPS = frozenset(
 )
 
 
-def _list_keys(name: str | None, desired: list[Any], live: list[Any]) -> tuple[str, ...] | None:
+def _list_keys(
+    name: str | None, desired: list[Any], live: list[Any], schema: Node | None = None
+) -> tuple[str, ...] | None:
+    if schema is not None and schema.list_type is not None:
+        return schema.list_keys if schema.list_type == "map" and schema.list_keys else None
     if name == "ports":
         items = [i for i in desired + live if isinstance(i, dict)]
         if items and all("containerPort" in i for i in items):
@@ -69,12 +74,19 @@ def _list_keys(name: str | None, desired: list[Any], live: list[Any]) -> tuple[s
     return ("name",) if desired and live else None
 
 
-def _item_key(item: Any, keys: tuple[str, ...]) -> Keyed | None:
+def _item_key(item: Any, keys: tuple[str, ...], schema: Node | None = None) -> Keyed | None:
     if not isinstance(item, dict):
         return None
     values = []
     for k in keys:
-        v = item.get(k, KEY_DEFAULTS.get(k))
+        v = item.get(k)
+        if v is None:
+            key_schema = schema.props.get(k) if schema is not None else None
+            v = (
+                key_schema.default
+                if key_schema is not None and key_schema.has_default
+                else KEY_DEFAULTS.get(k)
+            )
         if v is None:
             return None
         values.append((k, v))
@@ -92,85 +104,132 @@ def is_empty(value: Any) -> bool:
     return False
 
 
-def _scalars_equal(desired: Any, live: Any, parent: str | None, name: str | None) -> bool:
+def _scalars_equal(
+    desired: Any, live: Any, parent: str | None, name: str | None, schema: Node | None = None
+) -> bool:
     if type(desired) is bool or type(live) is bool:
         return type(desired) is type(live) and desired == live
     if desired == live:
         return True
+    if schema is not None:
+        return schema.quantity and quantity.equal(desired, live)
     if parent in quantity.QUANTITY_MAPS or name in quantity.QUANTITY_FIELDS:
         return quantity.equal(desired, live)
     return False
 
 
+def equals_default(value: Any, schema: Node) -> bool:
+    """Whether a live value is what the server fills in when the field is left out."""
+    return _same_value(value, schema.default, schema)
+
+
+def _same_value(value: Any, other: Any, schema: Node | None) -> bool:
+    if isinstance(value, dict) and isinstance(other, dict):
+        return value.keys() == other.keys() and all(
+            _same_value(v, other[k], schema.child(k) if schema is not None else None)
+            for k, v in value.items()
+        )
+    if type(value) is bool or type(other) is bool:
+        return type(value) is type(other) and value == other
+    return value == other or (schema is not None and schema.quantity and quantity.equal(value, other))
+
+
 @dataclass
 class Walk:
-    """One comparison. ``changes`` fills during ``run``; ``views`` is True for the second, view-building pass."""
+    """One comparison. ``changes`` fills during ``run``; ``views`` is True for the second, view-building pass.
+
+    ``schema`` is the kind's schema when known (list keys, atomic structs, defaults, quantities); without it the
+    walk falls back to Kubernetes' usual field names. ``defaults`` lets a field only the cluster has that equals
+    the server's default count as no change (off when both sides are complete objects).
+    """
 
     ownership: Ownership
     live_metadata: dict[str, Any]
     views: bool = False
+    schema: Node | None = None
+    defaults: bool = True
 
     def __post_init__(self) -> None:
         self.changes: list[Change] = []
+        self.paths: list[Path] = []  # the path of each change, as segments
+
+    def _add(self, path: Path, change: Change) -> None:
+        self.changes.append(change)
+        self.paths.append(path)
 
     def run(self, desired: dict[str, Any], live: dict[str, Any]) -> tuple[Any, Any]:
-        return self._map(desired, live, ())
+        return self._map(desired, live, (), self.schema)
 
     # -- recording
 
-    def _value_change(self, path: Path, old: Any, new: Any) -> None:
+    def _value_change(self, path: Path, old: Any, new: Any, default: bool = False) -> None:
         managers = self.ownership.value_managers(path, self.live_metadata) if not self.views else []
-        self.changes.append(
-            Change(ChangeKind.VALUE, display(path), old, new, managers[0] if managers else None)
+        self._add(
+            path,
+            Change(ChangeKind.VALUE, display(path), old, new, managers[0] if managers else None, default),
         )
 
     # -- walk
 
-    def _node(self, desired: Any, live: Any, path: Path, parent: str | None) -> tuple[Any, Any]:
+    def _node(
+        self, desired: Any, live: Any, path: Path, parent: str | None, schema: Node | None
+    ) -> tuple[Any, Any]:
         if isinstance(desired, dict) and isinstance(live, dict):
-            return self._map(desired, live, path)
+            return self._map(desired, live, path, schema)
         if isinstance(desired, list) and isinstance(live, list):
-            return self._list(desired, live, path)
+            return self._list(desired, live, path, schema)
         name = path[-1].name if path and isinstance(path[-1], Field) else None
-        if _scalars_equal(desired, live, parent, name):
+        if _scalars_equal(desired, live, parent, name, schema):
             return desired, desired
         self._value_change(path, live, desired)
         return desired, live
 
-    def _map(self, desired: dict[str, Any], live: dict[str, Any], path: Path) -> tuple[Any, Any]:
+    def _map(
+        self, desired: dict[str, Any], live: dict[str, Any], path: Path, schema: Node | None
+    ) -> tuple[Any, Any]:
         views = self.views
         dv: dict[str, Any] = {}
         lv: dict[str, Any] = {}
         name = path[-1].name if path and isinstance(path[-1], Field) else None
-        keep_empty = name in STRING_MAPS
+        keep_empty = schema.strings if schema is not None and schema.strings else name in STRING_MAPS
         for k, d in desired.items():
             sub = (*path, Field(k))
             if k in live:
-                a, b = self._node(d, live[k], sub, name)
+                a, b = self._node(d, live[k], sub, name, schema.child(k) if schema is not None else None)
                 if views:
                     dv[k], lv[k] = a, b
             elif d is None or (not keep_empty and is_empty(d)):
                 continue
             else:
-                self.changes.append(Change(ChangeKind.ADDED, display(sub), None, d))
+                self._add(sub, Change(ChangeKind.ADDED, display(sub), None, d))
                 if views:
                     dv[k] = d
         if len(live) > len(desired) or any(k not in desired for k in live):
             for k, value in live.items():
                 if k in desired:
                     continue
-                kept = self._live_only((*path, Field(k)), value)
+                child = schema.child(k) if schema is not None else None
+                if child is not None and child.has_default and self.defaults:
+                    kept, wanted = self._live_only_defaulted((*path, Field(k)), value, child)
+                    if views and wanted is not _DROP:
+                        dv[k] = wanted
+                else:
+                    kept = self._live_only((*path, Field(k)), value, child)
                 if views and kept is not _DROP:
                     lv[k] = kept
         return dv, lv
 
-    def _list(self, desired: list[Any], live: list[Any], path: Path) -> tuple[Any, Any]:
+    def _list(self, desired: list[Any], live: list[Any], path: Path, schema: Node | None) -> tuple[Any, Any]:
         name = path[-1].name if path and isinstance(path[-1], Field) else None
-        if name in SET_LISTS and all(not isinstance(v, (dict, list)) for v in desired + live):
-            return self._set(desired, live, path)
-        keys = _list_keys(name, desired, live)
+        if schema is not None and schema.added and self.defaults:
+            live = _without_added(desired, live, schema)
+        items = schema.items if schema is not None else None
+        is_set = schema.list_type == "set" if schema is not None and schema.list_type else name in SET_LISTS
+        if is_set and all(not isinstance(v, (dict, list)) for v in desired + live):
+            return self._set(desired, live, path, items)
+        keys = _list_keys(name, desired, live, schema)
         if keys is not None:
-            result = self._keyed(desired, live, path, keys)
+            result = self._keyed(desired, live, path, keys, items)
             if result is not None:
                 return result
         if len(desired) != len(live):
@@ -178,16 +237,16 @@ class Walk:
             return desired, live
         dv, lv = [], []
         for i, (d, item) in enumerate(zip(desired, live, strict=True)):
-            a, b = self._node(d, item, (*path, Index(i)), name)
+            a, b = self._node(d, item, (*path, Index(i)), name, items)
             dv.append(a)
             lv.append(b)
         return dv, lv
 
     def _keyed(
-        self, desired: list[Any], live: list[Any], path: Path, keys: tuple[str, ...]
+        self, desired: list[Any], live: list[Any], path: Path, keys: tuple[str, ...], items: Node | None
     ) -> tuple[Any, Any] | None:
-        desired_keys = [_item_key(i, keys) for i in desired]
-        live_keys = [_item_key(i, keys) for i in live]
+        desired_keys = [_item_key(i, keys, items) for i in desired]
+        live_keys = [_item_key(i, keys, items) for i in live]
         if None in desired_keys or None in live_keys or len(set(desired_keys)) != len(desired_keys):
             return None  # not keyable after all: compare as an atomic list
         live_by_key = dict(zip(live_keys, live, strict=True))
@@ -196,33 +255,50 @@ class Walk:
             assert seg is not None
             sub = (*path, seg)
             if seg in live_by_key:
-                a, b = self._node(d, live_by_key[seg], sub, None)
+                a, b = self._node(d, live_by_key[seg], sub, None, items)
                 dv.append(a)
                 lv.append(b)
             else:
-                self.changes.append(Change(ChangeKind.ADDED, display(sub), None, d))
+                self._add(sub, Change(ChangeKind.ADDED, display(sub), None, d))
                 dv.append(d)
         wanted = set(desired_keys)
         for seg, item in zip(live_keys, live, strict=True):
             if seg in wanted:
                 continue
             assert seg is not None
-            kept = self._live_only((*path, seg), item)
+            kept = self._live_only((*path, seg), item, items)
             if kept is not _DROP:
                 lv.append(kept)
         return dv, lv
 
-    def _set(self, desired: list[Any], live: list[Any], path: Path) -> tuple[Any, Any]:
+    def _set(self, desired: list[Any], live: list[Any], path: Path, items: Node | None) -> tuple[Any, Any]:
         lv = [v for v in desired if v in live]
         for v in desired:
             if v not in live:
-                self.changes.append(Change(ChangeKind.ADDED, display((*path, SetValue(v))), None, v))
+                sub = (*path, SetValue(v))
+                self._add(sub, Change(ChangeKind.ADDED, display(sub), None, v))
         for v in live:
-            if v not in desired and self._live_only((*path, SetValue(v)), v) is not _DROP:
+            if v not in desired and self._live_only((*path, SetValue(v)), v, items) is not _DROP:
                 lv.append(v)
         return list(desired), lv
 
-    def _live_only(self, path: Path, value: Any) -> Any:
+    def _live_only_defaulted(self, path: Path, value: Any, schema: Node) -> tuple[Any, Any]:
+        """A field Git leaves out and the server defaults: (live view, desired view), _DROP where nothing shows.
+
+        Equal to the default, a sync would set the same value again: no change. Set by the applier to something
+        else, a sync would not remove it but put the default back: "5 -> 3 (the server's default)".
+        """
+        if equals_default(value, schema):
+            return _DROP, _DROP
+        if self.ownership.trivial:
+            return _DROP, _DROP
+        owner, _, whole = self.ownership.claim(path)
+        if owner is not Owner.APPLIER or not whole:
+            return self._live_only(path, value, schema), _DROP
+        self._value_change(path, value, schema.default, default=True)
+        return value, schema.default
+
+    def _live_only(self, path: Path, value: Any, schema: Node | None = None) -> Any:
         """Classify a value only the cluster has; returns what the live view keeps of it (or _DROP)."""
         if self.ownership.trivial:
             return _DROP
@@ -232,26 +308,55 @@ class Walk:
         if not whole and isinstance(value, dict):
             kept = {}
             for k, v in value.items():
-                part = self._live_only((*path, Field(k)), v)
+                child = schema.child(k) if schema is not None else None
+                if child is not None and child.has_default and self.defaults and equals_default(v, child):
+                    continue
+                part = self._live_only((*path, Field(k)), v, child)
                 if part is not _DROP:
                     kept[k] = part
             return kept if kept else _DROP
         if not whole and isinstance(value, list):
-            return self._live_only_list(path, value)
+            return self._live_only_list(path, value, schema)
+        if self.defaults and isinstance(value, dict):
+            # Claimed whole (an atomic struct or list element): what the server filled in inside it is no change.
+            value = _without_defaults(value, schema)
+            if not value:
+                return _DROP
         kind = ChangeKind.REMOVED if owner is Owner.APPLIER else ChangeKind.MANUAL
-        self.changes.append(Change(kind, display(path), value, None, manager))
+        self._add(path, Change(kind, display(path), value, None, manager))
         return value
 
-    def _live_only_list(self, path: Path, value: list[Any]) -> Any:
+    def _live_only_list(self, path: Path, value: list[Any], schema: Node | None) -> Any:
         name = path[-1].name if isinstance(path[-1], Field) else None
-        keys = _list_keys(name, value, value)
+        keys = _list_keys(name, value, value, schema)
+        items = schema.items if schema is not None else None
         kept = []
         for i, item in enumerate(value):
-            seg = _item_key(item, keys) if keys else None
-            part = self._live_only((*path, seg or Index(i)), item)
+            seg = _item_key(item, keys, items) if keys else None
+            part = self._live_only((*path, seg or Index(i)), item, items)
             if part is not _DROP:
                 kept.append(part)
         return kept if kept else _DROP
+
+
+def _without_defaults(value: dict[str, Any], schema: Node | None) -> dict[str, Any]:
+    """A struct without the fields equal to the server's defaults, and without structs left empty."""
+    out = {}
+    for k, v in value.items():
+        child = schema.child(k) if schema is not None else None
+        if child is not None and child.has_default and equals_default(v, child):
+            continue
+        if isinstance(v, dict):
+            v = _without_defaults(v, child)
+            if not v:
+                continue
+        out[k] = v
+    return out
+
+
+def _without_added(desired: list[Any], live: list[Any], schema: Node) -> list[Any]:
+    """The live list without elements the server appends on its own (admission's default tolerations)."""
+    return [item for item in live if item in desired or item not in schema.added]
 
 
 class _Drop:

@@ -7,17 +7,19 @@ that would be pruned.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from gitops_check import secrethash
-from gitops_check.diff import hooks, normalize
+from gitops_check.diff import hooks, normalize, paths
 from gitops_check.diff.compare import Walk
 from gitops_check.diff.managed import LAST_APPLIED, ExactOwnership, Owner, Ownership
-from gitops_check.diff.paths import Field
+from gitops_check.diff.paths import Field, Path
 from gitops_check.diff.prune import TrackingIndex
+from gitops_check.kubeschema.model import Schemas
 from gitops_check.model import (
     App,
     Change,
@@ -64,8 +66,14 @@ def diff_object(
     app: App,
     settings: DiffSettings,
     hashing: SecretHashing | None = None,
+    schemas: Schemas | None = None,
+    paths_out: list[tuple[Change, Path]] | None = None,
 ) -> ResourceDiff:
-    """Compare one object. ``desired`` None: live-only (pruning); ``live`` None: missing in the cluster."""
+    """Compare one object. ``desired`` None: live-only (pruning); ``live`` None: missing in the cluster.
+
+    ``schemas``: what the API server knows about the kind (list keys, atomic structs, defaults), when known.
+    ``paths_out`` receives each field change with its path as segments.
+    """
     origin = desired.origin if desired else None
     tracking_labels = _tracking_labels(app)
     if desired is None:
@@ -117,12 +125,18 @@ def diff_object(
         d = normalize.without_secret_values(d)
         lv = normalize.without_secret_values(lv)
 
-    walk = Walk(ownership, live_metadata)
+    schema = None
+    if schemas:
+        schema = schemas.lookup(str(live.get("apiVersion") or body.get("apiVersion") or ""), key.kind)
+    defaults = not settings.exact
+    walk = Walk(ownership, live_metadata, schema=schema, defaults=defaults)
     walk.run(d, lv)
+    if paths_out is not None:
+        paths_out.extend(zip(walk.changes, walk.paths, strict=True))
     changes = walk.changes + secret_changes
     if not changes:
         return ResourceDiff(key, app.name, Status.UNCHANGED, origin=origin)
-    view_walk = Walk(ownership, live_metadata, views=True)
+    view_walk = Walk(ownership, live_metadata, views=True, schema=schema, defaults=defaults)
     dview, lview = view_walk.run(d, lv)
     if secret:
         if secret_views[0]:
@@ -195,6 +209,7 @@ def diff_app(
     tracking: TrackingIndex | None = None,
     notes: Mapping[ResourceKey, str] | None = None,
     predicted: Mapping[ResourceKey, dict[str, Any]] | None = None,
+    schemas: Schemas | None = None,
 ) -> list[ResourceDiff]:
     """Every object of an app compared with the cluster, plus live objects it owns that Git no longer has.
 
@@ -218,9 +233,11 @@ def diff_app(
                 key, app.name, Status.ERROR, message=_not_captured(key, live), origin=manifest.origin
             )
         elif body is not None and key in predicted:
-            result = diff_predicted(key, manifest, predicted[key], body, app, settings, live.secret_hashing)
+            result = diff_predicted(
+                key, manifest, predicted[key], body, app, settings, live.secret_hashing, schemas
+            )
         else:
-            result = diff_object(key, manifest, body, app, settings, live.secret_hashing)
+            result = diff_object(key, manifest, body, app, settings, live.secret_hashing, schemas)
         if key in notes:
             result = dataclasses.replace(result, notes=(*result.notes, notes[key]))
         out.append(result)
@@ -247,6 +264,7 @@ def diff_predicted(
     app: App,
     settings: DiffSettings,
     hashing: SecretHashing | None = None,
+    schemas: Schemas | None = None,
 ) -> ResourceDiff:
     """Compare the dry-run result exactly with the live object: every difference is what a sync would change.
 
@@ -256,16 +274,30 @@ def diff_predicted(
     last-applied annotation), so both modes report the same findings for them.
     """
     exact_settings = dataclasses.replace(settings, exact=True)
-    exact = diff_object(key, Manifest(key, predicted, desired.origin), live, app, exact_settings, hashing)
+    origin = desired.origin
+    exact = diff_object(key, Manifest(key, predicted, origin), live, app, exact_settings, hashing, schemas)
     if exact.status is Status.ERROR or not _hand_edited_or_client_applied(live, settings):
         return exact
-    offline = diff_object(key, desired, live, app, settings, hashing)
+    offline_paths: list[tuple[Change, Path]] = []
+    offline = diff_object(key, desired, live, app, settings, hashing, schemas, offline_paths)
     seen = {c.path for c in exact.changes}
     extra = tuple(
         c
         for c in offline.changes
         if c.path not in seen and (c.kind is ChangeKind.MANUAL or (c.kind, c.manager) == LAST_APPLIED_REMOVAL)
     )
+    # What a client-side apply would remove is still in the dry-run result (server-side apply keeps fields it
+    # does not own): take it out and compare again, so the unified diff shows the removal the summary lists.
+    removals = [
+        path for c, path in offline_paths if c in extra and (c.kind, c.manager) == LAST_APPLIED_REMOVAL
+    ]
+    if removals:
+        trimmed = copy.deepcopy(predicted)
+        for path in removals:
+            paths.delete(trimmed, path)
+        exact = diff_object(key, Manifest(key, trimmed, origin), live, app, exact_settings, hashing, schemas)
+        seen = {c.path for c in exact.changes}
+        extra = tuple(c for c in extra if c.path not in seen)
     if not extra:
         return exact
     if exact.status is Status.UNCHANGED:

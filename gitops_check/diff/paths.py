@@ -107,3 +107,28 @@ def pointer_tokens(pointer: str) -> list[str]:
     if pointer in ("", "/"):
         return []
     return [t.replace("~1", "/").replace("~0", "~") for t in pointer.lstrip("/").split("/")]
+
+
+def delete(node: Any, path: Path) -> None:
+    """Remove the field or list element at ``path`` from ``node`` in place (nothing when it is not there).
+
+    Removing a merge-key field of a keyed list element, or the element's last field, removes the element.
+    """
+    if not path:
+        return
+    *parents, last = path
+    container: Any = None
+    for seg in parents:
+        container, node = node, seg.find(node)
+        if node is MISSING:
+            return
+    if isinstance(last, Field) and isinstance(node, dict):
+        node.pop(last.name, None)
+        owner = parents[-1] if parents else None
+        if isinstance(owner, Keyed) and isinstance(container, list):
+            if not node or last.name in dict(owner.keys):
+                container.remove(node)
+    elif isinstance(last, (Keyed, SetValue)) and isinstance(node, list):
+        found = last.find(node)
+        if found is not MISSING:
+            node.remove(found)

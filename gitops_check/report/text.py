@@ -347,6 +347,8 @@ def describe_change(
     if change.kind is ChangeKind.MANUAL:
         return f"{path}: " + (w.field_manual_who if who else w.field_manual).format(new=new, old=old, who=who)
     by = f" (set by {who})" if who else ""
+    if change.server_default:
+        return f"{path}: {old} {arrow} {new} (the server's default; no longer in Git){by}"
     return f"{path}: {old} {arrow} {new}{by}"
 
 

@@ -17,6 +17,7 @@ from gitops_check.appspec import parse_ignore_rules
 from gitops_check.config import DEFAULT_APPLIERS, DEFAULT_MANUAL_MANAGERS
 from gitops_check.diff.engine import DiffSettings, diff_object
 from gitops_check.identity import KindScopes, key_for
+from gitops_check.kubeschema.bundled import schemas_for
 from gitops_check.model import App, Manifest, Origin, SecretHashing
 from gitops_check.yamlio import dump_yaml
 
@@ -42,12 +43,14 @@ def run_case(case: Path) -> tuple[Any, dict[str, Any]]:
     body = desired or live
     key, _ = key_for(body, "shop", KindScopes())
     manifest = Manifest(key, desired, Origin("web", "desired.yaml", 1)) if desired else None
-    result = diff_object(key, manifest, live, app, SETTINGS, hashing)
+    # The bundled schema of built-in kinds, as every real run has it.
+    result = diff_object(key, manifest, live, app, SETTINGS, hashing, schemas_for(None))
     got = {
         "status": result.status.value,
         "changes": [
             {k: v for k, v in (("kind", c.kind.value), ("path", c.path), ("old", c.old), ("new", c.new),
-                               ("manager", c.manager)) if v is not None}
+                               ("manager", c.manager), ("serverDefault", c.server_default or None))
+             if v is not None}
             for c in result.changes
         ],
     }  # fmt: skip

@@ -1,0 +1,61 @@
+"""Server-side mode: what the field summary lists, the unified diff shows (diff_predicted)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from gitops_check.config import DEFAULT_APPLIERS, DEFAULT_MANUAL_MANAGERS
+from gitops_check.diff.engine import DiffSettings, diff_predicted
+from gitops_check.kubeschema.bundled import schemas_for
+from gitops_check.model import App, ChangeKind, Manifest, Origin, ResourceKey, Status
+
+SETTINGS = DiffSettings(frozenset(DEFAULT_APPLIERS), frozenset(DEFAULT_MANUAL_MANAGERS))
+KEY = ResourceKey("apps", "Deployment", "shop", "web")
+
+
+def _deployment(env: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "nginx:1.27", "env": env}]},
+            },
+        },
+    }
+
+
+def test_a_removal_only_the_last_applied_annotation_knows_is_in_the_views_too() -> None:
+    applied = _deployment([{"name": "A", "value": "1"}, {"name": "OLD", "value": "x"}])
+    live = copy.deepcopy(applied)
+    live["metadata"]["annotations"] = {
+        "kubectl.kubernetes.io/last-applied-configuration": json.dumps(applied)
+    }
+    live["metadata"]["managedFields"] = [
+        {"manager": "argocd-controller", "operation": "Update", "apiVersion": "apps/v1", "fieldsType": "FieldsV1",
+         "fieldsV1": {"f:spec": {"f:template": {"f:spec": {"f:containers": {'k:{"name":"web"}': {
+             "f:env": {'k:{"name":"A"}': {".": {}, "f:value": {}}, 'k:{"name":"OLD"}': {".": {}, "f:value": {}}}
+         }}}}}}},
+    ]  # fmt: skip
+    desired = _deployment([{"name": "A", "value": "1"}])
+    # Server-side apply keeps what another manager's Update owns: the dry-run result still has OLD.
+    predicted = copy.deepcopy(live)
+    result = diff_predicted(
+        KEY, Manifest(KEY, desired, Origin("web", "d.yaml", 1)), predicted, live, App("web", ()), SETTINGS,
+        schemas=schemas_for(None),
+    )  # fmt: skip
+    assert result.status is Status.CHANGED
+    # Worded as the offline comparison words it (the annotation lists the entry's fields).
+    assert [(c.kind, c.path) for c in result.changes] == [
+        (ChangeKind.REMOVED, "spec.template.spec.containers[name=web].env[name=OLD].name"),
+        (ChangeKind.REMOVED, "spec.template.spec.containers[name=web].env[name=OLD].value"),
+    ]
+    live_env = result.live["spec"]["template"]["spec"]["containers"][0]["env"]
+    desired_env = result.desired["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "OLD", "value": "x"} in live_env
+    assert all(e["name"] != "OLD" for e in desired_env)
