@@ -19,6 +19,8 @@ from gitops_check.model import (
     App,
     IgnoreRule,
     KustomizeBuild,
+    PluginCommand,
+    PluginDefinition,
 )
 
 PROJECT_FILE = ".gitops-check.yaml"
@@ -61,6 +63,8 @@ class RenderOptions:
     kustomize_build: KustomizeBuild | None = None
     # ``--allow-kustomize-exec``: KRM exec functions (--enable-alpha-plugins / --enable-exec) may run.
     allow_kustomize_exec: bool = False
+    # ``--plugin FILE`` / GITOPS_CHECK_PLUGINS: Argo CD config management plugins (never from the repository).
+    plugins: tuple[PluginDefinition, ...] = ()
     timeout: float = 300.0
     workers: int = 4
     # Fields given on the command line (or their environment variables): the project file's ``render``
@@ -291,3 +295,51 @@ def parse_kustomize_build_options(text: str, origin: str) -> KustomizeBuild:
             )
         i += 1
     return KustomizeBuild(**flags, helm_api_versions=tuple(apis), ignored=tuple(ignored), origin=origin)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Config management plugin definitions (plugin.yaml), given by the job
+
+
+def parse_plugin_definitions(text: str | bytes, file: str) -> list[PluginDefinition]:
+    """Every ``ConfigManagementPlugin`` document of a plugin.yaml file (Argo CD's sidecar format)."""
+    out = []
+    for doc in yamlio.load_documents(text, file):
+        ctx = Ctx(file, f"document at line {doc.line}")
+        body = mapping(doc.data, ctx, {"apiVersion", "kind", "metadata", "spec"})
+        if body.get("kind") != "ConfigManagementPlugin":
+            raise ctx.error(f"kind {body.get('kind')!r} is not ConfigManagementPlugin")
+        meta = mapping(body.get("metadata"), ctx.sub("metadata"))
+        name = string(meta.get("name"), ctx.sub("metadata.name"), required=True) or ""
+        spec = mapping(body.get("spec"), ctx.sub("spec"))
+        version = string(spec.get("version"), ctx.sub("spec.version"))
+        generate = _plugin_command(spec.get("generate"), ctx.sub("spec.generate"))
+        if generate is None:
+            raise ctx.sub("spec.generate").error("is required")
+        discover = mapping(spec.get("discover"), ctx.sub("spec.discover"))
+        find = mapping(discover.get("find"), ctx.sub("spec.discover.find"))
+        out.append(
+            PluginDefinition(
+                name=f"{name}-{version}" if version else name,
+                generate=generate,
+                init=_plugin_command(spec.get("init"), ctx.sub("spec.init")),
+                discover_file_name=string(discover.get("fileName"), ctx.sub("spec.discover.fileName"))
+                or None,
+                discover_glob=string(find.get("glob"), ctx.sub("spec.discover.find.glob")) or None,
+                discover_command=_plugin_command(find, ctx.sub("spec.discover.find"))
+                if find.get("command")
+                else None,
+                file=file,
+            )
+        )
+    return out
+
+
+def _plugin_command(value: Any, ctx: Ctx) -> PluginCommand | None:
+    if value is None:
+        return None
+    raw = mapping(value, ctx)
+    command = strings(raw.get("command"), ctx.sub("command"))
+    if not command:
+        raise ctx.sub("command").error("is empty")
+    return PluginCommand(tuple(command), strings(raw.get("args"), ctx.sub("args")) if raw.get("args") else ())

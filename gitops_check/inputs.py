@@ -255,7 +255,13 @@ def _is_remote(entry: str, index: TreeIndex, folder: str) -> bool:
     return "/" in entry and bool(_DOMAIN_FIRST.match(first))
 
 
-def _source_inputs(c: _Collector, app: App, source: Source) -> None:
+def _source_inputs(c: _Collector, app: App, source: Source, plugins_discover: bool = False) -> None:
+    if source.tool is Tool.PLUGIN or (
+        plugins_discover and source.tool is Tool.AUTO and source.plugin is not None
+    ):
+        # A plugin gets the whole repository and the commit id, and its commands may read anything.
+        c.unresolved.append("config management plugin (its output may depend on anything)")
+        return
     if source.repo is not None:
         c.unresolved.append(f"source from another repository ({source.repo})")
         return
@@ -359,13 +365,14 @@ def origin_file(app: App, index: TreeIndex) -> str | None:
     return candidate if entry is not None and entry[0] != MODE_TREE else None
 
 
-def app_inputs(app: App, tree: Tree) -> AppInputs:
-    """Everything ``app`` reads at the commit ``tree``."""
+def app_inputs(app: App, tree: Tree, *, plugins_discover: bool = False) -> AppInputs:
+    """Everything ``app`` reads at the commit ``tree``; ``plugins_discover``: the job gave config management
+    plugins with discover rules, so a source without a tool may be rendered by one."""
     c = _Collector(tree)
     for source in app.sources:
         if source.ref and norm(source.path) == "":
             continue  # only names a repository for "$ref/..." value files; renders nothing itself
-        _source_inputs(c, app, source)
+        _source_inputs(c, app, source, plugins_discover)
     _follow_symlinks(c)
     return AppInputs(frozenset(c.paths), tuple(dict.fromkeys(c.unresolved)), origin_file(app, tree.index))
 

@@ -220,6 +220,48 @@ class Tool(enum.StrEnum):
     # postBuild substitution, and a HelmRelease's chart with its merged values.
     FLUX_KUSTOMIZE = "flux-kustomize"
     FLUX_HELM = "flux-helm"
+    # An Argo CD config management plugin, run from a definition the job gives (render/plugin.py).
+    PLUGIN = "plugin"
+
+
+@dataclass(frozen=True)
+class PluginCommand:
+    command: tuple[str, ...]
+    args: tuple[str, ...] = ()
+
+    @property
+    def argv(self) -> list[str]:
+        return [*self.command, *self.args]
+
+
+@dataclass(frozen=True)
+class PluginDefinition:
+    """An Argo CD ``ConfigManagementPlugin`` (plugin.yaml), from the job's command line or environment only."""
+
+    name: str  # metadata.name, plus "-<spec.version>" when it has one (what an Application names)
+    generate: PluginCommand
+    init: PluginCommand | None = None
+    # discover: fileName glob, find.glob (``**`` allowed), find.command (any output means a match)
+    discover_file_name: str | None = None
+    discover_glob: str | None = None
+    discover_command: PluginCommand | None = None
+    file: str = ""  # where the definition was read
+
+    @property
+    def discovers(self) -> bool:
+        return bool(self.discover_file_name or self.discover_glob or self.discover_command)
+
+
+@dataclass(frozen=True)
+class PluginSource:
+    """An Argo CD source's ``plugin`` block; ``name`` None: any plugin whose discover rules match."""
+
+    name: str | None = None
+    env: tuple[tuple[str, str], ...] = ()  # ARGOCD_ENV_<name>, values after $ARGOCD_APP_* substitution
+    parameters: str = "[]"  # the Application's plugin.parameters as JSON (ARGOCD_APP_PARAMETERS)
+    # ARGOCD_APP_* the repo server sets, without the revision (filled in at render time from the workspace)
+    build_env: tuple[tuple[str, str], ...] = ()
+    explicit: bool = False  # the Application has a plugin block (not only auto-discovery)
 
 
 @dataclass(frozen=True)
@@ -240,6 +282,8 @@ class Source:
     # Argo CD: kustomize build options from argocd-cm for this source (its kustomize version); None: the job's
     # --kustomize-build-options, else none.
     kustomize_build: KustomizeBuild | None = None
+    # Argo CD: the plugin block (Tool.PLUGIN), or for a source without a tool, what plugin discovery needs.
+    plugin: PluginSource | None = None
 
 
 @dataclass(frozen=True)

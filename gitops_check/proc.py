@@ -101,3 +101,34 @@ def run(
         detail = tail(proc.stderr) or tail(proc.stdout) or f"exit code {proc.returncode}"
         raise RenderError(f"{what} failed: {detail}")
     return proc.stdout
+
+
+def run_isolated(
+    argv: Sequence[str], *, what: str, cwd: str | Path, env: Mapping[str, str], timeout: float
+) -> str:
+    """Run a program with exactly ``env``, in its own process group: on timeout the whole group is killed (a
+    ``sh -c`` plugin command's children included). Returns stdout; failures are RenderErrors with the stderr tail."""
+    import signal
+
+    try:
+        child = subprocess.Popen(
+            list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, start_new_session=True,
+        )  # fmt: skip
+    except FileNotFoundError as e:
+        raise ToolMissingError(f"{what}: {argv[0]} not found") from e
+    except OSError as e:
+        raise RenderError(f"{what}: cannot run {argv[0]}: {e.strerror}") from e
+    try:
+        stdout, stderr = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        child.communicate()
+        raise RenderError(f"{what}: timed out after {timeout:.0f}s") from None
+    if child.returncode != 0:
+        detail = tail(stderr) or tail(stdout) or f"exit code {child.returncode}"
+        raise RenderError(f"{what} failed: {detail}")
+    return stdout

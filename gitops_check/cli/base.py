@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from gitops_check.config import RenderOptions, parse_kustomize_build_options
-from gitops_check.errors import ConfigError, InputError
-from gitops_check.model import CheckResult, KustomizeBuild, LiveSource
+from gitops_check.config import RenderOptions, parse_kustomize_build_options, parse_plugin_definitions
+from gitops_check.errors import ConfigError, GitopsCheckError, InputError
+from gitops_check.model import CheckResult, KustomizeBuild, LiveSource, PluginDefinition
 
 if TYPE_CHECKING:
     from gitops_check.cluster.live import LiveCluster
@@ -80,6 +80,11 @@ def render_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      envvar="GITOPS_CHECK_KUSTOMIZE_BUILD_OPTIONS",
                      help="Argo CD's kustomize.buildOptions (e.g. '--enable-helm'), for Argo CD and project apps; "
                           "wins over an argocd-cm in the repository."),
+        click.option("--plugin", "plugin_files", multiple=True, envvar="GITOPS_CHECK_PLUGINS",
+                     type=click.Path(dir_okay=False, exists=True), metavar="FILE",
+                     help="An Argo CD config management plugin definition (plugin.yaml) to run for apps that use "
+                          "it (repeatable; GITOPS_CHECK_PLUGINS: paths separated by ':'). Never read from the "
+                          "repository."),
         click.option("--allow-kustomize-exec", is_flag=True, envvar="GITOPS_CHECK_ALLOW_KUSTOMIZE_EXEC",
                      help="Let kustomize run KRM exec functions when build options enable them "
                           "(--enable-alpha-plugins / --enable-exec): they run programs named by the repository."),
@@ -186,8 +191,21 @@ def build_render_options(kw: dict[str, Any]) -> RenderOptions:
         workers=kw["workers"],
         kustomize_build=_kustomize_build(kw.get("kustomize_build_options")),
         allow_kustomize_exec=bool(kw.get("allow_kustomize_exec")),
+        plugins=_plugins(kw.get("plugin_files") or ()),
         explicit=frozenset(field for param, field in _RENDER_PARAMS.items() if _given(param, kw)),
     )
+
+
+def _plugins(files: Sequence[str]) -> tuple[PluginDefinition, ...]:
+    out: list[PluginDefinition] = []
+    for file in files:
+        try:
+            out.extend(parse_plugin_definitions(Path(file).read_bytes(), file))
+        except OSError as e:
+            raise click.BadParameter(f"cannot read {file}: {e.strerror}", param_hint="--plugin") from None
+        except GitopsCheckError as e:
+            raise click.BadParameter(str(e), param_hint="--plugin") from None
+    return tuple(out)
 
 
 def _kustomize_build(text: str | None) -> KustomizeBuild | None:

@@ -32,6 +32,7 @@ from gitops_check.model import (
     JsonnetVar,
     KustomizeBuild,
     KustomizeOptions,
+    PluginSource,
     Source,
     SyncPolicy,
     Tool,
@@ -204,8 +205,6 @@ def _source(
     explicit = [k for k in ("helm", "kustomize", "directory", "plugin") if raw.get(k) is not None]
     if len(explicit) > 1:
         raise ConfigError(f"{where}: multiple application sources defined: {', '.join(explicit)}")
-    if explicit == ["plugin"]:
-        raise ConfigError(f"{where} uses a config management plugin, which gitops-check cannot run")
     chart = _opt_str(raw.get("chart"))
     if chart:
         repo: str | None = url
@@ -214,6 +213,11 @@ def _source(
     env = _build_env(instance, destination, spec, raw, url, revision, settings.revision_of(repo))
     tool = Tool.HELM if chart else Tool(explicit[0]) if explicit else Tool.AUTO
     build = None if chart else _kustomize_build(raw, settings, where)
+    plugin = None
+    if tool is Tool.PLUGIN:
+        plugin = _plugin(raw["plugin"], env, f"{where}.plugin")
+    elif tool is Tool.AUTO:  # the repo server tries plugins' discover rules before its own detection
+        plugin = PluginSource(build_env=_without_revision(env))
     return Source(
         path=str(raw.get("path") or "").strip() or ".",
         tool=tool,
@@ -225,6 +229,42 @@ def _source(
         target_revision=revision,
         ref=_opt_str(raw.get("ref")),
         kustomize_build=build,
+        plugin=plugin,
+    )
+
+
+def _without_revision(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple((k, v) for k, v in env.items() if not k.startswith("ARGOCD_APP_REVISION"))
+
+
+def _plugin(p: Any, env: Mapping[str, str], where: str) -> PluginSource:
+    """Argo CD's plugin block: ``env`` becomes ARGOCD_ENV_<name> (values through $ARGOCD_APP_* substitution),
+    ``parameters`` ARGOCD_APP_PARAMETERS and PARAM_<NAME>."""
+    if not isinstance(p, dict):
+        raise ConfigError(f"{where}: expected a mapping")
+    entries = []
+    for i, item in enumerate(p.get("env") or []):
+        if not isinstance(item, dict) or not item.get("name"):
+            raise ConfigError(f"{where}.env[{i}]: each entry needs a name")
+        entries.append((str(item["name"]), envsubst(str(item.get("value") or ""), env)))
+    params = []
+    for i, item in enumerate(p.get("parameters") or []):
+        if not isinstance(item, dict) or not item.get("name"):
+            raise ConfigError(f"{where}.parameters[{i}]: each entry needs a name")
+        param: dict[str, Any] = {"name": str(item["name"])}
+        if item.get("string") is not None:
+            param["string"] = str(item["string"])
+        if isinstance(item.get("array"), list):
+            param["array"] = [str(v) for v in item["array"]]
+        if isinstance(item.get("map"), dict):
+            param["map"] = {str(k): str(v) for k, v in item["map"].items()}
+        params.append(param)
+    return PluginSource(
+        name=_opt_str(p.get("name")),
+        env=tuple(entries),
+        parameters=json.dumps(params, separators=(",", ":")),
+        build_env=_without_revision(env),
+        explicit=True,
     )
 
 

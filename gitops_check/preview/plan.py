@@ -170,7 +170,7 @@ class Planner:
                     entry.head = AppState(app, base.inputs, _key_of(base), base.parent)
                     entry.carried = True
                     continue
-                inputs = app_inputs(app, tree)
+                inputs = app_inputs(app, tree, plugins_discover=any(p.discovers for p in self.render.plugins))
                 state = AppState(
                     app, inputs, self._keyer(app, inputs, tree, contexts[side]),
                     self.sniffer.may_declare_apps(inputs, tree),

@@ -146,7 +146,7 @@ def _contexts(
         "tools": {**versions, "jsonnet": jsonnet.version()},
         "render": {"kubeVersion": options.kube_version, "apiVersions": list(options.api_versions),
                    "allowRemoteBases": options.allow_remote_bases,
-                   "kustomizeBuild": options.kustomize_build, "allowKustomizeExec": options.allow_kustomize_exec},
+                   "kustomizeBuild": options.kustomize_build, "allowKustomizeExec": options.allow_kustomize_exec, "plugins": options.plugins},
     }  # fmt: skip
     out = {}
     for name, side in sides.items():

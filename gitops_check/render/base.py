@@ -92,7 +92,7 @@ def get_renderer(name: str) -> Renderer:
 
 def _load_builtins() -> None:
     # Imported here: the built-in renderers import this module.
-    from gitops_check.render import flux, flux_helm, helm, kustomize, plain
+    from gitops_check.render import flux, flux_helm, helm, kustomize, plain, plugin
 
     global _BUILTINS_LOADED
     _BUILTINS_LOADED = True
@@ -102,6 +102,7 @@ def _load_builtins() -> None:
     _REGISTRY.setdefault(Tool.HELM.value, helm.render_helm)
     _REGISTRY.setdefault(Tool.FLUX_KUSTOMIZE.value, flux.render_flux_kustomization)
     _REGISTRY.setdefault(Tool.FLUX_HELM.value, flux_helm.render_helm_release)
+    _REGISTRY.setdefault(Tool.PLUGIN.value, plugin.render_plugin)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -165,11 +166,23 @@ def _render_source(
         if folder.exists():
             raise RenderError(f"path {path} is not a folder at {src_ws.label}")
         raise RenderError(f"path {path} does not exist at {src_ws.label}")
-    tool = source.tool if source.tool is not Tool.AUTO else detect_tool(folder)
     ctx = SourceContext(
         app=app, source=source, ws=src_ws, path=path, folder=folder, options=options, tools=tools, refs=refs
     )
+    tool = source.tool
+    if tool is Tool.AUTO:
+        tool = Tool.PLUGIN if _plugin_discovered(ctx) else detect_tool(folder)
     return get_renderer(tool.value)(ctx)
+
+
+def _plugin_discovered(ctx: SourceContext) -> bool:
+    """Argo CD tries the plugins' discover rules before its own tool detection (only the job's plugins here)."""
+    if not ctx.options.plugins or ctx.source.plugin is None:
+        return False
+    from gitops_check.render.plugin import discovered  # imports this module
+
+    found = discovered(ctx)
+    return found is not None
 
 
 def _source_workspace(source: Source, ws: Workspace, repos: Mapping[str, Workspace]) -> Workspace:

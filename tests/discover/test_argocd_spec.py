@@ -138,7 +138,10 @@ def test_sync_policy_labels_and_ignore_differences() -> None:
 @pytest.mark.parametrize(
     ("source", "message"),
     [
-        ({"repoURL": "r", "path": "a", "plugin": {"name": "cmp"}}, "config management plugin"),
+        (
+            {"repoURL": "r", "path": "a", "plugin": {"env": [{"value": "x"}]}},
+            r"plugin\.env\[0\]: each entry needs a name",
+        ),
         ({"repoURL": "r", "path": "a", "helm": {}, "kustomize": {}}, "multiple application sources defined"),
         ({"repoURL": "r", "path": "a", "directory": {"jsonnet": {"tlas": [{"value": "a"}]}}}, "needs a name"),
         ({"repoURL": "r", "path": "a", "kustomize": {"labelWithoutSelector": True}}, "labelWithoutSelector"),
