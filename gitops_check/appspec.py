@@ -17,6 +17,8 @@ from gitops_check.model import (
     HelmOptions,
     HelmParameter,
     IgnoreRule,
+    JsonnetOptions,
+    JsonnetVar,
     KustomizeOptions,
     Source,
     Tool,
@@ -139,12 +141,34 @@ def parse_kustomize_options(value: Any, ctx: Ctx) -> KustomizeOptions:
 
 
 def _directory(value: Any, ctx: Ctx) -> DirectoryOptions:
-    d = mapping(value, ctx, {"recurse", "include", "exclude"})
+    d = mapping(value, ctx, {"recurse", "include", "exclude", "jsonnet"})
     return DirectoryOptions(
         recurse=boolean(d.get("recurse"), ctx.sub("recurse")),
         include=_globs(d.get("include"), ctx.sub("include")),
         exclude=_globs(d.get("exclude"), ctx.sub("exclude")),
+        jsonnet=_jsonnet(d.get("jsonnet"), ctx.sub("jsonnet")),
     )
+
+
+def _jsonnet(value: Any, ctx: Ctx) -> JsonnetOptions:
+    """Argo CD's ``directory.jsonnet`` shape: extVars / tlas as {name, value, code}, libs as paths."""
+    j = mapping(value, ctx, {"extVars", "tlas", "libs"})
+
+    def variables(key: str) -> tuple[JsonnetVar, ...]:
+        out = []
+        for i, item in enumerate(sequence(j.get(key), ctx.sub(key))):
+            c = ctx.sub(f"{key}[{i}]")
+            entry = mapping(item, c, {"name", "value", "code"})
+            out.append(
+                JsonnetVar(
+                    string(entry.get("name"), c.sub("name"), required=True) or "",
+                    string(entry.get("value"), c.sub("value")) or "",
+                    boolean(entry.get("code"), c.sub("code")),
+                )
+            )
+        return tuple(out)
+
+    return JsonnetOptions(variables("extVars"), variables("tlas"), strings(j.get("libs"), ctx.sub("libs")))
 
 
 def _globs(value: Any, ctx: Ctx) -> tuple[str, ...]:

@@ -255,3 +255,22 @@ def test_preview_sees_a_change_in_a_library_outside_the_app_folder(tmp_path: Pat
     assert {a: rs for a, rs in found.items() if rs} == {
         "jsonnet-guestbook-tla": {"Deployment/tla/jsonnet-guestbook-tla": "changed"}
     }
+
+
+def test_project_file_apps_take_the_same_jsonnet_options(tmp_path: Path) -> None:
+    project = (
+        "version: 1\napps:\n- name: tla\n  path: jsonnet-guestbook-tla\n  namespace: tla\n  tool: directory\n"
+        "  directory:\n    jsonnet:\n      libs: [vendor]\n      extVars: [{name: env, value: prod}, {name: app, value: tla}]\n"
+        "      tlas: [{name: name, value: jsonnet-guestbook-tla}, {name: replicas, value: '2', code: true}]\n"
+    )
+    files = {k: v for k, v in _files().items() if not k.startswith("apps/")}
+    repo = make_repo(tmp_path / "repo", {**files, ".gitops-check.yaml": project})
+    live = [tracked("tla", b, "tla") for b in _expected(repo.path)["jsonnet-guestbook-tla"]]
+    code, report = _run(repo.path, write_snapshot(tmp_path / "s.json", live), tmp_path)
+    assert code == 0, report
+    assert statuses(report) == {
+        "tla": {
+            "Deployment/tla/jsonnet-guestbook-tla": "unchanged",
+            "ConfigMap/tla/jsonnet-guestbook-tla-env": "unchanged",
+        }
+    }
