@@ -6,7 +6,8 @@ entries, inline ``values``) into one map, and chosen the release name and namesp
 * ``spec.chart.spec.valuesFiles``: source-controller packages the chart with these files merged *as* its
   values.yaml (the chart's own defaults count only when listed), so the chart is rendered from a copy whose
   values.yaml is that merge;
-* hooks (``helm.sh/hook``, tests included) are not part of a release's manifest, so they are dropped;
+* hooks (``helm.sh/hook``, tests included) are not part of a release's manifest: they stay in the output and
+  the comparison sets them apart (diff/hooks.py), so a report can list them;
 * ``postRenderers`` (kustomize patches and images, kept in the source's kustomize options) run over the
   output, then ``commonMetadata`` is set on every object's metadata.
 
@@ -36,7 +37,6 @@ from gitops_check.render.flux import skip_marked
 from gitops_check.render.helm import render_helm
 from gitops_check.render.kustomize import parse_image, run_build
 
-HOOK = "helm.sh/hook"
 DRIFT = "helm.toolkit.fluxcd.io/driftDetection"
 
 
@@ -83,7 +83,6 @@ def _render(ctx: SourceContext) -> RenderOutput:
     out.objects = [
         RawObject(skip_marked(o.body) if _no_drift_detection(o.body) else o.body, o.origin)
         for o in out.objects
-        if not _is_hook(o.body)
     ]
     if ctx.source.kustomize.patches or ctx.source.kustomize.images:
         out.objects = _post_render(ctx, out.objects)
@@ -102,12 +101,6 @@ def _no_drift_detection(body: Any) -> bool:
         isinstance(metadata.get(part), dict) and str(metadata[part].get(DRIFT, "")).lower() == "disabled"
         for part in ("annotations", "labels")
     )
-
-
-def _is_hook(body: Any) -> bool:
-    metadata = body.get("metadata") if isinstance(body, dict) else None
-    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
-    return isinstance(annotations, dict) and HOOK in annotations
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -129,10 +129,10 @@ def test_duplicate_names(tmp_path: Path) -> None:
 
 
 def test_unsupported_application_is_not_checked_with_the_reason(tmp_path: Path) -> None:
-    ws = make_workspace(tmp_path, {"a.yaml": application("a", "a", plugin="{name: cmp}")})
+    ws = make_workspace(tmp_path, {"a.yaml": application("a", "a", plugin="{name: cmp}", helm="{}")})
     apps, _, errors = found(ws)
     assert apps == {} and errors == [
-        "not checked: spec.source uses a config management plugin, which gitops-check cannot run"
+        "not checked: spec.source: multiple application sources defined: helm, plugin"
     ]
 
 

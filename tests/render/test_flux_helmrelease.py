@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from gitops_check.config import RenderOptions
+from gitops_check.diff.hooks import split_hooks
 from gitops_check.errors import RenderError
 from gitops_check.model import (
     App,
@@ -125,19 +126,23 @@ def by_name(out: RenderOutput) -> dict[str, dict[str, Any]]:
 
 def test_values_release_and_hooks(ws: Workspace, helm_bin: Path) -> None:
     out = render(ws, helm_bin, values=({"replicas": 2, "message": "inline"},))
+    # The pre-upgrade hook is not part of the release: the comparison sets it apart (and reports it).
+    release, hooks = split_hooks(App(name="web", sources=(), kind="flux-helmrelease"), out.objects)
+    assert [(h.kind, h.name, h.phases) for h in hooks] == [("Job", "web-migrate", ("pre-upgrade",))]
+    out.objects = release
     objs = by_name(out)
     assert sorted(objs) == [
         "ConfigMap/web-settings",
         "CustomResourceDefinition/widgets.example.com",
         "Deployment/web",
         "Secret/web-creds",
-    ]  # the pre-upgrade hook is not part of the release
+    ]
     assert objs["Deployment/web"]["spec"]["replicas"] == 2
     assert objs["Deployment/web"]["metadata"]["labels"] == {"release-namespace": "apps"}
     assert objs["ConfigMap/web-settings"]["data"] == {"message": "inline", "fromChartOnly": "kept"}
     assert by_name(render(ws, helm_bin, skip_crds=True)).keys() == objs.keys() - {
         "CustomResourceDefinition/widgets.example.com"
-    }
+    } | {"Job/web-migrate"}
 
 
 def test_values_files_replace_the_charts_values(ws: Workspace, helm_bin: Path) -> None:
