@@ -53,10 +53,14 @@ def render_helm(ctx: SourceContext) -> RenderOutput:
     out = RenderOutput()
     _ensure_dependencies(ctx, helm)
     with tempfile.TemporaryDirectory(prefix="gitops-check-helm-") as tmp:
-        argv = [helm.path, "template", opts.release_name or ctx.app.name, str(ctx.folder)]
+        release = checked_release_name(opts.release_name or ctx.app.name)
+        # Every value from the repository is attached to its flag (``--flag=value``) and the positional
+        # arguments follow ``--``: nothing the commit writes can become an option of its own (a release name
+        # ``--post-renderer=/bin/sh`` once ran a shell on the rendered manifests).
+        argv = [helm.path, "template"]
         # Always explicit: without --namespace helm takes the current kubeconfig context's namespace (or
         # HELM_NAMESPACE), which would make the render depend on the machine it runs on.
-        argv += ["--namespace", opts.namespace or ctx.app.destination.namespace or "default"]
+        argv.append(f"--namespace={opts.namespace or ctx.app.destination.namespace or 'default'}")
         argv.append("--skip-crds" if opts.skip_crds else "--include-crds")
         if opts.skip_tests:
             argv.append("--skip-tests")
@@ -65,23 +69,24 @@ def render_helm(ctx: SourceContext) -> RenderOutput:
             # Passed as given: Helm 3 and 4 accept the same forms ("1.29", "v1.29.3") but differ on suffixes
             # ("1.29.3-gke.1": Helm 3 gives .Capabilities.KubeVersion.Version "v1.29.3", Helm 4 keeps the suffix),
             # and Argo CD passes it unchanged to whichever helm it bundles.
-            argv += ["--kube-version", kube_version]
+            argv.append(f"--kube-version={kube_version}")
         for api_version in opts.api_versions or ctx.options.api_versions:
-            argv += ["--api-versions", api_version]
+            argv.append(f"--api-versions={api_version}")
         for path in value_files(ctx, opts, out.warnings):
-            argv += ["--values", str(path)]
+            argv.append(f"--values={path}")
         for i, values in enumerate(opts.values):
             inline = Path(tmp) / f"inline-values-{i}.yaml"
             inline.write_text(yamlio.dump_json(values))  # JSON is YAML without implicit typing surprises
-            argv += ["--values", str(inline)]
+            argv.append(f"--values={inline}")
         for param in opts.parameters:
             flag = "--set-string" if param.force_string else "--set"
-            argv += [flag, f"{param.name}={escape_set_value(param.value)}"]
+            argv.append(f"{flag}={param.name}={escape_set_value(param.value)}")
         for name, file_path in opts.file_parameters:
             resolved = _resolve_repo_file(ctx, file_path, "setFile path")
             if not resolved.is_file():
                 raise RenderError(f"setFile path {file_path} (for {name}) does not exist at {ctx.ws.label}")
-            argv += ["--set-file", f"{name}={escape_set_value(str(resolved))}"]
+            argv.append(f"--set-file={name}={escape_set_value(str(resolved))}")
+        argv += ["--", release, str(ctx.folder)]
         what = f"helm template for app {ctx.app.name} ({ctx.path})"
         try:
             stdout = proc.run(argv, what=what, cwd=ctx.folder, timeout=ctx.options.timeout)
@@ -89,6 +94,22 @@ def render_helm(ctx: SourceContext) -> RenderOutput:
             raise type(e)(_clean(e.message, ctx, Path(tmp))) from e
     out.objects = parse_output(stdout, ctx)
     return out
+
+
+# Helm's own rule (pkg/chartutil ValidateReleaseName): a DNS-1123 subdomain of at most 53 characters.
+_RELEASE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+MAX_RELEASE_NAME = 53
+
+
+def checked_release_name(name: str) -> str:
+    """``name`` if Helm accepts it as a release name; else a RenderError for the app (helm would refuse it too)."""
+    if len(name) <= MAX_RELEASE_NAME and _RELEASE_NAME.fullmatch(name):
+        return name
+    raise RenderError(
+        f"release name {name!r} is not a valid Helm release name (lowercase letters, digits, '-' and '.', "
+        f"starting and ending with a letter or digit, at most {MAX_RELEASE_NAME} characters); set "
+        "helm.releaseName to a valid name"
+    )
 
 
 def escape_set_value(value: str) -> str:
@@ -210,7 +231,7 @@ def _ensure_dependencies(ctx: SourceContext, helm: proc.Tool) -> None:
         if missing:
             _check_buildable(ctx, missing)
             proc.run(
-                [helm.path, "dependency", "build", str(folder), "--skip-refresh"],
+                [helm.path, "dependency", "build", "--skip-refresh", "--", str(folder)],
                 what=f"helm dependency build for app {ctx.app.name} ({ctx.path})",
                 cwd=folder,
                 timeout=ctx.options.timeout,

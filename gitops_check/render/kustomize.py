@@ -95,13 +95,14 @@ def run_build(
     ``LoadRestrictionsNone``); the caller checks that they stay inside the repository. ``build``: the agent's
     build options (Argo CD's kustomize.buildOptions), already checked by the caller.
     """
-    argv = _build_command(ctx, folder)
+    argv = _build_command(ctx)
     if load_anywhere:
         argv.append("--load-restrictor=LoadRestrictionsNone")
     if build is not None:
         argv.extend(build.argv())
         if build.enable_helm:
             argv.extend(["--helm-command", ctx.tools.require("helm").path])
+    argv += ["--", str(folder)]  # a path, never an option
     try:
         return proc.run(
             argv,
@@ -113,13 +114,13 @@ def run_build(
         raise type(e)(_clean(e.message, ctx, folder)) from e
 
 
-def _build_command(ctx: SourceContext, folder: Path) -> list[str]:
+def _build_command(ctx: SourceContext) -> list[str]:
     kustomize = ctx.tools.find("kustomize")
     if kustomize is not None:
-        return [kustomize.path, "build", str(folder)]
+        return [kustomize.path, "build"]
     kubectl = ctx.tools.find("kubectl")
     if kubectl is not None:
-        return [kubectl.path, "kustomize", str(folder)]
+        return [kubectl.path, "kustomize"]
     ctx.tools.require("kustomize")  # raises ToolMissingError with the hint
     raise AssertionError("unreachable")
 
