@@ -21,7 +21,7 @@ from pathlib import Path
 from gitops_check import hygiene, repourl
 from gitops_check.cluster.select import ClusterEntry, ClusterResolver, parse_clusters
 from gitops_check.comparison import compare_rendered
-from gitops_check.config import DiffOptions, ProjectConfig, RenderOptions, with_project_render
+from gitops_check.config import DiffOptions, JobOptions, ProjectConfig, RenderOptions, with_project_render
 from gitops_check.discover.dispatch import DiscoverOptions, discover
 from gitops_check.discover.project import Discovery, load_project
 from gitops_check.errors import ClusterError, GitopsCheckError
@@ -56,6 +56,7 @@ class CheckRequest:
     repo_urls: tuple[str, ...] = ()  # extra URLs that mean "this repository"
     honour_target_revision: bool = False
     strict: bool = False  # hygiene findings fail the run (exit 1) instead of only warning
+    job: JobOptions = field(default_factory=JobOptions)
 
 
 def _materialize_mapped(request: CheckRequest, tmp: Path) -> dict[str, Workspace]:
@@ -148,6 +149,7 @@ def render_repo(request: CheckRequest) -> RenderedRepo:
             materialize=_at_revision(repo, tmp),
             # No cluster at all (``apps``): an object not in Git or the project file counts as absent.
             cluster_lookup=_object_lookup(resolver) if request.default_source or entries else None,
+            job=request.job,
         )
         found = discover(ws, project, discover_options)
         wanted = set(request.only_apps)
@@ -163,12 +165,24 @@ def render_repo(request: CheckRequest) -> RenderedRepo:
         rendered, more = render_tree(found, ws, render, discover_options, tools)
         timings["render"] = time.perf_counter() - t
     errors = [*found.errors, *more.errors]
+    if not rendered and not errors and not request.job.allow_empty:
+        errors.append(no_apps_error())
     if request.only_apps:
         rendered = [r for r in rendered if r.app.name in wanted]
         for name in sorted(wanted - {r.app.name for r in rendered}):
             errors.append(AppError(name, f"no app named {name!r} was found", stage="discover"))
     return RenderedRepo(
         ws.label, project, rendered, resolver, errors, [*found.notes, *more.notes], list(ws.warnings), timings
+    )
+
+
+def no_apps_error() -> AppError:
+    """Nothing found is not green: a wrong --repo, a moved folder or a broken project file look just like it."""
+    return AppError(
+        "*",
+        "no apps found: nothing was checked (declare apps in .gitops-check.yaml or check --repo; pass "
+        "--allow-empty if a repository without apps is expected)",
+        stage="discover",
     )
 
 

@@ -8,6 +8,7 @@ checked". Used by ``check`` and by ``preview`` (the base commit against the clus
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -15,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from gitops_check import redact, yamlio
 from gitops_check.cluster.select import ClusterResolver
 from gitops_check.config import DiffOptions, ProjectConfig
 from gitops_check.diff.engine import DiffSettings, diff_app
@@ -49,6 +51,27 @@ def _settings(options: DiffOptions, project: ProjectConfig | None) -> DiffSettin
         manual = project.manual_managers if project.manual_managers is not None else manual
         ignore = ignore + project.ignore
     return DiffSettings(frozenset(appliers), frozenset(manual), ignore, options.detect_pruning)
+
+
+def screen_live(live: LiveState) -> LiveState:
+    """``live`` without objects nested deeper than any stage can walk; their kind and namespace become unreadable
+    (not checked), since a hostile object in the cluster must neither crash the run nor vanish silently. Its
+    Secret values are registered for scrubbing on the way."""
+    for key, body in live.objects.items():
+        if key.kind == "Secret":
+            redact.add_secret_object(
+                body
+            )  # the cluster's (or snapshot's) Secret values: scrubbed from outputs
+    deep = [key for key, body in live.objects.items() if yamlio.depth_exceeds(body)]
+    if not deep:
+        return live
+    unreadable = dict(live.unreadable)
+    for key in deep:
+        unreadable[(key.group_kind, key.namespace)] = (
+            f"{key} is nested more than {yamlio.MAX_DEPTH} levels deep, so this kind is not checked here"
+        )
+    objects = {k: v for k, v in live.objects.items() if k not in set(deep)}
+    return dataclasses.replace(live, objects=objects, unreadable=unreadable)
 
 
 def _error_of(app: str, e: GitopsCheckError, stage: str) -> AppError:
@@ -133,7 +156,7 @@ def compare_rendered(
 
     def read(key: str) -> None:
         try:
-            lives[key] = sources[key].load(groups.read_scope(key, project))
+            lives[key] = screen_live(sources[key].load(groups.read_scope(key, project)))
         except GitopsCheckError as e:
             live_errors[key] = str(e)
 
@@ -196,6 +219,8 @@ def compare_rendered(
                          predicted=prediction.objects, schemas=schemas[key])  # fmt: skip
         app_result.diffs.extend(_not_checked(diffs, prediction.errors))
         app_result.warnings.extend(prediction.warnings)
+        if settings.detect_pruning:
+            _unreadable_prune_kinds(app, keyed, lives[key], diff_options, app_result)
     timings["diff"] += time.perf_counter() - t
     result.stats = {
         "apps": len(result.apps),
@@ -249,6 +274,35 @@ def _predict(
             for app, manifests in batch:
                 out[app.name] = Prediction(errors={m.key: f"not checked: {e}" for m in manifests})
     return out
+
+
+def _unreadable_prune_kinds(
+    app: App, keyed: KeyedApp, live: LiveState, options: DiffOptions, app_result: AppResult
+) -> None:
+    """Kinds that could not be listed in the app's namespaces: objects of theirs that would be pruned are unknown.
+
+    Kinds Git renders there already make those objects "not checked"; this covers the kinds listed only to find
+    what would be pruned (an extra Secret nobody can see must not pass as in sync).
+    """
+    namespaces = {m.key.namespace for m in keyed.manifests if m.key.namespace} | (
+        {app.destination.namespace} if app.destination.namespace else set()
+    )
+    rendered = {(m.key.group_kind, m.key.namespace) for m in keyed.manifests}
+    for (gk, namespace), reason in sorted(
+        live.unreadable.items(), key=lambda i: (str(i[0][0]), i[0][1] or "")
+    ):
+        if namespace not in namespaces or (gk, namespace) in rendered:
+            continue
+        message = (
+            f"what would be pruned is unknown: {gk} in namespace {namespace} could not be listed ({reason})"
+        )
+        if options.accept_unreadable_prune_kinds:
+            app_result.warnings.append(f"{message}; accepted (--accept-unreadable-prune-kinds)")
+        else:
+            app_result.errors.append(
+                AppError(app.name, f"not checked: {message}; grant list on it, or pass "
+                         "--accept-unreadable-prune-kinds to accept that", stage="cluster")
+            )  # fmt: skip
 
 
 def _not_checked(diffs: list[ResourceDiff], errors: Mapping[ResourceKey, str]) -> list[ResourceDiff]:

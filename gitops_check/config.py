@@ -67,9 +67,31 @@ class RenderOptions:
     plugins: tuple[PluginDefinition, ...] = ()
     timeout: float = 300.0
     workers: int = 4
+    # The project file's ``render.helm`` / ``render.kustomize``: a build the commit *requires* (``helm4``,
+    # ``helm-v3.22.0``), checked against the binary the job chose; it never chooses one (see ToolFinder).
+    helm_required: str | None = None
+    kustomize_required: str | None = None
     # Fields given on the command line (or their environment variables): the project file's ``render``
     # section does not override them (``with_project_render``).
     explicit: frozenset[str] = frozenset()
+
+
+# Generated Applications beyond these are "not checked" with their count (a 400x400 matrix once took 50 s and
+# 728 MB); the job may raise them (--max-appset-apps, --max-generated-apps), the commit cannot.
+DEFAULT_MAX_APPSET_APPS = 1000
+DEFAULT_MAX_GENERATED_APPS = 5000
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """What only the job (its command line or environment) decides, never the checked commit: it is untrusted."""
+
+    # Environment variables the project file's ``fromEnv`` may read (--allow-env): (name, value) pairs.
+    environment: tuple[tuple[str, str], ...] = ()
+    # A repository where no app is found is "not checked" (exit 2) unless the job says that is fine.
+    allow_empty: bool = False
+    max_appset_apps: int = DEFAULT_MAX_APPSET_APPS  # per ApplicationSet
+    max_generated_apps: int = DEFAULT_MAX_GENERATED_APPS  # all ApplicationSets of a run together
 
 
 @dataclass(frozen=True)
@@ -79,6 +101,9 @@ class DiffOptions:
     ignore: tuple[IgnoreRule, ...] = ()
     # Report live objects that belong to an app but are not in Git ("would be pruned").
     detect_pruning: bool = True
+    # A kind that could not be listed in an app's namespace hides what would be pruned there: the app is "not
+    # checked" unless the job accepts that explicitly (--accept-unreadable-prune-kinds; then a warning).
+    accept_unreadable_prune_kinds: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,12 +176,13 @@ RENDER_KEYS = {
     "allowRemoteBases": "allow_remote_bases",
     "timeout": "timeout",
     "workers": "workers",
-    "helm": "helm_binary",
-    "kustomize": "kustomize_binary",
+    "helm": "helm_required",
+    "kustomize": "kustomize_required",
 }
-# The project file comes from the checked commit, so a pull request could change it: it may only pick among
-# installed helm/kustomize builds by name (helm3, helm-v3.22.0), never a path or another program (``sh`` would run
-# a file named ``template`` from the chart folder). Anything else goes on the command line (--helm/--kustomize).
+# The project file comes from the checked commit, so a pull request could change it: it cannot choose a binary
+# at all (that is --helm/--kustomize or their environment variables, the job's choice). ``render.helm: helm4``
+# only *requires* the job's helm to be a 4.x build (``helm-v3.22.0``: exactly that version); a mismatch makes the
+# apps using that tool "not checked" with what to pass. Only a name of that shape is accepted, never a path.
 _BINARY_NAMES = {
     "helm": re.compile(r"helm[A-Za-z0-9._-]*"),
     "kustomize": re.compile(r"kustomize[A-Za-z0-9._-]*"),
@@ -213,19 +239,29 @@ def _render_defaults(section: Mapping[str, Any], ctx: Ctx) -> dict[str, Any]:
             name = string(value, c, required=True) or ""
             if not _BINARY_NAMES[key].fullmatch(name):
                 raise c.error(
-                    f"{name!r} is not allowed here: name an installed {key} build found on PATH or in the tool "
-                    f"cache ({_BINARY_EXAMPLES[key]}), not a path or another program; pass a path with --{key} "
-                    f"or GITOPS_CHECK_{key.upper()} instead"
+                    f"{name!r} is not allowed here: name the {key} build this repository requires "
+                    f"({_BINARY_EXAMPLES[key]}), not a path or another program; the job chooses the binary "
+                    f"with --{key} or GITOPS_CHECK_{key.upper()}"
                 )
             out[RENDER_KEYS[key]] = name
     return out
 
 
+# Settings where the project file (untrusted) may only lower what the job allows: never more time or processes.
+_ONLY_LOWER = ("timeout", "workers")
+
+
 def with_project_render(options: RenderOptions, project: ProjectConfig | None) -> RenderOptions:
-    """``options`` with the project file's ``render`` section filled in where the command line gave nothing."""
+    """``options`` with the project file's ``render`` section filled in where the command line gave nothing.
+
+    ``timeout`` and ``workers`` from the project file only ever lower the job's values.
+    """
     if project is None or not project.render_defaults:
         return options
     defaults = {k: v for k, v in project.render_defaults.items() if k not in options.explicit}
+    for name in _ONLY_LOWER:
+        if name in defaults:
+            defaults[name] = min(defaults[name], getattr(options, name))
     return dataclasses.replace(options, **defaults) if defaults else options
 
 
@@ -343,3 +379,17 @@ def _plugin_command(value: Any, ctx: Ctx) -> PluginCommand | None:
     if not command:
         raise ctx.sub("command").error("is empty")
     return PluginCommand(tuple(command), strings(raw.get("args"), ctx.sub("args")) if raw.get("args") else ())
+
+
+def required_build_matches(required: str, tool: str, version: str) -> bool:
+    """Whether ``version`` (``v3.22.0``) satisfies the project file's ``render.helm``/``render.kustomize`` value.
+
+    ``helm`` accepts any build; ``helm4`` / ``helm-4`` / ``helm-v4`` a 4.x; ``helm-v3.22`` any 3.22.x;
+    ``helm-v3.22.0`` exactly that. A name with no version in it (``helm-custom``) matches only any build.
+    """
+    rest = required[len(tool) :].lstrip("-_").removeprefix("v")
+    wanted = re.fullmatch(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?", rest)
+    if wanted is None:
+        return True
+    have = version.removeprefix("v").split(".")
+    return all(w is None or (i < len(have) and have[i] == w) for i, w in enumerate(wanted.groups()))

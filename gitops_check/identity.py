@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitops_check import redact, yamlio
 from gitops_check.model import App, GroupKind, Manifest, Origin, RawObject, ResourceKey, split_api_version
 
 _CLUSTER_SCOPED: dict[str, tuple[str, ...]] = {
@@ -146,6 +147,10 @@ def validate(obj: RawObject) -> dict[str, Any]:
     if missing:
         what = body.get("kind") if isinstance(body.get("kind"), str) else "document"
         raise ObjectProblem(f"{what} lacks {', '.join(missing)}", obj.origin)
+    if yamlio.depth_exceeds(body):
+        raise ObjectProblem(
+            f"{body['kind']} is nested more than {yamlio.MAX_DEPTH} levels deep; not checked", obj.origin
+        )
     return body
 
 
@@ -191,6 +196,7 @@ def assign_keys(app: App, objects: Iterable[RawObject], scopes: KindScopes) -> K
             first = manifests[key].origin
             problems.append(ObjectProblem(f"{key} is defined twice (first at {first})", obj.origin))
             continue
+        redact.add_secret_object(body)  # Secrets in Git: scrubbed from every output (gitops_check.redact)
         manifests[key] = Manifest(key, body, obj.origin)
         if note:
             notes[key] = note

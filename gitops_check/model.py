@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from gitops_check import redact
+
 JSON = dict[str, Any]
 
 
@@ -24,6 +26,11 @@ class SecretText(str):
     """
 
     __slots__ = ()
+
+    def __new__(cls, value: object = "") -> SecretText:
+        made = super().__new__(cls, value)
+        redact.add(made)  # every output of the run scrubs it, whatever path it takes there
+        return made
 
     def __repr__(self) -> str:
         return "SecretText('*****')"

@@ -57,9 +57,14 @@ def find_tool(name: str, *, explicit: str | None = None, env_var: str | None = N
     return None
 
 
+def holds_credentials(name: str) -> bool:
+    """Whether an environment variable's name says it holds a credential (GITHUB_TOKEN, ..._PASSWORD)."""
+    return any(m in name.upper() for m in _SECRET_ENV_MARKERS) or name == "GITOPS_CHECK_SNAPSHOT_KEY"
+
+
 def scrubbed_environ() -> dict[str, str]:
     """The environment without variables whose names say they hold credentials."""
-    return {k: v for k, v in os.environ.items() if not any(m in k.upper() for m in _SECRET_ENV_MARKERS)}
+    return {k: v for k, v in os.environ.items() if not holds_credentials(k)}
 
 
 def tail(text: str, limit: int = STDERR_TAIL) -> str:

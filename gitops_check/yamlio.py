@@ -21,6 +21,10 @@ from gitops_check.errors import InputError
 MAX_FILE_BYTES = 20 * 1024 * 1024
 # Total nodes a document may reach once aliases are expanded; real manifests stay far below.
 MAX_EXPANDED_NODES = 200_000
+# Deepest nesting accepted in an object. Kubernetes objects stay far below (a CRD's schema reaches ~40); every
+# stage after parsing (diff walk, YAML dumper) recurses, and 400 levels once ended the whole run in a
+# RecursionError. Checked per object, so a too-deep one is that app's error (or a "not checked" kind).
+MAX_DEPTH = 128
 
 try:  # pragma: no branch
     _BaseLoader: type = yaml.CSafeLoader
@@ -139,6 +143,23 @@ def _check_expansion(node: yaml.Node, where: str) -> None:
     size(node)
 
 
+def depth_exceeds(data: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether ``data`` nests mappings/lists more than ``limit`` levels deep (iterative: never recurses itself)."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth >= limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
 def check_size(size: int, where: str, limit: int | None = None) -> None:
     limit = MAX_FILE_BYTES if limit is None else limit
     if size > limit:
@@ -182,6 +203,8 @@ def load_json(text: str | bytes, where: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as e:
         raise InputError(f"invalid JSON: {e.msg} (column {e.colno})", file=where, line=e.lineno) from None
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", file=where) from None
     except RecursionError:
         raise InputError("JSON nested too deeply", file=where) from None
 
@@ -195,6 +218,8 @@ def load_documents(text: str | bytes, where: str) -> Iterator[Document]:
             return
         except json.JSONDecodeError:
             pass  # flow-style YAML, or broken JSON: YAML reports it with a line
+        except UnicodeDecodeError:
+            raise InputError("not UTF-8 text", file=where) from None
         except RecursionError:
             raise InputError("JSON nested too deeply", file=where) from None
     yield from load_yaml_documents(text, where)

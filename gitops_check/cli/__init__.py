@@ -8,12 +8,13 @@ incomplete check never looks green. Each command lives in its own module of this
 from __future__ import annotations
 
 import os
+import sys
 import traceback
 from pathlib import Path
 
 import click
 
-from gitops_check import __version__
+from gitops_check import __version__, proc, redact
 from gitops_check.cli.base import EXIT_IN_SYNC, EXIT_INCOMPLETE
 from gitops_check.errors import GitopsCheckError
 
@@ -48,7 +49,24 @@ _register_commands()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console-script entry point: returns the exit code instead of raising."""
+    """Console-script entry point: returns the exit code instead of raising.
+
+    Everything printed (reports, errors, warnings) passes through gitops_check.redact: secret values known in
+    the run are scrubbed at this last step, whichever path they took.
+    """
+    redact.reset()
+    redact.add_all(value for name, value in os.environ.items() if proc.holds_credentials(name))
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = redact.ScrubbingStream(out), redact.ScrubbingStream(err)
+    try:
+        return _main(argv)
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        sys.stdout, sys.stderr = out, err
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         cli.main(args=argv, prog_name="gitops-check", standalone_mode=False)
     except SystemExit as e:

@@ -17,7 +17,9 @@ import click
 from gitops_check.cli.base import (
     EXIT_IN_SYNC,
     EXIT_INCOMPLETE,
+    build_job_options,
     build_render_options,
+    job_options,
     parse_repo_map,
     render_options,
     repo_options,
@@ -28,6 +30,7 @@ from gitops_check.cli.base import (
 @click.command("apps")
 @repo_options
 @render_options
+@job_options
 @click.option("--render/--no-render", "render", default=True, show_default=True,
               help="Render apps to find the apps they declare (App of Apps).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
@@ -46,6 +49,7 @@ def apps_command(**kw: Any) -> None:
         repo_map=parse_repo_map(kw["repo_map"]),
         repo_urls=tuple(kw["repo_urls"]),
         honour_target_revision=kw["honour_target_revision"],
+        job=build_job_options(kw),
     )
     apps: list[App]
     errors: list[AppError]
@@ -90,7 +94,9 @@ def _discover_only(request: Any) -> tuple[Any, list[str]]:
     with tempfile.TemporaryDirectory(prefix="gitops-check-") as tmp:
         ws = repo.materialize(request.revision, Path(tmp) / "tree")
         urls = {repourl.canonical(u) for u in (*repo.remote_urls(), *request.repo_urls)}
-        found = discover(ws, load_project(ws), DiscoverOptions(this_repo_urls=frozenset(urls)))
+        found = discover(
+            ws, load_project(ws), DiscoverOptions(this_repo_urls=frozenset(urls), job=request.job)
+        )
     if request.only_apps:
         found = Discovery([a for a in found.apps if a.name in request.only_apps], found.notes, found.errors)
     return found, found.notes

@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from gitops_check.config import RenderOptions, parse_kustomize_build_options, parse_plugin_definitions
+from gitops_check import redact
+from gitops_check.config import (
+    DEFAULT_MAX_APPSET_APPS,
+    DEFAULT_MAX_GENERATED_APPS,
+    DiffOptions,
+    JobOptions,
+    RenderOptions,
+    parse_kustomize_build_options,
+    parse_plugin_definitions,
+)
 from gitops_check.errors import ConfigError, GitopsCheckError, InputError
 from gitops_check.model import CheckResult, KustomizeBuild, LiveSource, PluginDefinition
 
@@ -34,7 +43,7 @@ def write_file(path: str, text: str, what: str) -> None:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_text(redact.scrub(text), encoding="utf-8")  # the last step before it is written
         tmp.replace(target)
     except OSError as e:
         raise InputError(f"cannot write the {what} report: {e.strerror}", file=path) from None
@@ -91,6 +100,36 @@ def render_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     ])  # fmt: skip
 
 
+def job_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """What only the job decides, never the checked commit (see docs/security.md)."""
+    return apply_options(fn, [
+        click.option("--allow-env", "allow_env", multiple=True, metavar="NAME", envvar="GITOPS_CHECK_ALLOW_ENV",
+                     help="An environment variable the project file's fromEnv may read (repeatable; the "
+                          "environment variable takes names separated by spaces). Default: none."),
+        click.option("--allow-empty", is_flag=True,
+                     help="A repository where no app is found exits 0 instead of 2 (\"no apps found\")."),
+        click.option("--max-appset-apps", type=click.IntRange(1), default=DEFAULT_MAX_APPSET_APPS,
+                     show_default=True, help="Applications one ApplicationSet may generate; beyond: not checked."),
+        click.option("--max-generated-apps", type=click.IntRange(1), default=DEFAULT_MAX_GENERATED_APPS,
+                     show_default=True, help="Applications all ApplicationSets of a run may generate together."),
+    ])  # fmt: skip
+
+
+def build_diff_options(kw: dict[str, Any]) -> DiffOptions:
+    return DiffOptions(accept_unreadable_prune_kinds=bool(kw.get("accept_unreadable_prune_kinds")))
+
+
+def build_job_options(kw: dict[str, Any]) -> JobOptions:
+    """The job's own decisions; only the variables named with --allow-env are read from the environment."""
+    names = sorted({n for given in kw.get("allow_env") or () for n in given.replace(",", " ").split()})
+    return JobOptions(
+        environment=tuple((n, os.environ[n]) for n in names if n in os.environ),
+        allow_empty=bool(kw.get("allow_empty")),
+        max_appset_apps=kw.get("max_appset_apps") or DEFAULT_MAX_APPSET_APPS,
+        max_generated_apps=kw.get("max_generated_apps") or DEFAULT_MAX_GENERATED_APPS,
+    )
+
+
 def live_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Which live cluster, and how it is compared (see docs/live.md)."""
     return apply_options(fn, [
@@ -105,6 +144,9 @@ def live_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="Field manager of the dry-run (default: the app's agent, e.g. argocd-controller)."),
         click.option("--live-workers", type=click.IntRange(1, 64), default=8, show_default=True,
                      help="Parallel API requests (lists and dry-runs)."),
+        click.option("--accept-unreadable-prune-kinds", is_flag=True,
+                     help="A kind that cannot be listed in an app's namespace (so what would be pruned there is "
+                          "unknown) is a warning instead of making the app not checked."),
         click.option("--dry-run-all", is_flag=True,
                      help="Dry-run every object, also applies that provably change nothing (see docs/live.md)."),
     ])  # fmt: skip

@@ -8,10 +8,13 @@ from typing import Any
 import click
 
 from gitops_check.cli.base import (
+    build_diff_options,
+    build_job_options,
     build_render_options,
     emit_reports,
     entry_source,
     fail,
+    job_options,
     live_options,
     live_source,
     parse_repo_map,
@@ -37,6 +40,7 @@ def cluster_options(fn: Any) -> Any:
 @click.command("diff")
 @repo_options
 @render_options
+@job_options
 @cluster_options
 @live_options
 @report_options
@@ -68,6 +72,8 @@ def diff_command(**kw: Any) -> None:
             repo_urls=tuple(kw["repo_urls"]),
             honour_target_revision=kw["honour_target_revision"],
             strict=kw["strict"],
+            job=build_job_options(kw),
+            diff=build_diff_options(kw),
         )
 
     result = run_check(make_request(default))

@@ -14,9 +14,12 @@ import click
 
 from gitops_check.cli.base import (
     apply_options,
+    build_diff_options,
+    build_job_options,
     build_render_options,
     emit_reports,
     entry_source,
+    job_options,
     live_options,
     live_source,
     parse_repo_map,
@@ -60,6 +63,7 @@ def preview_options(fn: Any) -> Any:
 @click.command("preview")
 @preview_options
 @render_options
+@job_options
 @cluster_options
 @live_options
 @report_options
@@ -86,6 +90,8 @@ def preview_command(**kw: Any) -> None:
         only_apps=tuple(kw["apps"]),
         repo_map=parse_repo_map(kw["repo_map"]),
         repo_urls=tuple(kw["repo_urls"]),
+        job=build_job_options(kw),
+        diff=build_diff_options(kw),
         cache_dir=cache_dir,
         cache_max_bytes=kw["cache_max_size"] * 1024 * 1024,
         work_dir=Path(kw["work_dir"]) if kw["work_dir"] else None,

@@ -65,8 +65,14 @@ def _objects_of(doc: Any, where: str, line: int) -> Iterator[dict[str, Any]]:
         for item in doc["items"]:
             yield from _objects_of(item, where, line)
         return
-    if not doc.get("apiVersion") or not kind or not (doc.get("metadata") or {}).get("name"):
+    metadata = doc.get("metadata")
+    if not doc.get("apiVersion") or not kind or not isinstance(metadata, dict) or not metadata.get("name"):
         raise InputError("object lacks apiVersion, kind or metadata.name", file=where, line=line)
+    fields = (doc["apiVersion"], kind, metadata["name"], metadata.get("namespace") or "")
+    if not all(isinstance(f, str) for f in fields):
+        raise InputError(
+            "apiVersion, kind, metadata.name and metadata.namespace must be strings", file=where, line=line
+        )
     yield doc
 
 

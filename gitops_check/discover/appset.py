@@ -52,6 +52,17 @@ class GeneratedApp:
     params: str  # the parameters that made it, short: "path=apps/web env=prod"
 
 
+class TooManyApps(GeneratorError):
+    """More parameter sets than the job allows for one ApplicationSet; ``count`` is how many (at least)."""
+
+    def __init__(self, count: int, limit: int):
+        super().__init__(
+            f"generates {count} Applications, more than the {limit} allowed per ApplicationSet; they are not "
+            "checked (the job may raise the limit with --max-appset-apps)"
+        )
+        self.count = count
+
+
 @dataclass
 class AppSetResult:
     apps: list[GeneratedApp] = field(default_factory=list)
@@ -79,6 +90,9 @@ def expand_appset(obj: Mapping[str, Any], env: GenEnv, namespace: str) -> AppSet
         where = f"generators[{index}] {_describe(gen)}"
         try:
             results = _transform(gen, base, ctx, {})
+            count = sum(len(param_sets) for param_sets, _ in results) + len(out.apps)
+            if count > env.max_apps:
+                raise TooManyApps(count, env.max_apps)
             for param_sets, template in results:
                 for params, rendered in zip(
                     param_sets, _render(template, param_sets, env.templater), strict=True
@@ -195,8 +209,14 @@ def _matrix(children: list[Any], ctx: _Ctx) -> list[Params]:
     if len(children) != 2:
         raise GeneratorError(f"found {len(children)} generators, matrix supports exactly two")
     out: list[Params] = []
+    limit = ctx.env.max_apps
+    count = 0
     for a in _child_params(children[0], ctx, {}):
-        for b in _child_params(children[1], ctx, a):
+        second = _child_params(children[1], ctx, a)
+        count += len(second)
+        if count > limit:
+            continue  # only counted from here on: the product is refused with its size, never built
+        for b in second:
             if ctx.env.templater.syntax.go:
                 out.append(_deep_merge(_deep_merge({}, b), a))
                 continue
@@ -209,6 +229,8 @@ def _matrix(children: list[Any], ctx: _Ctx) -> list[Params]:
                     )
                 combined[k] = text
             out.append(combined)
+    if count > limit:
+        raise TooManyApps(count, limit)
     return out
 
 

@@ -54,6 +54,7 @@ class GenEnv:
     clusters: Sequence[ClusterInfo] = ()
     in_cluster: bool = True  # Argo CD lists the local cluster unless cluster.inClusterEnabled is false
     new_git_file_globbing: bool = False
+    max_apps: int = 1000  # parameter sets one ApplicationSet may produce (the job's --max-appset-apps)
 
 
 def normalize(name: str) -> str:

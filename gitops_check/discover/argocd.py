@@ -157,6 +157,15 @@ def _add(
             AppError(name, f"ApplicationSet: {message}; the Applications it would generate are not checked",
                      f.file, f.line or None, "discover")
         )  # fmt: skip
+    limit = options.job.max_generated_apps
+    so_far = options.generated.take(len(result.apps), limit)
+    if so_far is not None:
+        out.errors.append(
+            AppError(name, f"ApplicationSet: its {len(result.apps)} Applications are not checked: with them this "
+                     f"run would generate {so_far + len(result.apps)}, more than the {limit} allowed (the job may "
+                     "raise the limit with --max-generated-apps)", f.file, f.line or None, "discover")
+        )  # fmt: skip
+        return
     label = f"ApplicationSet {name} ({context})"
     for generated in result.apps:
         app_origin = f"{label}, {generated.generator}" + (
@@ -303,6 +312,7 @@ def _gen_env(doc: Mapping[str, Any], state: _State, options: DiscoverOptions, ws
         clusters=state.config.clusters,
         in_cluster=state.config.in_cluster is not False,
         new_git_file_globbing=state.config.new_git_file_globbing,
+        max_apps=options.job.max_appset_apps,
     )
 
 

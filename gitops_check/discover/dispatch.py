@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from gitops_check.config import ProjectConfig
+from gitops_check.config import JobOptions, ProjectConfig
 from gitops_check.discover.project import Discovery, _project_apps, auto_discover
 from gitops_check.model import JSON, App, AppError, Destination, RawObject, ResourceKey, Workspace
 
@@ -43,6 +43,27 @@ class DiscoverOptions:
     # substituteFrom/valuesFrom name ConfigMaps and Secrets that may exist only there. None: no cluster;
     # raises GitopsCheckError when the cluster cannot say (unmapped, unreadable, not captured).
     cluster_lookup: Callable[[Destination, ResourceKey], JSON | None] | None = None
+    # What only the job decides: the environment variables ``fromEnv`` may read (nothing else of the job's
+    # environment reaches discovery), the caps on generated Applications.
+    job: JobOptions = field(default_factory=JobOptions)
+    # Applications generated so far in this run (shared by the copies dataclasses.replace makes).
+    generated: GeneratedCount = field(default_factory=lambda: GeneratedCount())
+
+
+class GeneratedCount:
+    """A thread-safe running count of generated Applications, for the per-run cap."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.total = 0
+
+    def take(self, n: int, limit: int) -> int | None:
+        """Count ``n`` more if the total stays within ``limit`` (None); else the total so far, and count nothing."""
+        with self._lock:
+            if self.total + n > limit:
+                return self.total
+            self.total += n
+            return None
 
 
 Scanner = Callable[[Workspace, ProjectConfig | None, DiscoverOptions], Discovery]

@@ -48,7 +48,7 @@ def scan(ws: Workspace, project: ProjectConfig | None, options: DiscoverOptions)
     if not kustomizations and not releases:
         return out
     try:
-        settings = parse_settings(project)
+        settings = parse_settings(project, dict(options.job.environment))
     except GitopsCheckError as e:
         out.errors.append(AppError("flux", e.message, e.file, e.line, "discover"))
         return out
@@ -78,7 +78,7 @@ def expand(app: App, objects: Sequence[RawObject], ws: Workspace, options: Disco
     if not children:
         return out
     try:
-        settings = _project_settings(ws)
+        settings = _project_settings(ws, options.job.environment)
     except GitopsCheckError as e:
         out.errors.append(AppError(app.name, e.message, e.file, e.line, "discover"))
         return out
@@ -123,8 +123,8 @@ def _values(settings: FluxSettings, options: DiscoverOptions, cluster: str | Non
 
 
 @lru_cache(maxsize=8)
-def _project_settings(ws: Workspace) -> FluxSettings:
-    return parse_settings(load_project(ws))
+def _project_settings(ws: Workspace, environment: tuple[tuple[str, str], ...]) -> FluxSettings:
+    return parse_settings(load_project(ws), dict(environment))
 
 
 # ---------------------------------------------------------------------------------------------------------------

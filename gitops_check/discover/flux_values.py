@@ -7,7 +7,9 @@ looks for each object, in this order:
    Kustomization is synced; a change to them in a pull request is what the check should show);
 2. in the project file, ``discovery.flux.objects`` (values the cluster holds but CI cannot read: a snapshot
    keeps only hashes of Secret values). Values may come from environment variables, so secrets need not be
-   committed;
+   committed — but only from variables the job lists with ``--allow-env`` (the commit is untrusted: a
+   ``fromEnv`` of its own choosing must not read ``GITHUB_TOKEN``), and such values are always kept out of
+   reports like Secret values, whatever kind the entry says;
 3. in the cluster the app is compared with (snapshot or live), through ``DiscoverOptions.cluster_lookup``.
 
 An object found nowhere is treated as Flux does (``optional``: no values; otherwise the app is not checked, with
@@ -19,7 +21,6 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +51,7 @@ class FluxSettings:
 
 
 def parse_settings(project: ProjectConfig | None, env: Mapping[str, str] | None = None) -> FluxSettings:
+    """The ``discovery.flux`` section; ``env`` holds only the variables the job allowed (--allow-env)."""
     section = project.discovery.get("flux") if project is not None else None
     if not isinstance(section, dict):
         return FluxSettings()
@@ -59,7 +61,7 @@ def parse_settings(project: ProjectConfig | None, env: Mapping[str, str] | None 
         raise ConfigError(
             f"discovery.flux: unknown key {unknown[0]!r} (allowed: objects, strictSubstitution)", file=file
         )
-    environ = os.environ if env is None else env
+    environ = env or {}
     objects: dict[tuple[str, str, str], dict[str, str]] = {}
     missing: dict[tuple[str, str, str], str] = {}
     raw = section.get("objects") or []
@@ -81,7 +83,8 @@ def parse_settings(project: ProjectConfig | None, env: Mapping[str, str] | None 
             data[str(key)] = wrap(str(value))
         for key, var in (entry.get("fromEnv") or {}).items():
             if str(var) in environ:
-                data[str(key)] = wrap(environ[str(var)])
+                # Secret whatever the kind says: a commit must not turn an allowed token into a printed value.
+                data[str(key)] = SecretText(environ[str(var)])
             else:
                 missing[ident] = str(var)  # only the apps that use this object are not checked
         objects[ident] = data
@@ -120,7 +123,8 @@ class ObjectSource:
         var = self.settings.missing_env.get((kind, namespace, name))
         if var is not None:
             raise ValuesError(
-                f"{kind} {namespace}/{name}: environment variable {var} (discovery.flux.objects, fromEnv) is not set"
+                f"{kind} {namespace}/{name}: environment variable {var} (discovery.flux.objects, fromEnv) is not "
+                f"set or not allowed: the job must pass --allow-env {var} (or list it in GITOPS_CHECK_ALLOW_ENV)"
             )
         if given is not None:
             return dict(given)

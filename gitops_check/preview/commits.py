@@ -87,7 +87,9 @@ def materialize(
                     f"cannot write the head commit to {tmp}: {e.strerror or e}; pass --work-dir"
                 ) from e
             ws = repo.materialize(revs.head, stack.enter_context(_temp(parent)) / "head")
-        options = DiscoverOptions(this_repo_urls=base.options.this_repo_urls, repo_map=base.options.repo_map)
+        options = DiscoverOptions(
+            this_repo_urls=base.options.this_repo_urls, repo_map=base.options.repo_map, job=base.options.job
+        )
         return Side("head", Tree(ws, index, base.tree.parsed), None, options)
 
     return Commits(base, pool.submit(head))
@@ -117,7 +119,7 @@ def _base(repo: RepoHandle, revs: Revisions, request: PreviewRequest, tmp: Path)
     ws = repo.materialize(revs.base, tmp / "base")
     # YAML parsed by blob id: the head commit's Tree shares the dict (most files are the same blob).
     tree = Tree(ws, repo.tree_index(revs.base), {})
-    return Side("base", tree, None, DiscoverOptions(this_repo_urls=urls, repo_map=mapped))
+    return Side("base", tree, None, DiscoverOptions(this_repo_urls=urls, repo_map=mapped, job=request.job))
 
 
 def discover_apps(side: Side, request: PreviewRequest, other: Side | None = None) -> list[App]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitops_check.cluster.select import ClusterEntry
-from gitops_check.config import DiffOptions, RenderOptions
+from gitops_check.config import DiffOptions, JobOptions, RenderOptions
 from gitops_check.model import LiveSource
 from gitops_check.render.cache import DEFAULT_MAX_BYTES
 
@@ -26,6 +26,7 @@ class PreviewRequest:
     only_apps: tuple[str, ...] = ()
     repo_map: Mapping[str, Path] = field(default_factory=dict)
     repo_urls: tuple[str, ...] = ()
+    job: JobOptions = field(default_factory=JobOptions)
     cache_dir: Path | None = None  # None: no render cache
     cache_max_bytes: int = DEFAULT_MAX_BYTES
     work_dir: Path | None = None  # where the two commits are written; None: memory-backed when there is room

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from gitops_check import __version__, secrethash
+from gitops_check.check import no_apps_error
 from gitops_check.config import RenderOptions, with_project_render
 from gitops_check.errors import GitopsCheckError, RenderError
 from gitops_check.model import AppError, AppResult, CheckResult
@@ -69,8 +70,8 @@ def run_preview(request: PreviewRequest) -> CheckResult:
         # it describes the cluster gitops-check renders for (no agent reads it), so changing it is no app change.
         render = with_project_render(request.render, sides["head"].project)
         if render != request.render:
-            binaries = (render.helm_binary, render.kustomize_binary)
-            if binaries != (request.render.helm_binary, request.render.kustomize_binary):
+            binaries = (render.helm_required, render.kustomize_required)
+            if binaries != (request.render.helm_required, request.render.kustomize_required):
                 tools = ToolFinder(render)
                 versions = background.submit(_tool_versions, tools, cache)
             request = dataclasses.replace(request, render=render)
@@ -93,6 +94,8 @@ def run_preview(request: PreviewRequest) -> CheckResult:
             against=f"{sides['base'].tree.ws.label} ({revs.describe()})",
             mode="preview",
         )
+        if not entries and not request.job.allow_empty:
+            result.errors.append(no_apps_error())
         _run_level_findings(result, sides, request, warnings)
         if request.default_source is not None:
             t = time.perf_counter()

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from gitops_check import redact
 from gitops_check.errors import PublishError
 from gitops_check.model import CheckResult
 
@@ -117,6 +118,7 @@ def summary_room(path: str) -> int:
 def append_summary(path: str, text: str) -> None:
     try:
         with open(path, "a", encoding="utf-8") as f:
+            text = redact.scrub(text)
             f.write(text if text.endswith("\n") else text + "\n")
     except OSError as e:
         raise PublishError(f"cannot write the job summary file {path}: {e.strerror}") from None

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from gitops_check import __version__
+from gitops_check import __version__, redact
 from gitops_check.errors import PublishError
 
 log = logging.getLogger("gitops_check.publish")
@@ -159,6 +159,7 @@ class Api:
     ) -> requests.Response:
         """Send one call, waiting out rate limits within the policy; any other failure is an HttpError."""
         url = self.url(path)
+        json = scrubbed(json)  # comment bodies: the last step before they leave (gitops_check.redact)
         if not self.same_origin(url):
             raise PublishError(
                 f"{self.service} pointed {what} at another host ({urlsplit(url).hostname}); not following it"
@@ -235,6 +236,17 @@ class Api:
         if "secondary rate limit" in self.server_message(response).lower():
             return 60.0  # GitHub: without a header, wait at least a minute
         return None
+
+
+def scrubbed(value: Any) -> Any:
+    """``value`` (a JSON payload) with every known secret value scrubbed from its strings."""
+    if isinstance(value, str):
+        return redact.scrub(value)
+    if isinstance(value, dict):
+        return {k: scrubbed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrubbed(v) for v in value]
+    return value
 
 
 def _retry_after(value: str | None, clock: Callable[[], float]) -> float | None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 from gitops_check import proc
-from gitops_check.config import RenderOptions
+from gitops_check.config import RenderOptions, required_build_matches
 from gitops_check.errors import GitopsCheckError, RenderError, ToolMissingError
 from gitops_check.model import App, RawObject, Source, Tool, Workspace
 
@@ -310,7 +310,13 @@ def check_symlinks(ws: Workspace, under: str = ".") -> None:
 
 
 def _find_bad_symlinks(root: Path) -> dict[str, str]:
+    """Symlinks whose target leaves ``root``: written outside (absolute, ``..`` past the root) or *resolving*
+    outside. The second matters because ``..`` after a symlink goes to the link target's parent, not to the
+    parent written: ``x -> .`` then ``../x/x/x/../../..`` looks inside on paper and is outside for the kernel
+    (Helm's ``.Files.Get`` read a file that way). So the real path of every link is resolved too, every
+    intermediate link followed as the kernel would."""
     found: dict[str, str] = {}
+    real_root = os.path.realpath(root)
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if d != ".git"]
         for name in (*dirnames, *filenames):
@@ -334,6 +340,14 @@ def _find_bad_symlinks(root: Path) -> dict[str, str]:
                         "refuses out-of-bounds symlinks: remove it or point it inside"
                     )
                     break
+            if rel in found:
+                continue
+            real = os.path.realpath(full)
+            if real != real_root and not real.startswith(real_root + os.sep):
+                found[rel] = (
+                    f"symlink {rel} ({target}) resolves outside the repository through other symlinks; "
+                    "gitops-check refuses out-of-bounds symlinks: remove it or point it inside"
+                )
     return found
 
 
@@ -382,6 +396,8 @@ class ToolFinder:
             "kustomize": opts.kustomize_binary,
             "kubectl": opts.kubectl_binary,
         }
+        # What the project file requires (never chooses): checked against the binary the job chose.
+        self._required = {"helm": opts.helm_required, "kustomize": opts.kustomize_required}
         self._timeout = opts.timeout
         self._run = runner or proc.run
         self._lock = threading.Lock()
@@ -399,6 +415,19 @@ class ToolFinder:
         return tool
 
     def require(self, name: str) -> proc.Tool:
+        tool = self._located(name)
+        required = self._required.get(name)
+        if required:
+            version = self.version(name)
+            if not required_build_matches(required, name, version):
+                raise ToolMissingError(
+                    f"the project file requires {name} build {required!r} (render.{name}), but this job's {name} "
+                    f"is {version} ({tool.path}); the job chooses binaries: pass --{name} or "
+                    f"GITOPS_CHECK_{name.upper()} with a matching build"
+                )
+        return tool
+
+    def _located(self, name: str) -> proc.Tool:
         tool = self.find(name)
         if tool is None:
             spec = TOOL_SPECS.get(name)
@@ -408,7 +437,7 @@ class ToolFinder:
 
     def version(self, name: str) -> str:
         """The tool's version as ``vX.Y.Z`` (kubectl: its built-in kustomize is not included)."""
-        tool = self.require(name)
+        tool = self._located(name)
         with self._lock:
             if tool.path in self._versions:
                 return self._versions[tool.path]

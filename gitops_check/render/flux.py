@@ -33,6 +33,7 @@ from gitops_check.render.kustomize import (
     find_kustomization,
     helm_chart_entries,
     load_kustomization,
+    register_generated_secrets,
     run_build,
     with_kustomization,
 )
@@ -49,8 +50,8 @@ def render_flux_kustomization(ctx: SourceContext) -> RenderOutput:
     out = RenderOutput()
     kfile = find_kustomization(ctx.folder)
     if kfile is not None:
-        if not ctx.options.allow_remote_bases:
-            check_remote_bases(ctx, kfile)
+        check_remote_bases(ctx, kfile, allow_remote=ctx.options.allow_remote_bases)
+        register_generated_secrets(ctx, kfile)
         check_load_paths(ctx, kfile)
         for _, shown, entry, _ in helm_chart_entries(ctx, kfile):
             raise RenderError(

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from gitops_check import proc, yamlio
+from gitops_check import proc, redact, yamlio
 from gitops_check.errors import RenderError
 from gitops_check.model import KustomizeBuild, KustomizeOptions, Origin, RawObject
 from gitops_check.render.base import KUSTOMIZATION_FILES, RenderOutput, SourceContext, is_inside
@@ -44,8 +44,10 @@ def render_kustomize(ctx: SourceContext) -> RenderOutput:
     out = RenderOutput()
     if build is not None:
         _check_build_options(ctx, build, out.warnings)
-    if kfile is not None and not ctx.options.allow_remote_bases:
-        check_remote_bases(ctx, kfile)
+    if kfile is not None:
+        # Whatever the settings, references stay inside the repository; only remote ones may be allowed.
+        check_remote_bases(ctx, kfile, allow_remote=ctx.options.allow_remote_bases)
+        register_generated_secrets(ctx, kfile)
     if kfile is not None and build is not None and build.load_restrictor_none:
         from gitops_check.render.flux_kfile import check_load_paths  # it imports this module
 
@@ -116,8 +118,11 @@ def run_build(
 
 def _build_command(ctx: SourceContext) -> list[str]:
     kustomize = ctx.tools.find("kustomize")
-    if kustomize is not None:
-        return [kustomize.path, "build"]
+    if kustomize is not None or ctx.options.kustomize_required:
+        return [
+            ctx.tools.require("kustomize").path,
+            "build",
+        ]  # require: checks the project file's render.kustomize
     kubectl = ctx.tools.find("kubectl")
     if kubectl is not None:
         return [kubectl.path, "kustomize"]
@@ -165,8 +170,9 @@ def reachable_kustomizations(ctx: SourceContext, kfile: Path) -> Iterator[tuple[
                         pending.append(nested)
 
 
-def check_remote_bases(ctx: SourceContext, kfile: Path) -> None:
-    """Refuse remote resources in the kustomization or any local base it references, recursively."""
+def check_remote_bases(ctx: SourceContext, kfile: Path, *, allow_remote: bool = False) -> None:
+    """Refuse remote resources (unless ``allow_remote``) and local ones outside the repository, in the
+    kustomization or any local base it references, recursively."""
     for current, shown, data in reachable_kustomizations(ctx, kfile):
         base_dir = current.parent
         for field_name in (*_REFERENCE_FIELDS, *_FILE_FIELDS):
@@ -177,6 +183,8 @@ def check_remote_bases(ctx: SourceContext, kfile: Path) -> None:
                 if not isinstance(entry, str):
                     continue  # inline generator/transformer configs
                 if is_remote(entry, base_dir):
+                    if allow_remote:
+                        continue
                     raise RenderError(
                         f"remote kustomize base {entry} in {shown}: needs the network; allow with --allow-remote-bases"
                     )
@@ -185,6 +193,47 @@ def check_remote_bases(ctx: SourceContext, kfile: Path) -> None:
                     raise RenderError(
                         f"{field_name} entry {entry} in {shown} is outside the repository; refusing it"
                     )
+
+
+def register_generated_secrets(ctx: SourceContext, kfile: Path) -> None:
+    """``secretGenerator`` values (literals, env files, files) are Secret values: kustomize quotes them in its
+    own error texts, so every output scrubs them (gitops_check.redact)."""
+    for current, _, data in reachable_kustomizations(ctx, kfile):
+        generators = data.get("secretGenerator")
+        for gen in generators if isinstance(generators, list) else ():
+            if not isinstance(gen, dict):
+                continue
+            for literal in _strings(gen.get("literals")):
+                value = literal.partition("=")[2]
+                redact.add_all((literal, value, value.strip("\"'")))  # kustomize quotes a bad one whole
+            env_files = [*_strings(gen.get("envs")), *_strings([gen.get("env")])]
+            for entry in env_files:
+                for line in _generator_file(ctx, current.parent, entry).splitlines():
+                    redact.add(line.partition("=")[2].strip())
+            for entry in _strings(gen.get("files")):
+                text = _generator_file(
+                    ctx, current.parent, entry.rpartition("=")[2] if "=" in entry else entry
+                )
+                redact.add(text)
+                redact.add(text.strip())
+
+
+def _strings(value: Any) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _generator_file(ctx: SourceContext, base_dir: Path, entry: str) -> str:
+    path = Path(os.path.normpath(base_dir / entry.strip()))
+    try:
+        if (
+            not is_inside(ctx.ws.root, path)
+            or not path.is_file()
+            or path.stat().st_size > yamlio.MAX_FILE_BYTES
+        ):
+            return ""
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
 
 
 def load_kustomization(path: Path, shown: str) -> dict[str, Any]:

@@ -71,8 +71,8 @@ render:
         "allow_remote_bases": True,
         "timeout": 90.0,
         "workers": 8,
-        "helm_binary": "helm-v3.22.0",
-        "kustomize_binary": "kustomize",
+        "helm_required": "helm-v3.22.0",  # a requirement on the job's binary, never a choice of one
+        "kustomize_required": "kustomize",
     }
     assert parse_project("version: 1\nrender: {timeout: 45}\n").render_defaults == {"timeout": 45.0}
     assert parse_project("version: 1\n").render_defaults == {}
@@ -90,8 +90,11 @@ render:
         ("{allowRemoteBases: sometimes}", "render.allowRemoteBases: expected true or false"),
         ("{helm: /usr/local/bin/helm}", "render.helm: '/usr/local/bin/helm' is not allowed here"),
         ("{helm: ./tools/helm}", "render.helm: './tools/helm' is not allowed here"),
-        ("{helm: sh}", "render.helm: 'sh' is not allowed here: name an installed helm build"),
-        ("{kustomize: bash}", "render.kustomize: 'bash' is not allowed here.*pass a path with --kustomize"),
+        ("{helm: sh}", "render.helm: 'sh' is not allowed here: name the helm build this repository requires"),
+        (
+            "{kustomize: bash}",
+            "render.kustomize: 'bash' is not allowed here.*the job chooses the binary with --kustomize",
+        ),
         ("{kubeversion: '1.29'}", "render: unknown key 'kubeversion'"),
     ],
 )
@@ -105,7 +108,8 @@ def test_options_given_on_the_command_line_win() -> None:
     proj = parse_project("version: 1\nrender: {kubeVersion: '1.29.0', workers: 2, helm: helm4}\n")
     given = RenderOptions(kube_version="1.31.0", workers=4, explicit=frozenset({"kube_version"}))
     merged = with_project_render(given, proj)
-    assert (merged.kube_version, merged.workers, merged.helm_binary) == ("1.31.0", 2, "helm4")
+    assert (merged.kube_version, merged.workers, merged.helm_required) == ("1.31.0", 2, "helm4")
+    assert merged.helm_binary is None  # the project file never chooses the binary
     assert with_project_render(given, None) is given
 
 
@@ -183,10 +187,24 @@ def test_diff_renders_with_the_section_and_options_override_it(
     repo = chart_repo(
         project({"kubeVersion": "1.29.0", "apiVersions": ["widgets.example.com/v1"], "helm": "helm4"})
     )
-    data = rendered_caps(capsys, tmp_path, repo)
+    data = rendered_caps(capsys, tmp_path, repo, "--helm", "helm4")
     assert data == {"kube": "v1.29.0", "widgets": "'true'", "helm": "v4"}
-    data = rendered_caps(capsys, tmp_path, repo, "--kube-version", "1.31.2", "--helm", "helm")
+    any_helm = chart_repo(project({"kubeVersion": "1.29.0", "apiVersions": ["widgets.example.com/v1"]}))
+    data = rendered_caps(capsys, tmp_path, any_helm, "--kube-version", "1.31.2", "--helm", "helm")
     assert data == {"kube": "v1.31.2", "widgets": "'true'", "helm": "v3"}
+
+
+def test_the_section_requires_a_build_it_cannot_choose(
+    helm_cache: Path, chart_repo: Callable[[str], GitRepo], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``render.helm: helm4`` while the job's helm is 3.x: that app is not checked, and says what to pass."""
+    repo = chart_repo(project({"helm": "helm4"}))
+    snapshot = tmp_path / "empty.json"
+    snapshot.write_text(EMPTY_SNAPSHOT)
+    code = main(["diff", "--repo", str(repo.path), "--snapshot", str(snapshot), "--no-color"])
+    out = capsys.readouterr().out
+    assert code == 2
+    assert "the project file requires helm build 'helm4' (render.helm), but this job's helm is v3" in out
 
 
 def test_the_environment_variable_overrides_the_section(
@@ -197,8 +215,8 @@ def test_the_environment_variable_overrides_the_section(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     repo = chart_repo(project({"helm": "helm4"}))
-    monkeypatch.setenv("GITOPS_CHECK_HELM", str(helm_cache / "helm"))
-    assert rendered_caps(capsys, tmp_path, repo)["helm"] == "v3"
+    monkeypatch.setenv("GITOPS_CHECK_HELM", str(helm_cache / "helm4"))
+    assert rendered_caps(capsys, tmp_path, repo)["helm"] == "v4"
 
 
 def test_a_bad_section_is_a_config_error_not_a_traceback(
@@ -223,7 +241,17 @@ def test_preview_renders_both_commits_with_the_head_commits_section(
     base = repo.git("rev-parse", "HEAD").strip()
     repo.write({".gitops-check.yaml": project({"kubeVersion": "1.29.0", "helm": "helm4"})})
     only_settings = repo.commit("render settings")
-    argv = ["preview", "--repo", str(repo.path), "--base", base, "--no-cache", "--no-color"]
+    argv = [
+        "preview",
+        "--repo",
+        str(repo.path),
+        "--base",
+        base,
+        "--no-cache",
+        "--no-color",
+        "--helm",
+        "helm4",
+    ]
     report = tmp_path / "preview.json"
     assert main([*argv, "--head", only_settings, "--json", str(report)]) == 0, capsys.readouterr().out
     assert json.loads(report.read_text())["summary"]["apps"]["drifted"] == 0

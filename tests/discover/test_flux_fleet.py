@@ -22,6 +22,7 @@ import pytest
 from gitops_check import proc
 from gitops_check.check import CheckRequest, render_repo
 from gitops_check.cli import main
+from gitops_check.config import JobOptions
 from gitops_check.diff.hooks import split_hooks
 from tests.helpers.gitrepo import GitRepo
 
@@ -69,7 +70,7 @@ def test_apps_found(
 ) -> None:
     monkeypatch.setenv("FLEET_API_TOKEN", TOKEN)
     repo = fleet(tmp_path)
-    code = main(["apps", "--repo", str(repo.path), "--json"])
+    code = main(["apps", "--repo", str(repo.path), "--json", "--allow-env", "FLEET_API_TOKEN"])
     listing = json.loads(capsys.readouterr().out)
     assert code == 0, listing["errors"]
     assert [(a["name"], a["kind"], a["sources"][0]["path"], a["namespace"], a["cluster"]) for a in listing["apps"]] == [
@@ -105,7 +106,8 @@ def objects(app: Any) -> dict[str, dict[str, Any]]:
 def test_rendered_objects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLEET_API_TOKEN", TOKEN)
     repo = fleet(tmp_path)
-    done = render_repo(CheckRequest(repo=repo.path, revision="HEAD", default_source=None))
+    job = JobOptions(environment=(("FLEET_API_TOKEN", TOKEN),))  # --allow-env FLEET_API_TOKEN
+    done = render_repo(CheckRequest(repo=repo.path, revision="HEAD", default_source=None, job=job))
     assert done.errors == [] and all(r.error is None for r in done.rendered)
     rendered = {r.app.name: objects(r) for r in done.rendered}
 
@@ -178,7 +180,8 @@ def run_cli(repo: GitRepo, out: Path, env: dict[str, str]) -> subprocess.Complet
     script = shutil.which("gitops-check") or str(Path(sys.executable).parent / "gitops-check")
     return subprocess.run(
         [script, "diff", "--repo", str(repo.path), "--snapshot", str(FIXTURES / "snapshots" / "prod.yaml"),
-         "--json", str(out / "report.json"), "--markdown", str(out / "report.md"), "--junit", str(out / "report.xml")],
+         "--json", str(out / "report.json"), "--markdown", str(out / "report.md"), "--junit", str(out / "report.xml"),
+         "--allow-env", "FLEET_API_TOKEN"],
         capture_output=True, text=True, check=False, env={**os.environ, "NO_COLOR": "1", **env},
     )  # fmt: skip
 

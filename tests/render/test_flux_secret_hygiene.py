@@ -146,7 +146,8 @@ def test_end_to_end_a_flux_repository(
     snapshot.write_text('{"apiVersion": "v1", "kind": "List", "items": []}')
     report = tmp_path / "report.json"
     code = main(["diff", "--repo", str(repo.path), "--repo-url", url, "--snapshot", str(snapshot),
-                 "--assume-complete-snapshot", "--json", str(report), "--no-color"])  # fmt: skip
+                 "--assume-complete-snapshot", "--json", str(report), "--no-color",
+                 "--allow-env", "FLEET_TOKEN FLEET_USER"])  # fmt: skip
     out = capsys.readouterr()
     assert code == 1, out.out + out.err
     doc = json.loads(report.read_text())

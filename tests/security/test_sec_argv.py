@@ -17,7 +17,7 @@ import pytest
 
 from gitops_check.errors import RenderError
 from tests.helpers.gitrepo import GitRepo
-from tests.security.conftest import REPO_URL, run_diff
+from tests.helpers.hostile import REPO_URL, helm_bin, kustomize_bin, run_diff
 
 CHART = {
     "charts/web/Chart.yaml": "apiVersion: v2\nname: web\nversion: 0.1.0\n",
@@ -77,12 +77,12 @@ def _helm_fields(hostile: str) -> dict[str, tuple[str, str, str]]:
 
 @pytest.mark.parametrize("field", sorted(_helm_fields("x")))
 def test_no_argo_cd_helm_field_becomes_an_option(
-    field: str, tmp_path: Path, helm_bin: Path, capsys: pytest.CaptureFixture[str]
+    field: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     script, marker = evil_script(tmp_path)
     name, helm, namespace = _helm_fields(f"--post-renderer={script}")[field]
     repo = make_repo(tmp_path, {"apps/web.yaml": application(name, helm, namespace)})
-    run = run_diff(capsys, tmp_path, repo.path, "--helm", str(helm_bin))
+    run = run_diff(capsys, tmp_path, repo.path, "--helm", str(helm_bin()))
     assert not marker.exists(), f"{field}: the post-renderer ran"
     # Refused, a helm error, or taken as the plain value it is (an odd API version): the chart's ConfigMap is
     # missing from the empty cluster, so the answer is never "in sync".
@@ -93,7 +93,7 @@ def test_no_argo_cd_helm_field_becomes_an_option(
 
 
 def test_hostile_release_name_is_that_apps_error_and_others_are_checked(
-    tmp_path: Path, helm_bin: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     script, marker = evil_script(tmp_path)
     hostile = json.dumps(f"--post-renderer={script}")
@@ -101,7 +101,7 @@ def test_hostile_release_name_is_that_apps_error_and_others_are_checked(
         "apps/web.yaml": application("web", f"    helm:\n      releaseName: {hostile}\n"),
         "apps/plain.yaml": application("plain", path="plain"),
     })  # fmt: skip
-    run = run_diff(capsys, tmp_path, repo.path, "--helm", str(helm_bin))
+    run = run_diff(capsys, tmp_path, repo.path, "--helm", str(helm_bin()))
     assert not marker.exists()
     assert run.code == 2
     assert run.app("web")["status"] == "error"
@@ -110,7 +110,7 @@ def test_hostile_release_name_is_that_apps_error_and_others_are_checked(
 
 
 def test_flux_release_name_and_project_app_name_are_checked(
-    tmp_path: Path, helm_bin: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     script, marker = evil_script(tmp_path)
     hostile = f"--post-renderer={script}"
@@ -128,14 +128,14 @@ def test_flux_release_name_and_project_app_name_are_checked(
         "spec: {path: ./flux-apps, prune: true, sourceRef: {kind: GitRepository, name: flux-system}}\n"
     )
     repo = make_repo(tmp_path, {"flux-system/sync.yaml": sync, "flux-apps/release.yaml": release})
-    run = run_diff(capsys, tmp_path, repo.path, "--helm", str(helm_bin))
+    run = run_diff(capsys, tmp_path, repo.path, "--helm", str(helm_bin()))
     assert not marker.exists()
     assert run.code == 2
     assert "not a valid Helm release name" in run.everything
 
     project = {"version": 1, "apps": [{"name": hostile, "path": "charts/web", "namespace": "ns"}]}
     other = make_repo(tmp_path / "p", {".gitops-check.yaml": json.dumps(project)})
-    run = run_diff(capsys, tmp_path, other.path, "--helm", str(helm_bin))
+    run = run_diff(capsys, tmp_path, other.path, "--helm", str(helm_bin()))
     assert not marker.exists()
     assert run.code == 2
 
@@ -174,9 +174,7 @@ def test_helm_refuses_these_release_names(name: str) -> None:
         checked_release_name(name)
 
 
-def test_kustomize_folder_is_never_an_option(
-    tmp_path: Path, kustomize_bin: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_kustomize_folder_is_never_an_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """An app path that starts with a dash is a folder name, not a flag (``--enable-exec``, ``--enable-helm``)."""
     folder = "--enable-alpha-plugins"
     repo = make_repo(tmp_path, {
@@ -184,7 +182,7 @@ def test_kustomize_folder_is_never_an_option(
         f"{folder}/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: dash, namespace: ns}\n",
         ".gitops-check.yaml": json.dumps({"version": 1, "apps": [{"name": "dash", "path": folder, "namespace": "ns"}]}),
     })  # fmt: skip
-    run = run_diff(capsys, tmp_path, repo.path, "--kustomize", str(kustomize_bin))
+    run = run_diff(capsys, tmp_path, repo.path, "--kustomize", str(kustomize_bin()))
     assert run.code in (1, 2) and "Traceback" not in run.everything
     if run.code == 1:  # rendered as a folder: the ConfigMap is there
         assert run.app("dash")["status"] == "drifted"

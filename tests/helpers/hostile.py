@@ -1,4 +1,4 @@
-"""Shared setup for the hostile-repository tests: real binaries, a real git repository, one CLI run.
+"""Helpers for the hostile-repository tests (tests/security): real binaries, real git repositories, one CLI run.
 
 Each test builds a repository as a hostile contributor would and runs ``gitops-check diff`` on it the way CI does
 (``main([...])``); the binaries come from the tool cache (tests/render/conftest.py's rules: skip locally, fail
@@ -36,12 +36,10 @@ def require_binary(file_name: str) -> Path:
     pytest.skip(message)
 
 
-@pytest.fixture
 def helm_bin() -> Path:
     return require_binary(HELM)
 
 
-@pytest.fixture
 def kustomize_bin() -> Path:
     return require_binary(KUSTOMIZE)
 

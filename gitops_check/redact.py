@@ -1,0 +1,147 @@
+"""The last step before anything is written: every secret value known in this run is scrubbed, encodings included.
+
+Structural redaction (Secret values compared apart and replaced by markers, ``SecretText``) keeps values out of
+reports by design. This is the net under it for what slips past the structure: a value used as a data key, a
+chart's ``printf "%x"`` of a value, a tool's error text quoting a ``secretGenerator`` literal. Values are
+registered where they become known (Secrets in Git, the cluster or a snapshot, Flux ``substituteFrom`` /
+``valuesFrom``, ``fromEnv``, the job's own tokens) and every writer — terminal, report files, comments, the job
+summary, error texts — goes through ``scrub`` (``ScrubbingStream`` for stdout/stderr).
+
+Values shorter than ``MIN_LENGTH`` are not scrubbed as text: a Secret holding ``1`` or ``true`` would otherwise
+blank every digit or word of the report. Those rely on the structural redaction alone, which never prints a
+Secret's value whatever its length.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import threading
+from collections.abc import Iterable
+from typing import Any, TextIO
+from urllib.parse import quote, quote_plus
+
+MIN_LENGTH = 6
+MASK = "*****"
+
+_lock = threading.Lock()
+_forms: set[str] = set()
+_ordered: list[str] | None = []  # longest first; None when _forms changed since it was sorted
+
+
+def encodings(value: str) -> set[str]:
+    """``value`` as a report could show it: raw, base64 (standard/URL-safe, padded or not), hex, URL- and
+    JSON-escaped, and each long enough line of a multi-line value (a PEM block printed line by line)."""
+    raw = value.encode("utf-8", "surrogatepass")
+    out = {value, raw.hex(), raw.hex().upper(), quote(value, safe=""), quote_plus(value)}
+    out.update((json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]))
+    for encoded in (base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()):
+        out.update((encoded, encoded.rstrip("=")))
+    if "\n" in value:
+        out.update(line.strip() for line in value.splitlines())
+    return {form for form in out if len(form) >= MIN_LENGTH}
+
+
+def add(value: Any) -> None:
+    """Remember a secret value (any str; shorter than MIN_LENGTH: ignored as text, see the module doc)."""
+    if not isinstance(value, str) or len(value) < MIN_LENGTH:
+        return
+    forms = encodings(str.__str__(value))
+    global _ordered
+    with _lock:
+        if not forms <= _forms:
+            _forms.update(forms)
+            _ordered = None
+
+
+def add_all(values: Iterable[Any]) -> None:
+    for value in values:
+        add(value)
+
+
+def add_secret_object(body: Any) -> None:
+    """The values of a Kubernetes Secret: ``stringData`` as is, ``data`` decoded (and as stored)."""
+    if not isinstance(body, dict) or body.get("kind") != "Secret":
+        return
+    string_data = body.get("stringData")
+    if isinstance(string_data, dict):
+        add_all(string_data.values())
+    data = body.get("data")
+    if isinstance(data, dict):
+        for value in data.values():
+            if not isinstance(value, str):
+                continue
+            add(value)
+            try:
+                add(base64.b64decode("".join(value.split()), validate=True).decode())
+            except (ValueError, UnicodeDecodeError):
+                continue
+
+
+def reset() -> None:
+    """Forget every value (a new run in the same process: tests, ``main`` called twice)."""
+    global _ordered
+    with _lock:
+        _forms.clear()
+        _ordered = []
+
+
+def _current() -> list[str]:
+    global _ordered
+    with _lock:
+        if _ordered is None:
+            _ordered = sorted(_forms, key=len, reverse=True)
+        return _ordered
+
+
+def scrub(text: str) -> str:
+    """``text`` with every known secret value (in every encoding) replaced by MASK."""
+    for form in _current():
+        if form in text:
+            text = text.replace(form, MASK)
+    return text
+
+
+class ScrubbingStream(io.TextIOBase):
+    """A text stream that scrubs what passes through, whole lines at a time (a value split across two writes of
+    one line is still found); ``flush`` writes what is pending."""
+
+    def __init__(self, wrapped: TextIO):
+        super().__init__()
+        self.wrapped = wrapped
+        self._pending = ""
+        self._write_lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self._write_lock:
+            self._pending += text
+            head, newline, tail = self._pending.rpartition("\n")
+            if newline:
+                self._pending = tail
+                self.wrapped.write(scrub(head + newline))
+        return len(text)
+
+    def flush(self) -> None:
+        with self._write_lock:
+            if self._pending:
+                self.wrapped.write(scrub(self._pending))
+                self._pending = ""
+        self.wrapped.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return self.wrapped.isatty()
+
+    def fileno(self) -> int:
+        return self.wrapped.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.wrapped, "encoding", None) or "utf-8"
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return getattr(self.wrapped, "errors", None)

@@ -1,0 +1,182 @@
+"""Issue 10 item 5: secret values never reach an output, even past the structural redaction.
+
+Each attack is the class seen in the campaign: (a) a Secret value used as a data key, (b) a chart printing a
+value through ``printf "%x"`` (and base64 / URL encodings), (c) kustomize's own error text quoting a
+``secretGenerator`` literal. Besides the structure, every value known in the run is scrubbed, with its
+encodings, from everything written: terminal, report files (JSON, Markdown, JUnit), error texts.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from gitops_check import redact
+from tests.helpers.gitrepo import GitRepo
+from tests.helpers.hostile import PLAIN_CM, REPO_URL, helm_bin, kustomize_bin, run_diff, snapshot_of
+
+
+def leaked(value: str, text: str) -> list[str]:
+    """The encodings of ``value`` found in ``text``."""
+    raw = value.encode()
+    forms = {
+        "raw": value,
+        "base64": base64.b64encode(raw).decode().rstrip("="),
+        "hex": raw.hex(),
+        "HEX": raw.hex().upper(),
+        "url": quote(value, safe=""),
+    }
+    return [name for name, form in forms.items() if form in text]
+
+
+def test_a_secret_value_used_as_a_key_is_scrubbed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Flux substitutes a cluster Secret's value into a key (``stringData: {"${pw}": x}``) and a label."""
+    value = "hunter2-from-the-cluster"
+    sync = (
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\n"
+        f"metadata: {{name: fleet, namespace: flux-system}}\nspec: {{url: {REPO_URL}, interval: 1m}}\n---\n"
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+        "metadata: {name: apps, namespace: flux-system}\n"
+        "spec:\n  interval: 10m\n  path: ./apps\n  prune: true\n  targetNamespace: ns\n"
+        "  sourceRef: {kind: GitRepository, name: fleet}\n"
+        "  postBuild: {substituteFrom: [{kind: Secret, name: creds}]}\n"
+    )
+    repo = GitRepo.init(tmp_path / "repo")
+    repo.git("remote", "add", "origin", REPO_URL)
+    repo.write({
+        "clusters/prod/sync.yaml": sync,
+        "apps/kustomization.yaml": "resources: [secret.yaml, cm.yaml]\n",
+        "apps/secret.yaml": 'apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {"${pw}": x}\n',
+        "apps/cm.yaml": 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, labels: {k: "${pw}"}}\ndata: {"${pw}": x}\n',
+    })  # fmt: skip
+    repo.commit("key")
+    creds = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds", "namespace": "flux-system"},
+             "data": {"pw": base64.b64encode(value.encode()).decode()}}  # fmt: skip
+    run = run_diff(
+        capsys,
+        tmp_path,
+        repo.path,
+        "--kustomize",
+        str(kustomize_bin()),
+        snapshot=snapshot_of(tmp_path, creds),
+    )
+    assert run.code in (1, 2)
+    assert leaked(value, run.everything) == []
+
+
+def chart_repo(tmp_path: Path, value: str) -> GitRepo:
+    repo = GitRepo.init(tmp_path / "repo")
+    repo.write({
+        ".gitops-check.yaml": json.dumps({"version": 1, "apps": [{"name": "web", "path": "chart", "namespace": "ns"}]}),
+        "chart/Chart.yaml": "apiVersion: v2\nname: web\nversion: 0.1.0\n",
+        "chart/values.yaml": f"pw: {value}\n",
+        "chart/templates/secret.yaml": (
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: web}\nstringData:\n  pw: {{ .Values.pw | quote }}\n"
+        ),
+        "chart/templates/cm.yaml": (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n  annotations:\n"
+            '    checksum/hex: {{ printf "%x" .Values.pw | quote }}\n'
+            '    checksum/HEX: {{ printf "%X" .Values.pw | quote }}\n'
+            "    b64: {{ .Values.pw | b64enc | quote }}\n"
+            "    url: {{ .Values.pw | urlquery | quote }}\n"
+            "data: {k: v}\n"
+        ),
+    })  # fmt: skip
+    repo.commit("chart")
+    return repo
+
+
+def test_a_chart_printing_a_secret_in_another_encoding_is_scrubbed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    value = "s3cr3t-chart-password!"
+    repo = chart_repo(tmp_path, value)
+    run = run_diff(capsys, tmp_path, repo.path, "--helm", str(helm_bin()), "--assume-complete-snapshot")
+    assert run.code == 1  # the ConfigMap and the Secret would be created
+    assert leaked(value, run.everything) == []
+    assert "would be created" in run.everything or "added" in run.everything
+
+
+@pytest.mark.parametrize(
+    "literals",
+    [
+        '["s3cr3t-literal-without-equals"]',  # kustomize: "invalid literal source s3cr3t-..."
+        '["=s3cr3t-literal-without-key"]',
+    ],
+)
+def test_kustomize_error_text_quoting_a_generator_literal_is_scrubbed(
+    literals: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = GitRepo.init(tmp_path / "repo")
+    repo.write({
+        ".gitops-check.yaml": json.dumps({"version": 1, "apps": [{"name": "gen", "path": "gen", "namespace": "ns"}]}),
+        "gen/kustomization.yaml": f"secretGenerator:\n- name: creds\n  literals: {literals}\n",
+    })  # fmt: skip
+    repo.commit("generator")
+    run = run_diff(capsys, tmp_path, repo.path, "--kustomize", str(kustomize_bin()))
+    assert run.code == 2
+    assert "kustomize build" in run.messages("gen")
+    assert "s3cr3t" not in run.everything
+
+
+def test_the_jobs_tokens_are_scrubbed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit that guesses (or was told) the token cannot make the report print it."""
+    token = "ghs_0123456789abcdefTOKEN"
+    monkeypatch.setenv("GITHUB_TOKEN", token)
+    repo = GitRepo.init(tmp_path / "repo")
+    cm = {**PLAIN_CM, "data": {"k": token}}
+    repo.write({
+        ".gitops-check.yaml": json.dumps({"version": 1, "apps": [{"name": "plain", "path": "plain", "namespace": "ns"}]}),
+        "plain/cm.yaml": json.dumps(cm),
+    })  # fmt: skip
+    repo.commit("token")
+    run = run_diff(capsys, tmp_path, repo.path)
+    assert run.code == 1
+    assert leaked(token, run.everything) == []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The scrubber itself
+
+
+def test_short_values_are_not_scrubbed_as_text() -> None:
+    """A Secret holding ``1`` or ``true`` must not blank every digit of a report (structure protects those)."""
+    redact.reset()
+    redact.add_all(["1", "true", "admin"])
+    assert redact.scrub("replicas: 1, enabled: true, user admin") == "replicas: 1, enabled: true, user admin"
+    redact.add("admin1")
+    assert redact.scrub("user admin1") == "user *****"
+    redact.reset()
+
+
+def test_every_encoding_is_scrubbed() -> None:
+    redact.reset()
+    value = "p@ss word/+="
+    redact.add(value)
+    raw = value.encode()
+    for form in (value, base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode(), raw.hex(),
+                 raw.hex().upper(), quote(value, safe=""), json.dumps(value)[1:-1]):  # fmt: skip
+        assert form not in redact.scrub(f"<{form}>"), form
+    pem = "-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END KEY-----"
+    redact.add(pem)
+    assert "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC" not in redact.scrub("line: MIIEvQIBADANBgkqhkiG9w0BAQEFAASC")
+    redact.reset()
+
+
+def test_the_stream_finds_a_value_split_across_writes() -> None:
+    redact.reset()
+    redact.add("split-secret-value")
+    sink = io.StringIO()
+    stream = redact.ScrubbingStream(sink)
+    stream.write("a split-sec")
+    stream.write("ret-value here\nnext ")
+    stream.flush()
+    assert sink.getvalue() == "a ***** here\nnext "
+    redact.reset()
