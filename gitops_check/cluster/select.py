@@ -8,6 +8,8 @@ checked" — comparing it with the wrong cluster would give a meaningless verdic
 
 from __future__ import annotations
 
+import os
+import posixpath
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -45,6 +47,22 @@ def parse_clusters(raw: Any, file: str) -> list[ClusterEntry]:
         unknown = set(item) - {"name", "server", "snapshot", "context", "kubeconfig", "labels", "annotations"}
         if unknown:
             raise ConfigError(f"clusters[{i}]: unknown key {sorted(unknown)[0]!r}", file=file)
+        if item.get("kubeconfig"):
+            # The checked commit is untrusted: a kubeconfig it names could run an exec plugin with the job's
+            # environment. Contexts of the job's own kubeconfig are fine.
+            raise ConfigError(
+                f"clusters[{i}].kubeconfig: the project file cannot choose a kubeconfig (it comes from the checked "
+                "commit, and a kubeconfig can run programs); put the context into the job's kubeconfig "
+                "(--kubeconfig, or KUBECONFIG=a:b to merge files) and name it with context:",
+                file=file,
+            )
+        snapshot = item.get("snapshot")
+        if snapshot and not _relative_inside(str(snapshot)):
+            raise ConfigError(
+                f"clusters[{i}].snapshot: {snapshot!r} must be a relative path inside the job's working "
+                "folder (no absolute path, ~ or ..): the project file cannot make gitops-check read other files",
+                file=file,
+            )
         out.append(
             ClusterEntry(
                 name=str(item["name"]),
@@ -55,6 +73,18 @@ def parse_clusters(raw: Any, file: str) -> list[ClusterEntry]:
             )
         )
     return out
+
+
+def _relative_inside(path: str) -> bool:
+    """``path`` is relative, without ``~`` or ``..``, and its real path (symlinks followed) stays in the cwd."""
+    if not path or os.path.isabs(path) or path.startswith("~"):
+        return False
+    norm = posixpath.normpath(path)
+    if norm == ".." or norm.startswith("../"):
+        return False
+    here = os.path.realpath(os.getcwd())
+    real = os.path.realpath(os.path.join(here, norm))
+    return real == here or real.startswith(here + os.sep)
 
 
 class ClusterResolver:

@@ -211,8 +211,10 @@ def _matrix(children: list[Any], ctx: _Ctx) -> list[Params]:
     out: list[Params] = []
     limit = ctx.env.max_apps
     count = 0
+    # Interpolating a generator without template markers changes nothing: compute it once, not once per set.
+    fixed = None if "{{" in json.dumps(children[1], default=str) else _child_params(children[1], ctx, {})
     for a in _child_params(children[0], ctx, {}):
-        second = _child_params(children[1], ctx, a)
+        second = fixed if fixed is not None else _child_params(children[1], ctx, a)
         count += len(second)
         if count > limit:
             continue  # only counted from here on: the product is refused with its size, never built

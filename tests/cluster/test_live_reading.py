@@ -107,9 +107,9 @@ def test_many_namespaces_are_listed_cluster_wide_or_per_namespace_when_forbidden
 
     mark = kube_cluster.audit_mark()
     limited = run(capsys, tmp_path, "diff", "--repo", str(repo.path), "--live", "--kubeconfig",
-                  str(kube_cluster.limited_kubeconfig), "--client-side")  # fmt: skip
+                  str(kube_cluster.limited_kubeconfig), "--client-side", "--accept-unreadable-prune-kinds")  # fmt: skip
     assert {status for status, _ in findings(limited.report).values()} == {"unchanged"}, limited.text
-    assert limited.code == 0  # kinds listed only for pruning that it may not read are warnings, not errors
+    assert limited.code == 0  # prune kinds it may not read: accepted explicitly, so warnings, not errors
     assert secret_lists(LIMITED_USER, mark) == sorted([("*", 403)] + [(ns, 200) for ns in namespaces])
     assert any("pruning not checked for" in w for w in limited.report["warnings"])
 

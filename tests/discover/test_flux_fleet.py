@@ -44,6 +44,12 @@ discovery:
 
 
 @pytest.fixture(autouse=True)
+def in_fixtures(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run where the snapshots are: the project file may name snapshot files only inside the working folder."""
+    monkeypatch.chdir(FIXTURES)
+
+
+@pytest.fixture(autouse=True)
 def tools() -> None:
     missing = [name for name in ("helm", "kustomize") if proc.find_tool(name) is None]
     if missing:
@@ -57,7 +63,7 @@ def fleet(tmp_path: Path, *, project: bool = True) -> GitRepo:
     repo = GitRepo.init(tmp_path / "fleet")
     shutil.copytree(FIXTURES / "fleet", repo.path, dirs_exist_ok=True)
     if project:
-        snapshots = FIXTURES / "snapshots"
+        snapshots = Path("snapshots")  # relative to the working folder (FIXTURES, see in_fixtures)
         text = PROJECT.format(prod=snapshots / "prod.yaml", staging=snapshots / "staging.yaml")
         repo.write({".gitops-check.yaml": text})
     repo.git("remote", "add", "origin", "https://github.com/example/fleet.git")
@@ -220,7 +226,7 @@ def test_diff_against_snapshots(tmp_path: Path) -> None:
 def test_secret_values_only_as_hashes_are_not_checked(tmp_path: Path) -> None:
     """Without the project file's values, the prod snapshot's hashed Secret cannot feed substitution."""
     repo = fleet(tmp_path)
-    snapshots = FIXTURES / "snapshots"
+    snapshots = Path("snapshots")  # relative to the working folder (FIXTURES, see in_fixtures)
     repo.write(
         {".gitops-check.yaml": PROJECT.split("discovery:")[0].format(prod=snapshots / "prod.yaml", staging=snapshots / "staging.yaml")}
     )  # fmt: skip

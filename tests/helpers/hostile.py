@@ -89,8 +89,9 @@ def run_diff(
     out.mkdir(exist_ok=True)
     files = {k: out / f"report.{k}" for k in ("json", "md", "xml")}
     capsys.readouterr()
+    target = [] if "--live" in extra else ["--snapshot", str(snapshot or snapshot_of(tmp_path))]
     code = main([
-        "diff", "--repo", str(repo), "--snapshot", str(snapshot or snapshot_of(tmp_path)), "--no-color",
+        "diff", "--repo", str(repo), *target, "--no-color",
         "--json", str(files["json"]), "--markdown", str(files["md"]), "--junit", str(files["xml"]), *extra,
     ])  # fmt: skip
     captured = capsys.readouterr()

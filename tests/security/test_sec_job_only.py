@@ -128,3 +128,50 @@ def test_project_file_only_lowers_timeout_and_workers() -> None:
         parse_project("version: 1\nrender: {timeout: 30s, workers: 2}\n"),
     )
     assert (lower.timeout, lower.workers) == (30.0, 2)
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"name": "prod", "context": "prod", "kubeconfig": "ci/kubeconfig"}, "cannot choose a kubeconfig"),
+        ({"name": "prod", "snapshot": "/etc/passwd"}, "must be a relative path inside"),
+        ({"name": "prod", "snapshot": "../../elsewhere.json"}, "must be a relative path inside"),
+        ({"name": "prod", "snapshot": "~/.kube/config"}, "must be a relative path inside"),
+    ],
+)
+def test_project_file_clusters_cannot_point_at_the_machine(
+    entry: dict[str, str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A committed kubeconfig could run its exec plugin with the job's environment; a snapshot path could read any
+    file of the machine. Both are refused (exit 2) before anything is read."""
+    marker = tmp_path / "PWNED"
+    repo = GitRepo.init(tmp_path / "repo")
+    kubeconfig = {
+        "apiVersion": "v1", "kind": "Config", "current-context": "prod",
+        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+        "contexts": [{"name": "prod", "context": {"cluster": "c", "user": "u"}}],
+        "users": [{"name": "u", "user": {"exec": {"apiVersion": "client.authentication.k8s.io/v1",
+                                                  "command": "sh", "args": ["-c", f"touch {marker}"]}}}],
+    }  # fmt: skip
+    project = {
+        "version": 1,
+        "clusters": [entry],
+        "apps": [{"name": "plain", "path": "plain", "namespace": "ns"}],
+    }
+    repo.write({
+        ".gitops-check.yaml": json.dumps(project),
+        "ci/kubeconfig": yaml.safe_dump(kubeconfig),
+        "plain/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: plain, namespace: ns}\n",
+    })  # fmt: skip
+    repo.commit("clusters")
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(repo.path)  # where CI runs: in the checkout
+    try:
+        run = run_diff(capsys, tmp_path, repo.path, "--live", "--kubeconfig", str(tmp_path / "none"))
+    finally:
+        os.chdir(cwd)
+    assert not marker.exists()
+    assert run.code == 2
+    assert message in run.everything

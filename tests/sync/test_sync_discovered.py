@@ -94,7 +94,7 @@ def test_sync_on_drift_asks_the_application_where_it_was_found(
     with StandIn(agent_crds, ns, argo={"shop": [argo_running, apply_git, argo_succeed]}) as standin:
         result = run(capsys, "diff", "--repo", repo.path, "--repo-url", URL, "--live", "--kubeconfig",
                      agent_crds.kubeconfig(LIMITED_USER), "--no-color", "--json", report,
-                     "--sync-on-drift", "--argocd", "--kube", *FAST)  # fmt: skip
+                     "--sync-on-drift", "--argocd", "--kube", *FAST, "--accept-unreadable-prune-kinds")  # fmt: skip
     assert result.code == 0, result.text
     assert [s[:2] for s in standin.seen] == [("Application", "shop")]
     assert patches(agent_crds, mark) == [("applications", ns, "shop")]
@@ -115,7 +115,7 @@ def test_an_explicit_namespace_still_wins_for_applications_named_plainly(
     repo, _ = argo_repo
     result = run(capsys, "diff", "--repo", repo.path, "--repo-url", URL, "--live", "--kubeconfig",
                  agent_crds.kubeconfig(LIMITED_USER), "--no-color", "--sync-on-drift", "--argocd", "--kube",
-                 "-n", "elsewhere", *FAST)  # fmt: skip
+                 "-n", "elsewhere", *FAST, "--accept-unreadable-prune-kinds")  # fmt: skip
     assert result.code == 2
     assert "Application elsewhere/shop not found" in result.out
 
@@ -163,7 +163,7 @@ def test_flux_sync_on_drift_and_from_report_without_a_namespace(
     kubeconfig = agent_crds.kubeconfig(LIMITED_USER)
     report = tmp_path / "report.json"
     check = ["diff", "--repo", repo.path, "--repo-url", URL, "--live", "--kubeconfig", kubeconfig, "--no-color",
-             "--json", report]  # fmt: skip
+             "--json", report, "--accept-unreadable-prune-kinds"]  # fmt: skip
 
     mark = agent_crds.audit_mark()
     with StandIn(agent_crds, ns) as standin:
@@ -196,7 +196,7 @@ def test_apps_of_the_other_agent_are_left_with_a_note(
     repo, ns = flux_repo
     report = tmp_path / "report.json"
     run(capsys, "diff", "--repo", repo.path, "--repo-url", URL, "--live", "--kubeconfig",
-        agent_crds.kubeconfig(LIMITED_USER), "--json", report)  # fmt: skip
+        agent_crds.kubeconfig(LIMITED_USER), "--json", report, "--accept-unreadable-prune-kinds")  # fmt: skip
     mark = agent_crds.audit_mark()
     result = run(capsys, "sync", "--from-report", report, "--argocd", "--kube", "--kubeconfig",
                  agent_crds.kubeconfig(LIMITED_USER), *FAST)  # fmt: skip

@@ -59,7 +59,8 @@ def diff(
     cluster: TestCluster, repo: GitRepo, ns: str, capsys: pytest.CaptureFixture[str], report: Path, *args: str
 ):  # type: ignore[no-untyped-def]
     return run(capsys, "diff", "--repo", repo.path, "--live", "--kubeconfig", cluster.kubeconfig(LIMITED_USER),
-               "--no-color", "--json", report, "--sync-on-drift", "--argocd", "--kube", "-n", ns, *FAST, *args)  # fmt: skip
+               "--no-color", "--json", report, "--sync-on-drift", "--argocd", "--kube", "-n", ns, *FAST,
+               "--accept-unreadable-prune-kinds", *args)  # fmt: skip
 
 
 def test_sync_then_check_again(setup: tuple[GitRepo, str], agent_crds: TestCluster, tmp_path: Path,
