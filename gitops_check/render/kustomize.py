@@ -28,6 +28,7 @@ from gitops_check import proc, redact, yamlio
 from gitops_check.errors import RenderError
 from gitops_check.model import KustomizeBuild, KustomizeOptions, Origin, RawObject
 from gitops_check.render.base import KUSTOMIZATION_FILES, RenderOutput, SourceContext, is_inside
+from gitops_check.render.helm import checked_release_name
 
 # Fields whose entries may name another kustomization folder or a remote target.
 _REFERENCE_FIELDS = ("resources", "bases", "components")
@@ -277,6 +278,9 @@ def check_helm_charts(ctx: SourceContext, kfile: Path, build: KustomizeBuild | N
     every file the inflation reads must be inside the repository."""
     for current, shown, entry, globals_ in helm_chart_entries(ctx, kfile):
         name = str(entry.get("name") or "")
+        if entry.get("releaseName"):
+            # kustomize passes it to helm as a bare argument: "--post-renderer=..." would become an option.
+            checked_release_name(str(entry["releaseName"]))
         if build is None or not build.enable_helm:
             where = build.origin if build is not None else "kustomize.buildOptions (argocd-cm)"
             raise RenderError(

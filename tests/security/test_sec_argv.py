@@ -186,3 +186,22 @@ def test_kustomize_folder_is_never_an_option(tmp_path: Path, capsys: pytest.Capt
     assert run.code in (1, 2) and "Traceback" not in run.everything
     if run.code == 1:  # rendered as a folder: the ConfigMap is there
         assert run.app("dash")["status"] == "drifted"
+
+
+def test_kustomize_helm_charts_release_name_is_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """kustomize builds ``helm template <releaseName> <chart>`` itself: the name must not become an option there."""
+    script, marker = evil_script(tmp_path)
+    repo = make_repo(tmp_path, {
+        "kust/kustomization.yaml": (
+            f"helmCharts:\n- name: web\n  releaseName: {json.dumps(f'--post-renderer={script}')}\n"
+            "helmGlobals: {chartHome: ../charts}\n"
+        ),
+        ".gitops-check.yaml": json.dumps({"version": 1, "apps": [{"name": "kust", "path": "kust", "namespace": "ns"}]}),
+    })  # fmt: skip
+    run = run_diff(capsys, tmp_path, repo.path, "--kustomize", str(kustomize_bin()), "--helm", str(helm_bin()),
+                   "--kustomize-build-options", "--enable-helm --load-restrictor LoadRestrictionsNone")  # fmt: skip
+    assert not marker.exists()
+    assert run.code == 2
+    assert "not a valid Helm release name" in run.messages("kust")
