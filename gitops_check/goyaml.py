@@ -154,17 +154,28 @@ def key_string(key: Any) -> str:
     )
 
 
+def _as_float32(number: float) -> float:
+    """``number`` rounded to a float32; an infinity when it is beyond float32's range (struct refuses those)."""
+    try:
+        value: float = struct.unpack("f", struct.pack("f", number))[0]
+    except OverflowError:
+        return math.copysign(math.inf, number)
+    return value
+
+
 def _format_float32_g(number: float) -> str:
     """strconv.FormatFloat(number, 'g', -1, 32): the shortest decimal that reads back as the same float32."""
     if math.isinf(number):
         return ".inf" if number > 0 else "-.inf"
     if math.isnan(number):
         return ".nan"
-    single = struct.unpack("f", struct.pack("f", number))[0]
+    single = _as_float32(number)
+    if math.isinf(single):  # beyond float32 (1E100): Go's float32 conversion gives an infinity
+        return ".inf" if single > 0 else "-.inf"
     digits = ""
     for precision in range(1, 10):
         digits = f"{single:.{precision - 1}e}"
-        if struct.unpack("f", struct.pack("f", float(digits)))[0] == single:
+        if _as_float32(float(digits)) == single:
             break
     mantissa, exponent = digits.split("e")
     exp = int(exponent)
