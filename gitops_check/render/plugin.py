@@ -2,7 +2,8 @@
 
 What the repo server does, kept here: an Application names a plugin (``<metadata.name>-<spec.version>``, or the
 bare name without a version) or leaves it to discovery, where the first plugin whose ``discover`` rule matches
-the app folder wins (``fileName`` glob, ``find.glob`` with ``**``, ``find.command`` printing anything); a
+the app folder wins (``fileName``: Go's filepath.Glob; ``find.glob``: go-zglob, ``**`` spanning folders;
+``find.command`` printing anything); a
 source with no tool tries discovery before Helm/Kustomize detection. The plugin gets the whole repository,
 runs ``init`` then ``generate`` in the app folder, and its stdout is the manifests (YAML or JSON documents).
 
@@ -15,9 +16,9 @@ environment (PATH and the locale; the commit may not read the job's) plus what t
 
 from __future__ import annotations
 
-import glob
 import json
 import os
+import posixpath
 import re
 import shutil
 import tempfile
@@ -25,7 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gitops_check import proc, yamlio
+from gitops_check import globs, proc, yamlio
 from gitops_check.errors import RenderError
 from gitops_check.model import Origin, PluginDefinition, PluginSource, RawObject
 from gitops_check.render.base import RenderOutput, SourceContext
@@ -89,15 +90,34 @@ def _select(ctx: SourceContext, spec: PluginSource, app_dir: Path) -> PluginDefi
 
 
 def _matches(ctx: SourceContext, plugin: PluginDefinition, app_dir: Path) -> bool:
-    if plugin.discover_file_name:
-        return bool(glob.glob(os.path.join(glob.escape(str(app_dir)), plugin.discover_file_name)))
-    if plugin.discover_glob:
-        return bool(glob.glob(os.path.join(glob.escape(str(app_dir)), plugin.discover_glob), recursive=True))
+    if plugin.discover_file_name:  # Go's filepath.Glob: path.Match per segment, dot files included
+        pattern = posixpath.normpath(plugin.discover_file_name)
+        depth = pattern.count("/")
+        return any(globs.path_match(pattern, rel) for rel in _entries(app_dir, depth))
+    if plugin.discover_glob:  # mattn/go-zglob: ``**`` spans folders
+        regex = globs.doublestar_regex(posixpath.normpath(plugin.discover_glob))
+        return regex is not None and any(regex.fullmatch(rel) for rel in _entries(app_dir, None))
     if plugin.discover_command:
         what = f"discover command of plugin {plugin.name} for app {ctx.app.name}"
         env = plugin_env(ctx, ctx.source.plugin or PluginSource(), app_dir)
         return bool(_run(ctx, plugin.discover_command.argv, what, app_dir, env, app_dir).strip())
     return False
+
+
+def _entries(root: Path, depth: int | None) -> list[str]:
+    """Files and folders below ``root`` (relative, posix), ``depth`` folders deep only when given; no symlinks
+    followed."""
+    out: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = Path(dirpath).relative_to(root).as_posix()
+        level = 0 if rel_dir == "." else rel_dir.count("/") + 1
+        for name in (*dirnames, *filenames):
+            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+            if depth is None or level == depth:
+                out.append(rel)
+        if depth is not None and level >= depth:
+            dirnames[:] = []
+    return out
 
 
 def plugin_env(ctx: SourceContext, spec: PluginSource, home: Path) -> dict[str, str]:

@@ -296,3 +296,38 @@ def test_parameter_environment_like_argo_cd() -> None:
         "PARAM_PORTS_1": "443",
         "PARAM_LABELS_APP_KUBERNETES_IO_NAME": "web",
     }
+
+
+@pytest.mark.parametrize(
+    ("discover", "matches"),
+    [
+        ("fileName: '*.tmpl'", True),  # Go's filepath.Glob matches dot files too
+        ("fileName: './sub/s*.yaml'", True),
+        ("fileName: 's*.yaml'", False),  # one folder level only
+        ("find: {glob: '**/Chart.yaml'}", True),  # go-zglob: ** spans folders
+        ("find: {glob: '*/Chart.yaml'}", False),
+        ("find: {command: [sh, -c, 'true']}", False),  # no output: no match
+    ],
+)
+def test_discover_rules_as_argo_cd_reads_them(tmp_path: Path, discover: str, matches: bool) -> None:
+    definition = tmp_path / "discover.yaml"
+    definition.write_text(f"""apiVersion: argoproj.io/v1alpha1
+kind: ConfigManagementPlugin
+metadata: {{name: probe}}
+spec:
+  generate:
+    command: [sh, -c, "printf 'apiVersion: v1\\\\nkind: ConfigMap\\\\nmetadata:\\\\n  name: discovered\\\\n'"]
+  discover:
+    {discover}
+""")
+    repo = make_repo(tmp_path / "repo", {
+        "apps/auto.yaml": application("auto", "auto", "auto"),
+        "auto/.hidden.tmpl": "x",
+        "auto/sub/settings.yaml": "just: values\n",
+        "auto/deep/er/Chart.yaml": "name: not-a-chart-here\n",
+    })  # fmt: skip
+    code, report = _run(
+        repo.path, write_snapshot(tmp_path / "s.json", []), tmp_path, "--plugin", str(definition)
+    )
+    assert statuses(report)["auto"] == ({"ConfigMap/auto/discovered": "added"} if matches else {})
+    assert code == (1 if matches else 0)
