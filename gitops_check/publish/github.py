@@ -142,23 +142,40 @@ class GitHubComments:
         self._issue = f"repos/{target.repository}/issues"
         self._asked = False
         self._login: str | None = None
+        self.identity_warning: str | None = None
 
     def measure(self, body: str) -> int:
         # Counted like JavaScript strings (UTF-16 units): never less than GitHub's own count.
         return len(body.encode("utf-16-le", "surrogatepass")) // 2
 
     def whoami(self) -> str | None:
-        """The token's user login; None for an app installation token (GITHUB_TOKEN), which cannot read /user.
+        """The login the token writes comments as; None when GitHub does not tell (nothing is adopted then).
 
-        Comments by an installation token are written by a bot account ("github-actions[bot]" or an app's), and
-        only apps installed on the repository can write as bots, so for those tokens "mine" means "by a bot".
+        A personal token reads it from ``GET /user``. An app installation token (GITHUB_TOKEN, a GitHub App's
+        token) is refused there; GraphQL's ``viewer`` answers it with the app's bot login
+        (``github-actions[bot]``, ``my-app[bot]``). Any other bot's comment is not ours, even with our marker.
         """
         if not self._asked:
-            response = self.api.request("GET", "user", what="read the token's user", ok=(200, 403))
-            data = response.json() if response.status_code == 200 else None
-            login = data.get("login") if isinstance(data, dict) else None
-            self._login = login if isinstance(login, str) else None
             self._asked = True
+            response = self.api.request("GET", "user", what="read the token's user", ok=(200, 403))
+            login = _login(response.json()) if response.status_code == 200 else None
+            if login is None:
+                response = self.api.request(
+                    "POST",
+                    graphql_url(self.target.api_url),
+                    what="read the token's identity",
+                    json={"query": "query { viewer { login } }"},
+                    ok=(200, 401, 403),
+                )
+                data = response.json() if response.status_code == 200 else None
+                viewer = (data.get("data") or {}).get("viewer") if isinstance(data, dict) else None
+                login = _login(viewer)
+            self._login = login
+            if login is None:
+                self.identity_warning = (
+                    "GitHub did not say which account the token writes as: earlier gitops-check comments are"
+                    " not updated, a new one is posted"
+                )
         return self._login
 
     def list(self) -> list[Comment]:
@@ -200,10 +217,24 @@ class GitHubComments:
         self.api.request("DELETE", f"{self._issue}/comments/{comment_id}", what=what)
 
 
+def graphql_url(api_url: str) -> str:
+    """GitHub's GraphQL endpoint next to its REST API: ``/graphql`` on api.github.com, ``/api/graphql`` on GHES."""
+    base = api_url.rstrip("/")
+    if base.endswith("/api/v3"):
+        return base[: -len("/v3")] + "/graphql"
+    return base + "/graphql"
+
+
+def _login(user: Any) -> str | None:
+    login = user.get("login") if isinstance(user, dict) else None
+    return login if isinstance(login, str) and login else None
+
+
 def _comment(data: Any, me: str | None = None) -> Comment:
     if not isinstance(data, dict) or not isinstance(data.get("id"), int):
         raise PublishError("GitHub answered a comment without an id")
-    user = data.get("user")
-    user = user if isinstance(user, dict) else {}
-    mine = user.get("login") == me if me else user.get("type") == "Bot"
+    author = _login(data.get("user"))
+    # Logins are case-insensitive on GitHub. Without a known identity nothing is ours: a bot account is not
+    # enough (renovate[bot] and codecov[bot] are bots too).
+    mine = me is not None and author is not None and author.casefold() == me.casefold()
     return Comment(id=data["id"], body=str(data.get("body") or ""), url=data.get("html_url"), mine=mine)

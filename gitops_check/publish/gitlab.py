@@ -113,6 +113,7 @@ class GitLabNotes:
         self._notes = f"projects/{project}/merge_requests/{target.iid}/notes"
         self._asked = False
         self._me: int | None = None
+        self.identity_warning: str | None = None
 
     def measure(self, body: str) -> int:
         return len(body)
@@ -122,8 +123,13 @@ class GitLabNotes:
         if not self._asked:
             data = self.api.request("GET", "user", what="read the token's user").json()
             me = data.get("id") if isinstance(data, dict) else None
-            self._me = me if isinstance(me, int) else None
+            self._me = me if isinstance(me, int) and not isinstance(me, bool) else None
             self._asked = True
+            if self._me is None:
+                self.identity_warning = (
+                    "GitLab did not say which user the token writes as: earlier gitops-check notes are not"
+                    " updated, a new one is posted"
+                )
         return self._me
 
     def list(self) -> list[Comment]:

@@ -131,7 +131,11 @@ def publish_sticky(store: CommentStore, key: str, bodies: Sequence[str]) -> Stic
         raise ValueError("nothing to publish")
     result = StickyResult()
     ours: dict[int, list[Comment]] = {}
-    for comment in store.list():
+    comments = store.list()
+    unknown = getattr(store, "identity_warning", None)  # the token's identity could not be read
+    if unknown:
+        result.warnings.append(str(unknown))
+    for comment in comments:
         found = parse_marker(comment.body)
         if found and found[0] == key:
             if comment.mine:

@@ -13,7 +13,10 @@ behaves on github.com:
 - ``fail_next`` queues canned responses (rate limits with ``Retry-After``, secondary limits, 502...).
 
 Tokens map to users: an installation token writes as ``github-actions[bot]`` (type Bot), a personal token as its
-user. Nothing here sleeps or depends on time.
+user. ``POST /graphql`` answers ``{ viewer { login } }`` for both kinds, as GitHub does. GitHub lets a token with
+write access edit or delete anybody's comment; the stand-in allows it too but records every such write in
+``foreign_writes``, and the fixture fails the test when one happened that the test did not expect (a tool must
+only ever touch comments written by its own identity). Nothing here sleeps or depends on time.
 """
 
 from __future__ import annotations
@@ -61,6 +64,9 @@ class FakeGitHub(RecordingServer):
     )
     requests: list[Recorded] = field(default_factory=list)
     comments: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> comment (with "issue")
+    # (method, comment id, author login, token login) of edits and deletions of another identity's comment
+    foreign_writes: list[tuple[str, int, str, str]] = field(default_factory=list)
+    allow_foreign_writes: bool = False
     _queue: list[tuple[int, dict[str, str], Any]] = field(default_factory=list)
     _next_id: int = 1000
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -122,6 +128,11 @@ class FakeGitHub(RecordingServer):
             if token.installation:
                 return 403, {}, {"message": "Resource not accessible by integration"}
             return 200, {}, token.user
+        if r.path == "/graphql" and r.method == "POST":
+            query = r.body.get("query") if isinstance(r.body, dict) else None
+            if not isinstance(query, str) or "viewer" not in query:
+                return 200, {}, {"errors": [{"message": "only { viewer { login } } is implemented here"}]}
+            return 200, {}, {"data": {"viewer": {"login": token.login}}}
         owner_repo = f"/repos/{self.repository}/issues"
         by_id = f"/repositories/{REPO_ID}/issues"
         m = re.fullmatch(rf"(?:{re.escape(owner_repo)}|{re.escape(by_id)})/(\d+)/comments", r.path)
@@ -147,6 +158,8 @@ class FakeGitHub(RecordingServer):
                 return 200, {}, comment
             if not token.write:
                 return 403, {}, {"message": "Resource not accessible by integration"}
+            if r.method in ("PATCH", "DELETE") and comment["user"]["login"] != token.login:
+                self.foreign_writes.append((r.method, comment["id"], comment["user"]["login"], token.login))
             if r.method == "PATCH":
                 problem = self._check_body(r.body)
                 if problem:
@@ -208,3 +221,5 @@ def fake_github() -> Iterator[FakeGitHub]:
     fake = FakeGitHub().start()
     yield fake
     fake.stop()
+    if not fake.allow_foreign_writes:
+        assert fake.foreign_writes == [], f"comments of another identity were written: {fake.foreign_writes}"

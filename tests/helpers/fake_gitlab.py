@@ -9,7 +9,9 @@ What it enforces, as GitLab does (docs.gitlab.com/api/notes, /api/rest/#paginati
 - a note longer than 1,000,000 characters gets 400 ``{"message": {"note": ["is too long ..."]}}``;
 - the project may be named by id or URL-encoded path; unknown projects, merge requests and notes are 404;
 - system notes ("added 1 commit") are part of the listing, as on GitLab;
-- ``fail_next`` queues canned responses (429 with ``Retry-After``, 502...).
+- ``fail_next`` queues canned responses (429 with ``Retry-After``, 502...);
+- ``GET /user`` answers the token's user; only a note's author may edit or delete it (403 otherwise), and every
+  such attempt is recorded in ``foreign_writes``: the fixture fails a test in which one happened unexpectedly.
 """
 
 from __future__ import annotations
@@ -58,6 +60,9 @@ class FakeGitLab(RecordingServer):
     )
     requests: list[Recorded] = field(default_factory=list)
     notes: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # (method, note id, author id, token user id) of attempts to edit or delete another user's note
+    foreign_writes: list[tuple[str, int, int, int]] = field(default_factory=list)
+    allow_foreign_writes: bool = False
     _queue: list[tuple[int, dict[str, str], Any]] = field(default_factory=list)
     _next_id: int = 5000
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -140,6 +145,7 @@ class FakeGitLab(RecordingServer):
         if r.method == "GET":
             return 200, {}, self._public(note)
         if note["author"]["id"] != user.id:
+            self.foreign_writes.append((r.method, note["id"], note["author"]["id"], user.id))
             return 403, {}, {"message": "403 Forbidden"}
         if r.method == "PUT":
             problem = self._check_body(r.body)
@@ -199,3 +205,5 @@ def fake_gitlab() -> Iterator[FakeGitLab]:
     fake = FakeGitLab().start()
     yield fake
     fake.stop()
+    if not fake.allow_foreign_writes:
+        assert fake.foreign_writes == [], f"notes of another user were written: {fake.foreign_writes}"

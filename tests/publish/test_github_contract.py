@@ -37,7 +37,8 @@ def test_first_run_creates_one_comment_with_the_exact_calls(fake_github: FakeGit
     assert outcome.status == "posted"  # type: ignore[attr-defined]
     calls = [(r.method, r.path, r.query, r.status) for r in fake_github.requests]
     assert calls == [
-        ("GET", "/user", {}, 403),  # an installation token: comments by bots count as ours
+        ("GET", "/user", {}, 403),  # an installation token: refused here...
+        ("POST", "/graphql", {}, 200),  # ...its bot login from GraphQL's viewer: only its comments are ours
         ("GET", "/repos/acme/deploy/issues/7/comments", {"per_page": "100"}, 200),
         ("POST", "/repos/acme/deploy/issues/7/comments", {}, 201),
     ]
@@ -59,7 +60,7 @@ def test_same_report_again_sends_no_edit_and_a_new_report_edits_in_place(
     fake_github.requests.clear()
     outcome = post(fake_github, tmp_path, ["drift\n"])
     assert "1 unchanged" in outcome.message  # type: ignore[attr-defined]
-    assert [r.method for r in fake_github.requests] == ["GET", "GET"]
+    assert [r.method for r in fake_github.requests] == ["GET", "POST", "GET"]  # /user, /graphql, the list
     fake_github.requests.clear()
     post(fake_github, tmp_path, ["### gitops-check: all 2 apps in sync\n"])
     assert [(r.method, r.path) for r in fake_github.requests][-1] == (
@@ -267,6 +268,7 @@ def test_auto_outside_ci_is_skipped() -> None:
 
 def test_links_to_another_host_are_not_followed(fake_github: FakeGitHub, tmp_path: Path) -> None:
     fake_github.fail_next(403, body={"message": "Resource not accessible by integration"})  # GET /user
+    fake_github.fail_next(200, body={"data": {"viewer": {"login": "github-actions[bot]"}}})  # POST /graphql
     fake_github.fail_next(
         200, headers={"Link": '<http://attacker.invalid/steal?page=2>; rel="next"'}, body=[]
     )
