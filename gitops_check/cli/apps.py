@@ -24,7 +24,9 @@ from gitops_check.cli.base import (
     render_options,
     repo_options,
     revision,
+    say,
 )
+from gitops_check.report.text import one_line
 
 
 @click.command("apps")
@@ -71,14 +73,14 @@ def apps_command(**kw: Any) -> None:
         )
     else:
         for note in notes:
-            click.echo(note)
+            say(note, err=False)
         for a in apps:
             tools = ", ".join(_source_text(s) for s in a.sources)
             ns = f" -> {a.destination.namespace}" if a.destination.namespace else ""
-            click.echo(f"{a.name}: {tools}{ns}   [{a.origin}]")
+            click.echo(one_line(f"{a.name}: {tools}{ns}   [{a.origin}]"))
         for e in errors:
             where = f" ({e.file}{':' + str(e.line) if e.line else ''})" if e.file else ""
-            click.echo(f"error: {e.app}: {e.message}{where}", err=True)
+            say(f"error: {e.app}: {e.message}{where}")
     raise SystemExit(EXIT_INCOMPLETE if errors else EXIT_IN_SYNC)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from gitops_check.cli.base import EXIT_IN_SYNC, fail
+from gitops_check.cli.base import EXIT_IN_SYNC, fail, say
 from gitops_check.errors import InputError
 
 _MAX_FILE = 8 * 1024 * 1024
@@ -121,9 +121,9 @@ def comment_command(**kw: Any) -> None:
         token_env=kw["token_env"],
         names=[str(p) for p in paths],
     )
-    click.echo(f"comment: {outcome.message}", err=True)
+    say(f"comment: {outcome.message}")
     for warning in outcome.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        say(f"warning: {warning}")
     summary = env.get("GITHUB_STEP_SUMMARY")
     if outcome.status == "fallback" and summary:
         text = actions.summary_of_parts(bodies, actions.summary_room(summary), [outcome.message])

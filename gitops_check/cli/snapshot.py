@@ -21,6 +21,7 @@ from gitops_check.cli.base import (
     parse_repo_map,
     render_options,
     revision,
+    say,
 )
 from gitops_check.errors import ClusterError
 
@@ -79,7 +80,7 @@ def snapshot_command(**kw: Any) -> None:
     except OSError as e:
         fail(f"cannot write the snapshot {kw['output']}: {e.strerror}")
     for warning in [*warnings, *captured.warnings]:
-        click.echo(f"warning: {warning}", err=True)
+        say(f"warning: {warning}")
     cov = state.coverage
     count = len(cov.namespaces or ())
     where = (

@@ -12,10 +12,11 @@ between ``::stop-commands::<random token>`` and ``::<token>::``, where the runne
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,6 +103,85 @@ def error_annotations(result: CheckResult, prefix: str | None) -> list[Annotatio
 
 def stop_token() -> str:
     return secrets.token_hex(16)
+
+
+class CommandFence:
+    """``::stop-commands::<token>`` ... ``::<token>::`` around a whole run: the runner acts on no workflow command
+    printed in between (on stdout or stderr), whatever repository text the output quotes. gitops-check's own
+    annotations are printed through ``emit`` with the fence lifted for exactly those lines."""
+
+    def __init__(self, out: Callable[[str], None]) -> None:
+        self.out = out
+        self.token: str | None = None
+
+    def start(self) -> CommandFence:
+        if self.token is None:
+            self.token = stop_token()  # a fresh token each time: one seen in the log cannot be replayed
+            self.out(f"::stop-commands::{self.token}")
+        return self
+
+    def end(self) -> None:
+        if self.token is not None:
+            self.out(f"::{self.token}::")
+            self.token = None
+
+    def emit(self, commands: Iterable[str]) -> None:
+        lines = list(commands)
+        if not lines:
+            return
+        fenced = self.token is not None
+        self.end()
+        for line in lines:
+            self.out(line)
+        if fenced:
+            self.start()
+
+
+_ACTIVE: list[CommandFence] = []
+
+
+def fence_run(env: Mapping[str, str], out: Callable[[str], None]) -> CommandFence | None:
+    """Start fencing the rest of the run when running under GitHub Actions; None elsewhere."""
+    if env.get("GITHUB_ACTIONS") != "true":
+        return None
+    fence = CommandFence(out).start()
+    _ACTIVE.append(fence)
+    return fence
+
+
+def unfence_run(fence: CommandFence | None) -> None:
+    if fence is None:
+        return
+    fence.end()
+    if fence in _ACTIVE:
+        _ACTIVE.remove(fence)
+
+
+def emit_commands(commands: Iterable[str], out: Callable[[str], None]) -> None:
+    """Print workflow commands of our own, lifting the run's fence (if any) for them."""
+    if _ACTIVE:
+        _ACTIVE[-1].emit(commands)
+    else:
+        for line in commands:
+            out(line)
+
+
+def fenced() -> bool:
+    return bool(_ACTIVE)
+
+
+@contextlib.contextmanager
+def lifted() -> Iterator[None]:
+    """The run's fence lifted for a while: a child gitops-check fences its own output (it cannot lift ours)."""
+    fence = _ACTIVE[-1] if _ACTIVE else None
+    if fence is None or fence.token is None:
+        yield
+        return
+    fence.end()
+    try:
+        yield
+    finally:
+        fence.start()
 
 
 def summary_room(path: str) -> int:

@@ -52,7 +52,7 @@ class ResultPublisher:
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     out: Callable[[str], None] = print  # stdout: workflow commands
     err: Callable[[str], None] = print  # stderr: one-line status messages
-    _stop: str | None = None
+    _fence: actions.CommandFence | None = None
 
     @property
     def in_actions(self) -> bool:
@@ -65,15 +65,14 @@ class ResultPublisher:
             self.err("note: --github-summary has effect only inside GitHub Actions (GITHUB_ACTIONS=true)")
             return
         prefix = actions.repo_prefix(self.repo, self.env.get("GITHUB_WORKSPACE"))
-        for annotation in actions.error_annotations(self.result, prefix):
-            self.out(annotation.command())
-        self._stop = actions.stop_token()
-        self.out(f"::stop-commands::{self._stop}")
+        actions.emit_commands((a.command() for a in actions.error_annotations(self.result, prefix)), self.out)
+        if not actions.fenced():  # the command line fences the whole run; this is for other callers
+            self._fence = actions.CommandFence(self.out).start()
 
     def after_report(self) -> None:
-        if self._stop:
-            self.out(f"::{self._stop}::")
-            self._stop = None
+        if self._fence is not None:
+            self._fence.end()
+            self._fence = None
         outcome: CommentOutcome | None = None
         failure: PublishError | None = None
         if self.comment:

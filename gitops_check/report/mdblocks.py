@@ -56,9 +56,19 @@ _MAX_WARNINGS = 20
 # Escaping
 
 
+# ``@name`` / ``@org/team`` would notify that user or team from the comment (GitHub and GitLab alike), and
+# ``#12`` / ``!12`` would link another issue or merge request; a word joiner after the sign keeps the text as
+# it reads and makes it no reference. Code spans and blocks are never scanned for references.
+_REFERENCE = re.compile(r"([@#!])(?=[\w-])")
+
+
+def no_references(text: str) -> str:
+    return _REFERENCE.sub("\\1\u2060", text)
+
+
 def html_text(text: str) -> str:
     """For HTML contexts (``<summary>``), where Markdown is not processed."""
-    return html.escape(clean(text).replace("\n", " "), quote=False)
+    return no_references(html.escape(clean(text).replace("\n", " "), quote=False))
 
 
 FENCE_LINE = re.compile(r"^ {0,3}(`{3,})")

@@ -24,6 +24,7 @@ from gitops_check.report.text import (
     describe_change,
     exit_line,
     location,
+    one_line,
     plural,
     resource_verdict,
     sentence,
@@ -112,6 +113,12 @@ def _error_lines(error: AppError, paint: _Paint, indent: str) -> list[str]:
     return lines
 
 
+def _block(head: str, text: str, indent: str) -> list[str]:
+    """``head`` + the first line of ``text``, its further lines indented: a message never reaches column 0."""
+    first, *rest = clean(text).rstrip().split("\n")
+    return [head + first, *(f"{indent}  {line}" for line in rest)]
+
+
 def _resource_lines(diff: ResourceDiff, mode: str, paint: _Paint) -> list[str]:
     mark = paint(_MARK[diff.status], _MARK_COLOR[diff.status], "bold")
     where = location(diff.origin.file, diff.origin.line) if diff.origin else ""
@@ -165,7 +172,7 @@ def _app_lines(
     for error in app.errors:
         lines += _error_lines(error, paint, "  ")
     for warning in app.warnings:
-        lines.append(f"  {paint('warning:', 'yellow')} {clean(warning)}")
+        lines += _block(f"  {paint('warning:', 'yellow')} ", warning, "  ")
     if app.hooks:
         lines.append(paint(f"  {clean(hooks.summary(app.hooks))}", "dim"))
     if result is not None:
@@ -187,7 +194,7 @@ def render_terminal(result: CheckResult, *, color: bool, verbose: bool = False) 
     for error in result.errors:
         lines += _error_lines(error, paint, "")
     for warning in result.warnings:
-        lines.append(f"{paint('warning:', 'yellow')} {clean(warning)}")
+        lines += _block(f"{paint('warning:', 'yellow')} ", warning, "")
     if verbose:
         lines += [paint(f"note: {clean(note)}", "dim") for note in result.notes]
     if result.errors or result.warnings or (verbose and result.notes):
@@ -240,7 +247,10 @@ def render_terminal(result: CheckResult, *, color: bool, verbose: bool = False) 
         lines.append(paint(headline, "bold"))
     lines.append(paint(summary_line(result), "bold"))
     lines.append(paint(sentence(exit_line(result)), code_color))
-    return "\n".join(lines) + "\n"
+    # Each entry is one line by construction; whatever a repository string still carries (a newline in an app
+    # name, an escape sequence in a tool's message) is shown escaped, so it can neither start a line of its own
+    # (a forged "Exit code 0" or workflow command) nor drive the terminal.
+    return "\n".join(one_line(line, keep_colors=color) for line in lines) + "\n"
 
 
 _SYNC_COLOR = {0: "green", 1: "yellow", 2: "red"}

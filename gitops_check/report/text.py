@@ -317,6 +317,47 @@ def clean(text: str) -> str:
     return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
+# Everything that can end or rewrite a line in a log or a terminal: C0/C1 controls (newlines included), DEL, the
+# Unicode line and paragraph separators, and lone surrogates. Tab is kept: it cannot start a line.
+_LINE_BREAKERS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
+_SGR = re.compile("\x1b\\[[0-9;]*m")
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    c = match.group(0)
+    named = {"\n": "\\n", "\r": "\\r", "\x1b": "\\e"}
+    if c in named:
+        return named[c]
+    code = ord(c)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def log_lines(text: str, indent: str = "  ") -> str:
+    """A message for the log: each line escaped (``one_line``), lines after the first indented. The first line
+    starts with the caller's own prefix (``error:``), so nothing a message quotes reaches column 0."""
+    first, *rest = text.replace("\r\n", "\n").split("\n")
+    return "\n".join([one_line(first), *(indent + one_line(line) for line in rest)])
+
+
+def one_line(text: str, *, keep_colors: bool = False) -> str:
+    """``text`` on one line, every control character shown as an escape (``\\n``, ``\\e``, ``\\x07``).
+
+    Repository strings (app names, files, messages) printed this way cannot start a line of their own, so they
+    cannot pass for a workflow command or for gitops-check's own verdict. ``keep_colors`` keeps SGR colour
+    sequences (``ESC [ ... m``), which the terminal reporter adds itself.
+    """
+    if not keep_colors:
+        return _LINE_BREAKERS.sub(_escape_char, text)
+    out: list[str] = []
+    last = 0
+    for m in _SGR.finditer(text):
+        out.append(_LINE_BREAKERS.sub(_escape_char, text[last : m.start()]))
+        out.append(m.group(0))
+        last = m.end()
+    out.append(_LINE_BREAKERS.sub(_escape_char, text[last:]))
+    return "".join(out)
+
+
 def format_value(value: Any, width: int = 80) -> str:
     """Compact one-line JSON (strings keep their quotes so ``"3"`` and ``3`` differ), cut at ``width``."""
     try:

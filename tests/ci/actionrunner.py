@@ -52,21 +52,26 @@ class ActionRun:
 
     def commands(self) -> list[tuple[str, str]]:
         """Workflow commands the runner would act on: (command with properties, message)."""
-        found: list[tuple[str, str]] = []
-        stopped: str | None = None
-        for line in self.stdout.splitlines():
-            if stopped is not None:
-                if line == f"::{stopped}::":
-                    stopped = None
-                continue
-            m = re.match(r"^::([^:]+)::(.*)$", line)
-            if not m:
-                continue
-            if m.group(1) == "stop-commands":
-                stopped = m.group(2)
-                continue
-            found.append((m.group(1), m.group(2)))
-        return found
+        return workflow_commands(self.stdout)
+
+
+def workflow_commands(stdout: str) -> list[tuple[str, str]]:
+    """The workflow commands the runner acts on in ``stdout``, honouring ``::stop-commands::``."""
+    found: list[tuple[str, str]] = []
+    stopped: str | None = None
+    for line in stdout.splitlines():
+        if stopped is not None:
+            if line == f"::{stopped}::":
+                stopped = None
+            continue
+        m = re.match(r"^::([^:]+)::(.*)$", line)
+        if not m:
+            continue
+        if m.group(1) == "stop-commands":
+            stopped = m.group(2)
+            continue
+        found.append((m.group(1), m.group(2)))
+    return found
 
 
 def parse_output_file(text: str) -> dict[str, str]:

@@ -10,6 +10,7 @@ import pytest
 from gitops_check.cli import main
 from gitops_check.publish.actions import SUMMARY_LIMIT
 from gitops_check.publish.sticky import parse_marker
+from tests.ci.actionrunner import workflow_commands
 from tests.helpers.fake_github import FakeGitHub
 from tests.helpers.fake_gitlab import FakeGitLab
 from tests.publish.envs import github_env, gitlab_env, pull_request_event
@@ -53,17 +54,22 @@ def test_diff_comments_annotates_and_summarizes_then_says_in_sync(
     assert "https://github.com/acme/deploy/actions/runs/99" in comment["body"]  # the full report: the run
     assert "comment: gitops-check comment 'diff:repo' on pull request #7: 1 created" in err
 
-    # Annotations first, then the report with workflow commands stopped, then resumed.
+    # The whole run is fenced (no workflow command in between is acted on); only the annotations are printed
+    # with the fence lifted, and the fence is up again (with a fresh token) before the report.
     lines = out.splitlines()
-    stop = next(i for i, line in enumerate(lines) if line.startswith("::stop-commands::"))
-    token = lines[stop].split("::")[2]
-    assert re.fullmatch(r"[0-9a-f]{32}", token)
-    assert lines[:stop] == [
-        "::error file=repo/apps/broken/cm.yaml,line=4,title=gitops-check%3A broken could not be checked"
-        "::invalid YAML: did not find expected ',' or ']'"
+    assert re.fullmatch(r"::stop-commands::[0-9a-f]{32}", lines[0])
+    assert workflow_commands(out) == [
+        (
+            "error file=repo/apps/broken/cm.yaml,line=4,title=gitops-check%3A broken could not be checked",
+            "invalid YAML: did not find expected ',' or ']'",
+        )
     ]
-    assert f"::{token}::" in lines[stop + 1 :]
-    assert lines.index(f"::{token}::") > next(i for i, line in enumerate(lines) if "web-config" in line)
+    annotation = next(i for i, line in enumerate(lines) if line.startswith("::error "))
+    restop = lines[annotation + 1]
+    assert restop.startswith("::stop-commands::") and restop != lines[0]
+    token = restop.split("::")[2]
+    report = next(i for i, line in enumerate(lines) if "web-config" in line)
+    assert annotation < report < lines.index(f"::{token}::") == len(lines) - 1
 
     summary = Path(env["GITHUB_STEP_SUMMARY"]).read_text()
     assert summary.startswith("### gitops-check: 1 of 2 apps not checked; drift in 1")
