@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +76,59 @@ def tail(text: str, limit: int = STDERR_TAIL) -> str:
     return "..." + text[-limit:]
 
 
+class _Children:
+    """The programs running now, each the leader of a process group of its own (``start_new_session``), so that an
+    interrupted run ends them and whatever they started (helm plugins, post-renderers) instead of leaving them
+    running after gitops-check is gone."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen[str]] = set()
+        self.stopping = False
+
+    def add(self, child: subprocess.Popen[str]) -> None:
+        with self._lock:
+            self._running.add(child)
+            stopping = self.stopping
+        if stopping:  # started while the run was being stopped: end it right away
+            kill_group(child)
+
+    def discard(self, child: subprocess.Popen[str]) -> None:
+        with self._lock:
+            self._running.discard(child)
+
+    def stop_all(self, *, for_good: bool = True) -> None:
+        with self._lock:
+            self.stopping = for_good
+            running = list(self._running)
+        for child in running:
+            kill_group(child)
+
+
+CHILDREN = _Children()
+
+
+def kill_group(child: subprocess.Popen[str]) -> None:
+    """End a child and its process group (SIGKILL: a renderer has nothing to save)."""
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        try:
+            child.kill()
+        except ProcessLookupError:
+            pass
+
+
+def stop_children() -> None:
+    """End every program gitops-check started and refuse to start more (on SIGINT/SIGTERM)."""
+    CHILDREN.stop_all()
+
+
+def end_run() -> None:
+    """At the end of a command: end any program still running (left by a failed worker) and allow new ones."""
+    CHILDREN.stop_all(for_good=False)
+
+
 def run(
     argv: Sequence[str],
     *,
@@ -87,52 +142,59 @@ def run(
     full_env = scrubbed_environ()
     if env:
         full_env.update(env)
-    try:
-        proc = subprocess.run(
-            list(argv),
-            cwd=cwd,
-            env=full_env,
-            input=input_text,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except FileNotFoundError as e:
-        raise ToolMissingError(f"{what}: {argv[0]} not found") from e
-    except subprocess.TimeoutExpired as e:
-        raise RenderError(f"{what}: timed out after {timeout:.0f}s") from e
-    if proc.returncode != 0:
-        detail = tail(proc.stderr) or tail(proc.stdout) or f"exit code {proc.returncode}"
-        raise RenderError(f"{what} failed: {detail}")
-    return proc.stdout
+    return _run_child(argv, what=what, cwd=cwd, env=full_env, timeout=timeout, input_text=input_text)
 
 
 def run_isolated(
     argv: Sequence[str], *, what: str, cwd: str | Path, env: Mapping[str, str], timeout: float
 ) -> str:
-    """Run a program with exactly ``env``, in its own process group: on timeout the whole group is killed (a
-    ``sh -c`` plugin command's children included). Returns stdout; failures are RenderErrors with the stderr tail."""
-    import signal
+    """Run a program with exactly ``env`` (nothing of ours added). Like every child, it runs in its own process
+    group, ended whole on timeout or interruption (a ``sh -c`` plugin command's children included)."""
+    return _run_child(argv, what=what, cwd=cwd, env=dict(env), timeout=timeout, input_text=None)
 
+
+def _run_child(
+    argv: Sequence[str],
+    *,
+    what: str,
+    cwd: str | Path | None,
+    env: dict[str, str],
+    timeout: float,
+    input_text: str | None,
+) -> str:
+    if CHILDREN.stopping:
+        raise RenderError(f"{what}: not started, the run is being stopped")
     try:
         child = subprocess.Popen(
-            list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, start_new_session=True,
-        )  # fmt: skip
+            list(argv),
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.PIPE if input_text is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
     except FileNotFoundError as e:
         raise ToolMissingError(f"{what}: {argv[0]} not found") from e
     except OSError as e:
         raise RenderError(f"{what}: cannot run {argv[0]}: {e.strerror}") from e
+    CHILDREN.add(child)
     try:
-        stdout, stderr = child.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
         try:
-            os.killpg(child.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        child.communicate()
-        raise RenderError(f"{what}: timed out after {timeout:.0f}s") from None
+            stdout, stderr = child.communicate(input_text, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(child)
+            child.communicate()
+            raise RenderError(f"{what}: timed out after {timeout:.0f}s") from None
+        except BaseException:
+            kill_group(child)
+            child.wait()
+            raise
+    finally:
+        CHILDREN.discard(child)
+    if CHILDREN.stopping and child.returncode < 0:
+        raise RenderError(f"{what}: stopped (the run was interrupted)")
     if child.returncode != 0:
         detail = tail(stderr) or tail(stdout) or f"exit code {child.returncode}"
         raise RenderError(f"{what} failed: {detail}")

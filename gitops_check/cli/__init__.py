@@ -8,14 +8,16 @@ incomplete check never looks green. Each command lives in its own module of this
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 import click
 
 from gitops_check import __version__, proc, redact
-from gitops_check.cli.base import EXIT_IN_SYNC, EXIT_INCOMPLETE
+from gitops_check.cli.base import EXIT_IN_SYNC, EXIT_INCOMPLETE, say
 from gitops_check.errors import GitopsCheckError
 
 COMMAND_MODULES = ("diff", "apps", "snapshot", "preview", "sync", "comment")
@@ -48,19 +50,66 @@ def _register_commands() -> None:
 _register_commands()
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a cancelled CI job), handled like Ctrl-C."""
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    # End helm/kustomize and whatever they started now, from the handler: the main thread may be waiting for
+    # renders in worker threads, which return only once their children are gone.
+    from gitops_check import proc
+
+    proc.stop_children()
+    _RECEIVED.append(signum)
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+_RECEIVED: list[int] = []
+
+
+def _stopped_by() -> str | None:
+    """What stopped the run, for the last words (click turns a KeyboardInterrupt into ``Abort``)."""
+    if not _RECEIVED:
+        return None
+    name = "terminated (SIGTERM)" if _RECEIVED[-1] == signal.SIGTERM else "interrupted"
+    return f"{name}: stopped helm/kustomize and what they started; no report written"
+
+
+def _handle_signals() -> dict[int, Any]:
+    previous: dict[int, Any] = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[signum] = signal.signal(signum, _on_signal)
+        except ValueError:  # not the main thread (an embedding program): leave signals to it
+            break
+    return previous
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: returns the exit code instead of raising.
 
     Everything printed (reports, errors, warnings) passes through gitops_check.redact: secret values known in
-    the run are scrubbed at this last step, whichever path they took.
+    the run are scrubbed at this last step, whichever path they took. Under GitHub Actions the whole run is
+    fenced: no line it prints can be read as a workflow command. SIGINT/SIGTERM end helm/kustomize and what
+    they started.
     """
+    from gitops_check.publish import actions
+
     redact.reset()
     redact.add_all(value for name, value in os.environ.items() if proc.holds_credentials(name))
     out, err = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = redact.ScrubbingStream(out), redact.ScrubbingStream(err)
+    proc.end_run()
+    _RECEIVED.clear()
+    previous = _handle_signals()
+    fence = actions.fence_run(os.environ, click.echo)
     try:
         return _main(argv)
     finally:
+        proc.end_run()  # normally none are left; after an error in a worker thread there may be
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        actions.unfence_run(fence)
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
         sys.stdout, sys.stderr = out, err
@@ -72,17 +121,17 @@ def _main(argv: list[str] | None) -> int:
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else EXIT_INCOMPLETE
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+        click.echo(_stopped_by() or "aborted", err=True)
         return EXIT_INCOMPLETE
     except click.ClickException as e:
         e.show()
         return EXIT_INCOMPLETE
     except GitopsCheckError as e:
         prefix = f"{e.app}: " if e.app else ""
-        click.echo(f"error: {prefix}{e}", err=True)
+        say(f"error: {prefix}{e}")
         return EXIT_INCOMPLETE
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
+        click.echo(_stopped_by() or "interrupted", err=True)
         return EXIT_INCOMPLETE
     except Exception as e:  # a bug: say so, keep the exit code honest
         if os.environ.get("GITOPS_CHECK_DEBUG"):

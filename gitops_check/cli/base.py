@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -33,20 +34,60 @@ class Failure(click.ClickException):
     exit_code = EXIT_INCOMPLETE
 
 
+def say(text: str, *, err: bool = True) -> None:
+    """A message that may quote repository strings, for the log: escaped, continuation lines indented."""
+    from gitops_check.report.text import log_lines
+
+    click.echo(log_lines(text), err=err)
+
+
 def fail(message: str) -> NoReturn:
     raise Failure(message)
 
 
 def write_file(path: str, text: str, what: str) -> None:
-    """Write a report atomically; a failure is a clear error (exit 2), not a traceback."""
+    """Write a report atomically (a new file renamed over the old one): an interrupted run never leaves half a
+    report, and a symlink planted where the report goes is replaced, not followed. A failure is a clear error
+    (exit 2), not a traceback."""
+    import tempfile
+
     target = Path(path)
+    tmp: str | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(redact.scrub(text), encoding="utf-8")  # the last step before it is written
-        tmp.replace(target)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(redact.scrub(text))  # the last step before it is written
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+        tmp = None
     except OSError as e:
         raise InputError(f"cannot write the {what} report: {e.strerror}", file=path) from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+OUTPUT_OPTIONS = ("junit", "markdown", "markdown_full", "json_path")
+
+
+def clear_outputs(
+    kw: dict[str, Any], *, parts_dir: str | None = None, ours: Callable[[str], bool] = lambda name: False
+) -> None:
+    """Remove the report files this run is asked to write, before it starts: a run that stops half way must not
+    leave the previous run's reports behind to be read as its result."""
+    paths = [Path(kw[name]) for name in OUTPUT_OPTIONS if kw.get(name)]
+    if parts_dir:
+        folder = Path(parts_dir)
+        if folder.is_dir() and not folder.is_symlink():
+            paths += [p for p in folder.iterdir() if ours(p.name)]
+    for path in paths:
+        try:
+            if path.is_symlink() or path.is_file():
+                path.unlink()
+        except OSError as e:
+            raise InputError(f"cannot remove the previous report: {e.strerror}", file=str(path)) from None
 
 
 def apply_options(fn: Callable[..., Any], options: list[Callable[..., Any]]) -> Callable[..., Any]:
@@ -352,5 +393,5 @@ def ci_publisher(result: CheckResult, kw: dict[str, Any]) -> Any:
         github_summary=bool(kw.get("github_summary")),
         env=dict(os.environ),
         out=click.echo,
-        err=lambda line: click.echo(line, err=True),
+        err=say,
     )

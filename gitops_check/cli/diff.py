@@ -11,6 +11,7 @@ from gitops_check.cli.base import (
     build_diff_options,
     build_job_options,
     build_render_options,
+    clear_outputs,
     emit_reports,
     entry_source,
     fail,
@@ -52,6 +53,7 @@ def diff_command(**kw: Any) -> None:
     """Compare a commit of the repository with a cluster snapshot or the live cluster."""
     from gitops_check.check import CheckRequest, run_check
 
+    clear_outputs(kw)
     default = live_source(kw)
     if default is None:
         fail("say what to compare with: --snapshot FILE or --live")

@@ -17,6 +17,7 @@ from gitops_check.cli.base import (
     build_diff_options,
     build_job_options,
     build_render_options,
+    clear_outputs,
     emit_reports,
     entry_source,
     job_options,
@@ -78,6 +79,7 @@ def preview_command(**kw: Any) -> None:
 
     if kw["no_cache"] and kw["cache_dir"]:
         raise click.UsageError("--cache-dir and --no-cache exclude each other")
+    clear_outputs(kw, parts_dir=kw["markdown_parts_dir"], ours=is_report_part)
     cache_dir = None if kw["no_cache"] else Path(kw["cache_dir"]) if kw["cache_dir"] else default_cache_dir()
     request = PreviewRequest(
         repo=Path(kw["repo"]),
@@ -101,6 +103,12 @@ def preview_command(**kw: Any) -> None:
         write_parts(Path(kw["markdown_parts_dir"]), result, kw["markdown_limit"])
     emit_reports(result, kw)
     raise SystemExit(result.exit_code())
+
+
+def is_report_part(name: str) -> bool:
+    """``comment-N.md`` and ``full.md``: what ``write_parts`` writes."""
+    number = name.removeprefix(PART_PREFIX).removesuffix(".md")
+    return name == FULL_REPORT or (name.startswith(PART_PREFIX) and name.endswith(".md") and number.isdigit())
 
 
 def write_parts(folder: Path, result: Any, limit: int) -> list[Path]:
