@@ -1,5 +1,5 @@
 from __future__ import annotations
 
-from gitops_check.cli import main
+from gitops_check.entry import main
 
 raise SystemExit(main())

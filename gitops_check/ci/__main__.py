@@ -1,4 +1,4 @@
-"""``python -m gitops_check.ci github|gitlab``: the run step of the GitHub Action or of the GitLab job."""
+"""``python -I -m gitops_check.ci github|gitlab``: kept for older workflows; prefer ``gitops-check ci github``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ def main(argv: list[str]) -> int:
         return github.main(dict(os.environ))
     if argv == ["gitlab"]:
         return gitlab.main(dict(os.environ))
-    print("usage: python -m gitops_check.ci github|gitlab", file=sys.stderr)
+    print("usage: gitops-check ci github|gitlab", file=sys.stderr)
     return 2
 
 

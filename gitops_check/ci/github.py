@@ -16,6 +16,7 @@ from pathlib import Path
 
 from gitops_check.ci import step
 from gitops_check.errors import GitopsCheckError
+from gitops_check.publish import actions
 from gitops_check.publish.actions import escape_data
 from gitops_check.publish.github import read_event
 
@@ -44,6 +45,11 @@ def shown(command: list[str]) -> str:
     return shlex.join(command).replace("\r", "\\r").replace("\n", "\\n")
 
 
+def _command(line: str) -> None:
+    """A workflow command of our own, printed with the run's fence (if any) lifted for it."""
+    actions.emit_commands([line], lambda text: print(text, flush=True))
+
+
 def main(env: Mapping[str, str]) -> int:
     report_dir = Path(env.get("RUNNER_TEMP") or ".") / "gitops-check"
     try:
@@ -53,14 +59,16 @@ def main(env: Mapping[str, str]) -> int:
             inputs = dataclasses.replace(inputs, base=inputs.base or base, head=inputs.head or head)
         reports = step.Reports.under(inputs.report_dir)
         command = step.build_command(inputs, reports, platform="github")
-        inputs.report_dir.mkdir(parents=True, exist_ok=True)
+        step.prepare_report_dir(inputs.report_dir, reports)
     except (GitopsCheckError, OSError) as e:
-        print(f"::error title=gitops-check::{escape_data(str(e))}")
+        _command(f"::error title=gitops-check::{escape_data(str(e))}")
         return 2
     print(f"gitops-check: running {shown(command)}", flush=True)
-    result = step.read_result(step.run(command), reports)
+    with actions.lifted():  # the check fences its own output and prints its own annotations
+        code = step.run(command)
+    result = step.read_result(code, reports)
     if result.errors < 0:
-        print(
+        _command(
             "::error title=gitops-check::gitops-check stopped before writing its report "
             f"(exit code {result.exit_code}); see the log above"
         )

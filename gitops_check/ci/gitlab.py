@@ -7,6 +7,7 @@ Results are also written as a dotenv file (``artifacts: reports: dotenv``) so la
 from __future__ import annotations
 
 import dataclasses
+import os
 import shlex
 import sys
 from collections.abc import Mapping
@@ -31,7 +32,9 @@ def write_dotenv(path: Path, outputs: Mapping[str, str]) -> None:
         f"GITOPS_CHECK_RESULT_{name.upper().replace('-', '_')}={' '.join(value.split())}"
         for name, value in outputs.items()
     ]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(tmp, path)  # replaces whatever is there (a planted symlink too) instead of writing through it
 
 
 def main(env: Mapping[str, str]) -> int:
@@ -43,7 +46,7 @@ def main(env: Mapping[str, str]) -> int:
             inputs = dataclasses.replace(inputs, base=inputs.base or base, head=inputs.head or head)
         reports = step.Reports.under(inputs.report_dir)
         command = step.build_command(inputs, reports, platform="gitlab")
-        inputs.report_dir.mkdir(parents=True, exist_ok=True)
+        step.prepare_report_dir(inputs.report_dir, reports, (DOTENV,))
     except (GitopsCheckError, OSError) as e:
         print(f"gitops-check: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2

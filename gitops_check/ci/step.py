@@ -1,6 +1,6 @@
 """One CI step, shared by the GitHub Action and the GitLab template: inputs in, ``gitops-check`` run, outputs out.
 
-The YAML of both integrations only moves inputs into environment variables and calls ``python -m gitops_check.ci``.
+The YAML of both integrations only moves inputs into environment variables and calls ``gitops-check ci ...``.
 Everything with logic lives here, where it is tested: which command and options follow from the inputs, where the
 reports go, what the outputs say, and whether the step fails (the fail-on policy).
 
@@ -105,8 +105,13 @@ class Reports:
 def build_command(
     inputs: StepInputs, reports: Reports, *, platform: str, python: str = sys.executable
 ) -> list[str]:
-    """The gitops-check command line for these inputs (a list: no shell ever sees it)."""
-    command = [python, "-m", "gitops_check"]
+    """The gitops-check command line for these inputs (a list: no shell ever sees it).
+
+    The step runs inside the checked-out pull request, so the interpreter runs isolated (``-I``): without it,
+    ``-m`` would put the working folder first on the import path and a ``gitops_check/`` folder in the pull
+    request would run instead of the installed tool, with the job's token in reach.
+    """
+    command = [python, "-I", "-m", "gitops_check"]
     if inputs.mode == "preview":
         command += ["preview", f"--repo={inputs.repo}"]
         if not inputs.base:
@@ -159,6 +164,26 @@ class StepResult:
             "markdown-full": str(self.reports.markdown_full) if self.reports.markdown_full.exists() else "",
             "json": str(self.reports.json) if written else "",
         }
+
+
+def prepare_report_dir(folder: Path, reports: Reports, extra: tuple[str, ...] = ()) -> None:
+    """A fresh place for this run's reports. The folder may lie in the checkout (GitLab's artifacts must), where the
+    pull request could have committed a report claiming success, or a symlink sending our writes elsewhere: a
+    symlink or file in its place is removed, and so are reports of an earlier run, before gitops-check starts."""
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        folder.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in [
+        reports.junit,
+        reports.markdown,
+        reports.markdown_full,
+        reports.json,
+        *(folder / n for n in extra),
+    ]:
+        if path.is_symlink() or path.exists():
+            if path.is_dir() and not path.is_symlink():
+                raise ConfigError(f"{path} is a folder where a report file goes: remove it")
+            path.unlink()
 
 
 def read_result(exit_code: int, reports: Reports) -> StepResult:

@@ -188,7 +188,10 @@ def test_fork_pull_request_keeps_to_the_summary(fake_github: FakeGitHub, tmp_pat
     summary = (tmp_path / "step_summary.md").read_text()
     assert summary.startswith("> pull request #7 comes from a fork") and "web-config" in summary
     assert fake_github.issue_comments(7) == []
-    assert [r.status for r in fake_github.requests if r.method == "POST"] == [403]
+    assert [(r.path, r.status) for r in fake_github.requests if r.method == "POST"] == [
+        ("/graphql", 200),
+        ("/repos/acme/deploy/issues/7/comments", 403),
+    ]
 
 
 def test_values_of_inputs_never_run_as_code(fake_github: FakeGitHub, tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ def test_preview_command() -> None:
         inputs(base="abc", head="def", snapshot="s.json"), REPORTS, platform="github", python="py"
     )
     assert command == [
-        "py", "-m", "gitops_check", "preview", "--repo=.", "--base=abc", "--head=def", "--snapshot=s.json",
+        "py", "-I", "-m", "gitops_check", "preview", "--repo=.", "--base=abc", "--head=def", "--snapshot=s.json",
         "--junit=/r/gitops-check.xml", "--markdown=/r/gitops-check.md", "--markdown-full=/r/gitops-check-full.md",
         "--json=/r/gitops-check.json", "--color", "--comment=github", "--github-summary",
     ]  # fmt: skip
@@ -35,7 +35,7 @@ def test_snapshot_and_live_commands_and_extra_args() -> None:
         mode="snapshot", snapshot="-rf /", head="v1", comment="false", summary="no", args="--app 'a b' -v"
     )
     command = step.build_command(snap, REPORTS, platform="gitlab", python="py")
-    assert command[3:7] == ["diff", "--repo=.", "--rev=v1", "--snapshot=-rf /"]
+    assert command[4:8] == ["diff", "--repo=.", "--rev=v1", "--snapshot=-rf /"]
     assert "--comment=gitlab" not in command and "--github-summary" not in command
     assert command[-3:] == ["--app", "a b", "-v"]
     live = step.build_command(

@@ -71,7 +71,7 @@ def test_action_steps_are_hardened() -> None:
     used = {m for v in check["env"].values() for m in re.findall(r"inputs\.([\w-]+)", str(v))}
     assert used == declared - {"version", "python-version"}  # every check input reaches the step, via env
     assert check["env"]["GITHUB_TOKEN"] == "${{ inputs.token }}"
-    assert check["run"] == '"$GITOPS_CHECK_PYTHON" -m gitops_check.ci github'
+    assert check["run"] == '"$GITOPS_CHECK_COMMAND" ci github'
 
 
 def test_gitlab_template_jobs_and_rules() -> None:
@@ -88,7 +88,7 @@ def test_gitlab_template_jobs_and_rules() -> None:
     assert artifacts["reports"]["dotenv"] == f"gitops-check-reports/{DOTENV}"
     assert "gitops-check-reports/" in artifacts["paths"]  # the Markdown reports, as an artifact
     assert artifacts["expose_as"]
-    assert hidden["script"] == ['"$GITOPS_CHECK_PYTHON" -m gitops_check.ci gitlab']
+    assert hidden["script"] == ['"$GITOPS_CHECK_COMMAND" ci gitlab']
     for line in hidden["before_script"] + hidden["script"]:
         assert "$[[" not in line
     variables = hidden["variables"]
