@@ -12,8 +12,10 @@ and no smudge filters (which could fetch Git LFS objects over the network).
 
 from __future__ import annotations
 
+import base64
 import os
 import posixpath
+import re
 import shutil
 import stat
 import subprocess
@@ -23,6 +25,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 import git
 
@@ -33,6 +36,10 @@ _TYPE_COMMIT = "commit"  # a gitlink (submodule) inside a tree
 _MODE_SYMLINK = "120000"
 _MODE_EXECUTABLE = "100755"
 _CHUNK = 1 << 20
+_FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+# A shallow clone is deepened by 50 commits, then 100, 200...; past this, the whole history is fetched.
+_FIRST_DEEPEN = 50
+_MAX_DEEPEN = 1600
 # Keep git away from the network and from prompts, whatever the user's configuration says.
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_LFS_SKIP_SMUDGE": "1", "GIT_OPTIONAL_LOCKS": "0"}
 
@@ -107,6 +114,10 @@ class RepoHandle:
         self._commits: dict[str, str] = {}  # full commit SHA -> itself, once git confirmed it is a commit
         self._listings: dict[str, list[_Listed]] = {}  # commit SHA -> ls-tree -r -t below the GitOps root
         self._written: dict[Path, str] = {}  # folder this handle materialized -> the commit written there
+        # Fetching what a shallow or partial clone lacks: one fetch at a time, what was fetched, the last failure.
+        self._fetch_lock = threading.Lock()
+        self._fetched: list[str] = []
+        self._fetch_failed = ""
 
     def __repr__(self) -> str:
         return f"RepoHandle({self.display!r})"
@@ -137,18 +148,145 @@ class RepoHandle:
                 sha = self._git_text("rev-parse", "--verify", "--quiet", f"{text}^{{commit}}")
             except SourceError:
                 sha = ""
+        if len(sha) < 40 and _FULL_SHA.fullmatch(text) and self._fetch_commit(text):
+            sha = self._git_text("rev-parse", "--verify", "--quiet", f"{text}^{{commit}}")
         if len(sha) < 40:
-            raise SourceError(f"unknown revision {rev!r} in {self.display}; fetch it or check the name")
+            hint = f" ({self._fetch_failed})" if self._fetch_failed else ""
+            raise SourceError(f"unknown revision {rev!r} in {self.display}; fetch it or check the name{hint}")
         self._commits[sha] = sha  # a commit id names the same commit forever; branch names do not
         return sha
 
     def merge_base(self, a: str, b: str) -> str:
-        """The best common ancestor of two revisions (what a pull request is compared against)."""
+        """The best common ancestor of two revisions (what a pull request is compared against).
+
+        In a shallow clone the two histories may not meet yet: both are deepened from the remote, doubling the
+        depth each time, until they do (or the whole history is there).
+        """
         sha_a, sha_b = self.resolve(a), self.resolve(b)
-        base = self._git_text("merge-base", sha_a, sha_b, check_what=f"merge-base of {a} and {b}")
+        depth = _FIRST_DEEPEN
+        while True:
+            base = self._merge_base(sha_a, sha_b)
+            if base or not self._shallow():
+                break
+            if depth > _MAX_DEEPEN:
+                if not self._fetch(["--unshallow", "origin", sha_a, sha_b], "fetch the whole history"):
+                    break
+                continue
+            if not self._fetch(
+                [f"--deepen={depth}", "origin", sha_a, sha_b], f"deepen the history by {depth}"
+            ):
+                break
+            depth *= 2
         if not base:
-            raise SourceError(f"{a} and {b} have no common history in {self.display}; fetch more history")
+            hint = f" ({self._fetch_failed})" if self._fetch_failed else ""
+            raise SourceError(
+                f"{a} and {b} have no common history in {self.display}; fetch more history{hint}"
+            )
         return base
+
+    def _merge_base(self, sha_a: str, sha_b: str) -> str:
+        try:
+            return self._git_bytes("merge-base", sha_a, sha_b).decode().strip()
+        except SourceError:
+            return ""  # exit code 1: none found (yet)
+
+    # ------------------------------------------------------------------------------------------ fetching
+
+    def _shallow(self) -> bool:
+        return (self.git_dir / "shallow").is_file()
+
+    def _partial(self) -> bool:
+        return self._config("remote.origin.promisor") == "true"
+
+    def _config(self, key: str) -> str:
+        try:
+            return self._git_bytes("config", "--get", key).decode().strip()
+        except SourceError:
+            return ""
+
+    def _fetch_commit(self, sha: str) -> bool:
+        """A commit a shallow or partial clone (CI's default checkout) lacks, fetched alone from ``origin``."""
+        if not (self._shallow() or self._partial()):
+            return False  # a full clone that lacks it: the name is wrong, or the user has to fetch
+        depth = ["--depth=1"] if self._shallow() else []  # a full-history partial clone stays unshallow
+        return self._fetch([*depth, "origin", sha], f"fetch {sha[:12]}")
+
+    def _fetch(self, args: list[str], what: str) -> bool:
+        """``git fetch`` from ``origin`` of exactly what is asked; False (and the reason kept) when it fails.
+
+        Credentials are the job's: the checkout's own configuration (actions/checkout keeps its token there,
+        GitLab puts the job token into the remote URL), or on GitHub Actions the ``GITHUB_TOKEN`` of the job as
+        a header given through the environment (never on the command line).
+        """
+        with self._fetch_lock:
+            try:
+                self._git_bytes(
+                    "-c", "fetch.negotiationAlgorithm=noop", "fetch", "--quiet", "--no-tags",
+                    "--no-write-fetch-head", "--recurse-submodules=no", *args, env=self._fetch_env(),
+                )  # fmt: skip
+            except SourceError as e:
+                self._fetch_failed = f"could not {what} from origin: {e.message}"
+                return False
+        self._fetched.append(what)
+        return True
+
+    def _fetch_env(self) -> dict[str, str]:
+        env = {"GIT_TERMINAL_PROMPT": "0"}
+        token = os.environ.get("GITHUB_TOKEN", "").strip()
+        server = urlsplit(os.environ.get("GITHUB_SERVER_URL") or "https://github.com")
+        url = urlsplit(self._config("remote.origin.url"))
+        if (
+            os.environ.get("GITHUB_ACTIONS") == "true"
+            and token
+            and url.scheme == "https"
+            and url.hostname == server.hostname
+            and not url.username
+            and not self._config_regexp(r"^http\..*extraheader$")
+        ):
+            basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+            env.update({
+                "GIT_CONFIG_COUNT": "1",
+                "GIT_CONFIG_KEY_0": f"http.{server.scheme}://{server.hostname}/.extraheader",
+                "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
+            })  # fmt: skip
+        return env
+
+    def _config_regexp(self, pattern: str) -> str:
+        try:
+            return self._git_bytes("config", "--get-regexp", pattern).decode().strip()
+        except SourceError:
+            return ""
+
+    def _fetch_missing_blobs(self, sha: str) -> None:
+        """In a partial clone (``--filter=blob:none``), the blobs of the GitOps root at ``sha`` that are not here
+        yet, fetched in one request (git would otherwise fetch them one by one as they are read)."""
+        if not self._partial():
+            return
+        scope = ["--", self.prefix] if self.prefix else []
+        listed = self._git_bytes("rev-list", "--objects", "--missing=print", sha, *scope)
+        missing = [line[1:] for line in listed.decode().split("\n") if line.startswith("?")]
+        if missing:
+            with tempfile.TemporaryFile() as ids:
+                ids.write("".join(f"{oid}\n" for oid in missing).encode())
+                ids.flush()
+                ids.seek(0)
+                self._fetch_stdin(ids, f"fetch {len(missing)} missing files")
+
+    def _fetch_stdin(self, ids: IO[bytes], what: str) -> None:
+        with self._fetch_lock:
+            try:
+                subprocess.run(
+                    [_git_exe(), "-c", "fetch.negotiationAlgorithm=noop", "fetch", "--quiet", "--no-tags",
+                     "--no-write-fetch-head", "--recurse-submodules=no", "--filter=blob:none", "--stdin", "origin"],
+                    cwd=self.git_dir, stdin=ids, capture_output=True, check=True, timeout=600,
+                    env={**os.environ, **_GIT_ENV, **self._fetch_env()},
+                )  # fmt: skip
+                self._fetched.append(what)
+            except (OSError, subprocess.SubprocessError) as e:
+                stderr = getattr(e, "stderr", b"") or b""
+                self._fetch_failed = (
+                    f"could not {what} from origin: {stderr.decode(errors='replace').strip()[-300:]}"
+                )
 
     def tree_ids(self, rev: str, paths: Iterable[str]) -> dict[str, str | None]:
         """Git object id (tree or blob) of each path at ``rev``; None for paths that do not exist there."""
@@ -267,6 +405,7 @@ class RepoHandle:
     def _write_revision(self, sha: str, dest: Path) -> list[str]:
         blobs, warnings = self._blobs(sha)
         if blobs:
+            self._fetch_missing_blobs(sha)
             self._write_blobs(blobs, dest)
         return warnings
 
@@ -307,6 +446,7 @@ class RepoHandle:
             if entry.path in before:
                 os.unlink(dest / entry.path)  # changed content or mode: written again below
         if missing:
+            self._fetch_missing_blobs(sha)
             self._write_blobs(missing, dest)
         return warnings
 
@@ -376,7 +516,13 @@ class RepoHandle:
             stdout.close()
             if proc.stderr is not None:
                 proc.stderr.close()
-            proc.wait()
+            try:
+                proc.wait()
+            except git.GitCommandError as e:
+                # After kill() the wait reports the signal as a failure: the error being raised (which object
+                # is missing) is the one to show, so this one must not replace it.
+                if ok:
+                    raise SourceError(f"git cat-file failed in {self.display}: {_stderr(e)}") from None
 
     def _copy_worktree(self, dest: Path) -> list[str]:
         root = self._require_worktree()
