@@ -75,6 +75,6 @@ def main(env: Mapping[str, str]) -> int:
     outputs = result.outputs()
     if env.get("GITHUB_OUTPUT"):
         write_outputs(env["GITHUB_OUTPUT"], outputs)
-    print("gitops-check: " + step.verdict_line(result, inputs.fail_on))
+    print("gitops-check: " + step.verdict_line(result, inputs.fail_on, inputs.mode))
     sys.stdout.flush()
     return step.step_exit(inputs.fail_on, result.exit_code)

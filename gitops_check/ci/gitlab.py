@@ -57,6 +57,6 @@ def main(env: Mapping[str, str]) -> int:
             f"gitops-check: stopped before writing its report (exit code {result.exit_code})", file=sys.stderr
         )
     write_dotenv(inputs.report_dir / DOTENV, result.outputs())
-    print("gitops-check: " + step.verdict_line(result, inputs.fail_on))
+    print("gitops-check: " + step.verdict_line(result, inputs.fail_on, inputs.mode))
     sys.stdout.flush()
     return step.step_exit(inputs.fail_on, result.exit_code)

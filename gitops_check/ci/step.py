@@ -23,7 +23,15 @@ from typing import Any
 from gitops_check.errors import ConfigError
 
 MODES = ("preview", "snapshot", "live")
-FAIL_ON = ("drift", "error", "never")
+FAIL_ON = ("auto", "drift", "error", "never")
+
+
+def default_fail_on(mode: str) -> str:
+    """``auto``: a preview fails only when something could not be checked (a change is the point of a pull
+    request); a comparison with the cluster fails on drift too."""
+    return "error" if mode == "preview" else "drift"
+
+
 PREFIX = "GITOPS_CHECK_"
 
 
@@ -43,7 +51,7 @@ class StepInputs:
     snapshot: str = ""
     base: str = ""
     head: str = ""
-    fail_on: str = "drift"
+    fail_on: str = "error"
     comment: bool = True
     comment_key: str = ""
     args: tuple[str, ...] = ()
@@ -60,9 +68,11 @@ class StepInputs:
         mode = get("MODE", "preview").lower()
         if mode not in MODES:
             raise ConfigError(f"input mode must be one of {', '.join(MODES)}, not {mode[:40]!r}")
-        fail_on = get("FAIL_ON", "drift").lower()
+        fail_on = get("FAIL_ON", "auto").lower()
         if fail_on not in FAIL_ON:
             raise ConfigError(f"input fail-on must be one of {', '.join(FAIL_ON)}, not {fail_on[:40]!r}")
+        if fail_on == "auto":
+            fail_on = default_fail_on(mode)
         try:
             args = tuple(shlex.split(env.get(PREFIX + "ARGS", ""), comments=False, posix=True))
         except ValueError as e:
@@ -214,10 +224,12 @@ def run(command: list[str], *, cwd: str | None = None) -> int:
     return subprocess.run(command, cwd=cwd, check=False).returncode
 
 
-def verdict_line(result: StepResult, fail_on: str) -> str:
+def verdict_line(result: StepResult, fail_on: str, mode: str = "") -> str:
     meaning = {0: "in sync", 1: "drift found", 2: "not everything could be checked"}.get(
         result.exit_code, "failed"
     )
+    if mode == "preview":
+        meaning = {0: "no changes", 1: "the change alters rendered resources"}.get(result.exit_code, meaning)
     passes = step_exit(fail_on, result.exit_code) == 0
     return f"gitops-check exited {result.exit_code} ({meaning}); with fail-on {fail_on} the step " + (
         "passes" if passes else "fails"

@@ -27,7 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
 ACTION = CompositeAction(ROOT / "action.yml")
 
 
-def job_env(tmp_path: Path, workspace: Path, fake: FakeGitHub, event: dict[str, object]) -> dict[str, str]:
+def job_env(
+    tmp_path: Path, workspace: Path, fake: FakeGitHub, event: dict[str, object], path: str | None = None
+) -> dict[str, str]:
     """The environment of an Actions job; PATH has this venv first, where gitops-check is installed."""
     base = {
         k: v
@@ -39,7 +41,7 @@ def job_env(tmp_path: Path, workspace: Path, fake: FakeGitHub, event: dict[str, 
     event_path.write_text(json.dumps(event))
     return {
         **base,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PATH": path or f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "CI": "true",
         "GITHUB_ACTIONS": "true",
         "GITHUB_WORKSPACE": str(workspace),
@@ -66,8 +68,9 @@ def run_action(
     *,
     event: dict[str, object] | None = None,
     token: str = FakeGitHub.WRITE_TOKEN,
+    path: str | None = None,
 ) -> ActionRun:
-    env = job_env(tmp_path, workspace, fake, event or pull_request_event())
+    env = job_env(tmp_path, workspace, fake, event or pull_request_event(), path)
     work = tmp_path / "steps"
     work.mkdir(exist_ok=True)
     return ACTION.run(

@@ -75,7 +75,8 @@ def test_merge_request_job_previews_notes_and_writes_its_reports(
     repo, base, head = two_commits(tmp_path / "project")
     job = resolve_job(load_template(ROOT / ".gitlab-ci-template.yml"), "gitops-check")
     result = run(job, pipeline(fake_gitlab, repo.path, base, head), repo.path)
-    assert result.exit_code == 1, result.stdout + result.stderr  # drift, fail-on drift
+    assert result.exit_code == 0, result.stdout + result.stderr  # a change; fail-on auto is error for preview
+    assert "with fail-on error the step passes" in result.stdout
     assert f"--base={base} --head={head}" in result.stdout
     (note,) = fake_gitlab.mr_notes(5)
     assert parse_marker(note["body"]) == ("preview", 1) and "web-config" in note["body"]
@@ -88,8 +89,8 @@ def test_merge_request_job_previews_notes_and_writes_its_reports(
     assert dotenv["GITOPS_CHECK_RESULT_EXIT_CODE"] == "1" and dotenv["GITOPS_CHECK_RESULT_DRIFT"] == "true"
     cases = [case for suite in JUnitXml.fromfile(str(reports / "gitops-check.xml")) for case in suite]
     (web,) = [c for c in cases if c.classname == "web"]
-    (failure,) = [r for r in web.result if isinstance(r, Failure)]
-    assert "-  mode: slow" in (failure.text or "") and "+  mode: fast" in (failure.text or "")
+    assert web.is_passed  # the merge request's intended change is not a failed test; its diff is the output
+    assert "-  mode: slow" in (web.system_out or "") and "+  mode: fast" in (web.system_out or "")
 
 
 def test_without_a_token_the_note_is_skipped_and_the_job_result_is_the_checks(

@@ -115,7 +115,9 @@ def test_gitlab_merge_request_on_a_shallow_clone(fake_gitlab: FakeGitLab, tmp_pa
     server, base, head = upstream(tmp_path / "server")
     checkout = clone(server, tmp_path / "checkout", "--depth=2")  # GIT_DEPTH: 2
     job = resolve_job(load_template(ROOT / ".gitlab-ci-template.yml"), "gitops-check")
-    result = run(job, pipeline(fake_gitlab, checkout.path, base, head), checkout.path, GITOPS_CHECK_FAIL_ON="error")
+    result = run(
+        job, pipeline(fake_gitlab, checkout.path, base, head), checkout.path, GITOPS_CHECK_FAIL_ON="error"
+    )
     assert result.exit_code == 0, result.stdout + result.stderr
     dotenv = (checkout.path / "gitops-check-reports" / "gitops-check.env").read_text()
     assert "GITOPS_CHECK_RESULT_EXIT_CODE=1" in dotenv and "GITOPS_CHECK_RESULT_ERRORS=0" in dotenv
