@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from junitparser import Failure, JUnitXml
+from junitparser import JUnitXml
 
 from gitops_check.publish.sticky import parse_marker
 from tests.ci.gitlabrunner import (
