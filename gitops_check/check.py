@@ -167,13 +167,20 @@ def render_repo(request: CheckRequest) -> RenderedRepo:
     errors = [*found.errors, *more.errors]
     if not rendered and not errors and not request.job.allow_empty:
         errors.append(no_apps_error())
+    notes = [*found.notes, *more.notes]
     if request.only_apps:
         rendered = [r for r in rendered if r.app.name in wanted]
+        # Another app's problem does not make the apps asked for incomplete: it is mentioned, not counted. An app
+        # asked for that its (failed) parent would have declared is still an error below.
+        notes += [
+            f"not selected, so not counted: {e.app}: {e.message}"
+            for e in errors
+            if e.app and e.app != "*" and e.app not in wanted
+        ]
+        errors = [e for e in errors if not e.app or e.app == "*" or e.app in wanted]
         for name in sorted(wanted - {r.app.name for r in rendered}):
             errors.append(AppError(name, f"no app named {name!r} was found", stage="discover"))
-    return RenderedRepo(
-        ws.label, project, rendered, resolver, errors, [*found.notes, *more.notes], list(ws.warnings), timings
-    )
+    return RenderedRepo(ws.label, project, rendered, resolver, errors, notes, list(ws.warnings), timings)
 
 
 def no_apps_error() -> AppError:

@@ -5,7 +5,7 @@
     python scripts/tools.py path NAME          print the absolute path of a built binary (exit 1 if missing)
     python scripts/tools.py versions [--json]  show what is built and what each binary reports
 
-NAME is one of: helm3, helm4, kustomize, kube-apiserver, etcd, gotemplate, goref (alias: helm = helm3).
+NAME is one of: helm3, helm4, kustomize, kube-apiserver, etcd, actionlint, gotemplate, goref (alias: helm = helm3).
 
 Binaries are cached outside the repository, in $GITOPS_CHECK_BIN_CACHE (default
 ~/.cache/gitops-check/bin), under versioned file names (helm-v3.22.0, kube-apiserver-v1.37.2, ...), with
@@ -51,6 +51,7 @@ TESTBIN_LINK = REPO_ROOT / ".testbin"
 HELM3_VERSION = "v3.22.0"
 HELM4_VERSION = "v4.3.1"
 KUSTOMIZE_VERSION = "v5.8.1"
+ACTIONLINT_VERSION = "v1.7.12"  # lints action.yml's scripts and the documented workflows (tests/ci)
 
 HEARTBEAT_SECONDS = 60
 TAIL_LINES = 60
@@ -133,6 +134,15 @@ TOOLS: dict[str, Tool] = {
             "module",
             "go.etcd.io/etcd/server/v3",
             module_dir="tools/etcd",
+        ),
+        Tool(
+            "actionlint",
+            "actionlint",
+            "actionlint",
+            ("--version",),
+            "install",
+            "github.com/rhysd/actionlint/cmd/actionlint",
+            pinned=ACTIONLINT_VERSION,
         ),
         Tool(
             "gotemplate",

@@ -342,6 +342,12 @@ def live_source(kw: dict[str, Any]) -> LiveSource | None:
         if given:
             fail(f"{flag} only applies with --live")
     if kw.get("snapshot"):
+        if not Path(kw["snapshot"]).exists():
+            raise InputError(
+                "snapshot file does not exist: nothing was rendered; check the path or write one with "
+                "gitops-check snapshot",
+                file=kw["snapshot"],
+            )
         return SnapshotSource(kw["snapshot"], assume_complete=kw.get("assume_complete_snapshot", False))
     return None
 

@@ -129,7 +129,7 @@ def _resource_case(
             case.stdout = "\n".join(head) + "\n"
         return case
     if diff.status is Status.ERROR:
-        message = clean(diff.message or "not checked").strip()
+        message = clean(diff.message or "").strip() or "not checked"
         text = budget.fit("\n".join([*head[1:], message]) + "\n", "")
         case.add_error_info(
             message=first_line(verdict, _MESSAGE_WIDTH), output=text, error_type="not-checked"
@@ -162,7 +162,7 @@ def _error_cases(
             line=error.line if error.file and error.line else None,
         )
         where = location(error.file, error.line)
-        message = clean(error.message).strip()
+        message = clean(error.message).strip() or f"{error.stage} failed (no message)"
         text = budget.fit((f"{clean(where)}: " if where else "") + message + "\n", "")
         case.add_error_info(
             message=first_line(message, _MESSAGE_WIDTH), output=text, error_type=f"{error.stage}-error"
@@ -184,7 +184,7 @@ def _finding_cases(
             file=clean(finding.file) if finding.file else None,
             line=finding.line if finding.file and finding.line else None,
         )
-        message = clean(finding.message).strip()
+        message = clean(finding.message).strip() or f"hygiene {clean(finding.rule)}"
         where = findings.where(finding)
         text = budget.fit((f"{clean(where)}: " if where else "") + message + "\n", "")
         if result.strict:
@@ -211,11 +211,21 @@ def _app_suite(
         cases.append(_resource_case(diff, name, classname, mode, budget))
     if not cases:
         cases.append(junit_xml.TestCase("(no resources)", classname=classname))
+    # Readers show a duration per case (GitLab's widget, Jenkins): the app's render time, shared by its cases.
+    share = round(app.render_seconds / len(cases), 3)
+    for case in cases:
+        if case.elapsed_sec is None:
+            case.elapsed_sec = share
     properties = {"kind": app.app.kind, "status": app_status(app).value}
     if app.app.origin:
         properties["origin"] = clean(app.app.origin)
-    stdout = "\n".join(f"warning: {clean(w)}" for w in app.warnings) or None
-    return junit_xml.TestSuite(classname, cases, properties=properties, stdout=stdout)
+    if app.warnings:
+        # In a test case of its own: GitLab shows output only inside test cases, and Jenkins' schema puts a
+        # suite's own output after its cases (junit_xml writes it before them).
+        warnings = junit_xml.TestCase("warnings", classname=classname, elapsed_sec=0.0)
+        warnings.stdout = "\n".join(f"warning: {clean(w)}" for w in app.warnings)
+        cases.append(warnings)
+    return junit_xml.TestSuite(classname, cases, properties=properties)
 
 
 def render_junit(result: CheckResult, *, case_limit: int = CASE_LIMIT, total_limit: int = TOTAL_LIMIT) -> str:
@@ -240,7 +250,23 @@ def render_junit(result: CheckResult, *, case_limit: int = CASE_LIMIT, total_lim
         suites += _baseline_suites(result.baseline, budget)
     if result.syncs:
         suites.append(_sync_suite(result, budget))
+    _readable_everywhere(suites)
     return str(junit_xml.to_xml_report_string(suites, prettyprint=True, encoding="utf-8"))
+
+
+def _readable_everywhere(suites: list[junit_xml.TestSuite]) -> None:
+    """Every case carries a time (readers show one), and classname + name is unique across the report: GitLab
+    keys tests by that pair and drops duplicates (two apps of the same name, say)."""
+    seen: set[tuple[str, str]] = set()
+    for suite in suites:
+        for case in suite.test_cases:
+            if case.elapsed_sec is None:
+                case.elapsed_sec = 0.0
+            name, n = case.name, 2
+            while (case.classname, name) in seen:
+                name, n = f"{case.name} ({n})", n + 1
+            case.name = name
+            seen.add((case.classname, name))
 
 
 SYNC_SUITE = "gitops-check sync"

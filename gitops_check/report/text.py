@@ -402,7 +402,10 @@ def resource_verdict(diff: ResourceDiff, mode: str) -> str:
         extra = f" ({manual} by hand)" if manual else ""
         return f"{label}: {plural(len(diff.changes), 'field')}{extra}"
     if diff.status is Status.ERROR and diff.message:
-        return f"{label}: {first_line(diff.message)}"
+        why = first_line(diff.message)
+        while why.lower().startswith(_NOT_CHECKED + ": "):  # "not checked: not checked: ..." says it twice
+            why = why[len(_NOT_CHECKED) + 2 :]
+        return f"{label}: {why}"
     return label
 
 

@@ -81,11 +81,11 @@ def test_parses_with_a_junit_parser(result: CheckResult) -> None:
     assert by_name[("beta", "ConfigMap/beta/beta-cm2")].is_passed
 
 
-def test_preview_failure_type(preview_result: CheckResult) -> None:
+def test_preview_changes_pass_with_their_diff(preview_result: CheckResult) -> None:
     root = ET.fromstring(render_junit(preview_result))
-    failure = _cases(root)[("shop", "ConfigMap/shop/settings")].find("failure")
-    assert failure is not None and failure.get("type") == "change" and failure.get("message") == "added"
-    assert "--- base: ConfigMap/shop/settings" in (failure.text or "")
+    case = _cases(root)[("shop", "ConfigMap/shop/settings")]
+    assert case.find("failure") is None  # the change a pull request intends is not a failed test
+    assert "--- base: ConfigMap/shop/settings" in (case.findtext("system-out") or "")
 
 
 def test_control_characters_give_valid_xml() -> None:
