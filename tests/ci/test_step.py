@@ -49,7 +49,7 @@ def test_snapshot_and_live_commands_and_extra_args() -> None:
     ("env", "message"),
     [
         ({"mode": "diff"}, "input mode must be one of preview, snapshot, live"),
-        ({"fail_on": "always"}, "input fail-on must be one of drift, error, never"),
+        ({"fail_on": "always"}, "input fail-on must be one of auto, drift, error, never"),
         ({"mode": "snapshot"}, "mode snapshot needs the snapshot input"),
         ({"comment": "maybe"}, "input comment must be true or false"),
         ({"args": "--app 'unclosed"}, "input args cannot be split into words"),
