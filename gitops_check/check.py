@@ -35,6 +35,7 @@ from gitops_check.model import (
     ResourceKey,
     Workspace,
 )
+from gitops_check.remote import http
 from gitops_check.render.base import ToolFinder
 from gitops_check.rendering import Rendered, render_tree
 from gitops_check.sources.git import RepoHandle, open_repo
@@ -195,6 +196,7 @@ def no_apps_error() -> AppError:
 
 def run_check(request: CheckRequest) -> CheckResult:
     start = time.perf_counter()
+    fetches = http.STATS.total
     if request.default_source is not None:
         request.default_source.prefetch()
     done = render_repo(request)
@@ -205,6 +207,7 @@ def run_check(request: CheckRequest) -> CheckResult:
     compare_rendered(request.diff, done.rendered, done.resolver, done.project, result)
     _hygiene(request, done, result)
     result.timings["total"] = time.perf_counter() - start
+    result.stats["fetch_requests"] = http.STATS.total - fetches  # HTTP requests for charts and artifacts
     return result
 
 

@@ -183,6 +183,7 @@ def compare_rendered(
             continue
         assert r.output is not None
         app_result.warnings.extend(r.output.warnings)
+        app_result.resolved.extend(r.output.resolved)
         if r.app.name in unresolved:
             app_result.errors.append(AppError(r.app.name, unresolved[r.app.name], stage="cluster"))
             continue

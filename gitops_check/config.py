@@ -22,6 +22,7 @@ from gitops_check.model import (
     PluginCommand,
     PluginDefinition,
 )
+from gitops_check.remote.policy import NetworkPolicy
 
 PROJECT_FILE = ".gitops-check.yaml"
 PROJECT_FILE_ALIASES = (".gitops-check.yaml", ".gitops-check.yml")
@@ -71,6 +72,8 @@ class RenderOptions:
     # ``helm-v3.22.0``), checked against the binary the job chose; it never chooses one (see ToolFinder).
     helm_required: str | None = None
     kustomize_required: str | None = None
+    # Where charts, artifacts and other repositories may be fetched from (the job's policy, see remote/policy.py).
+    network: NetworkPolicy = field(default_factory=NetworkPolicy)
     # Fields given on the command line (or their environment variables): the project file's ``render``
     # section does not override them (``with_project_render``).
     explicit: frozenset[str] = frozenset()
@@ -178,6 +181,7 @@ RENDER_KEYS = {
     "workers": "workers",
     "helm": "helm_required",
     "kustomize": "kustomize_required",
+    "network": "network",
 }
 # The project file comes from the checked commit, so a pull request could change it: it cannot choose a binary
 # at all (that is --helm/--kustomize or their environment variables, the job's choice). ``render.helm: helm4``
@@ -228,9 +232,17 @@ def _render_defaults(section: Mapping[str, Any], ctx: Ctx) -> dict[str, Any]:
             values = [value] if isinstance(value, str) else sequence(value, c)
             out["api_versions"] = tuple(_version_text(v, c.sub(f"[{i}]")) for i, v in enumerate(values))
         elif key == "allowRemoteBases":
+            # The commit can only restrict: ``true`` here widens nothing (only --allow-remote-bases does).
             out["allow_remote_bases"] = boolean(value, c)
         elif key == "timeout":
             out["timeout"] = parse_duration_seconds(value, c)
+        elif key == "network":
+            section = mapping(value, c, {"offline", "allowHosts"})
+            hosts = section.get("allowHosts")
+            out["network"] = {
+                "offline": boolean(section.get("offline", False), c.sub("offline")),
+                "allow_hosts": strings(hosts, c.sub("allowHosts")) if hosts is not None else None,
+            }
         elif key == "workers":
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 64:
                 raise c.error(f"expected a whole number from 1 to 64, got {value!r}")
@@ -262,6 +274,16 @@ def with_project_render(options: RenderOptions, project: ProjectConfig | None) -
     for name in _ONLY_LOWER:
         if name in defaults:
             defaults[name] = min(defaults[name], getattr(options, name))
+    # Widening what is fetched belongs to the job: the commit may switch remote bases off, never on.
+    if "allow_remote_bases" in project.render_defaults:
+        defaults["allow_remote_bases"] = options.allow_remote_bases and bool(
+            project.render_defaults["allow_remote_bases"]
+        )
+    network = project.render_defaults.get("network")
+    if isinstance(network, dict):
+        defaults["network"] = options.network.restricted(
+            offline=bool(network.get("offline")), allow_hosts=network.get("allow_hosts")
+        )
     return dataclasses.replace(options, **defaults) if defaults else options
 
 

@@ -65,3 +65,10 @@ class PublishError(GitopsCheckError):
 
 class SyncError(GitopsCheckError):
     """A sync could not be requested or did not succeed."""
+
+
+class FetchError(SourceError):
+    """Something outside the repository (a chart, an artifact, another Git repository) could not be fetched.
+
+    The message names the URL with any credentials removed and the reason; the app is "not checked".
+    """

@@ -25,7 +25,7 @@ import json
 import os
 import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,6 +115,10 @@ class AppInputs:
     unresolved: tuple[str, ...] = ()
     # The file declaring the app (an Application manifest): part of the key, but not read by the render.
     declared: str | None = None
+    # What the render fetches from outside the repository: (kind, location, name, wanted) with kind "chart"
+    # (a Helm or OCI chart) or "oci" (a Flux OCIRepository, location its settings as JSON). Their resolved
+    # versions and digests become part of the key (``content_key``'s ``resolve``).
+    remote: tuple[tuple[str, str, str, str], ...] = ()
 
 
 def norm(path: str) -> str:
@@ -134,6 +138,7 @@ class _Collector:
         self.index = tree.index
         self.paths: set[str] = set()
         self.unresolved: list[str] = []
+        self.remote: list[tuple[str, str, str, str]] = []
         self._walked: set[str] = set()
 
     def add(self, path: str, what: str) -> str | None:
@@ -227,6 +232,11 @@ class _Collector:
                     )
                     if rel is not None:
                         self.chart(rel)
+                elif isinstance(repository, str) and repository.startswith(("https://", "http://", "oci://")):
+                    assert isinstance(dep, dict)
+                    self.remote.append(
+                        ("chart", repository, str(dep.get("name")), str(dep.get("version") or ""))
+                    )
 
     # ------------------------------------------------------------------------------------------ helpers
 
@@ -262,11 +272,19 @@ def _source_inputs(c: _Collector, app: App, source: Source, plugins_discover: bo
         # A plugin gets the whole repository and the commit id, and its commands may read anything.
         c.unresolved.append("config management plugin (its output may depend on anything)")
         return
-    if source.repo is not None:
-        c.unresolved.append(f"source from another repository ({source.repo})")
+    # Fetched sources: their content is pinned by the resolved digest; value files other than ``$ref/...``
+    # ones are read from the fetched content too.
+    if source.oci is not None:
+        c.remote.append(("oci", json.dumps(plain(source.oci), sort_keys=True), "", ""))
         return
     if source.chart:
-        c.unresolved.append(f"chart {source.chart} from a Helm repository")
+        c.remote.append(("chart", source.repo or "", source.chart, source.target_revision or ""))
+        for value_file in source.helm.value_files:
+            if value_file.strip().startswith("$"):
+                _value_file(c, app, "", value_file)
+        return
+    if source.repo is not None:
+        c.unresolved.append(f"source from another repository ({source.repo})")
         return
     folder = c.add(source.path, "path")
     if folder is None:
@@ -374,7 +392,10 @@ def app_inputs(app: App, tree: Tree, *, plugins_discover: bool = False) -> AppIn
             continue  # only names a repository for "$ref/..." value files; renders nothing itself
         _source_inputs(c, app, source, plugins_discover)
     _follow_symlinks(c)
-    return AppInputs(frozenset(c.paths), tuple(dict.fromkeys(c.unresolved)), origin_file(app, tree.index))
+    return AppInputs(
+        frozenset(c.paths), tuple(dict.fromkeys(c.unresolved)), origin_file(app, tree.index),
+        tuple(dict.fromkeys(c.remote)),
+    )  # fmt: skip
 
 
 def same_inputs(app: App, inputs: AppInputs, old: Tree, new: Tree) -> bool:
@@ -440,7 +461,13 @@ def context_text(context: Mapping[str, Any]) -> str:
 
 
 def content_key(
-    app: App, inputs: AppInputs, tree: Tree, context: Mapping[str, Any] | str, *, material: str | None = None
+    app: App,
+    inputs: AppInputs,
+    tree: Tree,
+    context: Mapping[str, Any] | str,
+    *,
+    material: str | None = None,
+    resolve: Callable[[tuple[str, str, str, str]], str | None] | None = None,
 ) -> str | None:
     """A hash of everything the app's render depends on; None when that cannot be pinned down (always render).
 
@@ -450,12 +477,19 @@ def content_key(
     """
     if inputs.unresolved:
         return None
+    resolved = []
+    for item in inputs.remote:  # a chart version or an artifact digest: what was published counts
+        found = resolve(item) if resolve is not None else None
+        if found is None:
+            return None
+        resolved.append(found)
     parts = {
         "version": KEY_VERSION,
         "app": material if material is not None else app_material(app),
         "inputs": {p: list(tree.index[p]) if p in tree.index else None for p in sorted(inputs.paths)},
         "declared": list(tree.index[inputs.declared]) if inputs.declared else None,
         "context": context if isinstance(context, str) else context_text(context),
+        "remote": resolved,
     }
     text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()

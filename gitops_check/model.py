@@ -272,12 +272,31 @@ class PluginSource:
 
 
 @dataclass(frozen=True)
+class OCIArtifact:
+    """A Flux OCIRepository (or an OCI chart reference): where it is and which manifest and layer to take."""
+
+    url: str  # oci://registry/repository
+    tag: str | None = None
+    semver: str | None = None
+    semver_filter: str | None = None
+    digest: str | None = None
+    media_type: str | None = None  # layerSelector.mediaType; None: the first layer
+    operation: str = (
+        "extract"  # layerSelector.operation: extract (a tar.gz of files) or copy (a chart archive)
+    )
+    insecure: bool = False  # plain HTTP
+
+
+@dataclass(frozen=True)
 class Source:
     """One input of an app: a folder of a repository rendered with one tool."""
 
     path: str  # relative to the repository root, "" or "." for the root
     tool: Tool = Tool.AUTO
     repo: str | None = None  # None: the repository being checked
+    # The other repository's URL as written (``repo`` is its canonical form): fetched at ``target_revision`` when
+    # --repo-map does not map it.
+    repo_url: str | None = None
     helm: HelmOptions = field(default_factory=HelmOptions)
     kustomize: KustomizeOptions = field(default_factory=KustomizeOptions)
     directory: DirectoryOptions = field(default_factory=DirectoryOptions)
@@ -291,6 +310,8 @@ class Source:
     kustomize_build: KustomizeBuild | None = None
     # Argo CD: the plugin block (Tool.PLUGIN), or for a source without a tool, what plugin discovery needs.
     plugin: PluginSource | None = None
+    # The files come from an OCI artifact (Flux OCIRepository), not from a Git repository.
+    oci: OCIArtifact | None = None
 
 
 @dataclass(frozen=True)
@@ -632,6 +653,8 @@ class AppResult:
     errors: list[AppError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     render_seconds: float = 0.0
+    # What was fetched from outside the repository: "podinfo 6.x -> 6.14.1 (sha256:…) from https://…".
+    resolved: list[str] = field(default_factory=list)
     # Preview only: "added" / "removed" when the whole app appears or disappears with the change.
     change: str | None = None
     # Hooks the agent runs at sync (diff/hooks.py): reported apart, never compared or pruned.

@@ -168,9 +168,9 @@ def check_size(size: int, where: str, limit: int | None = None) -> None:
         )
 
 
-def load_yaml_documents(text: str | bytes, where: str) -> Iterator[Document]:
+def load_yaml_documents(text: str | bytes, where: str, limit: int | None = None) -> Iterator[Document]:
     """Parse a multi-document YAML stream; empty documents are skipped. Raises InputError with file:line."""
-    check_size(len(text), where)
+    check_size(len(text), where, limit)
     may_alias = ("*" in text) if isinstance(text, str) else (b"*" in text)
     loader = _Loader(text)
     try:
@@ -209,7 +209,7 @@ def load_json(text: str | bytes, where: str) -> Any:
         raise InputError("JSON nested too deeply", file=where) from None
 
 
-def load_documents(text: str | bytes, where: str) -> Iterator[Document]:
+def load_documents(text: str | bytes, where: str, limit: int | None = None) -> Iterator[Document]:
     """YAML or JSON by content: JSON (one value) is much faster to parse, so use json when it looks like JSON."""
     first = text.lstrip()[:1]
     if first in ("{", "[", b"{", b"["):
@@ -222,12 +222,12 @@ def load_documents(text: str | bytes, where: str) -> Iterator[Document]:
             raise InputError("not UTF-8 text", file=where) from None
         except RecursionError:
             raise InputError("JSON nested too deeply", file=where) from None
-    yield from load_yaml_documents(text, where)
+    yield from load_yaml_documents(text, where, limit)
 
 
-def load_one(text: str | bytes, where: str) -> Any:
+def load_one(text: str | bytes, where: str, limit: int | None = None) -> Any:
     """A file that must hold exactly one document (project file, values file); empty -> None."""
-    docs = list(load_documents(text, where))
+    docs = list(load_documents(text, where, limit))
     if not docs:
         return None
     if len(docs) > 1:

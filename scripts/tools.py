@@ -5,7 +5,8 @@
     python scripts/tools.py path NAME          print the absolute path of a built binary (exit 1 if missing)
     python scripts/tools.py versions [--json]  show what is built and what each binary reports
 
-NAME is one of: helm3, helm4, kustomize, kube-apiserver, etcd, actionlint, gotemplate, goref (alias: helm = helm3).
+NAME is one of: helm3, helm4, kustomize, registry, kube-apiserver, etcd, actionlint, gotemplate, goref (alias: helm = helm3).
+registry is the OCI distribution registry the remote-source tests push charts and artifacts to.
 
 Binaries are cached outside the repository, in $GITOPS_CHECK_BIN_CACHE (default
 ~/.cache/gitops-check/bin), under versioned file names (helm-v3.22.0, kube-apiserver-v1.37.2, ...), with
@@ -52,6 +53,7 @@ HELM3_VERSION = "v3.22.0"
 HELM4_VERSION = "v4.3.1"
 KUSTOMIZE_VERSION = "v5.8.1"
 ACTIONLINT_VERSION = "v1.7.12"  # lints action.yml's scripts and the documented workflows (tests/ci)
+REGISTRY_VERSION = "v3.1.2"
 
 HEARTBEAT_SECONDS = 60
 TAIL_LINES = 60
@@ -116,6 +118,15 @@ TOOLS: dict[str, Tool] = {
             "install",
             "sigs.k8s.io/kustomize/kustomize/v5",
             pinned=KUSTOMIZE_VERSION,
+        ),
+        Tool(
+            "registry",
+            "registry",
+            "registry",
+            ("--version",),
+            "install",
+            "github.com/distribution/distribution/v3/cmd/registry",
+            pinned=REGISTRY_VERSION,
         ),
         Tool(
             "kube-apiserver",

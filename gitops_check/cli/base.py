@@ -23,6 +23,7 @@ from gitops_check.config import (
 )
 from gitops_check.errors import ConfigError, GitopsCheckError, InputError
 from gitops_check.model import CheckResult, KustomizeBuild, LiveSource, PluginDefinition
+from gitops_check.remote.policy import NetworkPolicy
 
 if TYPE_CHECKING:
     from gitops_check.cluster.live import LiveCluster
@@ -138,6 +139,22 @@ def render_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--allow-kustomize-exec", is_flag=True, envvar="GITOPS_CHECK_ALLOW_KUSTOMIZE_EXEC",
                      help="Let kustomize run KRM exec functions when build options enable them "
                           "(--enable-alpha-plugins / --enable-exec): they run programs named by the repository."),
+        click.option("--offline", is_flag=True, envvar="GITOPS_CHECK_OFFLINE",
+                     help="Fetch nothing: apps from Helm/OCI/other Git repositories are not checked (exit 2)."),
+        click.option("--allow-host", "allow_hosts", multiple=True, envvar="GITOPS_CHECK_ALLOW_HOSTS", metavar="PATTERN",
+                     help="Only fetch from hosts matching PATTERN (host or host:port, * wildcards; repeatable). "
+                          "Naming a host exactly also allows it on a loopback or private address."),
+        click.option("--fetch-ca-file", "ca_file", type=click.Path(dir_okay=False, exists=True), envvar="GITOPS_CHECK_FETCH_CA_FILE",
+                     help="CA bundle for HTTPS chart repositories and registries (default: the system's)."),
+        click.option("--fetch-cache-dir", "cache_dir", type=click.Path(file_okay=False), envvar="GITOPS_CHECK_FETCH_CACHE_DIR",
+                     help="Cache of fetched charts and artifacts (default: ~/.cache/gitops-check/remote)."),
+        click.option("--max-download-size", type=click.IntRange(1), default=256, show_default=True,
+                     envvar="GITOPS_CHECK_MAX_DOWNLOAD_MB", metavar="MIB", help="Largest download accepted, in MiB."),
+        click.option("--fetch-timeout", type=click.FloatRange(1), default=30.0, show_default=True,
+                     envvar="GITOPS_CHECK_FETCH_TIMEOUT", help="Seconds per network request."),
+        click.option("--index-ttl", type=click.FloatRange(0), default=0.0, show_default=True,
+                     envvar="GITOPS_CHECK_INDEX_TTL",
+                     help="Seconds a cached index.yaml is used without asking the server (0: revalidate each run)."),
     ])  # fmt: skip
 
 
@@ -275,6 +292,7 @@ def build_render_options(kw: dict[str, Any]) -> RenderOptions:
         kustomize_build=_kustomize_build(kw.get("kustomize_build_options")),
         allow_kustomize_exec=bool(kw.get("allow_kustomize_exec")),
         plugins=_plugins(kw.get("plugin_files") or ()),
+        network=network_policy(kw),
         explicit=frozenset(field for param, field in _RENDER_PARAMS.items() if _given(param, kw)),
     )
 
@@ -298,6 +316,23 @@ def _kustomize_build(text: str | None) -> KustomizeBuild | None:
         return parse_kustomize_build_options(text, "--kustomize-build-options")
     except ConfigError as e:
         raise click.BadParameter(e.message, param_hint="--kustomize-build-options") from None
+
+
+def network_policy(kw: dict[str, Any]) -> NetworkPolicy:
+    """The job's network policy from the render options (command line or environment only)."""
+    from gitops_check.remote.charts import reset
+
+    reset()  # credentials and indexes are read afresh for each run
+    hosts = tuple(h for value in kw.get("allow_hosts") or () for h in value.replace(",", " ").split())
+    return NetworkPolicy(
+        offline=bool(kw.get("offline")),
+        allow_hosts=hosts,
+        ca_file=kw.get("ca_file"),
+        cache_dir=kw.get("cache_dir"),
+        max_download=int(kw.get("max_download_size") or 256) * 1024 * 1024,
+        timeout=float(kw.get("fetch_timeout") or 30.0),
+        index_ttl=float(kw.get("index_ttl") or 0.0),
+    )
 
 
 def _given(param: str, kw: dict[str, Any]) -> bool:

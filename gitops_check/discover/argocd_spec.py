@@ -222,7 +222,7 @@ def _source(
         path=str(raw.get("path") or "").strip() or ".",
         tool=tool,
         repo=repo,
-        helm=_helm(raw.get("helm") or {}, name, env, where),
+        helm=_helm(raw.get("helm") or {}, name, env, where, _ref_names(spec)),
         kustomize=_kustomize(raw.get("kustomize") or {}, env, where),
         directory=_directory(raw.get("directory") or {}, env, where),
         chart=chart,
@@ -230,6 +230,7 @@ def _source(
         ref=_opt_str(raw.get("ref")),
         kustomize_build=build,
         plugin=plugin,
+        repo_url=url if repo is not None and not chart and "@" not in repo else None,
     )
 
 
@@ -341,7 +342,22 @@ def _strs(value: Any, where: str) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
-def _helm(h: Mapping[str, Any], name: str, env: Mapping[str, str], where: str) -> HelmOptions:
+def _ref_names(spec: Mapping[str, Any]) -> frozenset[str]:
+    """``$name`` of every multi-source ``ref``: value files starting with one are references, not substituted."""
+    sources = spec.get("sources")
+    return frozenset(
+        f"${s['ref']}" for s in sources if isinstance(s, dict) and s.get("ref")
+    ) if isinstance(sources, list) else frozenset()  # fmt: skip
+
+
+def _value_file(text: str, env: Mapping[str, str], refs: frozenset[str]) -> str:
+    """Argo CD checks for a ``$ref/`` reference on the raw path and substitutes variables only in the others."""
+    return text if text.split("/", 1)[0] in refs else envsubst(text, env)
+
+
+def _helm(
+    h: Mapping[str, Any], name: str, env: Mapping[str, str], where: str, refs: frozenset[str] = frozenset()
+) -> HelmOptions:
     if not isinstance(h, dict):
         raise ConfigError(f"{where}.helm: expected a mapping")
     values: tuple[dict[str, Any], ...] = ()
@@ -373,7 +389,9 @@ def _helm(h: Mapping[str, Any], name: str, env: Mapping[str, str], where: str) -
     return HelmOptions(
         release_name=_opt_str(h.get("releaseName")) or name,
         namespace=_opt_str(h.get("namespace")),
-        value_files=tuple(envsubst(v, env) for v in _strs(h.get("valueFiles"), f"{where}.helm.valueFiles")),
+        value_files=tuple(
+            _value_file(v, env, refs) for v in _strs(h.get("valueFiles"), f"{where}.helm.valueFiles")
+        ),
         values=values,
         parameters=tuple(params),
         file_parameters=tuple(file_params),

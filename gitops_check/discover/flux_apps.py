@@ -17,7 +17,7 @@ from typing import Any
 from gitops_check import yamlio
 from gitops_check.discover.dispatch import DiscoverOptions
 from gitops_check.discover.flux_objects import FluxObject, SourceIndex, normalize_path
-from gitops_check.discover.flux_sources import AppProblem, Where, chart_source, git_source
+from gitops_check.discover.flux_sources import AppProblem, Where, chart_source, git_source, oci_source
 from gitops_check.discover.flux_values import FluxSettings, ObjectSource, ValuesError, helm_values
 from gitops_check.discover.flux_values import substitute_variables as _variables
 from gitops_check.model import (
@@ -62,7 +62,13 @@ def app_name(obj: FluxObject, tree: str | None) -> str:
 
 def kustomization_app(obj: FluxObject, ctx: Context) -> App:
     spec = obj.spec
-    repo, source_ws, source_label = git_source(spec.get("sourceRef"), obj, ctx.where)
+    artifact = oci_source(spec.get("sourceRef"), obj, ctx.where)
+    git = None
+    if artifact is not None:
+        repo, source_ws, source_label = None, None, artifact[1]
+    else:
+        git = git_source(spec.get("sourceRef"), obj, ctx.where)
+        repo, source_ws, source_label = git.repo, git.ws, git.label
     path = normalize_path(spec.get("path"))
     if path is None:
         raise AppProblem(
@@ -81,7 +87,9 @@ def kustomization_app(obj: FluxObject, ctx: Context) -> App:
         common_labels=_str_map(_map(spec, "commonMetadata").get("labels")),
         common_annotations=_str_map(_map(spec, "commonMetadata").get("annotations")),
         patches=tuple(_patch(p) for p in _list(spec, "patches")),
-        components=_components(spec, source_ws, path),
+        components=_components(spec, source_ws, path)
+        if source_ws is not None
+        else tuple(str(c) for c in _list(spec, "components")),
     )
     labels = {OBJECT_LABEL: obj.id, **({TREE_LABEL: ctx.tree} if ctx.tree else {})}
     if ctx.settings.strict_substitution:
@@ -95,6 +103,9 @@ def kustomization_app(obj: FluxObject, ctx: Context) -> App:
                 repo=repo,
                 kustomize=overrides,
                 substitute=variables or None,
+                oci=artifact[0] if artifact is not None else None,
+                repo_url=git.url if git is not None else None,
+                target_revision=git.revision if git is not None else None,
             ),
         ),
         destination=_destination(spec, ctx, spec.get("targetNamespace")),
@@ -146,6 +157,8 @@ def helmrelease_app(obj: FluxObject, ctx: Context) -> App:
                 kustomize=post,
                 chart=source.chart,
                 target_revision=source.target_revision,
+                oci=source.oci,
+                repo_url=source.repo_url,
             ),
         ),
         destination=_destination(spec, ctx, target_ns),

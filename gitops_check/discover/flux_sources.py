@@ -1,7 +1,6 @@
-"""Which files a Flux object's source is: a GitRepository of this repository or a mapped clone, else a reason.
-
-Only Git sources can be checked: an OCIRepository, a Bucket, or a chart from a HelmRepository or an OCI
-registry needs the network, which gitops-check does not use. Credentials in URLs are never shown.
+"""Which files a Flux object's source is: a GitRepository of this repository or a mapped clone, an
+OCIRepository (fetched when rendering, under the job's network policy), or a chart from a HelmRepository;
+else a reason. Credentials in URLs are never shown.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from typing import Any
 from gitops_check import repourl
 from gitops_check.discover.dispatch import DiscoverOptions
 from gitops_check.discover.flux_objects import FluxObject, SourceIndex, display_url, normalize_path
-from gitops_check.model import HelmOptions, Workspace
+from gitops_check.model import HelmOptions, OCIArtifact, Workspace
 
 
 class AppProblem(Exception):
@@ -30,21 +29,32 @@ class Where:
     sources: SourceIndex
 
 
-def git_source(ref: Any, obj: FluxObject, where: Where) -> tuple[str | None, Workspace, str]:
-    """(Source.repo, the workspace with its files, a label) for a sourceRef that must be a GitRepository."""
+@dataclass(frozen=True)
+class GitSource:
+    repo: str | None  # Source.repo: None for this repository, else the canonical URL
+    ws: Workspace | None  # its files when known at discovery (this repository, a mapped clone); None: fetched
+    label: str
+    url: str | None = None  # to fetch: the URL as written
+    revision: str | None = None  # to fetch: remote.gitfetch.flux_revision of spec.ref
+
+
+def git_source(ref: Any, obj: FluxObject, where: Where) -> GitSource:
+    """Where a sourceRef that must be a GitRepository takes its files from."""
     if not isinstance(ref, dict) or not ref.get("name"):
         raise AppProblem("spec.sourceRef needs kind and name")
     kind, name = str(ref.get("kind") or ""), str(ref["name"])
     namespace = str(ref.get("namespace") or obj.namespace)
     if kind != "GitRepository":
         raise AppProblem(
-            f"source {kind} {namespace}/{name} is not a Git repository: fetching it needs the network, which "
-            "gitops-check does not use"
+            f"source {kind} {namespace}/{name} is not a Git repository or an OCIRepository, which gitops-check "
+            "cannot fetch"
         )
     source = where.sources.get(kind, namespace, name)
     if source is None:
         if (namespace, name) == ("flux-system", "flux-system"):
-            return None, where.ws, "GitRepository flux-system/flux-system (taken to be this repository)"
+            return GitSource(
+                None, where.ws, "GitRepository flux-system/flux-system (taken to be this repository)"
+            )
         raise AppProblem(
             f"GitRepository {namespace}/{name} is not defined in the repository or the parent's output, so "
             "gitops-check cannot tell which repository it is"
@@ -53,13 +63,50 @@ def git_source(ref: Any, obj: FluxObject, where: Where) -> tuple[str | None, Wor
     canonical = repourl.canonical(url)
     label = f"GitRepository {namespace}/{name}"
     if canonical in where.options.this_repo_urls:
-        return None, where.ws, f"{label} (this repository)"
+        return GitSource(None, where.ws, f"{label} (this repository)")
     mapped = where.options.repo_map.get(canonical)
     if mapped is not None:
-        return canonical, mapped, f"{label} ({display_url(url)}, mapped)"
-    raise AppProblem(
-        f"{label} points at {display_url(url)}, which is neither this repository nor mapped: pass "
-        f"--repo-map {display_url(url)}=PATH (or --repo-url if it is this repository)"
+        return GitSource(canonical, mapped, f"{label} ({display_url(url)}, mapped)")
+    if not url:
+        raise AppProblem(f"{label} has no spec.url")
+    from gitops_check.remote.gitfetch import flux_revision
+
+    ref_spec = source.spec.get("ref")
+    revision = flux_revision(ref_spec if isinstance(ref_spec, dict) else None)
+    return GitSource(canonical, None, f"{label} ({display_url(url)})", url, revision)
+
+
+def oci_source(ref: Any, obj: FluxObject, where: Where) -> tuple[OCIArtifact, str] | None:
+    """The artifact of a sourceRef naming an OCIRepository (None for other kinds)."""
+    if not isinstance(ref, dict) or str(ref.get("kind") or "") != "OCIRepository":
+        return None
+    name = str(ref.get("name") or "")
+    namespace = str(ref.get("namespace") or obj.namespace)
+    source = where.sources.get("OCIRepository", namespace, name)
+    if source is None:
+        raise AppProblem(
+            f"OCIRepository {namespace}/{name} is not defined in the repository or the parent's output"
+        )
+    return oci_artifact(
+        source.spec
+    ), f"OCIRepository {namespace}/{name} ({display_url(str(source.spec.get('url') or ''))})"
+
+
+def oci_artifact(spec: Mapping[str, Any], media_type: str | None = None) -> OCIArtifact:
+    url = str(spec.get("url") or "")
+    if not url.startswith("oci://"):
+        raise AppProblem(f"OCIRepository url {display_url(url)!r} must start with oci://")
+    ref = _map(spec, "ref")
+    selector = _map(spec, "layerSelector")
+    return OCIArtifact(
+        url=url,
+        tag=_opt_str(ref, "tag"),
+        semver=_opt_str(ref, "semver"),
+        semver_filter=_opt_str(ref, "semverFilter"),
+        digest=_opt_str(ref, "digest"),
+        media_type=_opt_str(selector, "mediaType") or media_type,
+        operation=str(selector.get("operation") or "extract"),
+        insecure=spec.get("insecure") is True,
     )
 
 
@@ -70,6 +117,8 @@ class Chart:
     helm: HelmOptions
     chart: str | None = None
     target_revision: str | None = None
+    oci: OCIArtifact | None = None
+    repo_url: str | None = None
 
 
 def chart_source(obj: FluxObject, where: Where) -> tuple[Chart, str]:
@@ -82,14 +131,15 @@ def chart_source(obj: FluxObject, where: Where) -> tuple[Chart, str]:
         if kind == "HelmChart" and source is not None:
             return _chart_from_spec(source.spec, source, where)
         if kind == "OCIRepository" and source is not None:
-            url = str(source.spec.get("url") or "")
-            return Chart(".", url, HelmOptions(), chart=url), f"OCIRepository {namespace}/{name}"
+            artifact = oci_artifact(source.spec)
+            label = f"OCIRepository {namespace}/{name} ({display_url(artifact.url)})"
+            return Chart(".", None, HelmOptions(), oci=artifact), label
         raise AppProblem(
             f"spec.chartRef {kind} {namespace}/{name} is not defined in the repository or unsupported"
         )
     if str(chart.get("kind") or "HelmChart") == "OCIRepository":
-        url = str(_map(chart, "spec").get("url") or "")
-        return Chart(".", url, HelmOptions(), chart=url), f"OCI chart {url}"
+        artifact = oci_artifact(_map(chart, "spec"))
+        return Chart(".", None, HelmOptions(), oci=artifact), f"OCI chart {display_url(artifact.url)}"
     if not chart:
         raise AppProblem("HelmRelease has neither spec.chart nor spec.chartRef")
     return _chart_from_spec(_map(chart, "spec"), obj, where)
@@ -113,11 +163,12 @@ def _chart_from_spec(chart: Mapping[str, Any], owner: FluxObject, where: Where) 
         name = str(chart.get("chart") or "")
         found = Chart(".", url, helm, chart=name, target_revision=_opt_str(chart, "version"))
         return found, f"chart {name} from {display_url(url)}"
-    repo_key, _, label = git_source(ref, owner, where)
+    git = git_source(ref, owner, where)
     path = normalize_path(chart.get("chart"))
     if path is None:
-        raise AppProblem(f"chart path {chart.get('chart')!r} is not a path inside {label}")
-    return Chart(path, repo_key, helm), f"chart {path} of {label}"
+        raise AppProblem(f"chart path {chart.get('chart')!r} is not a path inside {git.label}")
+    found = Chart(path, git.repo, helm, repo_url=git.url, target_revision=git.revision)
+    return found, f"chart {path} of {git.label}"
 
 
 def _map(data: Mapping[str, Any], key: str) -> dict[str, Any]:

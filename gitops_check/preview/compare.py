@@ -99,6 +99,7 @@ def _keyed(
                 AppError(state.app.name, problem.message, problem.origin.file, problem.origin.line, "render")
             )
     result.warnings.extend(prefix + w for w in state.output.warnings)
+    result.resolved.extend(prefix + r for r in state.output.resolved)
     return {m.key: m for m in keyed.manifests}
 
 

@@ -35,6 +35,7 @@ from gitops_check.inputs import (
 )
 from gitops_check.model import App, AppError, SecretHashing
 from gitops_check.preview.sniff import Sniffer
+from gitops_check.remote.charts import resolution_key
 from gitops_check.render.base import RenderOutput, ToolFinder, render_app
 from gitops_check.render.cache import RenderCache, seal
 
@@ -192,7 +193,12 @@ class Planner:
         return same_inputs(app, base.inputs, self.sides["base"].tree, self.sides["head"].tree)
 
     def _keyer(self, app: App, inputs: AppInputs, tree: Tree, context: str) -> Callable[[], str | None]:
-        return lambda: content_key(app, inputs, tree, context, material=self._material(app))
+        network = self.render.network
+
+        def resolve(item: tuple[str, str, str, str]) -> str | None:
+            return resolution_key(item, network)
+
+        return lambda: content_key(app, inputs, tree, context, material=self._material(app), resolve=resolve)
 
     def _material(self, app: App) -> str:
         """``app_material``, once per App object: both commits share them when the project file is unchanged."""

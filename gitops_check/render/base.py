@@ -33,6 +33,8 @@ KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization
 class RenderOutput:
     objects: list[RawObject] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # What was fetched from outside the repository, one line each (remote.charts.ResolvedChart.describe()).
+    resolved: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -121,13 +123,14 @@ def render_app(
     tools = tools or ToolFinder(options)
     out = RenderOutput()
     try:
-        refs = _ref_workspaces(app, ws, repos or {})
+        refs = _ref_workspaces(app, ws, repos or {}, options)
         for source in app.sources:
             if source.ref and normalize_path(source.path) == ".":
                 continue  # Argo CD: a source that only names a ref provides value files, it renders nothing
             part = _render_source(app, source, ws, options, tools, repos or {}, refs)
             out.objects.extend(o for o in part.objects if not is_null_list(o.body))
             out.warnings.extend(part.warnings)
+            out.resolved.extend(part.resolved)
     except GitopsCheckError as e:
         e.located(app=app.name)
         raise
@@ -153,13 +156,28 @@ def _render_source(
     repos: Mapping[str, Workspace],
     refs: Mapping[str, Workspace],
 ) -> RenderOutput:
-    if source.chart:
-        raise RenderError(
-            f"chart {source.chart!r} comes from the Helm repository {source.repo}: fetching it needs the network, "
-            "which gitops-check does not use; vendor the chart into the repository and point the app at its folder"
-        )
-    src_ws = _source_workspace(source, ws, repos)
+    if source.chart or source.oci is not None:
+        from gitops_check.render.remote import render_remote
+
+        return render_remote(app, source, options, tools, refs)
+    resolved: list[str] = []
+    src_ws = _source_workspace(source, ws, repos, options, resolved)
     path = normalize_path(source.path)
+    out = render_folder(app, source, src_ws, path, options, tools, refs)
+    out.resolved[:0] = resolved
+    return out
+
+
+def render_folder(
+    app: App,
+    source: Source,
+    src_ws: Workspace,
+    path: str,
+    options: RenderOptions,
+    tools: ToolFinder,
+    refs: Mapping[str, Workspace],
+) -> RenderOutput:
+    """Render ``path`` of ``src_ws`` with the source's tool (detected when not given)."""
     check_symlinks(src_ws, path)
     folder = resolve_inside(src_ws.root, path, "path")
     if not folder.is_dir():
@@ -185,16 +203,36 @@ def _plugin_discovered(ctx: SourceContext) -> bool:
     return found is not None
 
 
-def _source_workspace(source: Source, ws: Workspace, repos: Mapping[str, Workspace]) -> Workspace:
+def _source_workspace(
+    source: Source,
+    ws: Workspace,
+    repos: Mapping[str, Workspace],
+    options: RenderOptions,
+    resolved: list[str] | None = None,
+) -> Workspace:
+    """This repository, a --repo-map clone (which wins), or the other repository fetched at the revision."""
     if source.repo is None:
         return ws
     found = repos.get(source.repo)
-    if found is None:
-        raise RenderError(f"source repository {source.repo} is not available; map it with --repo-map")
-    return found
+    if found is not None:
+        return found
+    if source.repo_url:
+        from gitops_check.errors import FetchError
+        from gitops_check.remote.charts import remote_for
+
+        try:
+            fetched = remote_for(options.network).git.fetch(source.repo_url, source.target_revision)
+        except FetchError as e:
+            raise RenderError(f"not checked: {e.message} (or map a local clone with --repo-map)") from None
+        if resolved is not None:
+            resolved.append(fetched.describe())
+        return Workspace(root=fetched.folder, label=fetched.describe(), revision=fetched.commit)
+    raise RenderError(f"source repository {source.repo} is not available; map it with --repo-map")
 
 
-def _ref_workspaces(app: App, ws: Workspace, repos: Mapping[str, Workspace]) -> dict[str, Workspace]:
+def _ref_workspaces(
+    app: App, ws: Workspace, repos: Mapping[str, Workspace], options: RenderOptions
+) -> dict[str, Workspace]:
     refs: dict[str, Workspace] = {}
     for source in app.sources:
         if not source.ref:
@@ -203,6 +241,8 @@ def _ref_workspaces(app: App, ws: Workspace, repos: Mapping[str, Workspace]) -> 
             refs[source.ref] = ws
         elif source.repo in repos:
             refs[source.ref] = repos[source.repo]
+        elif source.repo_url:
+            refs[source.ref] = _source_workspace(source, ws, repos, options)
     return refs
 
 

@@ -53,7 +53,7 @@ def default_cache_dir() -> Path:
 def seal(output: RenderOutput, hashing: SecretHashing) -> RenderOutput:
     """The render with every Secret value replaced by its keyed hash (idempotent)."""
     objects = [RawObject(_seal_body(o.body, hashing), o.origin) for o in output.objects]
-    return RenderOutput(objects, list(output.warnings))
+    return RenderOutput(objects, list(output.warnings), list(output.resolved))
 
 
 def _seal_body(body: Any, hashing: SecretHashing) -> Any:
@@ -137,7 +137,9 @@ class RenderCache:
             if doc.get("key") != key:
                 raise ValueError("key mismatch")
             objects = [RawObject(body, Origin(app, file, line)) for body, app, file, line in doc["objects"]]
-            output = RenderOutput(objects, [str(w) for w in doc["warnings"]])
+            output = RenderOutput(
+                objects, [str(w) for w in doc["warnings"]], [str(r) for r in doc.get("resolved", [])]
+            )
         except FileNotFoundError:
             self.misses += 1
             return None
@@ -154,7 +156,12 @@ class RenderCache:
     def put(self, key: str, output: RenderOutput) -> bool:
         """Store a sealed render; False (nothing stored) when it would not read back exactly as it is."""
         objects = [[o.body, o.origin.app, o.origin.file, o.origin.line] for o in output.objects]
-        doc = {"key": key, "objects": objects, "warnings": list(output.warnings)}
+        doc = {
+            "key": key,
+            "objects": objects,
+            "warnings": list(output.warnings),
+            "resolved": list(output.resolved),
+        }
         try:
             text = json.dumps(doc, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError):

@@ -7,7 +7,8 @@ repository is refused, a missing one is an error unless ``ignoreMissingValueFile
 
 Local dependencies (``file://``) missing from ``charts/`` are built with ``helm dependency build`` inside the
 workspace (a temporary copy, never the user's checkout), once per chart folder even when several apps share the
-chart. Dependencies from chart repositories need the network and are refused with the reason.
+chart. Dependencies from chart repositories (HTTP or OCI) are fetched under the job's network policy at the
+version Chart.lock pins, else the highest matching the constraint (``remote.charts.resolve_chart``).
 
 Works with Helm 3 and Helm 4 (same flags; Helm 4 adds a blank line after each document and logs errors
 as ``level=ERROR msg=...`` lines before its ``Error:`` line, which we drop from messages).
@@ -20,6 +21,7 @@ import glob
 import os
 import posixpath
 import re
+import shutil
 import tarfile
 import tempfile
 import threading
@@ -45,6 +47,8 @@ _SOURCE_COMMENT = "# Source: "
 _DEPS_LOCK = threading.Lock()
 _DEPS_FOLDER_LOCKS: dict[tuple[Workspace, Path], threading.Lock] = {}
 _DEPS_READY: set[tuple[Workspace, Path]] = set()
+# What was fetched for a chart folder's dependencies, for every app rendering it.
+_DEPS_RESOLVED: dict[tuple[Workspace, Path], list[str]] = {}
 
 
 def render_helm(ctx: SourceContext) -> RenderOutput:
@@ -52,6 +56,7 @@ def render_helm(ctx: SourceContext) -> RenderOutput:
     opts = ctx.source.helm
     out = RenderOutput()
     _ensure_dependencies(ctx, helm)
+    out.resolved.extend(_DEPS_RESOLVED.get((ctx.ws, ctx.folder), ()))
     with tempfile.TemporaryDirectory(prefix="gitops-check-helm-") as tmp:
         release = checked_release_name(opts.release_name or ctx.app.name)
         # Every value from the repository is attached to its flag (``--flag=value``) and the positional
@@ -228,7 +233,12 @@ def _ensure_dependencies(ctx: SourceContext, helm: proc.Tool) -> None:
         if key in _DEPS_READY:
             return
         missing = missing_dependencies(folder, ctx.rel("Chart.yaml"))
-        if missing:
+        remote = [d for d in missing if str(d.get("repository") or "").startswith(_REMOTE_REPOSITORIES)]
+        if remote:
+            resolved = _fetch_dependencies(ctx, missing)
+            with _DEPS_LOCK:
+                _DEPS_RESOLVED[key] = resolved
+        elif missing:
             _check_buildable(ctx, missing)
             proc.run(
                 [helm.path, "dependency", "build", "--skip-refresh", "--", str(folder)],
@@ -289,6 +299,61 @@ def _archive_chart_name(path: Path) -> str | None:
                 data = yamlio.load_one(f.read(), f"{path.name}/Chart.yaml")
                 return str(data["name"]) if isinstance(data, dict) and data.get("name") else None
     return None
+
+
+_REMOTE_REPOSITORIES = ("https://", "http://", "oci://")
+
+
+def _fetch_dependencies(ctx: SourceContext, missing: list[dict[str, Any]]) -> list[str]:
+    """What ``helm dependency build`` does, under the job's network policy: each missing dependency from a
+    repository at the version Chart.lock pins (else the highest matching its constraint) into ``charts/``;
+    ``file://`` ones copied in unpacked."""
+    from gitops_check.errors import FetchError
+    from gitops_check.remote.charts import resolve_chart
+
+    charts = ctx.folder / "charts"
+    charts.mkdir(exist_ok=True)
+    locked = _locked_versions(ctx)
+    resolved = []
+    for dep in missing:
+        name = str(dep.get("name"))
+        repository = str(dep.get("repository") or "")
+        if repository.startswith("file://"):
+            _check_buildable(ctx, [dep])
+            local = repository.removeprefix("file://")
+            rel = local if local.startswith("/") else posixpath.normpath(posixpath.join(ctx.path, local))
+            source = resolve_inside(ctx.ws.root, rel, f"dependency {name} (repository {repository})")
+            shutil.copytree(source, charts / name, symlinks=False)
+            continue
+        if not repository.startswith(_REMOTE_REPOSITORIES):
+            raise RenderError(
+                f"chart {ctx.path} depends on {name} from {repository!r}: a repository name from helm's "
+                "repositories.yaml is not resolved here; write the repository URL in Chart.yaml"
+            )
+        version = locked.get((name, repository.rstrip("/"))) or str(dep.get("version") or "")
+        try:
+            fetched = resolve_chart(repository, name, version, policy=ctx.options.network)
+        except FetchError as e:
+            raise RenderError(f"not checked: dependency {name} of chart {ctx.path}: {e.message}") from None
+        shutil.copyfile(fetched.archive, charts / f"{name}-{fetched.version}.tgz")
+        resolved.append(f"dependency {fetched.describe()}")
+    return resolved
+
+
+def _locked_versions(ctx: SourceContext) -> dict[tuple[str, str], str]:
+    """(name, repository) -> version from Chart.lock (requirements.lock for apiVersion v1 charts)."""
+    for lock_name in ("Chart.lock", "requirements.lock"):
+        path = ctx.folder / lock_name
+        if not path.is_file():
+            continue
+        data = yamlio.load_one(path.read_bytes(), ctx.rel(lock_name))
+        deps = data.get("dependencies") if isinstance(data, dict) else None
+        return {
+            (str(d.get("name")), str(d.get("repository") or "").rstrip("/")): str(d.get("version"))
+            for d in deps or []
+            if isinstance(d, dict) and d.get("name") and d.get("version")
+        }
+    return {}
 
 
 def _check_buildable(ctx: SourceContext, missing: list[dict[str, Any]]) -> None:

@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from gitops_check import proc, redact, yamlio
-from gitops_check.errors import RenderError
+from gitops_check.errors import FetchError, RenderError
 from gitops_check.model import KustomizeBuild, KustomizeOptions, Origin, RawObject
+from gitops_check.remote.policy import check_remote_target
+from gitops_check.remote.policy import redact as redact_url
 from gitops_check.render.base import KUSTOMIZATION_FILES, RenderOutput, SourceContext, is_inside
 from gitops_check.render.helm import checked_release_name
 
@@ -111,6 +113,9 @@ def run_build(
             argv,
             what=f"kustomize build for app {ctx.app.name} ({ctx.path})",
             cwd=ctx.ws.root,
+            # Remote bases are cloned by git: never through file:// or ext:: (check_remote_target checks the
+            # URLs; this also holds for whatever a remote base itself refers to).
+            env={"GIT_ALLOW_PROTOCOL": "https:http:ssh", "GIT_TERMINAL_PROMPT": "0"},
             timeout=ctx.options.timeout,
         )
     except RenderError as e:
@@ -184,11 +189,18 @@ def check_remote_bases(ctx: SourceContext, kfile: Path, *, allow_remote: bool = 
                 if not isinstance(entry, str):
                     continue  # inline generator/transformer configs
                 if is_remote(entry, base_dir):
-                    if allow_remote:
-                        continue
-                    raise RenderError(
-                        f"remote kustomize base {entry} in {shown}: needs the network; allow with --allow-remote-bases"
-                    )
+                    if not allow_remote:
+                        raise RenderError(
+                            f"remote kustomize base {redact_url(entry)} in {shown}: needs the network; allow with "
+                            "--allow-remote-bases"
+                        )
+                    try:
+                        check_remote_target(ctx.options.network, entry)
+                    except FetchError as e:
+                        raise RenderError(
+                            f"not checked: remote kustomize base in {shown}: {e.message}"
+                        ) from None
+                    continue
                 target = Path(os.path.normpath(base_dir / entry))
                 if not is_inside(ctx.ws.root, target):
                     raise RenderError(

@@ -93,6 +93,8 @@ def _app(app: AppResult, mode: str) -> dict[str, Any]:
              "file": h.origin.file}
             for h in app.hooks
         ]  # fmt: skip
+    if app.resolved:
+        out["resolved"] = list(app.resolved)  # optional: what was fetched from outside the repository
     if app.change:
         out["change"] = app.change  # preview: the whole app is new or gone
     kind = app.app.agent_kind

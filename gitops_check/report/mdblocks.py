@@ -237,6 +237,8 @@ def app_section(app: AppResult, mode: str, opts: Options) -> Section:
         items.append(warnings_item(app.warnings, opts))
     if app.hooks:
         items.append(Item(md_text(cap(hooks.summary(app.hooks), 1000 if opts.limited else None)) + "\n\n"))
+    if app.resolved:
+        items.append(Item("**Fetched**\n\n" + "\n".join(f"- {md_text(r)}" for r in app.resolved) + "\n\n"))
     resources = [d for d in sort_diffs(app.diffs) if d.status is not Status.UNCHANGED]
     items += [resource_item(d, mode, opts) for d in resources]
     brief = f"Details of {plural(len(resources), 'resource')} left out; {opts.see}.\n\n" if resources else ""

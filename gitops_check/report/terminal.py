@@ -175,6 +175,8 @@ def _app_lines(
         lines += _block(f"  {paint('warning:', 'yellow')} ", warning, "  ")
     if app.hooks:
         lines.append(paint(f"  {clean(hooks.summary(app.hooks))}", "dim"))
+    for resolved in app.resolved:
+        lines.append(f"  {paint('resolved:', 'dim')} {clean(resolved)}")
     if result is not None:
         lines += _finding_lines(result, app.app.name, paint)
     for diff in sort_diffs(app.diffs):
@@ -207,6 +209,7 @@ def render_terminal(result: CheckResult, *, color: bool, verbose: bool = False) 
             and not verbose
             and not app.warnings
             and not app.hooks
+            and not app.resolved
             and app.app.name not in with_findings
         ):
             quiet.append(app)

@@ -219,7 +219,7 @@ spec: {url: "https://user:t0ken@git.example.com/team/other.git"}
         "repository nor mapped: pass --repo-map git.example.com/team/other=PATH (or --repo-url if it is this "
         "repository)"
     )  # the URL's credentials are not shown
-    assert "fetching it needs the network" in errors["Kustomization/flux-system/oci"]
+    assert "OCIRepository flux-system/o is not defined" in errors["Kustomization/flux-system/oci"]
     assert "GitRepository flux-system/nowhere is not defined" in errors["Kustomization/flux-system/unknown"]
     assert "a ${variable} the parent did not substitute" in errors["Kustomization/flux-system/templated"]
 

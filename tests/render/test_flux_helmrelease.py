@@ -21,6 +21,7 @@ from gitops_check.model import (
     Tool,
     Workspace,
 )
+from gitops_check.remote.policy import NetworkPolicy
 from gitops_check.render.base import RenderOutput, render_app
 from tests.helpers.gitrepo import make_workspace
 
@@ -194,13 +195,13 @@ def test_secret_values_elsewhere_are_not_checked(ws: Workspace, helm_bin: Path) 
     assert "hunter2" not in str(caught.value)
 
 
-def test_charts_from_helm_repositories_need_the_network(ws: Workspace, helm_bin: Path) -> None:
+def test_charts_from_helm_repositories_offline_are_not_checked(ws: Workspace, helm_bin: Path) -> None:
     source = Source(
         path=".", tool=Tool.FLUX_HELM, chart="podinfo", repo="https://stefanprodan.github.io/podinfo"
     )
     app = App(name="HelmRelease/apps/podinfo", sources=(source,))
-    with pytest.raises(RenderError, match="fetching it needs the network"):
-        render_app(app, ws, RenderOptions(helm_binary=str(helm_bin)))
+    with pytest.raises(RenderError, match=r"not checked: .*the run is offline"):
+        render_app(app, ws, RenderOptions(helm_binary=str(helm_bin), network=NetworkPolicy(offline=True)))
 
 
 def test_chart_errors_never_quote_secret_values(ws: Workspace, helm_bin: Path) -> None:

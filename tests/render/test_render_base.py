@@ -12,6 +12,7 @@ import pytest
 from gitops_check.config import RenderOptions
 from gitops_check.errors import RenderError, ToolMissingError
 from gitops_check.model import App, Origin, RawObject, Source, Tool, Workspace
+from gitops_check.remote.policy import NetworkPolicy
 from gitops_check.render import base
 from gitops_check.render.base import (
     RenderOutput,
@@ -180,10 +181,10 @@ def test_ref_only_source_renders_nothing(ws: Workspace) -> None:
     assert len(render_app(multi, ws, RenderOptions()).objects) == 1
 
 
-def test_chart_from_helm_repository_needs_the_network(ws: Workspace) -> None:
+def test_chart_from_helm_repository_offline_is_not_checked(ws: Workspace) -> None:
     remote = app("", chart="redis", repo="https://charts.example.com", tool=Tool.HELM)
-    with pytest.raises(RenderError, match="fetching it needs the network"):
-        render_app(remote, ws, RenderOptions())
+    with pytest.raises(RenderError, match=r"not checked: https://charts.example.com/index.yaml: .*offline"):
+        render_app(remote, ws, RenderOptions(network=NetworkPolicy(offline=True)))
 
 
 def test_registry_dispatch(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:

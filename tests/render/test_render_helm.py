@@ -12,6 +12,7 @@ import pytest
 from gitops_check.config import RenderOptions
 from gitops_check.errors import RenderError
 from gitops_check.model import App, Destination, HelmOptions, HelmParameter, Source, Tool, Workspace
+from gitops_check.remote.policy import NetworkPolicy
 from gitops_check.render.base import RenderOutput, render_app
 from gitops_check.render.helm import escape_set_value
 from tests.helpers.gitrepo import GitRepo, make_workspace
@@ -89,7 +90,11 @@ def render(
 ) -> RenderOutput:
     opts = options or RenderOptions()
     opts = RenderOptions(
-        helm_binary=str(helm_bin), kube_version=opts.kube_version, api_versions=opts.api_versions, timeout=120
+        helm_binary=str(helm_bin),
+        kube_version=opts.kube_version,
+        api_versions=opts.api_versions,
+        timeout=120,
+        network=opts.network,
     )
     source = Source(path=path, tool=Tool.AUTO, helm=HelmOptions(**helm))
     app = App(name=name, sources=(source, *sources), destination=Destination(namespace=dest_namespace))
@@ -340,17 +345,23 @@ def test_vendored_dependencies_are_used_as_they_are(tmp_path: Path, helm_bin: Pa
     assert find(out, "ConfigMap", "top-common")["data"] == {"from": "parent"}
 
 
-def test_remote_dependency_needs_the_network(tmp_path: Path, helm_bin: Path) -> None:
+def test_remote_dependency_offline_is_not_checked(tmp_path: Path, helm_bin: Path) -> None:
     files = dict(DEPENDENT_FILES)
     files["charts/top/Chart.yaml"] = files["charts/top/Chart.yaml"].replace(
         "file://../../libs/common", "https://charts.example.com"
     )
     ws = make_workspace(tmp_path, files)
     with pytest.raises(RenderError) as e:
-        render(ws, helm_bin, path="charts/top", name="top")
+        render(
+            ws,
+            helm_bin,
+            path="charts/top",
+            name="top",
+            options=RenderOptions(network=NetworkPolicy(offline=True)),
+        )
     assert e.value.message == (
-        "chart charts/top depends on common from https://charts.example.com, which is not vendored in "
-        "charts/top/charts/: fetching it needs the network; run `helm dependency build` and commit the charts/ folder"
+        "not checked: dependency common of chart charts/top: https://charts.example.com/index.yaml: not fetched, "
+        "the run is offline (--offline)"
     )
 
 
