@@ -56,7 +56,7 @@ def render_kustomize(ctx: SourceContext) -> RenderOutput:
 
         check_load_paths(ctx, kfile)
     if kfile is not None:
-        check_helm_charts(ctx, kfile, build)
+        check_helm_charts(ctx, kfile, build, out.resolved)
     overrides = ctx.source.kustomize
     with _build_folder(ctx, kfile, overrides) as folder:
         stdout = run_build(ctx, folder, build=build)
@@ -284,10 +284,13 @@ def helm_chart_entries(ctx: SourceContext, kfile: Path) -> Iterator[tuple[Path, 
             yield current, shown, entry if isinstance(entry, dict) else {}, data.get("helmGlobals")
 
 
-def check_helm_charts(ctx: SourceContext, kfile: Path, build: KustomizeBuild | None) -> None:
-    """``helmCharts`` inflate only with ``--enable-helm`` (Argo CD fails without it, like kustomize); the chart
-    must be in the repository (kustomize would ``helm pull`` a missing one with a ``repo``: the network), and
-    every file the inflation reads must be inside the repository."""
+def check_helm_charts(
+    ctx: SourceContext, kfile: Path, build: KustomizeBuild | None, resolved: list[str] | None = None
+) -> None:
+    """``helmCharts`` inflate only with ``--enable-helm`` (Argo CD fails without it, like kustomize); a chart
+    from a repository that is not vendored is fetched under the job's network policy into the folder kustomize
+    looks in (so kustomize never runs ``helm pull`` itself), and every file the inflation reads must be inside
+    the repository."""
     for current, shown, entry, globals_ in helm_chart_entries(ctx, kfile):
         name = str(entry.get("name") or "")
         if entry.get("releaseName"):
@@ -309,19 +312,43 @@ def check_helm_charts(ctx: SourceContext, kfile: Path, build: KustomizeBuild | N
         # kustomize's absChartHome: a versioned chart from a repository lives in <chartHome>/<name>-<version>.
         folder = home / f"{name}-{version}" / name if repo and version else home / name
         if not folder.is_dir():
-            if repo:
-                raise RenderError(
-                    f"not checked: {shown} inflates the Helm chart {name} {version or '(newest)'} from {repo}, which "
-                    f"is not in the repository ({ctx.relative_to_ws(folder)}); fetching it for kustomize is not "
-                    "supported yet: vendor the chart there"
-                )
-            continue  # kustomize reports "no repo specified for pull, no chart found"
+            if not repo:
+                continue  # kustomize reports "no repo specified for pull, no chart found"
+            described = _fetch_inflated_chart(ctx, shown, repo, name, version, folder)
+            if resolved is not None:
+                resolved.append(described)
         for key in ("valuesFile",):
             if isinstance(entry.get(key), str) and entry[key]:
                 _inside(ctx, current.parent, entry[key], f"helmCharts {key} of {shown}")
         for extra in entry.get("additionalValuesFiles") or ():
             if isinstance(extra, str):
                 _inside(ctx, current.parent, extra, f"helmCharts additionalValuesFiles of {shown}")
+
+
+_INFLATE_LOCKS: dict[Path, threading.Lock] = {}
+
+
+def _fetch_inflated_chart(ctx: SourceContext, shown: str, repo: str, name: str, version: str, folder: Path) -> str:
+    """The chart kustomize would pull, fetched with ``remote.charts.fetch_chart`` into ``folder`` (once)."""
+    import tempfile
+
+    from gitops_check.remote.charts import fetch_chart
+
+    with _FOLDER_LOCKS_GUARD:
+        lock = _INFLATE_LOCKS.setdefault(folder, threading.Lock())
+    with lock:
+        if folder.is_dir():
+            return f"{name} {version or '(newest)'} from {redact(repo)} (fetched for another app)"
+        if not is_inside(ctx.ws.root, folder.parent.parent):
+            raise RenderError(f"helmCharts of {shown}: the chart folder is outside the repository; refusing it")
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=folder.parent, prefix=".fetch-") as tmp:
+            try:
+                fetched = fetch_chart(repo, name, version or None, Path(tmp), policy=ctx.options.network)
+            except FetchError as e:
+                raise RenderError(f"not checked: {shown} inflates the Helm chart {name}: {e.message}") from None
+            os.replace(fetched.folder, folder)
+        return fetched.describe()
 
 
 def _inside(ctx: SourceContext, base: Path, text: str, what: str) -> Path:

@@ -284,3 +284,50 @@ def test_chart_dependency_from_a_repository_honours_chart_lock(site: ChartSite, 
         )  # fmt: skip
         assert result.exit_code == 0, result.output
         assert "dependency demo 1.2.4 -> 1.2.4 (sha256:" in result.output
+
+
+def test_kustomize_helm_charts_are_fetched_under_the_policy(site: ChartSite, tmp_path: Path) -> None:
+    """kustomize ``helmCharts`` with ``--enable-helm`` (issue 12): the chart comes through fetch_chart, never
+    through kustomize's own ``helm pull``; compared with ``kustomize build --enable-helm`` of the vendored chart."""
+    import tarfile
+
+    import yaml
+
+    from tests.helpers.chartrepo import KUSTOMIZE, cached_binary, helm_binary, run
+
+    with FileServer(site.folder).running() as server:
+        publish(site, server.url)
+        kustomization = (
+            "helmCharts:\n  - name: demo\n"
+            f"    repo: {server.url}\n    version: 1.2.5\n    releaseName: inflated\n    namespace: apps\n"
+        )
+        repo = git_repo(tmp_path, {
+            ".gitops-check.yaml": "version: 1\napps:\n  - name: inflated\n    path: app\n    namespace: apps\n",
+            "app/kustomization.yaml": kustomization,
+        })  # fmt: skip
+        vendored = tmp_path / "vendored" / "app"
+        vendored.mkdir(parents=True)
+        (vendored / "kustomization.yaml").write_text(kustomization)
+        (vendored / "charts" / "demo-1.2.5").mkdir(parents=True)
+        with tarfile.open(site.folder / "demo-1.2.5.tgz") as tar:
+            tar.extractall(vendored / "charts" / "demo-1.2.5", filter="data")
+        out = run(
+            [
+                cached_binary(KUSTOMIZE),
+                "build",
+                "--enable-helm",
+                "--helm-command",
+                helm_binary(),
+                str(vendored),
+            ]
+        )
+        expected = [d for d in yaml.safe_load_all(out) if d]
+        before = len(server.seen)
+        result, _ = check(repo, snapshot_of(expected, "apps", tmp_path / "s.json"), "--allow-host", "127.0.0.1",
+                          "--kustomize-build-options", "--enable-helm")  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert "demo 1.2.5 -> 1.2.5 (sha256:" in result.output
+        assert [s.path for s in server.seen[before:]] == ["/index.yaml", "/demo-1.2.5.tgz"]
+        offline, _ = check(repo, snapshot_of(expected, "apps", tmp_path / "s.json"), "--offline",
+                           "--kustomize-build-options", "--enable-helm", "--fetch-cache-dir", str(tmp_path / "c"))  # fmt: skip
+        assert offline.exit_code == 2 and "the run is offline" in offline.output
