@@ -32,6 +32,7 @@ from gitops_check.model import (
     JsonnetVar,
     KustomizeBuild,
     KustomizeOptions,
+    OCIArtifact,
     PluginSource,
     Source,
     SyncPolicy,
@@ -218,6 +219,7 @@ def _source(
         plugin = _plugin(raw["plugin"], env, f"{where}.plugin")
     elif tool is Tool.AUTO:  # the repo server tries plugins' discover rules before its own detection
         plugin = PluginSource(build_env=_without_revision(env))
+    oci = _oci_source(url, revision) if not chart and url.strip().startswith("oci://") else None
     return Source(
         path=str(raw.get("path") or "").strip() or ".",
         tool=tool,
@@ -230,7 +232,8 @@ def _source(
         ref=_opt_str(raw.get("ref")),
         kustomize_build=build,
         plugin=plugin,
-        repo_url=url if repo is not None and not chart and "@" not in repo else None,
+        repo_url=url if repo is not None and not chart and "@" not in repo and not oci else None,
+        oci=oci,
     )
 
 
@@ -267,6 +270,17 @@ def _plugin(p: Any, env: Mapping[str, str], where: str) -> PluginSource:
         build_env=_without_revision(env),
         explicit=True,
     )
+
+
+def _oci_source(url: str, revision: str | None) -> OCIArtifact:
+    """Argo CD OCI sources (``repoURL: oci://...`` with ``path``): ``targetRevision`` is a digest, a tag or a
+    semver constraint over the tags; the artifact's first layer holds the files."""
+    text = (revision or "").strip()
+    if text.startswith("sha256:"):
+        return OCIArtifact(url=url.strip(), digest=text)
+    if text and any(c in text for c in "*xX^~<>=| ") and not text.isalnum():
+        return OCIArtifact(url=url.strip(), semver=text)
+    return OCIArtifact(url=url.strip(), tag=text or "latest")
 
 
 def _build_env(

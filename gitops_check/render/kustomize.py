@@ -328,7 +328,9 @@ def check_helm_charts(
 _INFLATE_LOCKS: dict[Path, threading.Lock] = {}
 
 
-def _fetch_inflated_chart(ctx: SourceContext, shown: str, repo: str, name: str, version: str, folder: Path) -> str:
+def _fetch_inflated_chart(
+    ctx: SourceContext, shown: str, repo: str, name: str, version: str, folder: Path
+) -> str:
     """The chart kustomize would pull, fetched with ``remote.charts.fetch_chart`` into ``folder`` (once)."""
     import tempfile
 
@@ -340,13 +342,17 @@ def _fetch_inflated_chart(ctx: SourceContext, shown: str, repo: str, name: str, 
         if folder.is_dir():
             return f"{name} {version or '(newest)'} from {redact(repo)} (fetched for another app)"
         if not is_inside(ctx.ws.root, folder.parent.parent):
-            raise RenderError(f"helmCharts of {shown}: the chart folder is outside the repository; refusing it")
+            raise RenderError(
+                f"helmCharts of {shown}: the chart folder is outside the repository; refusing it"
+            )
         folder.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=folder.parent, prefix=".fetch-") as tmp:
             try:
                 fetched = fetch_chart(repo, name, version or None, Path(tmp), policy=ctx.options.network)
             except FetchError as e:
-                raise RenderError(f"not checked: {shown} inflates the Helm chart {name}: {e.message}") from None
+                raise RenderError(
+                    f"not checked: {shown} inflates the Helm chart {name}: {e.message}"
+                ) from None
             os.replace(fetched.folder, folder)
         return fetched.describe()
 

@@ -225,3 +225,30 @@ def test_basic_auth_with_helm_registry_login(site: ChartSite, tmp_path: Path) ->
         missing_repo = git_repo(tmp_path / "m", {"apps/demo.yaml": argo_oci_app(registry, "9.9.9")})
         missing, _ = check(missing_repo, snapshot, registry, env=env)
         assert missing.exit_code == 2 and "not found" in missing.output
+
+
+def test_argocd_oci_source_with_path_like_kustomize_build(anonymous: Registry, tmp_path: Path) -> None:
+    anonymous.push_artifact("manifests/argo", "1.0.0", KS_FILES)
+    anonymous.push_artifact(
+        "manifests/argo", "1.1.0", {**KS_FILES, "deploy/cm.yaml": KS_FILES["deploy/cm.yaml"] + "  more: x\n"}
+    )
+    unpacked = tmp_path / "unpacked"
+    for name, text in KS_FILES.items():
+        (unpacked / name).parent.mkdir(parents=True, exist_ok=True)
+        (unpacked / name).write_text(text)
+    import yaml
+
+    built = [
+        d for d in yaml.safe_load_all(run([cached_binary(KUSTOMIZE), "build", str(unpacked / "deploy")])) if d
+    ]
+    for revision, code in (("1.0.0", 0), ("1.*", 1)):  # the range picks 1.1.0, which differs
+        app = (
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: oci-app\n  namespace: argocd\n"
+            f"spec:\n  project: default\n  source:\n    repoURL: oci://{anonymous.host}/manifests/argo\n"
+            f"    targetRevision: '{revision}'\n    path: deploy\n"
+            "  destination:\n    server: https://kubernetes.default.svc\n    namespace: apps\n"
+        )
+        repo = git_repo(tmp_path / revision.replace("*", "x"), {"apps/a.yaml": app})
+        result, _ = check(repo, snapshot_of(built, "apps", tmp_path / "s.json"), anonymous)
+        assert result.exit_code == code, result.output
+        assert f"-> {revision.replace('*', '1.0')}" in result.output or code == 1
