@@ -31,6 +31,7 @@ MANIFEST_ACCEPT = ", ".join((
 MANIFEST_LIMIT = 4 * 1024 * 1024
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_DOCKER_HUB = ("docker.io", "index.docker.io", "registry.hub.docker.com")
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,12 @@ def split_reference(reference: str) -> tuple[str, str, str | None, str | None]:
     last = rest.rsplit("/", 1)[-1]
     if ":" in last:
         repo, _, tag = rest.rpartition(":")
-    return host.lower(), repo, tag, digest or None
+    host = host.lower()
+    if host in _DOCKER_HUB:  # what docker, helm and Flux do: Docker Hub's API lives elsewhere
+        host = "registry-1.docker.io"
+        if "/" not in repo:
+            repo = f"library/{repo}"
+    return host, repo, tag, digest or None
 
 
 class Registry:
@@ -161,7 +167,7 @@ class Registry:
 
     def tags(self, scheme: str, host: str, repo: str, what: str) -> list[str]:
         out: list[str] = []
-        path = "/tags/list?n=1000"
+        path = "/tags/list"  # no page size: some registries refuse large ones; follow Link instead
         for _ in range(100):
             reply = self._get(scheme, host, repo, path, what=f"listing the tags of {what}", accept="application/json",
                               max_bytes=MANIFEST_LIMIT, not_found=f"{what}: oci://{host}/{repo} not found")  # fmt: skip

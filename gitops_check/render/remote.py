@@ -44,8 +44,9 @@ def _chart(source: Source, options: RenderOptions, tmp: Path) -> tuple[Workspace
     fetched = fetch_chart(
         source.repo, source.chart or "", source.target_revision, tmp, policy=options.network
     )
-    ws = Workspace(root=tmp, label=fetched.describe())
-    return ws, fetched.folder.relative_to(tmp).as_posix(), fetched.describe()
+    # The chart is the root: Argo CD's "/x" value files and Flux's valuesFiles are relative to it.
+    ws = Workspace(root=fetched.folder, label=fetched.describe())
+    return ws, ".", fetched.describe()
 
 
 def _oci_artifact(source: Source, options: RenderOptions, tmp: Path) -> tuple[Workspace, str, str]:
@@ -84,5 +85,5 @@ def _oci_artifact(source: Source, options: RenderOptions, tmp: Path) -> tuple[Wo
         folder = next((t for t in tops if (files / t / "Chart.yaml").is_file()), None)
         if folder is None:
             raise FetchError(f"{spec.url}:{pulled.tag}: the layer holds no chart")
-        return Workspace(root=files, label=described), folder, described
+        return Workspace(root=files / folder, label=described), ".", described
     return Workspace(root=files, label=described), normalize_path(source.path), described

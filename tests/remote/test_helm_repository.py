@@ -331,3 +331,38 @@ def test_kustomize_helm_charts_are_fetched_under_the_policy(site: ChartSite, tmp
         offline, _ = check(repo, snapshot_of(expected, "apps", tmp_path / "s.json"), "--offline",
                            "--kustomize-build-options", "--enable-helm", "--fetch-cache-dir", str(tmp_path / "c"))  # fmt: skip
         assert offline.exit_code == 2 and "the run is offline" in offline.output
+
+
+def test_flux_values_files_and_argo_value_files_inside_a_fetched_chart(
+    site: ChartSite, tmp_path: Path
+) -> None:
+    chart = make_chart(tmp_path / "vf", "demo", "1.2.7", value="default")
+    (chart / "values-prod.yaml").write_text("greeting: prod\n")
+    package(chart, site.folder)
+    with FileServer(site.folder).running() as server:
+        publish(site, server.url)
+        files = {
+            "clusters/prod/kustomization.yaml": "resources: [all.yaml]\n",
+            "clusters/prod/all.yaml": (
+                "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata:\n  name: charts\n"
+                f"  namespace: flux-system\nspec:\n  url: {server.url}\n---\n"
+                "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: demo\n"
+                "  namespace: apps\nspec:\n  chart:\n    spec:\n      chart: demo\n      version: 1.2.7\n"
+                "      valuesFiles: [values.yaml, values-prod.yaml]\n"
+                "      sourceRef: {kind: HelmRepository, name: charts, namespace: flux-system}\n"
+            ),
+            "apps/argo.yaml": argo_app(server.url, "1.2.7", name="argo-demo").replace(
+                "  destination:", "    helm:\n      valueFiles: [values-prod.yaml]\n  destination:"
+            ),
+        }
+        repo = git_repo(tmp_path, files)
+        archive = site.folder / "demo-1.2.7.tgz"
+        expected = helm_template(archive, "demo", "apps", "--set", "greeting=prod") + helm_template(
+            archive, "argo-demo", "apps", "--set", "greeting=prod"
+        )
+        result, data = check(
+            repo, snapshot_of(expected, "apps", tmp_path / "s.json"), "--allow-host", "127.0.0.1"
+        )
+        statuses = {a["name"]: a["status"] for a in data["apps"]}
+        assert statuses["HelmRelease/apps/demo"] == "in-sync", result.output
+        assert statuses["argo-demo"] == "in-sync", result.output
