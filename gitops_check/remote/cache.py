@@ -56,6 +56,12 @@ class Cache:
     def blob_path(self, sha256: str) -> Path:
         return self.root / "blobs" / "sha256" / sha256
 
+    @property
+    def written(self) -> int:
+        """Bytes this process added to the cache."""
+        with self._guard:
+            return self._written
+
     def blob(self, sha256: str) -> Path | None:
         """The cached blob with this digest, or None; a hit counts as a use (LRU)."""
         path = self.blob_path(sha256)

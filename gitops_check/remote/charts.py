@@ -15,6 +15,7 @@ Every failure is a ``FetchError`` whose message names the URL (credentials remov
 from __future__ import annotations
 
 import atexit
+import contextlib
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +87,9 @@ def reset() -> None:
     with _REMOTES_LOCK:
         for remote in _REMOTES.values():
             remote.git.close()
+            if remote.cache.written:
+                with contextlib.suppress(OSError):
+                    remote.cache.trim()  # keep the cache within its bound (least recently used go first)
         _REMOTES.clear()
     reset_fetchers()
 

@@ -218,3 +218,17 @@ def test_cache_evicts_least_recently_used(tmp_path: Path) -> None:
     removed = cache.trim()
     assert [p.name for p in removed] == ["b" * 64]
     assert cache.blob("a" * 64) is not None and cache.blob("c" * 64) is not None
+
+
+def test_a_run_that_filled_the_cache_trims_it_at_the_end(tmp_path: Path) -> None:
+    from gitops_check.remote.charts import remote_for, reset
+
+    policy = NetworkPolicy(cache_dir=str(tmp_path), cache_max_bytes=1500)
+    cache = remote_for(policy).cache
+    for name in "ab":
+        tmp = cache.temp_file()
+        tmp.write_bytes(b"x" * 1000)
+        cache.put_blob(name * 64, tmp)
+    os.utime(cache.blob_path("a" * 64), (1000, 1000))
+    reset()
+    assert not cache.blob_path("a" * 64).exists() and cache.blob_path("b" * 64).exists()
