@@ -232,3 +232,21 @@ def test_a_run_that_filled_the_cache_trims_it_at_the_end(tmp_path: Path) -> None
     os.utime(cache.blob_path("a" * 64), (1000, 1000))
     reset()
     assert not cache.blob_path("a" * 64).exists() and cache.blob_path("b" * 64).exists()
+
+
+def test_flux_git_ref_precedence_and_argo_oci_revisions() -> None:
+    from gitops_check.discover.argocd_spec import _oci_source
+    from gitops_check.remote.gitfetch import flux_revision
+
+    assert flux_revision(None) == "refs/heads/master"
+    assert flux_revision({"branch": "main"}) == "refs/heads/main"
+    assert flux_revision({"branch": "main", "tag": "v1"}) == "refs/tags/v1"
+    assert flux_revision({"tag": "v1", "semver": ">=1"}) == "semver:>=1"
+    assert flux_revision({"semver": ">=1", "name": "refs/pull/1/head"}) == "refs/pull/1/head"
+    assert flux_revision({"name": "x", "commit": "a" * 40}) == "a" * 40
+    url = "oci://r.example.com/m/app"
+    assert _oci_source(url, "v1.2.3").tag == "v1.2.3"
+    assert _oci_source(url, None).tag == "latest"
+    assert _oci_source(url, "1.x").semver == "1.x"
+    assert _oci_source(url, ">=1.0.0 <2").semver == ">=1.0.0 <2"
+    assert _oci_source(url, "sha256:" + "f" * 64).digest == "sha256:" + "f" * 64
