@@ -351,7 +351,8 @@ def _fetch_inflated_chart(
                 fetched = fetch_chart(repo, name, version or None, Path(tmp), policy=ctx.options.network)
             except FetchError as e:
                 raise RenderError(
-                    f"not checked: {shown} inflates the Helm chart {name}: {e.message}"
+                    f"not checked: {shown} inflates the Helm chart {name} {version or '(newest)'} from "
+                    f"{redact(repo)} into {ctx.relative_to_ws(folder)}: {e.message}"
                 ) from None
             os.replace(fetched.folder, folder)
         return fetched.describe()

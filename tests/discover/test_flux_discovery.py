@@ -212,13 +212,13 @@ spec: {url: "https://user:t0ken@git.example.com/team/other.git"}
         "d.yaml": ks("templated", "./apps/${env}"),
     }
     found = discover(workspace(tmp_path, files), None, OPTIONS)
-    assert found.apps == []
+    # another repository is fetched when rendering (tests/remote); its credentials are never shown
+    [unmapped] = found.apps
+    assert unmapped.name == "Kustomization/flux-system/unmapped"
+    assert unmapped.sources[0].repo_url == "https://user:t0ken@git.example.com/team/other.git"
+    assert unmapped.sources[0].target_revision == "refs/heads/master"
+    assert "t0ken" not in unmapped.origin
     errors = {e.app: e.message for e in found.errors}
-    assert errors["Kustomization/flux-system/unmapped"] == (
-        "not checked: GitRepository flux-system/other points at git.example.com/team/other, which is neither this "
-        "repository nor mapped: pass --repo-map git.example.com/team/other=PATH (or --repo-url if it is this "
-        "repository)"
-    )  # the URL's credentials are not shown
     assert "OCIRepository flux-system/o is not defined" in errors["Kustomization/flux-system/oci"]
     assert "GitRepository flux-system/nowhere is not defined" in errors["Kustomization/flux-system/unknown"]
     assert "a ${variable} the parent did not substitute" in errors["Kustomization/flux-system/templated"]

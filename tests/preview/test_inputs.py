@@ -155,7 +155,10 @@ def test_symlink_targets_are_inputs_and_remote_sources_are_unresolved(tmp_path: 
     assert web.paths == {"apps/web", "shared/real/values.yaml"}
     assert through.paths == {"linked", "shared/real"}
     assert remote.unresolved and content_key(App("r", ()), remote, tree, {}) is None
-    assert chart.unresolved == ("chart nginx from a Helm repository",)
+    # a fetched chart is pinned by what it resolves to (content_key's resolve), not unresolved
+    assert chart.unresolved == () and chart.remote == (("chart", "", "nginx", ""),)
+    assert content_key(App("c", ()), chart, tree, {}) is None  # nobody to resolve it: always render
+    assert content_key(App("c", ()), chart, tree, {}, resolve=lambda item: "nginx 1.0.0 sha256:1") is not None
     assert norm("./a/b/") == "a/b" and norm(".") == "" and norm("../x") == "../x"
 
 

@@ -199,17 +199,18 @@ def test_the_applications_kustomize_version_picks_its_options(
 
 
 def test_a_chart_from_a_chart_repository_is_not_checked(tmp_path: Path) -> None:
+    """Offline here; with the network the chart is fetched under the job's policy (tests/remote)."""
     kustomization = PODINFO_KUSTOMIZATION.replace(
         "- name: podinfo\n", "- name: redis\n  repo: https://charts.bitnami.com/bitnami\n  version: 19.0.1\n"
     )
     repo = _with(tmp_path, {"apps/podinfo/kustomization.yaml": kustomization})
-    code, report = _run(repo, write_snapshot(tmp_path / "s.json", []), tmp_path)
+    code, report = _run(repo, write_snapshot(tmp_path / "s.json", []), tmp_path, "--offline")
     assert code == 2
     [message] = _errors(report, "podinfo")
     assert (
         "not checked: apps/podinfo/kustomization.yaml inflates the Helm chart redis 19.0.1 from " in message
     )
-    assert "apps/podinfo/charts/redis-19.0.1/redis" in message
+    assert "apps/podinfo/charts/redis-19.0.1/redis" in message and "the run is offline" in message
 
 
 EXEC_TRANSFORMER = """apiVersion: example.com/v1
