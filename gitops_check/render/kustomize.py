@@ -340,7 +340,7 @@ def _fetch_inflated_chart(
         lock = _INFLATE_LOCKS.setdefault(folder, threading.Lock())
     with lock:
         if folder.is_dir():
-            return f"{name} {version or '(newest)'} from {redact(repo)} (fetched for another app)"
+            return f"{name} {version or '(newest)'} from {redact_url(repo)} (fetched for another app)"
         if not is_inside(ctx.ws.root, folder.parent.parent):
             raise RenderError(
                 f"helmCharts of {shown}: the chart folder is outside the repository; refusing it"
@@ -352,7 +352,7 @@ def _fetch_inflated_chart(
             except FetchError as e:
                 raise RenderError(
                     f"not checked: {shown} inflates the Helm chart {name} {version or '(newest)'} from "
-                    f"{redact(repo)} into {ctx.relative_to_ws(folder)}: {e.message}"
+                    f"{redact_url(repo)} into {ctx.relative_to_ws(folder)}: {e.message}"
                 ) from None
             os.replace(fetched.folder, folder)
         return fetched.describe()
