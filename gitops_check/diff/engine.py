@@ -19,7 +19,7 @@ from gitops_check.diff.compare import Walk
 from gitops_check.diff.managed import LAST_APPLIED, ExactOwnership, Owner, Ownership
 from gitops_check.diff.paths import Field, Path
 from gitops_check.diff.prune import TrackingIndex
-from gitops_check.kubeschema.model import Schemas
+from gitops_check.kubeschema.model import Node, Schemas
 from gitops_check.model import (
     App,
     Change,
@@ -274,8 +274,7 @@ def diff_predicted(
     last-applied annotation), so both modes report the same findings for them.
     """
     exact_settings = dataclasses.replace(settings, exact=True)
-    origin = desired.origin
-    exact = diff_object(key, Manifest(key, predicted, origin), live, app, exact_settings, hashing, schemas)
+    exact = _exact_diff(key, desired, predicted, live, app, exact_settings, hashing, schemas)
     if exact.status is Status.ERROR or not _hand_edited_or_client_applied(live, settings):
         return exact
     offline_paths: list[tuple[Change, Path]] = []
@@ -295,7 +294,7 @@ def diff_predicted(
         trimmed = copy.deepcopy(predicted)
         for path in removals:
             paths.delete(trimmed, path)
-        exact = diff_object(key, Manifest(key, trimmed, origin), live, app, exact_settings, hashing, schemas)
+        exact = _exact_diff(key, desired, trimmed, live, app, exact_settings, hashing, schemas)
         seen = {c.path for c in exact.changes}
         extra = tuple(c for c in extra if c.path not in seen)
     if not extra:
@@ -303,6 +302,53 @@ def diff_predicted(
     if exact.status is Status.UNCHANGED:
         return dataclasses.replace(offline, changes=extra)
     return dataclasses.replace(exact, changes=exact.changes + extra)
+
+
+def _exact_diff(
+    key: ResourceKey,
+    desired: Manifest,
+    predicted: dict[str, Any],
+    live: dict[str, Any],
+    app: App,
+    settings: DiffSettings,
+    hashing: SecretHashing | None,
+    schemas: Schemas | None,
+) -> ResourceDiff:
+    """The exact comparison, with a value Git leaves out that goes back to the schema's default marked as such
+    (``5 -> 3 (the server's default)``), worded as the offline comparison words it."""
+    found: list[tuple[Change, Path]] = []
+    result = diff_object(
+        key, Manifest(key, predicted, desired.origin), live, app, settings, hashing, schemas, found
+    )
+    schema = schemas.lookup(str(predicted.get("apiVersion", "")), key.kind) if schemas else None
+    if schema is None:
+        return result
+    marked: dict[int, Change] = {}
+    for change, path in found:
+        if change.kind is not ChangeKind.VALUE or not _absent(desired.body, path):
+            continue
+        node = _schema_at(schema, path)
+        if node is not None and node.has_default and change.new == node.default:
+            marked[id(change)] = dataclasses.replace(change, server_default=True)
+    if not marked:
+        return result
+    return dataclasses.replace(result, changes=tuple(marked.get(id(c), c) for c in result.changes))
+
+
+def _absent(body: Any, path: Path) -> bool:
+    for seg in path:
+        body = seg.find(body)
+        if body is paths.MISSING:
+            return True
+    return False
+
+
+def _schema_at(node: Node | None, path: Path) -> Node | None:
+    for seg in path:
+        if node is None:
+            return None
+        node = node.child(seg.name) if isinstance(seg, Field) else node.items
+    return node
 
 
 def _hand_edited_or_client_applied(live: dict[str, Any], settings: DiffSettings) -> bool:

@@ -36,13 +36,18 @@ def schemas_for(
     cluster_schema: Mapping[str, Any] | None, objects: Iterable[Mapping[str, Any]] = ()
 ) -> Schemas:
     """Bundled built-ins, then the cluster's own schema (live or from a snapshot), then CRDs among ``objects``
-    (rendered or live): a later source wins for a kind both describe."""
+    (rendered or live).
+
+    The cluster's schema wins over the bundled one for a kind both describe; a CRD only adds kinds nobody
+    described yet, so a CRD in the checked commit (untrusted) cannot redefine a built-in kind or one the
+    cluster serves, and cannot widen what counts as a default there.
+    """
     schemas = Schemas([bundled_document()])
     if cluster_schema:
         schemas.add(cluster_schema)
     for obj in objects:
-        if obj.get("kind") == CRD_KIND and str(obj.get("apiVersion", "")).startswith("apiextensions.k8s.io/"):
+        if obj.get("kind") == CRD_KIND and str(obj.get("apiVersion", "")).startswith(CRD_GROUP + "/"):
             doc = from_crd(obj)
             if doc is not None:
-                schemas.add(doc)
+                schemas.add(doc, replace=False)
     return schemas

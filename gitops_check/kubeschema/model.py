@@ -67,10 +67,14 @@ class Schemas:
         for doc in documents:
             self.add(doc)
 
-    def add(self, doc: Mapping[str, Any]) -> None:
+    def add(self, doc: Mapping[str, Any], *, replace: bool = True) -> None:
+        """Add a document's kinds; ``replace=False`` keeps the schema of a kind already known."""
         types = doc.get("types") or {}
         built: dict[str, Node] = {}
         for key, name in (doc.get("kinds") or {}).items():
+            group, _, rest = key.partition("/")
+            if not replace and (key in self._kinds or (group, rest.partition("/")[2]) in self._by_group_kind):
+                continue
             node = _build(types, name, built)
             if node is None:
                 continue

@@ -59,3 +59,24 @@ def test_a_removal_only_the_last_applied_annotation_knows_is_in_the_views_too() 
     desired_env = result.desired["spec"]["template"]["spec"]["containers"][0]["env"]
     assert {"name": "OLD", "value": "x"} in live_env
     assert all(e["name"] != "OLD" for e in desired_env)
+
+
+def test_server_side_words_a_return_to_the_default_as_the_offline_modes_do() -> None:
+    key = ResourceKey("batch", "CronJob", "shop", "report")
+    spec = {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {"spec": {
+        "restartPolicy": "OnFailure", "containers": [{"name": "r", "image": "r:1"}]}}}}}  # fmt: skip
+    desired = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "report", "namespace": "shop"},
+               "spec": spec}  # fmt: skip
+    live = copy.deepcopy(desired)
+    live["spec"]["successfulJobsHistoryLimit"] = 5
+    predicted = copy.deepcopy(desired)
+    predicted["spec"]["successfulJobsHistoryLimit"] = (
+        3  # the dry-run: Git left it out, the server defaulted it
+    )
+    result = diff_predicted(
+        key, Manifest(key, desired, Origin("web", "d.yaml", 1)), predicted, live, App("web", ()), SETTINGS,
+        schemas=schemas_for(None),
+    )  # fmt: skip
+    assert [(c.kind, c.path, c.old, c.new, c.server_default) for c in result.changes] == [
+        (ChangeKind.VALUE, "spec.successfulJobsHistoryLimit", 5, 3, True)
+    ]

@@ -184,3 +184,13 @@ def test_crd_schemas_compact_per_version() -> None:
     schemas = schemas_for(None, [crd_v2])
     # Another version of the group's kind serves as a fallback (fields rarely differ between versions).
     assert schemas.lookup("example.com/v1", "Route") is schemas.lookup("example.com/v2", "Route")
+
+
+def test_a_crd_in_git_cannot_redefine_a_built_in_kind() -> None:
+    fake = copy.deepcopy(CRD)
+    fake["spec"]["group"] = "apps"
+    fake["spec"]["names"]["kind"] = "Deployment"
+    fake["spec"]["versions"][0]["name"] = "v1"
+    schemas = schemas_for(None, [fake])
+    node = schemas.lookup("apps/v1", "Deployment")
+    assert node is not None and "template" in node.props["spec"].props  # still the built-in schema
