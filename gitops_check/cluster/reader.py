@@ -34,12 +34,15 @@ DEFAULT_PRUNE_KINDS = (
     "Deployment.apps", "StatefulSet.apps", "DaemonSet.apps", "Job.batch", "CronJob.batch",
     "Ingress.networking.k8s.io", "NetworkPolicy.networking.k8s.io", "HorizontalPodAutoscaler.autoscaling",
     "PodDisruptionBudget.policy", "Role.rbac.authorization.k8s.io", "RoleBinding.rbac.authorization.k8s.io",
+    # A ReplicaSet or Pod declared in Git and removed from it is pruned by the agents (diff/prune.py): only
+    # listing them shows it. Those a controller made carry ownerReferences and are left out there.
+    "ReplicaSet.apps", "Pod",
 )  # fmt: skip
 # Never listed for pruning: created by the cluster itself, numerous, and never pruned by the agents.
 NOT_PRUNED = frozenset(
     {GroupKind("", "Event"), GroupKind("events.k8s.io", "Event"), GroupKind("", "Endpoints"),
      GroupKind("discovery.k8s.io", "EndpointSlice"), GroupKind("coordination.k8s.io", "Lease"),
-     GroupKind("", "Pod"), GroupKind("apps", "ReplicaSet"), GroupKind("apps", "ControllerRevision"),
+     GroupKind("apps", "ControllerRevision"),
      GroupKind("", "Binding"), GroupKind("authorization.k8s.io", "LocalSubjectAccessReview")}
 )  # fmt: skip
 MAX_FAILED_LISTS = 3  # transient failures (after retries) before the cluster is declared broken

@@ -2,8 +2,13 @@
 
 Mirrors how the agents track what they applied: Argo CD's tracking annotation (``<app>:<group>/<kind>:<ns>/<name>``,
 ignored when it describes another object, as happens when objects are copied) or instance label, Flux's
-ownership labels, Helm's release annotations, or a label selector from the project file. Objects created by
-controllers (with ownerReferences) and kinds the agents never prune are left out, as Argo CD does.
+ownership labels, Helm's release annotations, or a label selector from the project file.
+
+The rule for what can be pruned is the owner, not the kind: an object with ownerReferences was made by a
+controller (a ReplicaSet of a Deployment, its Pods) and is never pruned, while a tracked ReplicaSet or Pod
+without one was declared in Git and is pruned like anything else, as Argo CD does (its cache counts only
+objects without owner references as an app's top-level resources). Kinds only the cluster itself creates
+(events, endpoints, leases, controller revisions) are never candidates.
 """
 
 from __future__ import annotations
@@ -21,10 +26,10 @@ FLUX_PRUNE = "kustomize.toolkit.fluxcd.io/prune"
 HELM_RELEASE = "meta.helm.sh/release-name"
 HELM_NAMESPACE = "meta.helm.sh/release-namespace"
 ARGO_COMPARE_OPTIONS = "argocd.argoproj.io/compare-options"
-# Kinds the agents exclude from pruning by default (created by the cluster itself).
+# Kinds only the cluster itself creates: never prune candidates, whatever labels they copied.
 NEVER_PRUNED = frozenset(
     {("", "Endpoints"), ("discovery.k8s.io", "EndpointSlice"), ("", "Event"), ("events.k8s.io", "Event"),
-     ("coordination.k8s.io", "Lease"), ("apps", "ControllerRevision"), ("", "Pod"), ("apps", "ReplicaSet")}
+     ("coordination.k8s.io", "Lease"), ("apps", "ControllerRevision")}
 )  # fmt: skip
 
 
