@@ -29,8 +29,9 @@ from gitops_check.discover.flux_apps import (
     helmrelease_app,
     kustomization_app,
 )
+from gitops_check.discover.flux_artifacts import external_artifact, tree_of
 from gitops_check.discover.flux_objects import FluxObject, SourceIndex
-from gitops_check.discover.flux_sources import AppProblem
+from gitops_check.discover.flux_sources import AppProblem, Where
 from gitops_check.discover.flux_values import FluxSettings, ObjectSource, parse_settings
 from gitops_check.discover.project import Discovery, load_project
 from gitops_check.errors import GitopsCheckError
@@ -53,6 +54,7 @@ def scan(ws: Workspace, project: ProjectConfig | None, options: DiscoverOptions)
         out.errors.append(AppError("flux", e.message, e.file, e.line, "discover"))
         return out
     sources = SourceIndex(found.objects)
+    kustomizations = _without_fragments(kustomizations, out.notes)
     included = _inclusions(ws, kustomizations, sources, options)
     roots = _roots(kustomizations, releases, included, out.notes)
     trees = {id(o): _tree_of(o) for o in roots}
@@ -131,17 +133,66 @@ def _project_settings(ws: Workspace, environment: tuple[tuple[str, str], ...]) -
 # Roots
 
 
+def _without_fragments(kustomizations: Sequence[FluxObject], notes: list[str]) -> list[FluxObject]:
+    """A Kustomization without a sourceRef is no object Flux accepts: a patch or a fragment left in a file that
+    no kustomization names, not something a cluster applies."""
+    out = []
+    for obj in kustomizations:
+        if isinstance(obj.spec.get("sourceRef"), dict):
+            out.append(obj)
+        else:
+            notes.append(
+                f"{obj.id} ({obj.where}) has no spec.sourceRef: taken for a patch fragment, not an app"
+            )
+    return out
+
+
 def _inclusions(
     ws: Workspace, kustomizations: Sequence[FluxObject], sources: SourceIndex, options: DiscoverOptions
 ) -> dict[int, frozenset[str]]:
-    """For each Kustomization built from this repository, the repository files its path takes in."""
+    """For each Kustomization built from this repository, the repository files its path takes in.
+
+    The path is the one a cluster applies: for a Kustomization in a kustomize base, the paths its overlays
+    patch in (flux_objects.patched_paths); a Kustomization without a path applies its source's root. For an
+    ExternalArtifact source, the files of the built artifact its path takes in, traced back to this repository.
+    """
+    patched = flux_objects.patched_paths(ws)
     out: dict[int, frozenset[str]] = {}
     for obj in kustomizations:
-        path = flux_objects.normalize_path(obj.spec.get("path"))
-        if path is None or not _from_this_repo(obj, sources, options):
+        paths = patched.get((obj.file or "", obj.name)) or frozenset({str(obj.spec.get("path") or "")})
+        normalized = [p for p in (flux_objects.normalize_path(p) for p in sorted(paths)) if p is not None]
+        files: set[str] = set()
+        ref = obj.spec.get("sourceRef")
+        if isinstance(ref, dict) and ref.get("kind") == "ExternalArtifact":
+            files.update(_artifact_inclusions(ws, obj, ref, normalized, sources, options))
+        elif _from_this_repo(obj, sources, options):
+            for path in normalized:
+                files.update(flux_objects.included_files(ws.root, path))
+        else:
             continue
-        out[id(obj)] = flux_objects.included_files(ws.root, path)
+        out[id(obj)] = frozenset(files)
     return out
+
+
+def _artifact_inclusions(
+    ws: Workspace,
+    obj: FluxObject,
+    ref: dict[str, object],
+    paths: Sequence[str],
+    sources: SourceIndex,
+    options: DiscoverOptions,
+) -> set[str]:
+    try:
+        artifact = external_artifact(ref, obj, Where(ws, options, sources), tree_of(obj.file))
+    except (AppProblem, GitopsCheckError):
+        return set()  # reported when the Kustomization itself becomes an app
+    files: set[str] = set()
+    for path in paths:
+        for rel in flux_objects.included_files(artifact.ws.root, path):
+            repo, origin = artifact.origins.get(rel, ("", ""))
+            if repo is None:
+                files.add(origin)
+    return files
 
 
 def _from_this_repo(obj: FluxObject, sources: SourceIndex, options: DiscoverOptions) -> bool:
@@ -191,9 +242,7 @@ def _roots(
 
 
 def _tree_of(obj: FluxObject) -> str | None:
-    """``prod`` for an object in ``clusters/prod/...``: Flux's documented layout, one folder per cluster."""
-    parts = (obj.file or "").split("/")
-    return parts[1] if len(parts) >= 3 and parts[0] == "clusters" else None
+    return tree_of(obj.file)
 
 
 register_scanner("flux", scan)

@@ -16,8 +16,16 @@ from typing import Any
 
 from gitops_check import yamlio
 from gitops_check.discover.dispatch import DiscoverOptions
+from gitops_check.discover.flux_artifacts import external_artifact, tree_of
 from gitops_check.discover.flux_objects import FluxObject, SourceIndex, normalize_path
-from gitops_check.discover.flux_sources import AppProblem, Where, chart_source, git_source, oci_source
+from gitops_check.discover.flux_sources import (
+    AppProblem,
+    GitSource,
+    Where,
+    chart_source,
+    git_source,
+    oci_source,
+)
 from gitops_check.discover.flux_values import FluxSettings, ObjectSource, ValuesError, helm_values
 from gitops_check.discover.flux_values import substitute_variables as _variables
 from gitops_check.model import (
@@ -60,6 +68,17 @@ def app_name(obj: FluxObject, tree: str | None) -> str:
     return f"{tree}/{obj.id}" if tree else obj.id
 
 
+def kustomization_source(obj: FluxObject, ctx: Context) -> GitSource:
+    """Source.repo, workspace and label of a Kustomization's sourceRef (not an OCIRepository): a Git
+    repository, or an ExternalArtifact built from its ArtifactGenerator (the generator of the Kustomization's
+    own cluster folder first)."""
+    ref = obj.spec.get("sourceRef")
+    if isinstance(ref, dict) and ref.get("kind") == "ExternalArtifact" and ref.get("name"):
+        artifact = external_artifact(ref, obj, ctx.where, ctx.tree or tree_of(obj.file))
+        return GitSource(artifact.key, artifact.ws, artifact.label)
+    return git_source(ref, obj, ctx.where)
+
+
 def kustomization_app(obj: FluxObject, ctx: Context) -> App:
     spec = obj.spec
     artifact = oci_source(spec.get("sourceRef"), obj, ctx.where)
@@ -67,7 +86,7 @@ def kustomization_app(obj: FluxObject, ctx: Context) -> App:
     if artifact is not None:
         repo, source_ws, source_label = None, None, artifact[1]
     else:
-        git = git_source(spec.get("sourceRef"), obj, ctx.where)
+        git = kustomization_source(obj, ctx)
         repo, source_ws, source_label = git.repo, git.ws, git.label
     path = normalize_path(spec.get("path"))
     if path is None:
@@ -124,7 +143,7 @@ def helmrelease_app(obj: FluxObject, ctx: Context) -> App:
     spec = obj.spec
     target_ns = _opt_str(spec, "targetNamespace") or obj.namespace
     release = release_name(obj, spec)
-    source, where = chart_source(obj, ctx.where)
+    source, where = chart_source(obj, ctx.where, ctx.tree or tree_of(obj.file))
     try:
         values = helm_values(spec, obj.namespace, ctx.values)
     except ValuesError as e:

@@ -28,9 +28,13 @@ KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
 HELM_GROUP = "helm.toolkit.fluxcd.io"
 SOURCE_GROUP = "source.toolkit.fluxcd.io"
 SOURCE_KINDS = frozenset({"GitRepository", "OCIRepository", "HelmRepository", "HelmChart", "Bucket"})
+# source-watcher: composes ExternalArtifacts from other sources (discover/flux_artifacts.py).
+GENERATOR_GROUP = "source.extensions.fluxcd.io"
+GENERATOR = "ArtifactGenerator"
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 _MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 _SNIFF = b"toolkit.fluxcd.io"
+_SNIFF_GENERATOR = b"extensions.fluxcd.io"
 _IGNORED_DIRS = frozenset({".git", ".github", ".circleci"})
 _VARIABLE = re.compile(r"\$\{")
 
@@ -72,6 +76,8 @@ def flux_kind(body: Any) -> str | None:
         return "HelmRelease"
     if group == SOURCE_GROUP and kind in SOURCE_KINDS:
         return str(kind)
+    if group == GENERATOR_GROUP and kind == GENERATOR:
+        return GENERATOR
     return None
 
 
@@ -110,8 +116,8 @@ def scan_workspace(ws: Workspace) -> Scan:
             data = path.read_bytes()
         except OSError:
             continue
-        found = _SNIFF in data
-        reads.sniffed(path, (_SNIFF,), found)
+        found = _SNIFF in data or _SNIFF_GENERATOR in data
+        reads.sniffed(path, (_SNIFF, _SNIFF_GENERATOR), found)
         if not found:
             continue
         try:
@@ -136,19 +142,39 @@ def _manifest_files(root: Path) -> Iterator[str]:
 
 
 class SourceIndex:
-    """Flux source objects by (kind, namespace, name); rendered ones win over ones read from files."""
+    """Flux source objects by (kind, namespace, name); rendered ones win over ones read from files.
+
+    ArtifactGenerators are kept apart, every one of them: two clusters' trees often hold a generator of the
+    same name (``flux-system/flux-system``), and which one makes an ExternalArtifact depends on the cluster.
+    """
 
     def __init__(self, objects: Sequence[FluxObject] = ()):
         self._by_id: dict[tuple[str, str, str], FluxObject] = {}
+        self._generators: list[FluxObject] = []
         self.add(objects)
 
     def add(self, objects: Sequence[FluxObject]) -> None:
         for obj in objects:
             if obj.kind in SOURCE_KINDS:
                 self._by_id[(obj.kind, obj.namespace, obj.name)] = obj
+            elif obj.kind == GENERATOR:
+                self._generators.append(obj)
 
     def get(self, kind: str, namespace: str, name: str) -> FluxObject | None:
         return self._by_id.get((kind, namespace, name))
+
+    def generators_of(self, namespace: str, artifact: str) -> list[FluxObject]:
+        """ArtifactGenerators in ``namespace`` that declare an artifact named ``artifact``; those a parent
+        rendered (the cluster's own) replace those read from files."""
+        found = [g for g in self._generators if g.namespace == namespace and artifact in artifact_names(g)]
+        rendered = [g for g in found if g.file is None]
+        return rendered or found
+
+
+def artifact_names(generator: FluxObject) -> list[str]:
+    artifacts = generator.spec.get("artifacts")
+    items = artifacts if isinstance(artifacts, list) else []
+    return [str(a["name"]) for a in items if isinstance(a, dict) and a.get("name")]
 
 
 def display_url(url: str) -> str:
@@ -260,3 +286,133 @@ def _include_generated(root: Path, folder: str, found: set[str], seen: set[str])
                 _include_generated(root, rel, found, seen)
         elif name.endswith((".yaml", ".yml")):
             found.add(rel)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Kustomizations in kustomize bases: the spec.path overlays patch in
+
+
+@lru_cache(maxsize=8)
+def patched_paths(ws: Workspace) -> dict[tuple[str, str], frozenset[str]]:
+    """``spec.path`` values overlays give Kustomization objects of their bases, by (file, object name).
+
+    Flux's multi-tenancy layout keeps a tenant's Kustomization in ``tenants/base/<team>`` without a path and has
+    ``tenants/<env>/kustomization.yaml`` patch ``/spec/path`` in. What a cluster applies is the patched object:
+    read as written, the base would apply the whole repository. Only patches that set ``spec.path`` literally
+    are understood (JSON 6902 add/replace of ``/spec/path``, strategic merge of ``spec.path``); each overlay
+    gives one value, and an object several overlays patch has several.
+    """
+    found: dict[tuple[str, str], set[str]] = {}
+    kustomizations = [o for o in scan_workspace(ws).objects if o.kind == "Kustomization" and o.file]
+    if not kustomizations:
+        return {}
+    for rel in _manifest_files(ws.root):
+        folder, _, name = rel.rpartition("/")
+        if name not in KUSTOMIZATION_FILES:
+            continue
+        try:
+            raw = (ws.root / rel).read_bytes()
+            if not _may_name_patches(raw):
+                continue
+            data = yamlio.load_one(raw, rel)
+        except (InputError, OSError):
+            continue
+        setters = _path_setters(ws.root, folder or ".", data) if isinstance(data, dict) else []
+        if not setters:
+            continue
+        files = included_files(ws.root, folder or ".")
+        for obj in kustomizations:
+            if obj.file not in files:
+                continue
+            for matches, value in setters:
+                if matches(obj):
+                    found.setdefault((obj.file or "", obj.name), set()).add(value)
+    return {k: frozenset(v) for k, v in found.items()}
+
+
+_Setter = tuple[Any, str]  # (FluxObject -> bool, path value)
+
+
+def _path_setters(root: Path, folder: str, data: dict[str, Any]) -> list[_Setter]:
+    out: list[_Setter] = []
+    for key in ("patches", "patchesJson6902"):
+        for entry in _items(data, key):
+            if not isinstance(entry, dict):
+                continue
+            target = entry.get("target") if isinstance(entry.get("target"), dict) else None
+            for doc in _patch_docs(root, folder, entry.get("patch"), entry.get("path")):
+                out.extend(_setters_of(doc, target))
+    for entry in _items(data, "patchesStrategicMerge"):
+        if isinstance(entry, str):
+            inline = entry if "\n" in entry else None
+            for doc in _patch_docs(root, folder, inline, None if inline else entry):
+                out.extend(_setters_of(doc, None))
+    return out
+
+
+def _patch_docs(root: Path, folder: str, inline: Any, path: Any) -> list[Any]:
+    if isinstance(inline, str):
+        text, where = inline.encode(), f"{folder}/kustomization.yaml"
+    elif isinstance(path, str):
+        rel = posixpath.normpath(posixpath.join(folder, path.strip()))
+        if rel.startswith("../") or rel == "..":
+            return []
+        try:
+            text, where = (root / rel).read_bytes(), rel
+        except OSError:
+            return []
+    else:
+        return []
+    try:
+        return [d.data for d in yamlio.load_documents(text, where)]
+    except InputError:
+        return []
+
+
+def _setters_of(doc: Any, target: dict[str, Any] | None) -> list[_Setter]:
+    if isinstance(doc, list):  # JSON 6902: needs a target naming the kind
+        if target is None or target.get("kind") != "Kustomization":
+            return []
+        values = [
+            op["value"]
+            for op in doc
+            if isinstance(op, dict) and op.get("op") in ("add", "replace") and op.get("path") == "/spec/path"
+            and isinstance(op.get("value"), str)
+        ]  # fmt: skip
+        return [(_selector(target, None), v) for v in values]
+    if not isinstance(doc, dict) or doc.get("kind") != "Kustomization":
+        return []
+    group, _ = split_api_version(str(doc.get("apiVersion") or ""))
+    spec = doc.get("spec")
+    value = spec.get("path") if isinstance(spec, dict) else None
+    if group not in ("", KUSTOMIZE_GROUP) or not isinstance(value, str):
+        return []
+    metadata = doc.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return [(_selector(target, str(name) if name else None), value)]
+
+
+def _selector(target: dict[str, Any] | None, name: str | None) -> Any:
+    """Which base objects a patch applies to: kustomize's target (name and namespace as regular expressions),
+    else the strategic merge patch's own name."""
+    target = target or {}
+    if target.get("kind") not in (None, "Kustomization"):
+        return lambda obj: False
+    if target.get("group") not in (None, "", KUSTOMIZE_GROUP):
+        return lambda obj: False
+    wanted_name = target.get("name") or name
+    wanted_ns = target.get("namespace")
+
+    def matches(obj: FluxObject) -> bool:
+        return _fullmatch(wanted_name, obj.name) and _fullmatch(wanted_ns, obj.namespace)
+
+    return matches
+
+
+def _fullmatch(pattern: Any, value: str) -> bool:
+    if pattern in (None, ""):
+        return True
+    try:
+        return re.fullmatch(str(pattern), value) is not None
+    except re.error:
+        return str(pattern) == value

@@ -121,12 +121,14 @@ class Chart:
     repo_url: str | None = None
 
 
-def chart_source(obj: FluxObject, where: Where) -> tuple[Chart, str]:
+def chart_source(obj: FluxObject, where: Where, tree: str | None = None) -> tuple[Chart, str]:
     spec = obj.spec
     chart_ref, chart = spec.get("chartRef"), _map(spec, "chart")
     if isinstance(chart_ref, dict):
         kind, name = str(chart_ref.get("kind") or ""), str(chart_ref.get("name") or "")
         namespace = str(chart_ref.get("namespace") or obj.namespace)
+        if kind == "ExternalArtifact" and name:
+            return _artifact_chart(chart_ref, obj, where, tree)
         source = where.sources.get(kind, namespace, name)
         if kind == "HelmChart" and source is not None:
             return _chart_from_spec(source.spec, source, where)
@@ -169,6 +171,23 @@ def _chart_from_spec(chart: Mapping[str, Any], owner: FluxObject, where: Where) 
         raise AppProblem(f"chart path {chart.get('chart')!r} is not a path inside {git.label}")
     found = Chart(path, git.repo, helm, repo_url=git.url, target_revision=git.revision)
     return found, f"chart {path} of {git.label}"
+
+
+def _artifact_chart(
+    ref: Mapping[str, Any], obj: FluxObject, where: Where, tree: str | None
+) -> tuple[Chart, str]:
+    """A chart composed by an ArtifactGenerator: at the artifact's root, or its one top folder (a packaged
+    chart's layout, which helm-controller loads the same way)."""
+    from gitops_check.discover.flux_artifacts import external_artifact  # it imports this module
+
+    artifact = external_artifact(ref, obj, where, tree)
+    root = artifact.ws.root
+    if (root / "Chart.yaml").is_file():
+        return Chart(".", artifact.key, HelmOptions()), f"chart of {artifact.label}"
+    tops = [p for p in sorted(root.iterdir()) if p.is_dir() and (p / "Chart.yaml").is_file()]
+    if len(tops) == 1 and len(list(root.iterdir())) == 1:
+        return Chart(tops[0].name, artifact.key, HelmOptions()), f"chart {tops[0].name} of {artifact.label}"
+    raise AppProblem(f"{artifact.label} holds no chart (no Chart.yaml at its root or in its one top folder)")
 
 
 def _map(data: Mapping[str, Any], key: str) -> dict[str, Any]:
