@@ -264,3 +264,57 @@ def test_artifacts_that_cannot_be_built_are_not_checked(tmp_path: Path, artifact
     assert "Traceback" not in done.stderr
     # The other cluster is still checked.
     assert "production/Kustomization/flux-system/apps" in {a["name"] for a in report["apps"]}
+
+
+CHART_GENERATOR = """\
+apiVersion: source.extensions.fluxcd.io/v1beta1
+kind: ArtifactGenerator
+metadata: {name: podinfo, namespace: podinfo}
+spec:
+  sources:
+    - {alias: repo, kind: GitRepository, name: flux-system, namespace: flux-system}
+  artifacts:
+    - name: podinfo-composite
+      originRevision: "@repo"
+      copy:
+        - {from: "@repo/charts/podinfo/", to: "@artifact/"}
+        - {from: "@repo/apps/staging/chart-values.yaml", to: "@artifact/podinfo/values.yaml", strategy: Merge}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: composed, namespace: podinfo}
+spec:
+  interval: 10m
+  chartRef: {kind: ExternalArtifact, name: podinfo-composite}
+"""
+
+
+def test_helmrelease_chart_from_an_artifact_with_merged_values(tmp_path: Path) -> None:
+    """The spec's Helm chart composition: the chart copied as a folder, production values merged into its
+    values.yaml (lists replaced, maps merged)."""
+    repo = example(tmp_path, project=False)
+    repo.write(
+        {
+            "apps/staging/composite.yaml": CHART_GENERATOR,
+            "apps/staging/chart-values.yaml": "replicaCount: 3\nimage: {tag: 6.8.0}\n",
+            "apps/staging/kustomization.yaml": (FIXTURES / "artifacts/apps/staging/kustomization.yaml")
+            .read_text()
+            .replace("  - ../base/podinfo\n", "  - ../base/podinfo\n  - composite.yaml\n")
+            .replace("      kind: HelmRelease\n", "      kind: HelmRelease\n      name: ^podinfo$\n"),
+        }
+    )
+    repo.commit("a chart composed by a generator")
+    done = render_repo(CheckRequest(repo=repo.path, revision="HEAD", default_source=None))
+    assert done.errors == [] and [r.app.name for r in done.rendered if r.error] == []
+    names = [r.app.name for r in done.rendered]
+    assert "staging/HelmRelease/podinfo/composed" in names
+    release = next(r for r in done.rendered if r.app.name == "staging/HelmRelease/podinfo/composed")
+    assert release.app.origin.endswith(
+        "(chart podinfo of ExternalArtifact podinfo/podinfo-composite (built from ArtifactGenerator "
+        "podinfo/podinfo))"
+    )
+    deploy = objects(release)["Deployment//composed"]
+    assert deploy["spec"]["replicas"] == 3
+    assert (
+        deploy["spec"]["template"]["spec"]["containers"][0]["image"] == "ghcr.io/stefanprodan/podinfo:6.8.0"
+    )
