@@ -49,6 +49,8 @@ class CheckRequest:
     default_source: LiveSource | None
     # Makes the source of a cluster named in the project file's ``clusters:`` list.
     source_factory: Callable[[ClusterEntry], LiveSource] | None = None
+    # Clusters named on the command line (--snapshot NAME=FILE): they win over the project file.
+    named_sources: Mapping[str, LiveSource] = field(default_factory=dict)
     render: RenderOptions = field(default_factory=RenderOptions)
     diff: DiffOptions = field(default_factory=DiffOptions)
     only_apps: tuple[str, ...] = ()
@@ -141,7 +143,9 @@ def render_repo(request: CheckRequest) -> RenderedRepo:
         t = time.perf_counter()
         project = load_project(ws)
         entries = parse_clusters(project.clusters, project.path or "") if project else []
-        resolver = ClusterResolver(request.default_source, entries, request.source_factory)
+        resolver = ClusterResolver(
+            request.default_source, entries, request.source_factory, named=request.named_sources
+        )
         urls = {repourl.canonical(u) for u in (*repo.remote_urls(), *request.repo_urls)}
         discover_options = DiscoverOptions(
             this_repo_urls=frozenset(urls),
@@ -149,7 +153,11 @@ def render_repo(request: CheckRequest) -> RenderedRepo:
             honour_target_revision=request.honour_target_revision,
             materialize=_at_revision(repo, tmp),
             # No cluster at all (``apps``): an object not in Git or the project file counts as absent.
-            cluster_lookup=_object_lookup(resolver) if request.default_source or entries else None,
+            cluster_lookup=(
+                _object_lookup(resolver)
+                if request.default_source or entries or request.named_sources
+                else None
+            ),
             job=request.job,
         )
         found = discover(ws, project, discover_options)
@@ -197,8 +205,9 @@ def no_apps_error() -> AppError:
 def run_check(request: CheckRequest) -> CheckResult:
     start = time.perf_counter()
     fetches = http.STATS.total
-    if request.default_source is not None:
-        request.default_source.prefetch()
+    for source in (request.default_source, *request.named_sources.values()):
+        if source is not None:
+            source.prefetch()
     done = render_repo(request)
     result = CheckResult(apps=[], target=done.label, against="", errors=done.errors)
     result.warnings = done.warnings

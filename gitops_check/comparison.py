@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitops_check import redact, yamlio
-from gitops_check.cluster.select import ClusterResolver
+from gitops_check.cluster.select import DEFAULT, ClusterResolver
 from gitops_check.config import DiffOptions, ProjectConfig
 from gitops_check.diff.engine import DiffSettings, diff_app
 from gitops_check.diff.hooks import split_hooks
@@ -164,6 +164,12 @@ def compare_rendered(
         list(pool.map(read, list(by_cluster)))
     timings["live"] = time.perf_counter() - t
     result.against = ", ".join(lives[k].source for k in sorted(lives)) or "no cluster"
+    unmapped = [r.app.destination for r in rendered if r.app.name in unresolved]
+    ambiguous = resolver.unused_default(set(by_cluster), unmapped)
+    if ambiguous:
+        result.errors.append(AppError("*", ambiguous, stage="cluster"))
+        if not lives:
+            result.against = "no cluster: the --snapshot given is the snapshot of none of the apps' clusters"
     for key, message in sorted(live_errors.items()):
         result.errors.append(AppError("*", f"cluster {key}: {message}", stage="cluster"))
     for key in sorted(lives):
@@ -188,6 +194,7 @@ def compare_rendered(
             app_result.errors.append(AppError(r.app.name, unresolved[r.app.name], stage="cluster"))
             continue
         key = cluster_of[r.app.name]
+        app_result.cluster = _cluster_name(key, lives.get(key), sources[key])
         live = lives.get(key)
         if live is None:
             app_result.errors.append(
@@ -250,6 +257,14 @@ def _schemas(
         in_cluster = [body for k, body in live.objects.items() if k.kind == CRD_KIND and k.group == CRD_GROUP]
         out[key] = schemas_for(live.schema, [*in_cluster, *crds[key]])
     return out
+
+
+def _cluster_name(key: str, live: LiveState | None, source: LiveSource) -> str:
+    """What reports call the cluster an app was compared with: its name, or for the command line's cluster the
+    name its snapshot gives (else the source's own name: ``snapshot``, ``live``)."""
+    if key != DEFAULT:
+        return key
+    return (live.cluster if live is not None else None) or source.name
 
 
 def _predict(

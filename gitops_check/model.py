@@ -496,6 +496,9 @@ class LiveState:
     warnings: tuple[str, ...] = ()
     # The cluster's schema for kinds the bundled one lacks, compact (gitops_check.kubeschema.compact).
     schema: JSON | None = None
+    # The cluster a snapshot says it was taken from (its metadata.cluster / metadata.server), when it says.
+    cluster: str | None = None
+    server: str | None = None
 
     @functools.cached_property
     def _present_kinds(self) -> frozenset[GroupKind]:
@@ -659,6 +662,8 @@ class AppResult:
     change: str | None = None
     # Hooks the agent runs at sync (diff/hooks.py): reported apart, never compared or pruned.
     hooks: list[Hook] = field(default_factory=list)
+    # The cluster the app was compared with (None: not compared with any).
+    cluster: str | None = None
 
     def count(self, status: Status) -> int:
         return sum(1 for d in self.diffs if d.status is status)

@@ -380,15 +380,44 @@ def live_source(kw: dict[str, Any]) -> LiveSource | None:
                         ("--kubeconfig", kw.get("kubeconfig")), ("--context", kw.get("kube_context"))):  # fmt: skip
         if given:
             fail(f"{flag} only applies with --live")
-    if kw.get("snapshot"):
-        if not Path(kw["snapshot"]).exists():
+    plain, named = _snapshots(kw)
+    if len(plain) > 1:
+        fail(
+            f"{len(plain)} snapshots without a cluster name: give each with --snapshot NAME=FILE (NAME: the cluster "
+            "its apps name)"
+        )
+    for path in (*plain, *named.values()):
+        if not Path(path).exists():
             raise InputError(
                 "snapshot file does not exist: nothing was rendered; check the path or write one with "
                 "gitops-check snapshot",
-                file=kw["snapshot"],
+                file=path,
             )
-        return SnapshotSource(kw["snapshot"], assume_complete=kw.get("assume_complete_snapshot", False))
+    if plain:
+        return SnapshotSource(plain[0], assume_complete=kw.get("assume_complete_snapshot", False))
     return None
+
+
+def named_sources(kw: dict[str, Any]) -> dict[str, LiveSource]:
+    """``--snapshot NAME=FILE``: the snapshot of the cluster apps name NAME."""
+    from gitops_check.cluster.snapshot import SnapshotSource
+
+    _, named = _snapshots(kw)
+    if named and kw.get("live"):
+        fail("--live and --snapshot exclude each other")
+    complete = kw.get("assume_complete_snapshot", False)
+    return {name: SnapshotSource(path, assume_complete=complete, name=name) for name, path in named.items()}
+
+
+def _snapshots(kw: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+    from gitops_check.cluster.select import parse_named_snapshots
+
+    value = kw.get("snapshot") or ()
+    values = (value,) if isinstance(value, str) else tuple(value)
+    try:
+        return parse_named_snapshots(values)
+    except GitopsCheckError as e:
+        fail(e.message)
 
 
 def emit_reports(result: CheckResult, kw: dict[str, Any]) -> None:

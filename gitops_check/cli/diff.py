@@ -18,6 +18,7 @@ from gitops_check.cli.base import (
     job_options,
     live_options,
     live_source,
+    named_sources,
     parse_repo_map,
     render_options,
     repo_options,
@@ -33,9 +34,14 @@ def cluster_options(fn: Any) -> Any:
         is_flag=True,
         help="Treat kinds absent from a kubectl-made snapshot as captured (missing objects = drift, not 'not checked').",
     )(fn)
-    return click.option("--snapshot", type=click.Path(), help="Compare with this snapshot file or folder.")(
-        fn
-    )
+    return click.option(
+        "--snapshot",
+        "snapshot",
+        multiple=True,
+        metavar="[NAME=]FILE",
+        help="Compare with this snapshot file or folder; NAME=FILE for the cluster apps name NAME (repeatable: "
+        "one per cluster). A plain FILE serves in-cluster apps and the cluster the snapshot says it was taken from.",
+    )(fn)
 
 
 @click.command("diff")
@@ -55,7 +61,8 @@ def diff_command(**kw: Any) -> None:
 
     clear_outputs(kw)
     default = live_source(kw)
-    if default is None:
+    named = named_sources(kw)
+    if default is None and not named:
         fail("say what to compare with: --snapshot FILE or --live")
     check_sync_on_drift(kw)
 
@@ -68,6 +75,7 @@ def diff_command(**kw: Any) -> None:
             revision=revision(kw["rev"], kw["working_tree"]),
             default_source=source,
             source_factory=from_entry,
+            named_sources=named,
             render=build_render_options(kw),
             only_apps=tuple(kw["apps"]),
             repo_map=parse_repo_map(kw["repo_map"]),

@@ -1,9 +1,13 @@
 """Which cluster an app is compared with: its destination, mapped through the project file's ``clusters``.
 
 Apps whose destination is unset, in-cluster (``https://kubernetes.default.svc`` / ``in-cluster``) or names
-the default cluster go to the cluster given on the command line. Any other destination needs an entry in
-the project file (a snapshot file, or a kubeconfig context for --live); without one the app is "not
-checked" — comparing it with the wrong cluster would give a meaningless verdict.
+the default cluster go to the cluster given on the command line. Any other destination needs a mapping:
+``--snapshot NAME=FILE`` on the command line (it wins), an entry of the project file (a snapshot file, or a
+kubeconfig context for --live), or a plain ``--snapshot FILE`` whose snapshot says it was taken from that
+cluster (``metadata.cluster`` or ``metadata.server``: a snapshot knows its cluster). Without one the app is
+"not checked" — comparing it with the wrong cluster would give a meaningless verdict. A plain ``--snapshot``
+that serves no app while apps go to clusters it does not name is ambiguous: ``unused_default`` says so, and
+the run fails with that message rather than looking like a check against nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gitops_check.errors import ClusterError, ConfigError
+from gitops_check.errors import ClusterError, ConfigError, GitopsCheckError
 from gitops_check.model import Destination, LiveSource
 
 IN_CLUSTER_SERVERS = frozenset({"https://kubernetes.default.svc", "https://kubernetes.default.svc/"})
@@ -95,10 +99,12 @@ class ClusterResolver:
         default: LiveSource | None,
         entries: list[ClusterEntry],
         factory: Callable[[ClusterEntry], LiveSource] | None = None,
+        named: Mapping[str, LiveSource] | None = None,
     ):
         self._default = default
         self._entries = entries
         self._factory = factory
+        self._named = dict(named or {})  # --snapshot NAME=FILE
         self._made: dict[str, LiveSource] = {}
         self._lock = threading.Lock()
 
@@ -111,6 +117,9 @@ class ClusterResolver:
 
     def resolve(self, dest: Destination) -> tuple[str, LiveSource]:
         entry = self._entry_for(dest)
+        name = entry.name if entry is not None else dest.name
+        if name and name in self._named:
+            return name, self._named[name]
         if entry is not None and self._factory is not None:
             with self._lock:
                 source = self._made.get(entry.name)
@@ -123,13 +132,74 @@ class ClusterResolver:
         )
         if (in_cluster or entry is not None) and self._default is not None:
             return DEFAULT, self._default
+        if self._default is not None and self._default_is(dest, entry):
+            return DEFAULT, self._default
         target = dest.name or dest.server or "the default cluster"
         raise ClusterError(
-            f"destination cluster {target} has no snapshot or context: map it under 'clusters:' in .gitops-check.yaml"
+            f"destination cluster {target} has no snapshot or context: pass --snapshot {_flag_name(target)}=FILE "
+            "or map it under 'clusters:' in .gitops-check.yaml"
+        )
+
+    def _default_is(self, dest: Destination, entry: ClusterEntry | None) -> bool:
+        """The command line's snapshot says it was taken from the destination's cluster."""
+        identity = getattr(self._default, "identity", None)
+        if not callable(identity):
+            return False
+        try:
+            cluster, server = identity()
+        except GitopsCheckError:
+            return False  # unreadable: reported when the cluster is read
+        names = {n for n in (dest.name, entry.name if entry else None) if n}
+        servers = {s.rstrip("/") for s in (dest.server, entry.server if entry else None) if s}
+        return (cluster is not None and cluster in names) or (server is not None and server in servers)
+
+    def unused_default(self, used: set[str], unmapped: list[Destination]) -> str | None:
+        """Why a plain ``--snapshot FILE`` is ambiguous: no app used it while apps go to clusters it does not
+        name. None when it was used, or nothing went unmapped."""
+        identity = getattr(self._default, "identity", None)
+        if self._default is None or DEFAULT in used or not unmapped or not callable(identity):
+            return None
+        try:
+            cluster, server = identity()
+        except GitopsCheckError:
+            return None
+        targets = sorted({d.name or d.server or "?" for d in unmapped})
+        says = (
+            f"says it was taken from {cluster or server}"
+            if cluster or server
+            else "does not say which cluster it was taken from"
+        )
+        return (
+            f"the snapshot given with --snapshot {says}, and no app goes to that cluster: the apps go to "
+            f"{', '.join(targets)}. Give each cluster its snapshot with --snapshot NAME=FILE (NAME: "
+            f"{', '.join(_flag_name(t) for t in targets)}), or map them under 'clusters:' in .gitops-check.yaml"
         )
 
     def sources(self) -> Mapping[str, LiveSource]:
         out = dict(self._made)
+        out.update(self._named)
         if self._default is not None:
             out[DEFAULT] = self._default
         return out
+
+
+def _flag_name(target: str) -> str:
+    return target if "=" not in target else "NAME"
+
+
+def parse_named_snapshots(values: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
+    """``--snapshot`` values: plain files, and ``NAME=FILE`` pairs (a cluster name has no ``/``; a value that
+    is an existing path is a file, whatever it holds)."""
+    import os
+
+    plain: list[str] = []
+    named: dict[str, str] = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if sep and name and path and "/" not in name and not os.path.exists(value):
+            if name in named:
+                raise ConfigError(f"--snapshot {name}=... is given twice")
+            named[name] = path
+        else:
+            plain.append(value)
+    return plain, named

@@ -130,6 +130,8 @@ def load_snapshot(path: str | os.PathLike[str], *, assume_complete: bool = False
         secret_hashing=hashing,
         server_version=meta.get("serverVersion"),
         schema=schema,
+        cluster=str(meta["cluster"]) if meta.get("cluster") else None,
+        server=str(meta["server"]).rstrip("/") if meta.get("server") else None,
     )
 
 
@@ -290,6 +292,11 @@ class SnapshotSource:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=f"snapshot-{self.name}", daemon=True)
                 self._thread.start()
+
+    def identity(self) -> tuple[str | None, str | None]:
+        """(cluster, server) the snapshot says it was taken from; (None, None) when it says nothing."""
+        state = self.load()
+        return state.cluster, state.server
 
     def load(self, scope: object = None) -> LiveState:
         self.prefetch()

@@ -50,7 +50,9 @@ def compare_base_with_cluster(
         rendered.append(Rendered(state.app, raw or state.output, seconds=state.seconds))
     project = base.project
     clusters = parse_clusters(project.clusters, project.path or "") if project else []
-    resolver = ClusterResolver(request.default_source, clusters, request.source_factory)
+    resolver = ClusterResolver(
+        request.default_source, clusters, request.source_factory, named=request.named_sources
+    )
     baseline = CheckResult(apps=[], target=base.tree.ws.label, against="", mode="diff")
     compare_rendered(request.diff, rendered, resolver, project, baseline)
     return baseline

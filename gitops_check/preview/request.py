@@ -21,6 +21,7 @@ class PreviewRequest:
     # The cluster for "already different in the cluster"; None: no cluster comparison.
     default_source: LiveSource | None = None
     source_factory: Callable[[ClusterEntry], LiveSource] | None = None
+    named_sources: Mapping[str, LiveSource] = field(default_factory=dict)  # --snapshot NAME=FILE
     render: RenderOptions = field(default_factory=RenderOptions)
     diff: DiffOptions = field(default_factory=DiffOptions)
     only_apps: tuple[str, ...] = ()

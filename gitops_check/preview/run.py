@@ -35,8 +35,9 @@ from gitops_check.sources.git import open_repo
 def run_preview(request: PreviewRequest) -> CheckResult:
     start = time.perf_counter()
     timings: dict[str, float] = {}
-    if request.default_source is not None:
-        request.default_source.prefetch()
+    for source in (request.default_source, *request.named_sources.values()):
+        if source is not None:
+            source.prefetch()
     repo = open_repo(request.repo)
     revs = resolve_revisions(
         repo, request.base, request.head, env=os.environ if request.env is None else request.env,
@@ -97,7 +98,7 @@ def run_preview(request: PreviewRequest) -> CheckResult:
         if not entries and not request.job.allow_empty:
             result.errors.append(no_apps_error())
         _run_level_findings(result, sides, request, warnings)
-        if request.default_source is not None:
+        if request.default_source is not None or request.named_sources:
             t = time.perf_counter()
             result.baseline = compare_base_with_cluster(request, sides, entries, apps, planner)
             flagged = flag_drifted(result.apps, result.baseline.apps)

@@ -84,6 +84,7 @@ def _app(app: AppResult, mode: str) -> dict[str, Any]:
         "errors": [_error(e, with_app=False) for e in app.errors],
         "warnings": list(app.warnings),
         "renderSeconds": round(app.render_seconds, 3),
+        "cluster": app.cluster,
         "resources": [_resource(d, mode) for d in sorted(app.diffs, key=lambda d: key_order(d.key))],
     }
     if app.hooks:

@@ -217,6 +217,8 @@ def _app_suite(
         if case.elapsed_sec is None:
             case.elapsed_sec = share
     properties = {"kind": app.app.kind, "status": app_status(app).value}
+    if app.cluster:
+        properties["cluster"] = clean(app.cluster)
     if app.app.origin:
         properties["origin"] = clean(app.app.origin)
     if app.warnings:

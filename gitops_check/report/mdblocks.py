@@ -230,6 +230,8 @@ def app_section(app: AppResult, mode: str, opts: Options) -> Section:
     )
     opened = " open" if status is AppStatus.ERROR else ""
     head = f"<details{opened}><summary>{summary}</summary>\n\n"
+    if app.cluster:
+        head += f"Compared with cluster {code_span(app.cluster)}.\n\n"
     if app.app.origin:
         head += f"Declared in {code_span(app.app.origin)}.\n\n"
     items = [error_item(e, opts) for e in app.errors]

@@ -166,6 +166,8 @@ def _app_lines(
     breakdown = app_breakdown(app, mode)
     if breakdown:
         head += f" {breakdown}"
+    if app.cluster:
+        head += "  " + paint(f"cluster {clean(app.cluster)}", "dim")
     if app.app.origin:
         head += "  " + paint(f"({clean(app.app.origin)})", "dim")
     lines = [head]
