@@ -123,8 +123,10 @@ def test_all_kinds(
                  "--kinds", "all", "-n", kube_namespace, "-o", str(out))  # fmt: skip
     assert result.code == 0, result.text
     kinds = load_snapshot(out).coverage.kinds or frozenset()
+    # Pods and ReplicaSets too: one declared in Git is compared and pruned like any object.
     assert {GroupKind("apps", "Deployment"), GroupKind("", "ConfigMap"), GroupKind("rbac.authorization.k8s.io", "Role"),
-            GroupKind("", "Namespace"), GroupKind("apiextensions.k8s.io", "CustomResourceDefinition")} <= kinds  # fmt: skip
-    # Not what an agent owns: events, pods, leases, access reviews.
-    assert not kinds & {GroupKind("", "Event"), GroupKind("", "Pod"), GroupKind("coordination.k8s.io", "Lease"),
+            GroupKind("", "Namespace"), GroupKind("apiextensions.k8s.io", "CustomResourceDefinition"),
+            GroupKind("", "Pod"), GroupKind("apps", "ReplicaSet")} <= kinds  # fmt: skip
+    # Not what an agent owns: events, leases, access reviews.
+    assert not kinds & {GroupKind("", "Event"), GroupKind("coordination.k8s.io", "Lease"),
                         GroupKind("authorization.k8s.io", "SelfSubjectAccessReview")}  # fmt: skip
