@@ -40,6 +40,9 @@ from gitops_check.maps import merge_maps
 
 STRATEGIES = ("Overwrite", "Merge", "Extract")
 _TARBALLS = (".tar.gz", ".tgz")
+# An archive in the checked commit is untrusted: bounded before anything is written.
+MAX_EXTRACTED_BYTES = 512 * 1024 * 1024
+MAX_EXTRACTED_MEMBERS = 100_000
 
 
 class CopyError(Exception):
@@ -227,6 +230,11 @@ def _extract(op: _Op, root: Path, src: str, staged: Staged, dest: str) -> None:
     try:
         with tarfile.open(full, "r:gz") as archive:
             members = [m for m in archive.getmembers() if m.isfile() or m.isdir()]
+            if len(members) > MAX_EXTRACTED_MEMBERS or sum(m.size for m in members) > MAX_EXTRACTED_BYTES:
+                raise CopyError(
+                    f"{src!r} unpacks to more than {MAX_EXTRACTED_MEMBERS} files or "
+                    f"{MAX_EXTRACTED_BYTES // 2**20} MiB"
+                )
             archive.extractall(target, members=members, filter="data")
     except (tarfile.TarError, OSError, EOFError) as e:
         raise CopyError(f"cannot extract {src!r}: {e}") from None

@@ -30,9 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gitops_check.discover import flux_pathpattern
 from gitops_check.discover.flux_artifact_copy import CopyError, Staged, apply_copies
 from gitops_check.discover.flux_objects import FluxObject
-from gitops_check.discover.flux_sources import AppProblem, Where, git_source
+from gitops_check.discover.flux_sources import AppProblem, GitSource, Where, git_source
 from gitops_check.model import Workspace
 
 DISABLED_ANNOTATION = "source.extensions.fluxcd.io/reconcile"
@@ -66,6 +67,19 @@ def _generator(namespace: str, name: str, where: Where, tree: str | None) -> Flu
     found = where.sources.generators_of(namespace, name)
     if tree is not None:  # another cluster's folder is another cluster's generator
         found = [g for g in found if g.file is None or tree_of(g.file) in (tree, None)]
+    patterned = [g for g in found if g.spec.get("pathPattern")]
+    if patterned:
+        problems: list[AppProblem] = []
+        declaring = []
+        for g in found:
+            try:
+                if any(a.get("name") == name for a in _declared(g, where)):
+                    declaring.append(g)
+            except AppProblem as e:
+                problems.append(e)
+        if not declaring and problems:
+            raise problems[0]
+        found = declaring
     if not found:
         raise AppProblem(
             f"ExternalArtifact {namespace}/{name} is made by no ArtifactGenerator of the repository or of the "
@@ -91,7 +105,7 @@ def build(generator: FluxObject, name: str, where: Where) -> Artifact:
             f"{gen_id} ({generator.where}) has reconciliation disabled: the artifact in the cluster is an "
             "older build gitops-check cannot reproduce"
         )
-    spec = _artifact_spec(generator, name, gen_id)
+    spec = _artifact_spec(generator, name, gen_id, where)
     aliases = _sources(generator, gen_id)
     used = _used_aliases(spec)
     for field in ("revision", "originRevision"):
@@ -115,12 +129,7 @@ def build(generator: FluxObject, name: str, where: Where) -> Artifact:
             git = git_source(ref, generator, where)
         except AppProblem as e:
             raise AppProblem(f"{gen_id}: source {alias!r}: {e}") from None
-        if git.ws is None:
-            raise AppProblem(
-                f"{gen_id}: source {alias!r}: {git.label} is not this repository or a --repo-map clone; "
-                "an ArtifactGenerator is built from files gitops-check has when it reads the repository"
-            )
-        roots[alias], repos[alias] = Path(git.ws.root), git.repo
+        roots[alias], repos[alias] = _local_root(git, gen_id, alias), git.repo
     copies = spec.get("copy")
     if not isinstance(copies, list) or not copies:
         raise AppProblem(f"{gen_id}: artifact {name} has no copy operations")
@@ -184,11 +193,44 @@ def _build_into_cache(
     return Artifact(key, Workspace(root=final, label=label), label, origins)
 
 
-def _artifact_spec(generator: FluxObject, name: str, gen_id: str) -> dict[str, Any]:
-    for item in generator.spec.get("artifacts") or []:
-        if isinstance(item, dict) and item.get("name") == name:
+def _artifact_spec(generator: FluxObject, name: str, gen_id: str, where: Where) -> dict[str, Any]:
+    for item in _declared(generator, where):
+        if item.get("name") == name:
             return item
     raise AppProblem(f"{gen_id} declares no artifact {name}")
+
+
+def _declared(generator: FluxObject, where: Where) -> list[dict[str, Any]]:
+    """The generator's artifacts: as written, or one set per folder its ``pathPattern`` matches."""
+    spec = generator.spec
+    if not spec.get("pathPattern"):
+        return [a for a in spec.get("artifacts") or [] if isinstance(a, dict)]
+    gen_id = f"ArtifactGenerator {generator.namespace}/{generator.name}"
+    try:
+        alias, _ = flux_pathpattern.parse(str(spec["pathPattern"]))
+        ref = _sources(generator, gen_id).get(alias)
+        if ref is None:
+            raise flux_pathpattern.PatternError(f"pathPattern names no source alias {alias!r}")
+        if str(ref.get("kind") or "") != "GitRepository":
+            raise AppProblem(
+                f"{gen_id}: pathPattern source {alias!r} is a {ref.get('kind')}: fetching it needs the network, "
+                "which gitops-check does not use"
+            )
+        root = _local_root(git_source(ref, generator, where), gen_id, alias)
+        return flux_pathpattern.expand(spec, root)
+    except flux_pathpattern.PatternError as e:
+        raise AppProblem(f"{gen_id}: {e}") from None
+
+
+def _local_root(git: GitSource, gen_id: str, alias: str) -> Path:
+    """The files of a generator's Git source: this repository or a --repo-map clone (a GitRepository
+    elsewhere is fetched only when rendering, after the generator is built)."""
+    if git.ws is None:
+        raise AppProblem(
+            f"{gen_id}: source {alias!r}: {git.label} is not this repository or a --repo-map clone; an "
+            "ArtifactGenerator is built from the files gitops-check has when it reads the repository"
+        )
+    return Path(git.ws.root)
 
 
 def _sources(generator: FluxObject, gen_id: str) -> dict[str, dict[str, Any]]:

@@ -164,9 +164,14 @@ class SourceIndex:
         return self._by_id.get((kind, namespace, name))
 
     def generators_of(self, namespace: str, artifact: str) -> list[FluxObject]:
-        """ArtifactGenerators in ``namespace`` that declare an artifact named ``artifact``; those a parent
-        rendered (the cluster's own) replace those read from files."""
-        found = [g for g in self._generators if g.namespace == namespace and artifact in artifact_names(g)]
+        """ArtifactGenerators in ``namespace`` that declare an artifact named ``artifact`` (or may: one with a
+        ``pathPattern`` names its artifacts from the source's folders); those a parent rendered (the cluster's
+        own) replace those read from files."""
+        found = [
+            g
+            for g in self._generators
+            if g.namespace == namespace and (artifact in artifact_names(g) or g.spec.get("pathPattern"))
+        ]
         rendered = [g for g in found if g.file is None]
         return rendered or found
 

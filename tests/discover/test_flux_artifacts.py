@@ -318,3 +318,80 @@ def test_helmrelease_chart_from_an_artifact_with_merged_values(tmp_path: Path) -
     assert (
         deploy["spec"]["template"]["spec"]["containers"][0]["image"] == "ghcr.io/stefanprodan/podinfo:6.8.0"
     )
+
+
+PATTERNED = """\
+apiVersion: source.extensions.fluxcd.io/v1beta1
+kind: ArtifactGenerator
+metadata: {name: platform-apps, namespace: apps}
+spec:
+  sources:
+    - {alias: monorepo, kind: GitRepository, name: flux-system, namespace: flux-system}
+  pathPattern: "@monorepo/apps/{app}/envs/{env}"
+  artifacts:
+    - name: "{app}-{env}"
+      copy:
+        - {from: "@monorepo/apps/{app}/base/**", to: "@artifact/base/"}
+        - {from: "@monorepo/apps/{app}/envs/{env}/**", to: "@artifact/envs/{env}/"}
+"""
+KUSTOMIZATION = """\
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {{name: {name}, namespace: apps}}
+spec:
+  interval: 10m
+  sourceRef: {{kind: ExternalArtifact, name: {name}}}
+  path: ./envs/{env}
+  prune: true
+"""
+
+
+def _cm(name: str, value: str) -> str:
+    return f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}, namespace: apps}}\ndata: {{env: {value}}}\n"
+
+
+def test_path_pattern_makes_one_artifact_per_matching_folder(tmp_path: Path) -> None:
+    """source-watcher's pathPattern: ``{app}-{env}`` artifacts, one per ``apps/<app>/envs/<env>`` folder."""
+    repo = GitRepo.init(tmp_path / "monorepo")
+    files = {
+        "clusters/dev/flux-system/gotk-sync.yaml": (
+            FIXTURES / "artifacts/clusters/staging/flux-system/gotk-sync.yaml"
+        )
+        .read_text()
+        .replace("./clusters/staging", "./clusters/dev"),
+        "clusters/dev/apps.yaml": PATTERNED
+        + KUSTOMIZATION.format(name="auth-dev", env="dev")
+        + KUSTOMIZATION.format(name="payments-dev", env="dev"),
+    }
+    for app in ("auth", "payments"):
+        files[f"apps/{app}/base/kustomization.yaml"] = "resources: [config.yaml]\n"
+        files[f"apps/{app}/base/config.yaml"] = _cm(app, "base")
+        for env in ("dev", "prod"):
+            files[f"apps/{app}/envs/{env}/kustomization.yaml"] = (
+                f"resources: [../../base]\npatches:\n  - patch: |\n{_indent(_cm(app, env))}"
+            )
+    repo.write(files)
+    repo.git("remote", "add", "origin", "https://github.com/example/flux2-kustomize-helm-example.git")
+    repo.commit("monorepo")
+    done = render_repo(CheckRequest(repo=repo.path, revision="HEAD", default_source=None))
+    assert done.errors == [] and [(r.app.name, r.error) for r in done.rendered if r.error] == []
+    rendered = {r.app.name: objects(r) for r in done.rendered}
+    assert rendered["Kustomization/apps/auth-dev"] == {
+        "ConfigMap/apps/auth": {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "auth", "namespace": "apps"},
+            "data": {"env": "dev"},
+        }
+    }
+    assert rendered["Kustomization/apps/payments-dev"]["ConfigMap/apps/payments"]["data"] == {"env": "dev"}
+    origin = next(r.app.origin for r in done.rendered if r.app.name == "Kustomization/apps/auth-dev")
+    assert (
+        "envs/dev of ExternalArtifact apps/auth-dev (built from ArtifactGenerator apps/platform-apps)"
+        in origin
+    )
+
+
+def _indent(text: str) -> str:
+    return "".join(f"      {line}\n" for line in text.splitlines())
