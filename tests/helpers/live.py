@@ -28,6 +28,8 @@ PLURALS = {
     ("", "Namespace"): "namespaces",
     ("apps", "Deployment"): "deployments",
     ("apps", "StatefulSet"): "statefulsets",
+    ("apps", "ReplicaSet"): "replicasets",
+    ("", "Pod"): "pods",
     ("batch", "CronJob"): "cronjobs",
     ("apiextensions.k8s.io", "CustomResourceDefinition"): "customresourcedefinitions",
 }
