@@ -282,7 +282,7 @@ def _doublestar_glob(root: Path, pattern: str) -> list[str]:
         rel_dir = Path(dirpath).relative_to(root).as_posix()
         for name in sorted(dirnames + filenames):
             rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-            if regex.match(rel):
+            if regex.fullmatch(rel):
                 out.append(rel)
     return out
 

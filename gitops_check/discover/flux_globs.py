@@ -6,16 +6,17 @@
 * ``exclude`` patterns go through ``github.com/bmatcuk/doublestar/v4``: ``**`` as a whole segment spans any
   number of folders, ``{a,b}`` alternatives, ``[...]`` classes (``!`` or ``^`` negates).
 
-Neither dialect treats a leading dot specially. Python's fnmatch does neither (its ``*`` crosses ``/``), so both
-are translated to regular expressions here.
+Neither dialect treats a leading dot specially. The translations to regular expressions are
+gitops_check.globs' (checked against the Go originals); this module adds fs.Glob's folder-by-folder walk.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from functools import lru_cache
 from pathlib import Path
+
+from gitops_check import globs
 
 GLOB_CHARS = "*?[]"  # what makes a ``from`` a pattern rather than a path (source-watcher's containsGlobChars)
 MAX_ALTERNATION_COMMAS = 20  # source-watcher bounds {a,b,...} expansion the same way
@@ -34,51 +35,12 @@ def _has_meta(path: str) -> bool:
     return any(c in path for c in "*?[\\")
 
 
-def _class(pattern: str, i: int, negators: str) -> tuple[str, int]:
-    """The character class starting after ``[`` at ``i``: (regex, index after ``]``)."""
-    out = "["
-    if i < len(pattern) and pattern[i] in negators:
-        out += "^"
-        i += 1
-    while i < len(pattern) and pattern[i] != "]":
-        c = pattern[i]
-        if c == "\\":
-            i += 1
-            if i >= len(pattern):
-                raise BadPattern("unterminated escape in a character class")
-            c = pattern[i]
-        elif c == "/":
-            raise BadPattern("a character class cannot hold /")
-        out += "-" if c == "-" else re.escape(c)
-        i += 1
-    if i >= len(pattern) or out in ("[", "[^"):
-        raise BadPattern("unterminated or empty character class")
-    return out + "]", i + 1
-
-
-@lru_cache(maxsize=256)
 def _segment_regex(pattern: str) -> re.Pattern[str]:
-    """Go's ``path.Match`` for one segment (no ``/`` in ``pattern``)."""
-    out, i = "", 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "*":
-            out += "[^/]*"
-        elif c == "?":
-            out += "[^/]"
-        elif c == "[":
-            cls, i = _class(pattern, i + 1, "^")
-            out += cls
-            continue
-        elif c == "\\":
-            i += 1
-            if i >= len(pattern):
-                raise BadPattern("trailing backslash")
-            out += re.escape(pattern[i])
-        else:
-            out += re.escape(c)
-        i += 1
-    return re.compile(out + r"\Z", re.DOTALL)
+    """Go's ``path.Match`` for one segment; BadPattern where Go returns ErrBadPattern."""
+    regex = globs.path_match_regex(pattern)
+    if regex is None:
+        raise BadPattern(pattern)
+    return regex
 
 
 def go_glob(root: Path, pattern: str) -> list[str]:
@@ -106,7 +68,7 @@ def _glob_in(root: Path, folder: str, name: str) -> list[str]:
         entries = sorted(os.listdir(root / folder)) if (root / folder).is_dir() else []
     except OSError:
         return []
-    return [n if folder == "." else f"{folder}/{n}" for n in entries if regex.match(n)]
+    return [n if folder == "." else f"{folder}/{n}" for n in entries if regex.fullmatch(n)]
 
 
 def _exists(root: Path, rel: str) -> bool:
@@ -138,72 +100,13 @@ def check_alternations(pattern: str) -> None:
         )
 
 
-@lru_cache(maxsize=256)
 def doublestar_regex(pattern: str) -> re.Pattern[str]:
-    """doublestar's ``Match`` as a regular expression over a posix path."""
-    body, end = _ds(pattern, 0, top=True)
-    if end != len(pattern):
+    """doublestar's ``Match`` as a regular expression over a posix path (use ``fullmatch``)."""
+    regex = globs.doublestar_regex(pattern)
+    if regex is None:
         raise BadPattern(pattern)
-    return re.compile(body + r"\Z", re.DOTALL)
-
-
-def _ds(p: str, i: int, *, top: bool) -> tuple[str, int]:
-    out = ""
-    while i < len(p):
-        c = p[i]
-        if not top and c in ",}":
-            return out, i
-        if c == "*":
-            if (
-                p.startswith("**", i)
-                and (i == 0 or p[i - 1] == "/")
-                and (i + 2 == len(p) or p[i + 2] in "/,}")
-            ):
-                after = i + 2
-                if after < len(p) and p[after] == "/":
-                    out += "(?:[^/]*(?:/[^/]*)*/)?"  # "**/": any number of whole folders, none included
-                    i = after + 1
-                    continue
-                if out.endswith("/"):
-                    out = out[:-1] + "(?:/.*)?"  # "a/**": a itself and everything below it
-                else:
-                    out += ".*"
-                i = after
-                continue
-            while i < len(p) and p[i] == "*":
-                i += 1
-            out += "[^/]*"
-            continue
-        if c == "?":
-            out += "[^/]"
-        elif c == "[":
-            cls, i = _class(p, i + 1, "!^")
-            out += cls
-            continue
-        elif c == "{":
-            alternatives = []
-            i += 1
-            while True:
-                part, i = _ds(p, i, top=False)
-                alternatives.append(part)
-                if i >= len(p):
-                    raise BadPattern("unterminated {")
-                if p[i] == "}":
-                    i += 1
-                    break
-                i += 1  # ","
-            out += "(?:" + "|".join(alternatives) + ")"
-            continue
-        elif c == "\\":
-            i += 1
-            if i >= len(p):
-                raise BadPattern("trailing backslash")
-            out += re.escape(p[i])
-        else:
-            out += re.escape(c)
-        i += 1
-    return out, i
+    return regex
 
 
 def doublestar_match(pattern: str, path: str) -> bool:
-    return doublestar_regex(pattern).match(path) is not None
+    return doublestar_regex(pattern).fullmatch(path) is not None
