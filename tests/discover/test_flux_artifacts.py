@@ -136,7 +136,14 @@ def test_rendered_objects(tmp_path: Path) -> None:
         apps = rendered[f"{env}/Kustomization/flux-system/apps"]
         assert sorted(apps) == ["HelmRelease/podinfo/podinfo", "Namespace//podinfo"]
         release = rendered[f"{env}/HelmRelease/podinfo/podinfo"]
-        assert sorted(release) == ["Deployment//podinfo", "Ingress//podinfo", "Service//podinfo"]
+        # The chart's test Pod is a Helm hook: rendered, then set apart by the comparison.
+        assert sorted(release) == [
+            "Deployment//podinfo",
+            "Ingress//podinfo",
+            "Pod//podinfo-test",
+            "Service//podinfo",
+        ]
+        assert "helm.sh/hook" in release["Pod//podinfo-test"]["metadata"]["annotations"]
     staging = rendered["staging/HelmRelease/podinfo/podinfo"]
     assert staging["Ingress//podinfo"]["spec"]["rules"][0]["host"] == "podinfo.staging.example.com"
     image = staging["Deployment//podinfo"]["spec"]["template"]["spec"]["containers"][0]["image"]
