@@ -153,10 +153,19 @@ def test_rendered_objects(tmp_path: Path) -> None:
     assert production["Ingress//podinfo"]["spec"]["rules"][0]["host"] == "podinfo.example.com"
 
 
+SNAPS = FIXTURES / "artifact-snapshots"
+NAMED = (
+    "--snapshot",
+    f"staging={SNAPS / 'staging.yaml'}",
+    "--snapshot",
+    f"production={SNAPS / 'production.yaml'}",
+)
+
+
 def run_cli(repo: GitRepo, out: Path, *args: str) -> subprocess.CompletedProcess[str]:
     script = shutil.which("gitops-check") or str(Path(sys.executable).parent / "gitops-check")
     return subprocess.run(
-        [script, "diff", "--repo", str(repo.path), *args, "--json", str(out / "report.json"),
+        [script, "diff", "--repo", str(repo.path), *NAMED, *args, "--json", str(out / "report.json"),
          "--markdown", str(out / "report.md"), "--junit", str(out / "report.xml")],
         capture_output=True, text=True, check=False, env={**os.environ, "NO_COLOR": "1"},
     )  # fmt: skip
@@ -174,7 +183,7 @@ def findings(report: dict[str, Any]) -> list[tuple[str, str, str]]:
 def test_diff_against_each_clusters_snapshot(tmp_path: Path) -> None:
     repo = example(tmp_path)
     out = tmp_path / "out"
-    done = run_cli(repo, out, "--snapshot", str(FIXTURES / "artifact-snapshots" / "production.yaml"))
+    done = run_cli(repo, out)
     assert done.returncode == 1, done.stdout + done.stderr
     report = json.loads((out / "report.json").read_text())
     assert report["errors"] == []
@@ -263,7 +272,7 @@ def test_artifacts_that_cannot_be_built_are_not_checked(tmp_path: Path, artifact
     repo.write({"clusters/staging/artifacts.yaml": GENERATOR.format(artifacts=artifacts)})
     repo.commit("break staging's generator")
     out = tmp_path / "out"
-    done = run_cli(repo, out, "--snapshot", str(FIXTURES / "artifact-snapshots" / "production.yaml"))
+    done = run_cli(repo, out)
     assert done.returncode == 2, done.stdout + done.stderr
     report = json.loads((out / "report.json").read_text())
     errors = [(e["app"], e["message"]) for e in report["errors"]]

@@ -45,8 +45,6 @@ def tools() -> None:
 def tenancy(tmp_path: Path, *, project: bool = True) -> GitRepo:
     repo = GitRepo.init(tmp_path / "tenancy")
     shutil.copytree(FIXTURES / "tenancy", repo.path, dirs_exist_ok=True)
-    if project:
-        repo.write({".gitops-check.yaml": PROJECT})
     repo.git("remote", "add", "origin", "https://github.com/example/flux2-multi-tenancy.git")
     repo.commit("tenancy")
     return repo
