@@ -27,12 +27,6 @@ from gitops_check.cli import main
 from tests.helpers.gitrepo import GitRepo
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "flux"
-PROJECT = """\
-version: 1
-clusters:
-  - {{name: staging, snapshot: {staging}}}
-  - {{name: production, snapshot: {production}}}
-"""
 EA = "ExternalArtifact flux-system/{} (built from ArtifactGenerator flux-system/flux-system)"
 
 
@@ -49,15 +43,6 @@ def tools() -> None:
 def example(tmp_path: Path, *, project: bool = True) -> GitRepo:
     repo = GitRepo.init(tmp_path / "example")
     shutil.copytree(FIXTURES / "artifacts", repo.path, dirs_exist_ok=True)
-    if project:
-        snaps = FIXTURES / "artifact-snapshots"
-        repo.write(
-            {
-                ".gitops-check.yaml": PROJECT.format(
-                    staging=snaps / "staging.yaml", production=snaps / "production.yaml"
-                )
-            }
-        )
     repo.git("remote", "add", "origin", "https://github.com/example/flux2-kustomize-helm-example.git")
     repo.commit("example")
     return repo

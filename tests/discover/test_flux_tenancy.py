@@ -109,7 +109,9 @@ def test_diff_against_each_clusters_snapshot(tmp_path: Path, capsys: pytest.Capt
             "--repo",
             str(repo.path),
             "--snapshot",
-            str(SNAPSHOTS / "staging.yaml"),
+            f"staging={SNAPSHOTS / 'staging.yaml'}",
+            "--snapshot",
+            f"production={SNAPSHOTS / 'production.yaml'}",
             "--json",
             str(tmp_path / "r.json"),
         ]
