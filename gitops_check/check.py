@@ -38,7 +38,8 @@ from gitops_check.model import (
 from gitops_check.remote import http
 from gitops_check.render.base import ToolFinder
 from gitops_check.rendering import Rendered, render_tree
-from gitops_check.sources.git import RepoHandle, open_repo
+from gitops_check.sources.folder import FolderHandle, open_tree
+from gitops_check.sources.git import RepoHandle
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class CheckRequest:
 def _materialize_mapped(request: CheckRequest, tmp: Path) -> dict[str, Workspace]:
     repos: dict[str, Workspace] = {}
     for i, (url, path) in enumerate(sorted(request.repo_map.items())):
-        handle = open_repo(path)
+        handle = open_tree(path)
         repos[repourl.canonical(url)] = handle.materialize("HEAD", tmp / f"mapped-{i}")
     return repos
 
@@ -99,7 +100,7 @@ def _object_lookup(resolver: ClusterResolver) -> Callable[[Destination, Resource
     return lookup
 
 
-def _at_revision(repo: RepoHandle, tmp: Path) -> Callable[[str], Workspace]:
+def _at_revision(repo: RepoHandle | FolderHandle, tmp: Path) -> Callable[[str], Workspace]:
     """This repository at an Application's targetRevision (a branch may exist only as origin/<branch>)."""
     counter = itertools.count()
 
@@ -134,7 +135,7 @@ def render_repo(request: CheckRequest) -> RenderedRepo:
     """Materialize the commit, discover its apps and render them (App of Apps included)."""
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    repo = open_repo(request.repo)
+    repo = open_tree(request.repo)
     with tempfile.TemporaryDirectory(prefix="gitops-check-") as tmp_name:
         tmp = Path(tmp_name)
         ws = repo.materialize(request.revision, tmp / "tree")

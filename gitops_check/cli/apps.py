@@ -61,7 +61,7 @@ def apps_command(**kw: Any) -> None:
         errors = list(done.errors)
         errors += [AppError(r.app.name, f"not rendered, so the apps it declares (if any) are unknown: {r.error}",
                             stage="render") for r in done.rendered if r.error is not None]  # fmt: skip
-        notes = done.notes
+        notes = [*done.warnings, *done.notes]
     else:
         found, notes = _discover_only(request)
         apps, errors = found.apps, found.errors
@@ -90,9 +90,9 @@ def _discover_only(request: Any) -> tuple[Any, list[str]]:
     from gitops_check import repourl
     from gitops_check.discover.dispatch import DiscoverOptions, discover
     from gitops_check.discover.project import Discovery, load_project
-    from gitops_check.sources.git import open_repo
+    from gitops_check.sources.folder import open_tree
 
-    repo = open_repo(request.repo)
+    repo = open_tree(request.repo)
     with tempfile.TemporaryDirectory(prefix="gitops-check-") as tmp:
         ws = repo.materialize(request.revision, Path(tmp) / "tree")
         urls = {repourl.canonical(u) for u in (*repo.remote_urls(), *request.repo_urls)}
@@ -101,7 +101,7 @@ def _discover_only(request: Any) -> tuple[Any, list[str]]:
         )
     if request.only_apps:
         found = Discovery([a for a in found.apps if a.name in request.only_apps], found.notes, found.errors)
-    return found, found.notes
+    return found, [*ws.warnings, *found.notes]
 
 
 def _source_text(source: Any) -> str:

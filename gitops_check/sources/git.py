@@ -71,6 +71,10 @@ class _Listed:
     path: str  # relative to the GitOps root
 
 
+class NotARepository(SourceError):
+    """The folder is in no git repository (``sources.folder`` can still read it as it is)."""
+
+
 def open_repo(path: str | Path, *, display: str | None = None) -> RepoHandle:
     """Open the repository containing ``path`` (like git itself, parent folders are searched).
 
@@ -84,7 +88,7 @@ def open_repo(path: str | Path, *, display: str | None = None) -> RepoHandle:
     try:
         repo = git.Repo(p, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise SourceError(
+        raise NotARepository(
             f"not a git repository: {shown} (run git init, or point --repo at a clone)"
         ) from None
     prefix = ""
