@@ -30,3 +30,10 @@ def canonical(url: str) -> str:
 
 def same_repo(a: str, b: str) -> bool:
     return canonical(a) == canonical(b)
+
+
+def not_available_hint(url: str) -> str:
+    """What to pass when a repository an app names is not available: most often it is this repository under a
+    URL its remotes do not spell (a mirror, another host name, a CI clone), which ``--repo-url`` says; a clone of
+    another repository is given with ``--repo-map``."""
+    return f"if {url} is the repository being checked, pass --repo-url {url}; otherwise map a local clone with --repo-map {url}=PATH"

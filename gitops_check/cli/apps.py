@@ -17,6 +17,7 @@ import click
 from gitops_check.cli.base import (
     EXIT_IN_SYNC,
     EXIT_INCOMPLETE,
+    SectionedCommand,
     build_job_options,
     build_render_options,
     job_options,
@@ -29,7 +30,7 @@ from gitops_check.cli.base import (
 from gitops_check.report.text import one_line
 
 
-@click.command("apps")
+@click.command("apps", cls=SectionedCommand)
 @repo_options
 @render_options
 @job_options

@@ -91,10 +91,53 @@ def clear_outputs(
             raise InputError(f"cannot remove the previous report: {e.strerror}", file=str(path)) from None
 
 
-def apply_options(fn: Callable[..., Any], options: list[Callable[..., Any]]) -> Callable[..., Any]:
+def apply_options(
+    fn: Callable[..., Any], options: list[Callable[..., Any]], section: str | None = None
+) -> Callable[..., Any]:
+    """Apply click option decorators in the order written; ``section``: the heading they are listed under in
+    ``--help`` (see ``SectionedCommand``)."""
+    params = fn.params if isinstance(fn, click.Command) else getattr(fn, "__click_params__", [])
+    before = len(params)
     for option in reversed(options):
         fn = option(fn)
+    if section is not None:
+        params = fn.params if isinstance(fn, click.Command) else getattr(fn, "__click_params__", [])
+        for param in params[before:]:
+            setattr(param, HELP_SECTION, section)
     return fn
+
+
+HELP_SECTION = "gitops_check_help_section"
+# Headings of --help, in this order; options of no section come last under "Other options".
+SECTIONS = ("Repository", "Rendering", "Job policy", "Cluster", "Reports", "CI", "Sync")
+
+
+def in_section(
+    section: str, *options: Callable[..., Any]
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A decorator applying ``options`` under the ``--help`` heading ``section``."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        return apply_options(fn, list(options), section)
+
+    return decorate
+
+
+class SectionedCommand(click.Command):
+    """A command whose ``--help`` lists its options by section (render, cluster, reports, sync, CI...) instead of
+    one list of sixty, without a dependency for it."""
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        grouped: dict[str, list[tuple[str, str]]] = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None:
+                grouped.setdefault(getattr(param, HELP_SECTION, "Other options"), []).append(record)
+        order = [*SECTIONS, *sorted(set(grouped) - {*SECTIONS, "Other options"}), "Other options"]
+        for title in order:
+            if grouped.get(title):
+                with formatter.section(title):
+                    formatter.write_dl(grouped[title])
 
 
 def repo_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -112,7 +155,7 @@ def repo_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--honour-target-revision", is_flag=True,
                      help="Render Applications that point at this repository at their own targetRevision "
                           "instead of the checked commit."),
-    ])  # fmt: skip
+    ], "Repository")  # fmt: skip
 
 
 def render_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -158,7 +201,7 @@ def render_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--index-ttl", type=click.FloatRange(0), default=0.0, show_default=True,
                      envvar="GITOPS_CHECK_INDEX_TTL",
                      help="Seconds a cached index.yaml is used without asking the server (0: revalidate each run)."),
-    ])  # fmt: skip
+    ], "Rendering")  # fmt: skip
 
 
 def job_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -173,7 +216,7 @@ def job_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      show_default=True, help="Applications one ApplicationSet may generate; beyond: not checked."),
         click.option("--max-generated-apps", type=click.IntRange(1), default=DEFAULT_MAX_GENERATED_APPS,
                      show_default=True, help="Applications all ApplicationSets of a run may generate together."),
-    ])  # fmt: skip
+    ], "Job policy")  # fmt: skip
 
 
 def build_diff_options(kw: dict[str, Any]) -> DiffOptions:
@@ -210,7 +253,7 @@ def live_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                           "unknown) is a warning instead of making the app not checked."),
         click.option("--dry-run-all", is_flag=True,
                      help="Dry-run every object, also applies that provably change nothing (see docs/live.md)."),
-    ])  # fmt: skip
+    ], "Cluster")  # fmt: skip
 
 
 def live_cluster(
@@ -250,8 +293,8 @@ def entry_source(entry: Any, kw: dict[str, Any]) -> LiveSource:
 
 
 def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Where reports go."""
-    return apply_options(fn, [
+    """Where reports go, and where they are posted in CI."""
+    fn = apply_options(fn, [
         click.option("--junit", type=click.Path(dir_okay=False), help="Write a JUnit XML report here."),
         click.option("--markdown", type=click.Path(dir_okay=False),
                      help="Write a Markdown report (PR comment sized, see --markdown-limit) here."),
@@ -262,13 +305,15 @@ def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the JSON report here."),
         click.option("--color/--no-color", default=None, help="Colour the terminal diff (default: when stdout is a TTY)."),
         click.option("-v", "--verbose", is_flag=True, help="Also list resources that are in sync."),
+    ], "Reports")  # fmt: skip
+    return apply_options(fn, [
         click.option("--comment", type=click.Choice(["github", "gitlab", "auto"]), default=None,
                      help="Post the report as sticky pull/merge request comment(s), updated on every run (docs/ci.md)."),
         click.option("--comment-key", metavar="KEY",
                      help="Which sticky comment to update (default: the command, plus the folder when not the root)."),
         click.option("--github-summary", is_flag=True,
                      help="In GitHub Actions: write the job summary and annotate what could not be checked."),
-    ])  # fmt: skip
+    ], "CI")  # fmt: skip
 
 
 # render option (click parameter name) -> RenderOptions field

@@ -8,6 +8,8 @@ from typing import Any
 import click
 
 from gitops_check.cli.base import (
+    SectionedCommand,
+    apply_options,
     build_diff_options,
     build_job_options,
     build_render_options,
@@ -15,6 +17,7 @@ from gitops_check.cli.base import (
     emit_reports,
     entry_source,
     fail,
+    in_section,
     job_options,
     live_options,
     live_source,
@@ -29,11 +32,18 @@ from gitops_check.cli.sync import check_sync_on_drift, sync_after_check, sync_on
 
 
 def cluster_options(fn: Any) -> Any:
-    fn = click.option(
+    return apply_options(fn, [_snapshot_option(), _complete_option()], "Cluster")
+
+
+def _complete_option() -> Any:
+    return click.option(
         "--assume-complete-snapshot",
         is_flag=True,
         help="Treat kinds absent from a kubectl-made snapshot as captured (missing objects = drift, not 'not checked').",
-    )(fn)
+    )
+
+
+def _snapshot_option() -> Any:
     return click.option(
         "--snapshot",
         "snapshot",
@@ -41,18 +51,21 @@ def cluster_options(fn: Any) -> Any:
         metavar="[NAME=]FILE",
         help="Compare with this snapshot file or folder; NAME=FILE for the cluster apps name NAME (repeatable: "
         "one per cluster). A plain FILE serves in-cluster apps and the cluster the snapshot says it was taken from.",
-    )(fn)
+    )
 
 
-@click.command("diff")
+@click.command("diff", cls=SectionedCommand)
 @repo_options
 @render_options
 @job_options
 @cluster_options
 @live_options
 @report_options
-@click.option(
-    "--strict", is_flag=True, help="Hygiene findings (plain Secrets in Git...) fail the run: exit 1."
+@in_section(
+    "Job policy",
+    click.option(
+        "--strict", is_flag=True, help="Hygiene findings (plain Secrets in Git...) fail the run: exit 1."
+    ),
 )
 @sync_on_drift_options
 def diff_command(**kw: Any) -> None:

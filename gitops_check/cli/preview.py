@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from gitops_check.cli.base import (
+    SectionedCommand,
     apply_options,
     build_diff_options,
     build_job_options,
@@ -36,22 +37,64 @@ FULL_REPORT = "full.md"
 
 
 def preview_options(fn: Any) -> Any:
+    fn = apply_options(
+        fn,
+        [
+            click.option(
+                "--repo",
+                "repo",
+                default=".",
+                show_default=True,
+                type=click.Path(file_okay=False),
+                help="The GitOps repository, or a folder inside one (its files only).",
+            ),
+            click.option(
+                "--base",
+                default=None,
+                metavar="REV",
+                help="The target branch or commit (default: from the pull/merge request in CI).",
+            ),
+            click.option(
+                "--head", default=None, metavar="REV", help="The change (default: from CI, else HEAD)."
+            ),
+            click.option(
+                "--merge-base/--no-merge-base",
+                default=True,
+                show_default=True,
+                help="Compare head with the merge-base of base and head (what the change itself does).",
+            ),
+            click.option("--app", "apps", multiple=True, help="Only these apps (repeatable)."),
+            click.option(
+                "--repo-map",
+                "repo_map",
+                multiple=True,
+                metavar="URL=PATH",
+                help="A local clone of another repository Applications point at (repeatable).",
+            ),
+            click.option(
+                "--repo-url",
+                "repo_urls",
+                multiple=True,
+                metavar="URL",
+                help="Another URL that means this repository (its remotes are known already).",
+            ),
+        ],
+        "Repository",
+    )
+    fn = apply_options(
+        fn,
+        [
+            click.option(
+                "--markdown-parts-dir",
+                type=click.Path(file_okay=False),
+                metavar="DIR",
+                help=f"Write the Markdown report split at app boundaries into {PART_PREFIX}1.md.. "
+                f"(each under --markdown-limit) and the whole report into {FULL_REPORT}.",
+            ),
+        ],
+        "Reports",
+    )
     return apply_options(fn, [
-        click.option("--repo", "repo", default=".", show_default=True, type=click.Path(file_okay=False),
-                     help="The GitOps repository, or a folder inside one (its files only)."),
-        click.option("--base", default=None, metavar="REV",
-                     help="The target branch or commit (default: from the pull/merge request in CI)."),
-        click.option("--head", default=None, metavar="REV", help="The change (default: from CI, else HEAD)."),
-        click.option("--merge-base/--no-merge-base", default=True, show_default=True,
-                     help="Compare head with the merge-base of base and head (what the change itself does)."),
-        click.option("--app", "apps", multiple=True, help="Only these apps (repeatable)."),
-        click.option("--repo-map", "repo_map", multiple=True, metavar="URL=PATH",
-                     help="A local clone of another repository Applications point at (repeatable)."),
-        click.option("--repo-url", "repo_urls", multiple=True, metavar="URL",
-                     help="Another URL that means this repository (its remotes are known already)."),
-        click.option("--markdown-parts-dir", type=click.Path(file_okay=False), metavar="DIR",
-                     help=f"Write the Markdown report split at app boundaries into {PART_PREFIX}1.md.. "
-                          f"(each under --markdown-limit) and the whole report into {FULL_REPORT}."),
         click.option("--cache-dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
                      help="Render cache folder (default: $GITOPS_CHECK_CACHE_DIR or ~/.cache/gitops-check/renders)."),
         click.option("--no-cache", is_flag=True, help="Neither read nor write the render cache."),
@@ -59,10 +102,10 @@ def preview_options(fn: Any) -> Any:
                      help="Least recently used renders are deleted beyond this size."),
         click.option("--work-dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
                      help="Where the two commits are written (default: memory-backed /dev/shm when it has room)."),
-    ])  # fmt: skip
+    ], "Rendering")  # fmt: skip
 
 
-@click.command("preview")
+@click.command("preview", cls=SectionedCommand)
 @preview_options
 @render_options
 @job_options

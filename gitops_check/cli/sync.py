@@ -25,7 +25,7 @@ def sync_on_drift_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--sync-on-drift", is_flag=True,
                      help="After the check, ask the agent (--argocd/--flux) to sync what drifted, then check again."),
         *agent_option_list(),
-    ])  # fmt: skip
+    ], "Sync")  # fmt: skip
 
 
 def write_sync_reports(result: CheckResult, kw: dict[str, Any]) -> None:

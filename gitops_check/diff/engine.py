@@ -37,6 +37,9 @@ from gitops_check.model import (
 REDACTED = "<redacted>"
 REDACTED_LIVE = "<redacted: value in cluster>"
 REDACTED_GIT = "<redacted: value in Git>"
+# What a preview compares: the base commit's render (old side) with the head commit's (new side).
+REDACTED_BASE = "<redacted: value in base>"
+REDACTED_HEAD = "<redacted: value in head>"
 FLUX_SSA = "kustomize.toolkit.fluxcd.io/ssa"
 # Change.manager of fields claimed through the last-applied annotation (client-side apply).
 LAST_APPLIED_REMOVAL = (ChangeKind.REMOVED, "last-applied-configuration")
@@ -51,6 +54,8 @@ class DiffSettings:
     # Both sides are complete objects (server-side dry-run result vs live, or base render vs head render):
     # a field only one side has is a difference, never a server default.
     exact: bool = False
+    # The markers standing for a Secret value that differs: (old side, new side). A preview says base and head.
+    secret_markers: tuple[str, str] = (REDACTED_LIVE, REDACTED_GIT)
 
 
 def _tracking_labels(app: App) -> tuple[str, ...]:
@@ -119,7 +124,9 @@ def diff_object(
     secret_views: tuple[dict[str, str], dict[str, str]] = ({}, {})
     if secret:
         try:
-            secret_changes, secret_views = _compare_secret_values(d, lv, ownership, hashing)
+            secret_changes, secret_views = _compare_secret_values(
+                d, lv, ownership, hashing, settings.secret_markers
+            )
         except (normalize.SecretDataError, secrethash.MissingSnapshotKey) as e:
             return ResourceDiff(key, app.name, Status.ERROR, message=str(e), origin=origin)
         d = normalize.without_secret_values(d)
@@ -157,9 +164,14 @@ def _redacted_secret_view(view: dict[str, Any], marker: str, *, desired: bool = 
 
 
 def _compare_secret_values(
-    desired: dict[str, Any], live: dict[str, Any], ownership: Ownership, hashing: SecretHashing | None
+    desired: dict[str, Any],
+    live: dict[str, Any],
+    ownership: Ownership,
+    hashing: SecretHashing | None,
+    markers: tuple[str, str] = (REDACTED_LIVE, REDACTED_GIT),
 ) -> tuple[list[Change], tuple[dict[str, str], dict[str, str]]]:
     """Per-key comparison of Secret values; changes and views carry markers, never values."""
+    old_marker, new_marker = markers
     want = normalize.secret_bytes(desired, desired=True)
     have = normalize.secret_bytes(live, desired=False)
     changes: list[Change] = []
@@ -171,18 +183,18 @@ def _compare_secret_values(
             if _secret_equal(want[name], have[name], hashing):
                 dview[name] = lview[name] = REDACTED
             else:
-                changes.append(Change(ChangeKind.VALUE, path, REDACTED_LIVE, REDACTED_GIT))
-                dview[name], lview[name] = REDACTED_GIT, REDACTED_LIVE
+                changes.append(Change(ChangeKind.VALUE, path, old_marker, new_marker))
+                dview[name], lview[name] = new_marker, old_marker
         elif name in want:
-            changes.append(Change(ChangeKind.ADDED, path, None, REDACTED_GIT))
-            dview[name] = REDACTED_GIT
+            changes.append(Change(ChangeKind.ADDED, path, None, new_marker))
+            dview[name] = new_marker
         else:
             owner, manager, _ = ownership.claim((Field("data"), Field(name)))
             if owner is Owner.OTHER:
                 continue
             kind = ChangeKind.REMOVED if owner is Owner.APPLIER else ChangeKind.MANUAL
-            changes.append(Change(kind, path, REDACTED_LIVE, None, manager))
-            lview[name] = REDACTED_LIVE
+            changes.append(Change(kind, path, old_marker, None, manager))
+            lview[name] = old_marker
     return changes, (dview, lview)
 
 

@@ -302,7 +302,7 @@ def _gen_env(doc: Mapping[str, Any], state: _State, options: DiscoverOptions, ws
         mapped = options.repo_map.get(key)
         if mapped is None:
             raise GeneratorError(
-                f"git generator repository {url} is not available; map it with --repo-map URL=PATH"
+                f"git generator repository {url} is not available; {repourl.not_available_hint(url)}"
             )
         return mapped
 

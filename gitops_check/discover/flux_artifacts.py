@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gitops_check import repourl
 from gitops_check.discover import flux_pathpattern
 from gitops_check.discover.flux_artifact_copy import CopyError, Staged, apply_copies
 from gitops_check.discover.flux_objects import FluxObject
@@ -229,6 +230,7 @@ def _local_root(git: GitSource, gen_id: str, alias: str) -> Path:
         raise AppProblem(
             f"{gen_id}: source {alias!r}: {git.label} is not this repository or a --repo-map clone; an "
             "ArtifactGenerator is built from the files gitops-check has when it reads the repository"
+            + (f" ({repourl.not_available_hint(git.url)})" if git.url else "")
         )
     return Path(git.ws.root)
 

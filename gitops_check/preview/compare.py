@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 
-from gitops_check.diff.engine import DiffSettings, diff_object
+from gitops_check.diff.engine import REDACTED_BASE, REDACTED_HEAD, DiffSettings, diff_object
 from gitops_check.diff.hooks import hook_phases
 from gitops_check.errors import GitopsCheckError
 from gitops_check.identity import KindScopes, assign_keys, flatten_lists
@@ -31,7 +31,14 @@ from gitops_check.model import (
 )
 from gitops_check.preview.plan import AppState, Entry
 
-EXACT = DiffSettings(frozenset(), frozenset(), (), detect_pruning=False, exact=True)
+EXACT = DiffSettings(
+    frozenset(),
+    frozenset(),
+    (),
+    detect_pruning=False,
+    exact=True,
+    secret_markers=(REDACTED_BASE, REDACTED_HEAD),
+)
 
 
 def learn_scopes(entries: Iterable[Entry]) -> KindScopes:

@@ -82,18 +82,29 @@ def repo_prefix(repo: Path, workspace: str | None) -> str | None:
 
 
 def error_annotations(result: CheckResult, prefix: str | None) -> list[Annotation]:
-    """One annotation per app error (render, discovery, cluster) and per run-level error, at most ten."""
+    """One annotation per distinct error (render, discovery, cluster, run-level), naming every app it concerns (the
+    same "cluster could not be read" for twelve apps is one annotation, not twelve), at most ten."""
     found: list[Annotation] = []
     errors = [*result.errors, *(e for a in result.apps for e in a.errors)]
+    grouped: dict[tuple[str, str | None, int | None], list[str]] = {}
     for error in errors:
+        apps = grouped.setdefault((error.message, error.file, error.line), [])
+        if error.app and error.app != "*" and error.app not in apps:
+            apps.append(error.app)
+    for (text, error_file, error_line), apps in grouped.items():
         file = None
-        if error.file and prefix is not None and not os.path.isabs(error.file):
-            file = prefix + clean(error.file)
-        title = f"gitops-check: {clean(error.app)} could not be checked" if error.app else "gitops-check"
-        message = clean(error.message).strip()
+        if error_file and prefix is not None and not os.path.isabs(error_file):
+            file = prefix + clean(error_file)
+        names = ", ".join(clean(a) for a in apps[:5]) + (
+            f" and {len(apps) - 5} more" if len(apps) > 5 else ""
+        )
+        title = (
+            f"gitops-check: {names} could not be checked" if apps else "gitops-check: the check is incomplete"
+        )
+        message = clean(text).strip()
         if len(message) > 2000:
             message = message[:2000] + " [...]"
-        found.append(Annotation(title, message, file, error.line if file else None))
+        found.append(Annotation(title, message, file, error_line if file else None))
     if len(found) > MAX_ANNOTATIONS:
         more = len(found) - (MAX_ANNOTATIONS - 1)
         found = found[: MAX_ANNOTATIONS - 1]

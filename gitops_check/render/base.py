@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from gitops_check import proc
+from gitops_check import proc, repourl
 from gitops_check.config import RenderOptions, required_build_matches
 from gitops_check.errors import GitopsCheckError, RenderError, ToolMissingError
 from gitops_check.model import App, RawObject, Source, Tool, Workspace
@@ -223,11 +223,15 @@ def _source_workspace(
         try:
             fetched = remote_for(options.network).git.fetch(source.repo_url, source.target_revision)
         except FetchError as e:
-            raise RenderError(f"not checked: {e.message} (or map a local clone with --repo-map)") from None
+            raise RenderError(
+                f"not checked: {e.message} ({repourl.not_available_hint(source.repo_url)})"
+            ) from None
         if resolved is not None:
             resolved.append(fetched.describe())
         return Workspace(root=fetched.folder, label=fetched.describe(), revision=fetched.commit)
-    raise RenderError(f"source repository {source.repo} is not available; map it with --repo-map")
+    raise RenderError(
+        f"source repository {source.repo} is not available; {repourl.not_available_hint(source.repo_url or source.repo)}"
+    )
 
 
 def _ref_workspaces(
@@ -253,7 +257,10 @@ def ref_workspace(ctx: SourceContext, name: str) -> Workspace:
         return found
     for source in ctx.app.sources:
         if source.ref == name:
-            raise RenderError(f"source repository {source.repo} is not available; map it with --repo-map")
+            raise RenderError(
+                f"source repository {source.repo} is not available; "
+                + repourl.not_available_hint(source.repo_url or source.repo or "")
+            )
     raise RenderError(f"no source of app {ctx.app.name} has ref {name!r} (used as ${name} in a value file)")
 
 

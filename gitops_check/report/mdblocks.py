@@ -35,6 +35,7 @@ from gitops_check.report.text import (
     location,
     plural,
     resource_verdict,
+    run_errors,
     sentence,
     sort_apps,
     sort_diffs,
@@ -172,9 +173,12 @@ class Section:
         return self.open + body + self.close
 
 
-def error_item(error: AppError, opts: Options) -> Item:
+def error_item(error: AppError, opts: Options, subject: str = "") -> Item:
     where = location(error.file, error.line)
-    head = f"**Error** ({md_text(error.stage)})" + (f" in {code_span(where)}" if where else "") + ":\n\n"
+    about = f" of {md_text(subject)}" if subject else ""
+    head = (
+        f"**Error** ({md_text(error.stage)}){about}" + (f" in {code_span(where)}" if where else "") + ":\n\n"
+    )
     message = cap(clean(error.message).strip(), _MAX_MESSAGE if opts.limited else None)
     return Item(head + fenced(message, "text"))
 
@@ -313,7 +317,7 @@ def intro(result: CheckResult, opts: Options) -> str:
 
 
 def run_pieces(result: CheckResult, opts: Options) -> list[str]:
-    pieces = [error_item(e, opts).head for e in result.errors]
+    pieces = [error_item(e.error, opts, e.subject()).head for e in run_errors(result.errors)]
     if result.warnings:
         pieces.append(warnings_item(result.warnings, opts).head)
     if result.findings:

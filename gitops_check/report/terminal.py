@@ -27,6 +27,7 @@ from gitops_check.report.text import (
     one_line,
     plural,
     resource_verdict,
+    run_errors,
     sentence,
     sort_apps,
     sort_diffs,
@@ -104,10 +105,13 @@ class _Paint:
         return out
 
 
-def _error_lines(error: AppError, paint: _Paint, indent: str) -> list[str]:
+def _error_lines(error: AppError, paint: _Paint, indent: str, subject: str = "") -> list[str]:
     where = location(error.file, error.line)
     message = clean(error.message).rstrip().split("\n")
-    head = f"{indent}{paint('error', 'red', 'bold')} ({error.stage}): " + (f"{where}: " if where else "")
+    about = f" in {clean(subject)}" if subject else ""
+    head = f"{indent}{paint('error', 'red', 'bold')} ({error.stage}){about}: " + (
+        f"{where}: " if where else ""
+    )
     lines = [head + paint(message[0], "red")]
     lines += [f"{indent}  {paint(m, 'red')}" for m in message[1:]]
     return lines
@@ -195,8 +199,8 @@ def render_terminal(result: CheckResult, *, color: bool, verbose: bool = False) 
     paint = _Paint(color)
     w = wording(result.mode)
     lines = [f"{paint('gitops-check', 'bold')}: {clean(result.target)} against {clean(result.against)}", ""]
-    for error in result.errors:
-        lines += _error_lines(error, paint, "")
+    for run_error in run_errors(result.errors):
+        lines += _error_lines(run_error.error, paint, "", run_error.subject())
     for warning in result.warnings:
         lines += _block(f"{paint('warning:', 'yellow')} ", warning, "")
     if verbose:
@@ -273,8 +277,8 @@ def _sync_lines(result: CheckResult, paint: _Paint) -> list[str]:
 def _baseline_lines(baseline: CheckResult, paint: _Paint, verbose: bool) -> list[str]:
     """Preview: the cluster against the base commit, apart from the change (apps in sync only with verbose)."""
     lines = [paint(f"{BASELINE_TITLE}:", "bold"), clean(baseline_intro(baseline)), ""]
-    for error in baseline.errors:
-        lines += _error_lines(error, paint, "")
+    for run_error in run_errors(baseline.errors):
+        lines += _error_lines(run_error.error, paint, "", run_error.subject())
     if baseline.errors:
         lines.append("")
     for app in sort_apps(baseline.apps):

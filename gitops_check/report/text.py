@@ -15,7 +15,16 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gitops_check.model import AppResult, Change, ChangeKind, CheckResult, ResourceDiff, ResourceKey, Status
+from gitops_check.model import (
+    AppError,
+    AppResult,
+    Change,
+    ChangeKind,
+    CheckResult,
+    ResourceDiff,
+    ResourceKey,
+    Status,
+)
 from gitops_check.report import findings, syncs
 from gitops_check.yamlio import dump_yaml
 
@@ -195,7 +204,8 @@ def app_breakdown(app: AppResult, mode: str) -> str:
 
 
 def summary_line(result: CheckResult) -> str:
-    """``3 apps checked: 1 in sync, 1 drifted (1 changed, 1 would be pruned), 1 not checked``."""
+    """``3 apps checked: 2 in sync, 1 drifted (1 changed, 1 would be pruned)``; apps that could not be checked are
+    not counted as checked: ``2 of 3 apps checked: ..., 1 not checked``, ``none of 12 apps could be checked``."""
     w = wording(result.mode)
     by_status = {s: 0 for s in AppStatus}
     for app in result.apps:
@@ -212,12 +222,17 @@ def summary_line(result: CheckResult) -> str:
         )
     if failed_apps:
         parts.append(f"{len(failed_apps)} {w.app_status[AppStatus.ERROR]}")
-    line = f"{plural(n, 'app')} {w.checked}" + (": " + ", ".join(parts) if parts else "")
+    if failed_apps and len(failed_apps) == n:
+        line = f"none of {plural(n, 'app')} could be {w.checked}"
+    elif failed_apps:
+        line = f"{n - len(failed_apps)} of {plural(n, 'app')} {w.checked}: " + ", ".join(parts)
+    else:
+        line = f"{plural(n, 'app')} {w.checked}" + (": " + ", ".join(parts) if parts else "")
     partial = drift_breakdown(drift_totals(failed_apps), result.mode)
     if partial:
         line += f"; {w.drift} in what could be checked: {partial}"
     if result.errors:
-        line += f"; {plural(len(result.errors), 'error')} outside any app"
+        line += f"; {plural(len(run_errors(result.errors)), 'error')} outside any app"
     if result.findings:
         line += f"; {plural(len(result.findings), 'hygiene finding')}"
     return line
@@ -412,6 +427,41 @@ def resource_verdict(diff: ResourceDiff, mode: str) -> str:
 def first_line(text: str, width: int = 300) -> str:
     line = clean(text).strip().split("\n", 1)[0]
     return line if len(line) <= width else line[: width - 3] + "..."
+
+
+RUN_LEVEL = ("", "*")  # AppError.app of an error that belongs to no app (a cluster, the whole run)
+_MAX_SUBJECT_NAMES = 10
+
+
+@dataclass(frozen=True)
+class RunError:
+    """One run-level error as reporters show it: errors that differ only in their app are said once."""
+
+    error: AppError
+    apps: tuple[str, ...]  # the apps it belongs to (none: the run, or a cluster its message names)
+
+    def subject(self) -> str:
+        """``app web`` / ``apps web, api`` / "" (a run-level error names its cluster in its message)."""
+        if not self.apps:
+            return ""
+        shown = ", ".join(self.apps[:_MAX_SUBJECT_NAMES])
+        more = (
+            f" and {len(self.apps) - _MAX_SUBJECT_NAMES} more" if len(self.apps) > _MAX_SUBJECT_NAMES else ""
+        )
+        return f"{'app' if len(self.apps) == 1 else 'apps'} {shown}{more}"
+
+
+def run_errors(errors: Iterable[AppError]) -> list[RunError]:
+    """``CheckResult.errors`` grouped: the same message (stage, file, line) for several apps is one entry naming
+    them all, so a reader sees one problem with its apps instead of copies that look alike."""
+    grouped: OrderedDict[tuple[str, str, str | None, int | None], list[AppError]] = OrderedDict()
+    for e in errors:
+        grouped.setdefault((e.stage, e.message, e.file, e.line), []).append(e)
+    out = []
+    for same in grouped.values():
+        apps = tuple(dict.fromkeys(e.app for e in same if e.app not in RUN_LEVEL))
+        out.append(RunError(same[0], apps))
+    return out
 
 
 def location(file: str | None, line: int | None) -> str:

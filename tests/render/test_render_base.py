@@ -161,7 +161,9 @@ def test_source_from_unmapped_repository(ws: Workspace) -> None:
     with pytest.raises(RenderError) as e:
         render_app(app("apps/web", repo="https://git.example.com/other.git"), ws, RenderOptions())
     assert e.value.message == (
-        "source repository https://git.example.com/other.git is not available; map it with --repo-map"
+        "source repository https://git.example.com/other.git is not available; if https://git.example.com/other.git "
+        "is the repository being checked, pass --repo-url https://git.example.com/other.git; otherwise map a local "
+        "clone with --repo-map https://git.example.com/other.git=PATH"
     )
 
 

@@ -77,7 +77,7 @@ def test_full_layout(result: CheckResult) -> None:
     assert lines[0] == "### gitops-check: 2 of 5 apps not checked; drift in 1"
     assert lines[2].startswith("Checked commit 1a2b3c4 of ./k8s against snapshot cluster.json")
     assert (
-        "5 apps checked: 2 in sync, 1 drifted (2 changed, 1 would be created, 1 would be pruned), 2 not checked."
+        "3 of 5 apps checked: 2 in sync, 1 drifted (2 changed, 1 would be created, 1 would be pruned), 2 not checked."
         in md
     )
     assert "Exit code 2: not everything could be checked" in md

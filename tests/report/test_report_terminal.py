@@ -47,7 +47,7 @@ def test_plain_output_has_no_escapes_and_covers_everything(result: CheckResult) 
     assert "note: Secret values are compared by hash and never shown" in out
     lines = out.rstrip("\n").splitlines()
     assert lines[-2] == (
-        "5 apps checked: 2 in sync, 1 drifted (2 changed, 1 would be created, 1 would be pruned), 2 not checked"
+        "3 of 5 apps checked: 2 in sync, 1 drifted (2 changed, 1 would be created, 1 would be pruned), 2 not checked"
     )
     assert lines[-1].startswith("Exit code 2: not everything could be checked")
     # Unchanged resources only in verbose mode.
@@ -77,7 +77,8 @@ def test_preview_wording(preview_result: CheckResult) -> None:
     assert "would be" not in out
     assert "Unchanged: alpha, beta" in out
     assert (
-        "5 apps compared: 2 unchanged, 1 with changes (2 changed, 1 added, 1 removed), 2 not checked" in out
+        "3 of 5 apps compared: 2 unchanged, 1 with changes (2 changed, 1 added, 1 removed), 2 not checked"
+        in out
     )
 
 

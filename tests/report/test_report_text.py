@@ -65,11 +65,11 @@ def test_unified_diff_strips_control_characters_from_names() -> None:
 def test_summary_line_counts_apps_and_resources() -> None:
     result = CheckResult(apps=[in_sync_app("a"), drifted_app(), failed_app()], target="t", against="a")
     assert summary_line(result) == (
-        "3 apps checked: 1 in sync, 1 drifted (2 changed, 1 would be created, 1 would be pruned), 1 not checked"
+        "2 of 3 apps checked: 1 in sync, 1 drifted (2 changed, 1 would be created, 1 would be pruned), 1 not checked"
     )
     result.mode = "preview"
     assert summary_line(result) == (
-        "3 apps compared: 1 unchanged, 1 with changes (2 changed, 1 added, 1 removed), 1 not checked"
+        "2 of 3 apps compared: 1 unchanged, 1 with changes (2 changed, 1 added, 1 removed), 1 not checked"
     )
 
 
