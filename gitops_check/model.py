@@ -312,6 +312,18 @@ class Source:
     plugin: PluginSource | None = None
     # The files come from an OCI artifact (Flux OCIRepository), not from a Git repository.
     oci: OCIArtifact | None = None
+    # Why this source cannot be rendered (a config management plugin, an option gitops-check cannot reproduce);
+    # the app is still known, with what it reads, so a preview can tell whether a change touches it.
+    unsupported: Unsupported | None = None
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """A source discovery understood well enough to know what it reads, but that cannot be rendered."""
+
+    reason: str
+    # sha256 of the source exactly as declared: any change to it (plugin parameters, options) changes the key.
+    spec: str
 
 
 @dataclass(frozen=True)
@@ -664,6 +676,9 @@ class AppResult:
     hooks: list[Hook] = field(default_factory=list)
     # The cluster the app was compared with (None: not compared with any).
     cluster: str | None = None
+    # Preview only: why the app could not be rendered, when the change does not touch what it reads (the same
+    # content key at both commits). Listed as "not checked, untouched by this change"; not an error.
+    untouched: str | None = None
 
     def count(self, status: Status) -> int:
         return sum(1 for d in self.diffs if d.status is status)

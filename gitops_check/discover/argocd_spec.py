@@ -12,6 +12,7 @@ label options) make the app "not checked" rather than rendered differently.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from gitops_check.model import (
     Tool,
     Tracking,
     TrackingMethod,
+    Unsupported,
 )
 
 LABEL_PREFIXES = ("gitops-check/", "gitops-check.io/")
@@ -203,14 +205,40 @@ def _source(
 ) -> Source:
     url = str(raw.get("repoURL") or "")
     revision = _opt_str(raw.get("targetRevision"))
-    explicit = [k for k in ("helm", "kustomize", "directory", "plugin") if raw.get(k) is not None]
-    if len(explicit) > 1:
-        raise ConfigError(f"{where}: multiple application sources defined: {', '.join(explicit)}")
     chart = _opt_str(raw.get("chart"))
     if chart:
         repo: str | None = url
     else:
         repo = settings.repo_key(url, revision) if settings.repo_key else repourl.canonical(url)
+    path = str(raw.get("path") or "").strip() or "."
+    try:
+        return _renderable_source(raw, name, instance, destination, spec, settings, where, repo, revision)
+    except ConfigError as e:
+        # Still an app: what it reads (its folder, its repository, the declaring file) is known, so a preview
+        # can tell an untouched one from one the change touches; rendering it says why it is not checked.
+        digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
+        return Source(
+            path=path, repo=repo, chart=chart, target_revision=revision, ref=_opt_str(raw.get("ref")),
+            unsupported=Unsupported(e.message, digest),
+        )  # fmt: skip
+
+
+def _renderable_source(
+    raw: Mapping[str, Any],
+    name: str,
+    instance: str,
+    destination: Destination,
+    spec: Mapping[str, Any],
+    settings: ArgoSettings,
+    where: str,
+    repo: str | None,
+    revision: str | None,
+) -> Source:
+    url = str(raw.get("repoURL") or "")
+    explicit = [k for k in ("helm", "kustomize", "directory", "plugin") if raw.get(k) is not None]
+    if len(explicit) > 1:
+        raise ConfigError(f"{where}: multiple application sources defined: {', '.join(explicit)}")
+    chart = _opt_str(raw.get("chart"))
     env = _build_env(instance, destination, spec, raw, url, revision, settings.revision_of(repo))
     tool = Tool.HELM if chart else Tool(explicit[0]) if explicit else Tool.AUTO
     build = None if chart else _kustomize_build(raw, settings, where)

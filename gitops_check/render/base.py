@@ -156,6 +156,8 @@ def _render_source(
     repos: Mapping[str, Workspace],
     refs: Mapping[str, Workspace],
 ) -> RenderOutput:
+    if source.unsupported is not None:
+        raise RenderError(f"not checked: {source.unsupported.reason}")
     if source.chart or source.oci is not None:
         from gitops_check.render.remote import render_remote
 

@@ -9,10 +9,12 @@ import pytest
 
 from gitops_check import yamlio
 from gitops_check.check import CheckRequest, render_repo
+from gitops_check.config import RenderOptions
 from gitops_check.discover.dispatch import DiscoverOptions, discover
 from gitops_check.discover.project import load_project
-from gitops_check.errors import ConfigError
+from gitops_check.errors import ConfigError, RenderError
 from gitops_check.model import TrackingMethod, Workspace
+from gitops_check.render.base import render_app
 from gitops_check.sources.git import open_repo
 from tests.helpers.gitrepo import GitRepo, make_workspace
 
@@ -131,9 +133,14 @@ def test_duplicate_names(tmp_path: Path) -> None:
 def test_unsupported_application_is_not_checked_with_the_reason(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path, {"a.yaml": application("a", "a", plugin="{name: cmp}", helm="{}")})
     apps, _, errors = found(ws)
-    assert apps == {} and errors == [
+    assert list(apps) == ["a"] and errors == []  # an app that cannot be rendered: the render says why
+    [app] = discover(ws, load_project(ws), DiscoverOptions(this_repo_urls=THIS)).apps
+    with pytest.raises(RenderError) as failed:
+        render_app(app, ws, RenderOptions())
+    assert failed.value.message == (
         "not checked: spec.source: multiple application sources defined: helm, plugin"
-    ]
+    )
+    assert failed.value.app == "a"
 
 
 def test_applicationset_rendered_by_a_root(tmp_path: Path) -> None:

@@ -148,8 +148,16 @@ def test_sync_policy_labels_and_ignore_differences() -> None:
     ],
 )
 def test_what_cannot_be_checked_says_why(source: dict[str, Any], message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
-        application_to_app(app({"source": source, "destination": DEST}), "x:1", SETTINGS, None)
+    """Still an app, with the folder and repository it reads (a preview tells whether a change touches it)."""
+    mapped = application_to_app(app({"source": source, "destination": DEST}), "x:1", SETTINGS, None)
+    [src] = mapped.sources
+    assert src.unsupported is not None and message in src.unsupported.reason
+    assert (src.path, src.repo) == ("a", "r")
+    # The source as written is part of the app's settings: any change to it shows in the app's key.
+    changed = application_to_app(
+        app({"source": {**source, "targetRevision": "v2"}, "destination": DEST}), "x:1", SETTINGS, None
+    )
+    assert changed.sources[0].unsupported != src.unsupported
 
 
 def test_no_source_or_name() -> None:
