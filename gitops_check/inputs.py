@@ -119,6 +119,9 @@ class AppInputs:
     # (a Helm or OCI chart) or "oci" (a Flux OCIRepository, location its settings as JSON). Their resolved
     # versions and digests become part of the key (``content_key``'s ``resolve``).
     remote: tuple[tuple[str, str, str, str], ...] = ()
+    # The unresolved inputs that are not even named by the app's settings or its files (a path leaving the
+    # repository, too many symlinks): what a change touches cannot be told either (``change_key``).
+    unknown: tuple[str, ...] = ()
 
 
 def norm(path: str) -> str:
@@ -139,12 +142,14 @@ class _Collector:
         self.paths: set[str] = set()
         self.unresolved: list[str] = []
         self.remote: list[tuple[str, str, str, str]] = []
+        self.unknown: list[str] = []
         self._walked: set[str] = set()
 
     def add(self, path: str, what: str) -> str | None:
         rel = norm(path)
         if _outside(rel):
             self.unresolved.append(f"{what} {path} is outside the repository")
+            self.unknown.append(self.unresolved[-1])
             return None
         self.paths.add(rel)
         return rel
@@ -369,6 +374,7 @@ def _follow_symlinks(c: _Collector) -> None:
             hops += 1
             if hops > _MAX_SYMLINK_HOPS * max(1, len(links)):
                 c.unresolved.append("too many symlinks to follow")
+                c.unknown.append(c.unresolved[-1])
                 return
             c.paths.add(resolved)
             pending.append(resolved)
@@ -394,7 +400,7 @@ def app_inputs(app: App, tree: Tree, *, plugins_discover: bool = False) -> AppIn
     _follow_symlinks(c)
     return AppInputs(
         frozenset(c.paths), tuple(dict.fromkeys(c.unresolved)), origin_file(app, tree.index),
-        tuple(dict.fromkeys(c.remote)),
+        tuple(dict.fromkeys(c.remote)), tuple(dict.fromkeys(c.unknown)),
     )  # fmt: skip
 
 
@@ -483,13 +489,41 @@ def content_key(
         if found is None:
             return None
         resolved.append(found)
+    return _key(app, inputs, tree, context, material, resolved)
+
+
+def change_key(
+    app: App, inputs: AppInputs, tree: Tree, context: Mapping[str, Any] | str, *, material: str | None = None
+) -> str | None:
+    """Like ``content_key``, but only what a change to this repository can alter: equal at two commits of one
+    run means the change does not touch the app, even when the app also reads things from elsewhere.
+
+    Inputs outside the commit (another repository, a Helm repository, a remote Kustomize base, a URL) are named
+    by the app's settings or by files among its inputs, and are the same for both commits of one run, so they
+    leave this key defined; fetched charts and artifacts count by their names and wanted versions as written,
+    not by what they resolve to. It is None only when some input is not named anywhere (a path leaving the
+    repository). Never a cache key: the same names may fetch different content tomorrow.
+    """
+    if inputs.unknown:
+        return None
+    return _key(app, inputs, tree, context, material, [list(item) for item in inputs.remote])
+
+
+def _key(
+    app: App,
+    inputs: AppInputs,
+    tree: Tree,
+    context: Mapping[str, Any] | str,
+    material: str | None,
+    remote: list[Any],
+) -> str:
     parts = {
         "version": KEY_VERSION,
         "app": material if material is not None else app_material(app),
         "inputs": {p: list(tree.index[p]) if p in tree.index else None for p in sorted(inputs.paths)},
         "declared": list(tree.index[inputs.declared]) if inputs.declared else None,
         "context": context if isinstance(context, str) else context_text(context),
-        "remote": resolved,
+        "remote": remote,
     }
     text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()

@@ -56,15 +56,30 @@ def compare_entry(entry: Entry, scopes: KindScopes, hashing: SecretHashing) -> A
     shown = head or base
     assert shown is not None
     result = AppResult(shown.app, render_seconds=sum(s.seconds for s in (base, head) if s))
-    if base is not None and head is not None and entry.same_key:
-        if head.error is not None:  # rendered only to find the apps it declares
-            result.errors.append(
-                _failed(head, "render", "could not render it to find the apps it declares: ")
-            )
-        return result
+    if base is not None and head is not None and entry.untouched:
+        failed = head if head.error is not None else base if base.error is not None else None
+        if failed is not None and (base.parent or head.parent):
+            # Its files name apps it declares; those read other files, which this change may touch.
+            result.errors.append(_failed(
+                failed, "render", "untouched by this change, but it declares apps the change may touch, and "
+                "it could not be rendered to find them: ",
+            ))  # fmt: skip
+            return result
+        if failed is not None:
+            assert failed.error is not None
+            result.untouched = failed.error.message
+            return result
+        if entry.same_key:
+            result.untouched = unsupported(shown.app)
+            return result
+    same_failure = (
+        base is not None and head is not None and base.error is not None and head.error is not None
+        and base.error.message == head.error.message
+    )  # fmt: skip
     if head is not None and head.error is not None:
-        result.errors.append(_failed(head, "render", "head commit: " if base is not None else ""))
-    if base is not None and base.error is not None:
+        prefix = "" if base is None or same_failure else "head commit: "
+        result.errors.append(_failed(head, "render", prefix))
+    if base is not None and base.error is not None and not same_failure:
         prefix = "base commit (not compared): " if head is not None else "removed app; its objects unknown: "
         result.errors.append(_failed(base, "render", prefix))
     if result.errors:
@@ -84,6 +99,12 @@ def compare_entry(entry: Entry, scopes: KindScopes, hashing: SecretHashing) -> A
             diff = dataclasses.replace(diff, origin=before.origin)
         result.diffs.append(diff)
     return result
+
+
+def unsupported(app: App) -> str | None:
+    """Why the app cannot be rendered, when discovery knows it already (``Source.unsupported``)."""
+    reasons = [f"not checked: {s.unsupported.reason}" for s in app.sources if s.unsupported is not None]
+    return "; ".join(reasons) or None
 
 
 def _failed(state: AppState, stage: str, prefix: str) -> AppError:

@@ -29,6 +29,7 @@ from gitops_check.inputs import (
     Tree,
     app_inputs,
     app_material,
+    change_key,
     content_key,
     context_text,
     same_inputs,
@@ -72,6 +73,8 @@ class AppState:
     source: str = ""  # "" not rendered | render | cache | shared
     seconds: float = 0.0
     expanded: bool = False
+    # ``inputs.change_key``: defined even for unresolved inputs, to tell whether the change touches the app.
+    changer: Callable[[], str | None] | None = field(default=None, repr=False)
     _key: str | None = field(default=None, repr=False)
     _keyed: bool = field(default=False, repr=False)
 
@@ -85,6 +88,12 @@ class AppState:
         if not self._keyed:
             self._key, self._keyed = self.keyer(), True
         return self._key
+
+    @property
+    def change_key(self) -> str | None:
+        if not self.inputs.unresolved:
+            return self.key  # the same hash
+        return self.changer() if self.changer else None
 
     @property
     def done(self) -> bool:
@@ -112,6 +121,18 @@ class Entry:
             and self.head is not None
             and self.base.key is not None
             and self.base.key == self.head.key
+        )
+
+    @property
+    def untouched(self) -> bool:
+        """The change alters nothing this app reads at either commit (it may still read things from elsewhere)."""
+        if self.same_key:
+            return True
+        return (
+            self.base is not None
+            and self.head is not None
+            and self.base.change_key is not None
+            and self.base.change_key == self.head.change_key
         )
 
     def state(self, side: str) -> AppState | None:
@@ -175,6 +196,7 @@ class Planner:
                 state = AppState(
                     app, inputs, self._keyer(app, inputs, tree, contexts[side]),
                     self.sniffer.may_declare_apps(inputs, tree),
+                    changer=self._changer(app, inputs, tree, contexts[side]),
                 )  # fmt: skip
                 if side == "base":
                     entry.base = state
@@ -199,6 +221,9 @@ class Planner:
             return resolution_key(item, network)
 
         return lambda: content_key(app, inputs, tree, context, material=self._material(app), resolve=resolve)
+
+    def _changer(self, app: App, inputs: AppInputs, tree: Tree, context: str) -> Callable[[], str | None]:
+        return lambda: change_key(app, inputs, tree, context, material=self._material(app))
 
     def _material(self, app: App) -> str:
         """``app_material``, once per App object: both commits share them when the project file is unchanged."""

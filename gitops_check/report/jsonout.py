@@ -98,6 +98,10 @@ def _app(app: AppResult, mode: str) -> dict[str, Any]:
         out["resolved"] = list(app.resolved)  # optional: what was fetched from outside the repository
     if app.change:
         out["change"] = app.change  # preview: the whole app is new or gone
+    if app.untouched:
+        out["untouched"] = (
+            app.untouched
+        )  # preview: why it was not checked, though the change does not touch it
     kind = app.app.agent_kind
     if kind is not None:
         # Optional: the agent's own object, where ``gitops-check sync --from-report`` asks for a sync.
@@ -111,6 +115,8 @@ def report_dict(result: CheckResult) -> dict[str, Any]:
     by_status = {s.value: 0 for s in AppStatus}
     for app in apps:
         by_status[app_status(app).value] += 1
+    if not by_status[AppStatus.UNTOUCHED.value]:
+        del by_status[AppStatus.UNTOUCHED.value]  # optional: only previews have such apps
     doc: dict[str, Any] = {
         "schemaVersion": SCHEMA_VERSION,
         "tool": {"name": TOOL_NAME, "version": __version__},

@@ -16,6 +16,7 @@ import junit_xml
 from gitops_check.model import AppError, AppResult, CheckResult, Finding, ResourceDiff, Status, SyncState
 from gitops_check.report import findings, syncs
 from gitops_check.report.text import (
+    UNTOUCHED_LABEL,
     app_status,
     clean,
     describe_change,
@@ -209,6 +210,12 @@ def _app_suite(
     diffs = sort_diffs(app.diffs)
     for diff, name in zip(diffs, _case_names(diffs), strict=True):
         cases.append(_resource_case(diff, name, classname, mode, budget))
+    if app.untouched and not app.failed:
+        # Shown, not failing: the change cannot alter what this app renders, whatever it is.
+        case = junit_xml.TestCase(UNTOUCHED_LABEL, classname=classname)
+        case.add_skipped_info(message=first_line(clean(app.untouched), _MESSAGE_WIDTH),
+                              output=budget.fit(clean(app.untouched) + "\n", ""))  # fmt: skip
+        cases.append(case)
     if not cases:
         cases.append(junit_xml.TestCase("(no resources)", classname=classname))
     # Readers show a duration per case (GitLab's widget, Jenkins): the app's render time, shared by its cases.

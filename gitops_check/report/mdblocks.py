@@ -41,6 +41,8 @@ from gitops_check.report.text import (
     sort_diffs,
     summary_line,
     unified_diff,
+    untouched_apps,
+    untouched_title,
     verdict,
     wording,
 )
@@ -276,7 +278,8 @@ def table_rows(apps: list[AppResult], mode: str) -> list[str]:
     """One row per app (sorted); in a preview, many unchanged apps share one last row."""
     rows = [table_row(cell(a.app.name), row_counts(a), app_label(a, mode)) for a in apps]
     if mode == "preview":
-        first = next((i for i, a in enumerate(apps) if app_status(a) is AppStatus.IN_SYNC), len(apps))
+        quiet = (AppStatus.IN_SYNC, AppStatus.UNTOUCHED)
+        first = next((i for i, a in enumerate(apps) if app_status(a) in quiet), len(apps))
         if len(apps) - first > PREVIEW_UNCHANGED_ROWS:
             return [*rows[:first], rest_rows(apps, mode)[first]]
     return rows
@@ -324,7 +327,21 @@ def run_pieces(result: CheckResult, opts: Options) -> list[str]:
         pieces.append(hygiene_list(result, opts))
     if result.syncs:
         pieces.append(sync_table(result, opts))
+    untouched = untouched_apps(result)
+    if untouched:
+        pieces.append(untouched_list(untouched, opts))
     return pieces
+
+
+def untouched_list(apps: list[AppResult], opts: Options) -> str:
+    """Collapsed: the apps that could not be rendered but that the change does not touch, and why, one line each."""
+    shown = apps[:_MAX_WARNINGS] if opts.limited else apps
+    lines = [f"- {code_span(a.app.name)}: {md_text(cap(a.untouched or '', 300 if opts.limited else None))}"
+             for a in shown]  # fmt: skip
+    if len(shown) < len(apps):
+        lines.append(f"- {len(apps) - len(shown)} more in the full report")
+    summary = md_text(untouched_title(apps))
+    return f"<details><summary>{summary}</summary>\n\n" + "\n".join(lines) + "\n\n</details>\n\n"
 
 
 def hygiene_list(result: CheckResult, opts: Options) -> str:
@@ -363,7 +380,7 @@ def app_sections(result: CheckResult, opts: Options) -> list[Section]:
     return [
         app_section(a, result.mode, opts)
         for a in sort_apps(result.apps)
-        if app_status(a) is not AppStatus.IN_SYNC or a.warnings
+        if app_status(a) not in (AppStatus.IN_SYNC, AppStatus.UNTOUCHED) or a.warnings
     ]
 
 

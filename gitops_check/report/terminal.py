@@ -33,6 +33,8 @@ from gitops_check.report.text import (
     sort_diffs,
     summary_line,
     unified_diff,
+    untouched_apps,
+    untouched_title,
     wording,
 )
 
@@ -52,7 +54,12 @@ _MARK_COLOR = {
     Status.REMOVED: "red",
     Status.UNCHANGED: "dim",
 }
-_APP_COLOR = {AppStatus.ERROR: "red", AppStatus.DRIFTED: "yellow", AppStatus.IN_SYNC: "green"}
+_APP_COLOR = {
+    AppStatus.ERROR: "red",
+    AppStatus.DRIFTED: "yellow",
+    AppStatus.UNTOUCHED: "dim",
+    AppStatus.IN_SYNC: "green",
+}
 # In-sync apps are listed by name up to this many; beyond it only counted (unless verbose).
 _IN_SYNC_NAMES = 20
 
@@ -209,7 +216,10 @@ def render_terminal(result: CheckResult, *, color: bool, verbose: bool = False) 
         lines.append("")
     quiet: list[AppResult] = []
     with_findings = {f.app for f in result.findings}
+    untouched = untouched_apps(result)
     for app in sort_apps(result.apps):
+        if app_status(app) is AppStatus.UNTOUCHED and not app.warnings and app.app.name not in with_findings:
+            continue  # listed together below, one line each
         if (
             app_status(app) is AppStatus.IN_SYNC
             and not verbose
@@ -231,6 +241,10 @@ def render_terminal(result: CheckResult, *, color: bool, verbose: bool = False) 
                 f"{paint(sentence(label), 'green')}: {plural(len(quiet), 'app')} (--verbose lists them)",
                 "",
             ]
+    if untouched:
+        lines.append(paint(f"{sentence(untouched_title(untouched))}:", "bold"))
+        lines += [f"  {clean(a.app.name)}: {clean(a.untouched or '')}" for a in untouched]
+        lines.append("")
     if result.baseline is not None:
         lines += _baseline_lines(result.baseline, paint, verbose)
     if result.syncs:

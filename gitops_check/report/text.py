@@ -38,6 +38,8 @@ class AppStatus(enum.StrEnum):
     IN_SYNC = "in-sync"
     DRIFTED = "drifted"
     ERROR = "error"
+    # Preview: could not be rendered, but the change does not touch what it reads, so it cannot change it.
+    UNTOUCHED = "untouched"
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class Wording:
 
 
 _NOT_CHECKED = "not checked"
+UNTOUCHED_LABEL = "not checked, untouched by this change"
 
 WORDING: dict[str, Wording] = {
     "diff": Wording(
@@ -69,6 +72,7 @@ WORDING: dict[str, Wording] = {
             AppStatus.IN_SYNC: "in sync",
             AppStatus.DRIFTED: "drifted",
             AppStatus.ERROR: _NOT_CHECKED,
+            AppStatus.UNTOUCHED: UNTOUCHED_LABEL,
         },
         status={
             Status.CHANGED: "changed",
@@ -99,6 +103,7 @@ WORDING: dict[str, Wording] = {
             AppStatus.IN_SYNC: "unchanged",
             AppStatus.DRIFTED: "with changes",
             AppStatus.ERROR: _NOT_CHECKED,
+            AppStatus.UNTOUCHED: UNTOUCHED_LABEL,
         },
         status={
             Status.CHANGED: "changed",
@@ -145,7 +150,18 @@ def plural(n: int, word: str, many: str | None = None) -> str:
 def app_status(app: AppResult) -> AppStatus:
     if app.failed:
         return AppStatus.ERROR
-    return AppStatus.DRIFTED if app.drifted else AppStatus.IN_SYNC
+    if app.drifted:
+        return AppStatus.DRIFTED
+    return AppStatus.UNTOUCHED if app.untouched else AppStatus.IN_SYNC
+
+
+def untouched_apps(result: CheckResult) -> list[AppResult]:
+    """Preview: the apps that could not be rendered but that the change does not touch, by name."""
+    return sorted((a for a in result.apps if app_status(a) is AppStatus.UNTOUCHED), key=lambda a: a.app.name)
+
+
+def untouched_title(apps: list[AppResult]) -> str:
+    return f"{plural(len(apps), 'app')} {UNTOUCHED_LABEL}"
 
 
 def drift_count(app: AppResult) -> int:
@@ -157,7 +173,7 @@ def error_count(app: AppResult) -> int:
     return len(app.errors) + app.count(Status.ERROR)
 
 
-_APP_RANK = {AppStatus.ERROR: 0, AppStatus.DRIFTED: 1, AppStatus.IN_SYNC: 2}
+_APP_RANK = {AppStatus.ERROR: 0, AppStatus.DRIFTED: 1, AppStatus.UNTOUCHED: 2, AppStatus.IN_SYNC: 3}
 _RESOURCE_RANK = {Status.ERROR: 0, Status.CHANGED: 1, Status.ADDED: 2, Status.REMOVED: 3, Status.UNCHANGED: 4}
 
 
@@ -222,10 +238,14 @@ def summary_line(result: CheckResult) -> str:
         )
     if failed_apps:
         parts.append(f"{len(failed_apps)} {w.app_status[AppStatus.ERROR]}")
-    if failed_apps and len(failed_apps) == n:
+    untouched = by_status[AppStatus.UNTOUCHED]
+    if untouched:
+        parts.append(f"{untouched} untouched by this change (not checked)")
+    unchecked = len(failed_apps) + untouched  # neither counts as checked
+    if failed_apps and unchecked == n:
         line = f"none of {plural(n, 'app')} could be {w.checked}"
-    elif failed_apps:
-        line = f"{n - len(failed_apps)} of {plural(n, 'app')} {w.checked}: " + ", ".join(parts)
+    elif unchecked:
+        line = f"{n - unchecked} of {plural(n, 'app')} {w.checked}: " + ", ".join(parts)
     else:
         line = f"{plural(n, 'app')} {w.checked}" + (": " + ", ".join(parts) if parts else "")
     partial = drift_breakdown(drift_totals(failed_apps), result.mode)
