@@ -279,3 +279,17 @@ def test_diff_still_exits_2_for_what_it_cannot_check(
     for name in UNRENDERABLE:
         assert name in out
     assert "config management plugin" in out
+
+
+def test_an_untouched_root_that_cannot_be_rendered_hides_its_children_so_stays_exit_2(
+    tmp_path: Path, preview: Preview
+) -> None:
+    broken = {**ROOT_CHART, "root/templates/broken.yaml": "{{ .Values.missing.deeper }}\n"}
+    repo = make_repo(tmp_path / "repo", {**FILES, **broken})
+    change(repo, {"plain/tools/cm.yaml": FILES["plain/tools/cm.yaml"].replace("a: b", "a: c")})
+
+    result = preview(repo.path, "HEAD~1")
+
+    assert failed(result) == {"root"} and result.exit_code() == 2
+    [error] = by_name(result)["root"].errors
+    assert "declares apps the change may touch" in error.message
