@@ -38,6 +38,7 @@ from gitops_check.model import (
 from gitops_check.remote import http
 from gitops_check.render.base import ToolFinder
 from gitops_check.rendering import Rendered, render_tree
+from gitops_check.shards import Shard
 from gitops_check.sources.folder import FolderHandle, open_tree
 from gitops_check.sources.git import RepoHandle
 
@@ -61,6 +62,7 @@ class CheckRequest:
     honour_target_revision: bool = False
     strict: bool = False  # hygiene findings fail the run (exit 1) instead of only warning
     job: JobOptions = field(default_factory=JobOptions)
+    shard: Shard | None = None  # check only the apps this shard owns (``gitops-check merge`` joins the parts)
 
 
 def _materialize_mapped(request: CheckRequest, tmp: Path) -> dict[str, Workspace]:
@@ -172,7 +174,7 @@ def render_repo(request: CheckRequest) -> RenderedRepo:
         # The project file's render section (read from this commit) fills in what the command line left open.
         render = with_project_render(request.render, project)
         tools = ToolFinder(render)
-        rendered, more = render_tree(found, ws, render, discover_options, tools)
+        rendered, more = render_tree(found, ws, render, discover_options, tools, request.shard)
         timings["render"] = time.perf_counter() - t
     errors = [*found.errors, *more.errors]
     if not rendered and not errors and not request.job.allow_empty:

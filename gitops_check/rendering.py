@@ -1,7 +1,7 @@
 """Rendering many apps: in parallel threads (helm and kustomize run as processes), and App of Apps level by level.
 
 ``Rendered`` is one app's render or its error; ``render_tree`` renders what discovery found, then the apps those
-renders declare, with a depth limit and each app rendered once.
+renders declare, with a depth limit and each app rendered once; with a shard, only the apps it owns (``shards``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from gitops_check.model import (
     Workspace,
 )
 from gitops_check.render.base import RenderOutput, ToolFinder, render_app
+from gitops_check.shards import ParentSniffer, Shard
 
 
 @dataclass
@@ -65,12 +66,21 @@ def render_tree(
     options: RenderOptions,
     discover_options: DiscoverOptions,
     tools: ToolFinder,
+    shard: Shard | None = None,
 ) -> tuple[list[Rendered], Discovery]:
-    """Render the discovered apps, then the apps they declare (App of Apps), level by level, with a depth limit."""
+    """Render the discovered apps, then the apps they declare (App of Apps), level by level, with a depth limit.
+
+    With ``shard``, the result holds the apps it owns only; other apps are rendered only when every shard must
+    (a parent known to all whose files may declare apps), to find the apps they declare.
+    """
     rendered: list[Rendered] = []
     extra = Discovery()
     seen = {a.name for a in found.apps}
     pending = list(found.apps)
+    # Sharded: the owner of each app this shard knows (discovery's apps are known to every shard).
+    owner = {a.name: shard.owner_of(a.name) for a in found.apps} if shard else {}
+    known_to_all = set(owner)
+    sniffer = ParentSniffer(ws) if shard else None
     depth = 0
     while pending:
         if depth > discover_options.max_depth:
@@ -80,13 +90,23 @@ def render_tree(
                              "not rendered (cycle?)", stage="discover")
                 )  # fmt: skip
             break
+        parents: set[str] = set()
+        if shard is not None and sniffer is not None:
+            parents = {a.name for a in pending if a.name in known_to_all and sniffer.may_declare_apps(a)}
+            pending = [a for a in pending if owner[a.name] == shard.index or a.name in parents]
         level = render_all(pending, ws, options, tools, discover_options.repo_map)
-        rendered.extend(level)
+        rendered.extend(r for r in level if shard is None or owner[r.app.name] == shard.index)
         pending = []
         for r in level:
             if r.output is None:
                 continue
             children = expand_new(r.app, r.output.objects, ws, discover_options, seen)
+            if shard is not None:
+                if r.app.name in parents:  # every shard rendered it: its children go by the hash
+                    known_to_all.update(c.name for c in children.apps)
+                    owner.update((c.name, shard.owner_of(c.name)) for c in children.apps)
+                else:  # only its owner knows them: the owner keeps them
+                    owner.update((c.name, owner[r.app.name]) for c in children.apps)
             extra.notes.extend(children.notes)
             extra.errors.extend(children.errors)
             pending.extend(children.apps)

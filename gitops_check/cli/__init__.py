@@ -20,7 +20,7 @@ from gitops_check import __version__, proc, redact
 from gitops_check.cli.base import EXIT_IN_SYNC, EXIT_INCOMPLETE, say
 from gitops_check.errors import GitopsCheckError
 
-COMMAND_MODULES = ("diff", "apps", "snapshot", "preview", "sync", "comment")
+COMMAND_MODULES = ("diff", "apps", "snapshot", "preview", "sync", "comment", "merge")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})

@@ -27,6 +27,7 @@ from gitops_check.remote.policy import NetworkPolicy
 
 if TYPE_CHECKING:
     from gitops_check.cluster.live import LiveCluster
+    from gitops_check.shards import Shard
 
 EXIT_IN_SYNC, EXIT_DRIFT, EXIT_INCOMPLETE = 0, 1, 2
 
@@ -465,9 +466,36 @@ def _snapshots(kw: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
         fail(e.message)
 
 
+def shard_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """One check spread over several CI jobs, joined by ``gitops-check merge``."""
+    return apply_options(fn, [
+        click.option("--shard", metavar="K/N",
+                     help="Check only the apps of shard K of N (default: $CI_NODE_INDEX/$CI_NODE_TOTAL in GitLab "
+                          "parallel jobs); join the parts with `gitops-check merge`."),
+        click.option("--part", "part_path", type=click.Path(dir_okay=False), metavar="FILE",
+                     help="Write this run's result for `gitops-check merge` here."),
+    ], section="CI")  # fmt: skip
+
+
+def resolve_shard(kw: dict[str, Any]) -> Shard | None:
+    """``--shard`` wins; else GitLab's parallel job variables; None: the whole check."""
+    from gitops_check.shards import parse_shard, shard_from_env
+
+    try:
+        shard = parse_shard(kw["shard"]) if kw.get("shard") else shard_from_env(os.environ)
+    except GitopsCheckError as e:
+        raise click.BadParameter(e.message, param_hint="--shard") from None
+    return shard if shard is None or shard.total > 1 else None
+
+
 def emit_reports(result: CheckResult, kw: dict[str, Any]) -> None:
     """Write the report files asked for, then print the terminal report."""
     from gitops_check.report.terminal import render_terminal, should_color
+
+    if kw.get("part_path"):
+        from gitops_check.report.parts import dump_part
+
+        write_file(kw["part_path"], dump_part(result, kw.get("resolved_shard")), "part")
 
     if kw.get("junit"):
         from gitops_check.report.junit import render_junit

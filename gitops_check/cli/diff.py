@@ -26,7 +26,9 @@ from gitops_check.cli.base import (
     render_options,
     repo_options,
     report_options,
+    resolve_shard,
     revision,
+    shard_options,
 )
 from gitops_check.cli.sync import check_sync_on_drift, sync_after_check, sync_on_drift_options
 
@@ -61,6 +63,7 @@ def _snapshot_option() -> Any:
 @cluster_options
 @live_options
 @report_options
+@shard_options
 @in_section(
     "Job policy",
     click.option(
@@ -78,6 +81,7 @@ def diff_command(**kw: Any) -> None:
     if default is None and not named:
         fail("say what to compare with: --snapshot FILE or --live")
     check_sync_on_drift(kw)
+    kw["resolved_shard"] = shard = resolve_shard(kw)
 
     def from_entry(entry: Any) -> Any:
         return entry_source(entry, kw)
@@ -97,6 +101,7 @@ def diff_command(**kw: Any) -> None:
             strict=kw["strict"],
             job=build_job_options(kw),
             diff=build_diff_options(kw),
+            shard=shard,
         )
 
     result = run_check(make_request(default))

@@ -1,0 +1,61 @@
+"""``gitops-check merge``: the parts of one check run as shards (``--shard K/N --part FILE``) joined into the
+reports a single run writes, with the exit code of the whole; a missing or damaged part is exit 2 naming it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gitops_check.cli.base import emit_reports, report_options
+
+
+@click.command("merge")
+@click.argument("parts", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--shards", type=click.IntRange(1), default=None, metavar="N",
+              help="How many shards the check was split into (default: what the parts say); a missing one is "
+                   "exit 2.")  # fmt: skip
+@click.option(
+    "--markdown-parts-dir",
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="Write the Markdown report split into comment-1.md.. and full.md, as `preview` does.",
+)
+@click.option(
+    "--repo",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="The repository, for --comment (which pull/merge request).",
+)
+@report_options
+def merge_command(**kw: Any) -> None:
+    """Join the part files of a check split into shards into one set of reports."""
+    from gitops_check.cli.preview import write_parts
+    from gitops_check.errors import GitopsCheckError
+    from gitops_check.model import AppError
+    from gitops_check.report.parts import MERGE_APP, Part, load_part, merge_parts
+
+    parts: list[Part] = []
+    unreadable: list[AppError] = []
+    for name in kw["parts"]:
+        try:
+            text = Path(name).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            unreadable.append(AppError(MERGE_APP, f"part {name} cannot be read: {getattr(e, 'strerror', None) or e}",
+                                       stage="merge"))  # fmt: skip
+            continue
+        try:
+            parts.append(load_part(text, name))
+        except GitopsCheckError as e:  # that shard counts as missing, named; the others are still merged
+            unreadable.append(AppError(MERGE_APP, e.message, stage="merge"))
+    result = merge_parts(parts, kw["shards"])
+    result.errors.extend(unreadable)
+    if kw["markdown_parts_dir"]:
+        write_parts(Path(kw["markdown_parts_dir"]), result, kw["markdown_limit"])
+    emit_reports(result, kw)
+    raise SystemExit(result.exit_code())
+
+
+COMMANDS = [merge_command]

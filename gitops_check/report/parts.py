@@ -1,0 +1,189 @@
+"""A shard's result as a part file, and the parts of one check merged back into the result a single run gives.
+
+A part holds exactly what reporters read (``CheckResult``: apps, diffs with their redacted views, errors,
+findings, syncs, the baseline), as JSON: never pickle, so a part file from another job cannot run code, and
+never a Secret value (diffs hold redaction markers only; an app keeps its name, kind, origin and agent object,
+not its settings, which may hold values taken from Secrets).
+
+Merging: every shard discovers the whole repository, so run-level errors, warnings and notes repeat in every
+part; they are kept once, in order. Apps are partitioned between shards, so apps, findings and syncs are joined.
+A shard that sent no part is an error naming it (exit 2): a merged report is complete or says it is not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gitops_check.errors import InputError
+from gitops_check.model import App, AppError, CheckResult
+from gitops_check.shards import Shard
+
+FORMAT = "gitops-check-part"
+VERSION = 1
+_APP_FIELDS = ("name", "kind", "origin", "agent_namespace", "agent_name")
+
+
+@dataclass(frozen=True)
+class Part:
+    shard: Shard
+    result: CheckResult
+    source: str = ""  # the file it was read from, for messages
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Writing and reading
+
+
+def dump_part(result: CheckResult, shard: Shard | None) -> str:
+    doc = {
+        "format": FORMAT,
+        "version": VERSION,
+        "shard": {"index": shard.index, "total": shard.total} if shard else {"index": 1, "total": 1},
+        "result": _encode(result),
+    }
+    return json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
+
+
+def load_part(text: str, source: str) -> Part:
+    """Raises InputError naming the file for anything that is not a part this version wrote."""
+    try:
+        doc = json.loads(text)
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise InputError(f"{source} is not a gitops-check part file (written with --part)")
+        if doc.get("version") != VERSION:
+            raise InputError(
+                f"{source}: part format version {doc.get('version')!r}; this gitops-check reads {VERSION}"
+            )
+        shard = Shard(int(doc["shard"]["index"]), int(doc["shard"]["total"]))
+        result = _decode(CheckResult, doc["result"])
+    except InputError:
+        raise
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise InputError(f"{source}: damaged part file ({type(e).__name__}: {e})"[:300]) from None
+    if not 1 <= shard.index <= shard.total:
+        raise InputError(f"{source}: shard {shard} is out of range")
+    return Part(shard, result, source)
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, App):
+        return {name: getattr(value, name) for name in _APP_FIELDS}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return {str(k): _encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    return value
+
+
+def _decode(kind: Any, value: Any) -> Any:
+    if kind is App:
+        return App(sources=(), **{name: value[name] for name in _APP_FIELDS})
+    if kind is Any or kind is object:
+        return value
+    origin = typing.get_origin(kind)
+    args = typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _decode(inner[0], value) if len(inner) == 1 else value
+    if origin in (list, tuple, Iterable) or kind in (list, tuple):
+        items = [_decode(args[0] if args else Any, v) for v in value]
+        return tuple(items) if origin is tuple or kind is tuple else items
+    if origin in (dict, Mapping) or kind is dict:
+        return {k: _decode(args[1] if args else Any, v) for k, v in value.items()}
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        return kind(value)
+    if dataclasses.is_dataclass(kind) and isinstance(kind, type):
+        hints = typing.get_type_hints(kind)
+        fields = {f.name: f for f in dataclasses.fields(kind)}
+        kwargs = {name: _decode(hints[name], v) for name, v in value.items() if name in fields}
+        return kind(**kwargs)
+    if kind in (str, int, float, bool) and value is not None and not isinstance(value, kind):
+        if kind is float and isinstance(value, int):
+            return float(value)
+        raise TypeError(f"expected {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Merging
+
+
+MERGE_APP = "gitops-check merge"
+
+
+def merge_parts(parts: list[Part], total: int | None = None) -> CheckResult:
+    """One result from the parts of one check; missing, repeated or foreign parts are errors (exit 2)."""
+    problems: list[AppError] = []
+    totals = {p.shard.total for p in parts}
+    expected = total or (max(totals) if totals else 1)
+    for p in parts:
+        if p.shard.total != expected:
+            problems.append(AppError(MERGE_APP, f"{p.source} is shard {p.shard} of another split (expected "
+                                                f"{expected} shards); not merged", stage="merge"))  # fmt: skip
+    parts = [p for p in parts if p.shard.total == expected]
+    by_index: dict[int, Part] = {}
+    for p in parts:
+        if p.shard.index in by_index:
+            problems.append(AppError(MERGE_APP, f"shard {p.shard} given twice ({by_index[p.shard.index].source} "
+                                                f"and {p.source}); the second is not merged", stage="merge"))  # fmt: skip
+            continue
+        by_index[p.shard.index] = p
+    for index in range(1, expected + 1):
+        if index not in by_index:
+            problems.append(AppError(f"shard {index}/{expected}", f"shard {index}/{expected}: no part from this "
+                                     "shard (its job failed, or its part file was not passed on): its apps are not "
+                                     "checked", stage="merge"))  # fmt: skip
+    ordered = [by_index[i].result for i in sorted(by_index)]
+    if not ordered:
+        return CheckResult(apps=[], target="(no parts)", against="", errors=problems)
+    merged = merge_results(ordered)
+    # A shard that owns no app compared with no cluster: its "against" says nothing about the check.
+    firsts = {(r.mode, r.target, r.against if r.apps else merged.against) for r in ordered}
+    if len(firsts) > 1:
+        problems.append(AppError(MERGE_APP, "the parts come from different checks (mode, commit or cluster "
+                                            "differ); merged anyway", stage="merge"))  # fmt: skip
+    merged.errors.extend(problems)
+    return merged
+
+
+def merge_results(results: list[CheckResult]) -> CheckResult:
+    first = next((r for r in results if r.apps), results[0])
+    merged = CheckResult(
+        apps=[a for r in results for a in r.apps],
+        target=first.target,
+        against=first.against,
+        errors=_once(e for r in results for e in r.errors),
+        warnings=_once(w for r in results for w in r.warnings),
+        notes=_once(n for r in results for n in r.notes),
+        mode=first.mode,
+        syncs=[s for r in results for s in r.syncs],
+        findings=_once(f for r in results for f in r.findings),
+        strict=any(r.strict for r in results),
+    )
+    for r in results:
+        for key, value in r.stats.items():
+            merged.stats[key] = merged.stats.get(key, 0) + value
+        for key, seconds in r.timings.items():  # the slowest shard: what the matrix waited for
+            merged.timings[key] = max(merged.timings.get(key, 0.0), seconds)
+    baselines = [r.baseline for r in results if r.baseline is not None]
+    if baselines:
+        merged.baseline = merge_results(baselines)
+    return merged
+
+
+def _once(items: Iterable[Any]) -> list[Any]:
+    """Repeated items kept once, first occurrence first (every shard reports the run-level ones)."""
+    return list(dict.fromkeys(items))
