@@ -1,8 +1,9 @@
 """Apps that cannot be rendered decide a preview's verdict only when the change touches what they read.
 
-The repository mixes apps gitops-check renders (plain, Helm) with apps it cannot render whatever features land:
-an Argo CD plugin app without a plugin definition, a jsonnet app that is broken (a syntax error, and options),
-a chart from a Helm repository nobody can reach, and an app whose folder leaves the repository.
+The repository mixes apps gitops-check renders (plain, Helm, jsonnet) with apps it cannot render whatever features
+land: an Argo CD plugin app without a plugin definition, a chart from a Helm repository nobody can reach, an app
+whose folder leaves the repository, an App of Apps root whose chart is broken. A jsonnet app may import any file of
+the repository, so every change touches it: broken, it is exit 2 whatever changed.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ spec:
 PLUGIN = argo_app("plugin-app", f"repoURL: {REPO_URL}\npath: plugins/thing\ntargetRevision: main\n"
                   "plugin:\n  name: thing\n  env:\n    - {name: LEVEL, value: '1'}")  # fmt: skip
 JSONNET = argo_app("jsonnet-app", f"repoURL: {REPO_URL}\npath: jsonnet/app\ntargetRevision: main\n"
-                   "directory:\n  jsonnet:\n    extVars: [{name: env, value: prod}]\n    tlas: [{name: x, value: y}]")  # fmt: skip
+                   "directory:\n  jsonnet:\n    extVars: [{name: env, value: prod}]")  # fmt: skip
 REMOTE = argo_app("remote-chart", f"repoURL: {UNREACHABLE}\nchart: nginx\ntargetRevision: 1.0.0\n"
                   "helm:\n  valuesObject: {replicaCount: 2}")  # fmt: skip
 
@@ -61,11 +62,12 @@ FILES = {
     "apps/plugin.yaml": PLUGIN,
     "plugins/thing/config.txt": "level: 1\n",
     "apps/jsonnet.yaml": JSONNET,
-    "jsonnet/app/main.jsonnet": "{ broken: \n",
+    "jsonnet/app/main.jsonnet": "{apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'j', namespace: 'j'},"
+    " data: {env: std.extVar('env')}}\n",
     "apps/remote.yaml": REMOTE,
     "README.md": "# deploy\n",
 }
-UNRENDERABLE = {"plugin-app", "jsonnet-app", "remote-chart"}
+UNRENDERABLE = {"plugin-app", "remote-chart"}
 
 
 @pytest.fixture
@@ -136,7 +138,7 @@ def test_a_change_touching_the_remote_chart_or_the_jsonnet_app_is_exit_2(
 ) -> None:
     change(repo, {"apps/remote.yaml": REMOTE.replace("replicaCount: 2", "replicaCount: 3")})
     assert failed(preview(repo.path, "HEAD~1")) == {"remote-chart"}
-    change(repo, {"jsonnet/app/main.jsonnet": "{ still broken: \n"})
+    change(repo, {"jsonnet/app/main.jsonnet": "{ broken: \n"})
     result = preview(repo.path, "HEAD~1")
     assert failed(result) == {"jsonnet-app"} and result.exit_code() == 2
 
@@ -257,10 +259,10 @@ def test_reports_list_untouched_apps_apart_from_errors(
     for name in UNRENDERABLE:
         assert name in out
     text = md.read_text()
-    assert "<details><summary>3 apps not checked, untouched by this change</summary>" in text
+    assert "<details><summary>2 apps not checked, untouched by this change</summary>" in text
     assert "`plugin-app`" in text
     xml = junit.read_text()
-    assert xml.count("<skipped") == 3 and "<error" not in xml and "untouched by this change" in xml
+    assert xml.count("<skipped") == 2 and "<error" not in xml and "untouched by this change" in xml
     data = json.loads(js.read_text())
     listed = {a["name"]: a for a in data["apps"]}
     assert {n for n, a in listed.items() if a.get("untouched")} == UNRENDERABLE
