@@ -174,10 +174,11 @@ def render_repo(request: CheckRequest) -> RenderedRepo:
         # The project file's render section (read from this commit) fills in what the command line left open.
         render = with_project_render(request.render, project)
         tools = ToolFinder(render)
-        rendered, more = render_tree(found, ws, render, discover_options, tools, request.shard)
+        known: set[str] = set()  # every app found, also those another shard checks
+        rendered, more = render_tree(found, ws, render, discover_options, tools, request.shard, known)
         timings["render"] = time.perf_counter() - t
     errors = [*found.errors, *more.errors]
-    if not rendered and not errors and not request.job.allow_empty:
+    if not known and not errors and not request.job.allow_empty:
         errors.append(no_apps_error())
     notes = [*found.notes, *more.notes]
     if request.only_apps:
@@ -190,7 +191,7 @@ def render_repo(request: CheckRequest) -> RenderedRepo:
             if e.app and e.app != "*" and e.app not in wanted
         ]
         errors = [e for e in errors if not e.app or e.app == "*" or e.app in wanted]
-        for name in sorted(wanted - {r.app.name for r in rendered}):
+        for name in sorted(wanted - known):  # known: also the apps another shard checks
             errors.append(AppError(name, f"no app named {name!r} was found", stage="discover"))
     return RenderedRepo(ws.label, project, rendered, resolver, errors, notes, list(ws.warnings), timings)
 

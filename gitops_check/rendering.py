@@ -67,11 +67,13 @@ def render_tree(
     discover_options: DiscoverOptions,
     tools: ToolFinder,
     shard: Shard | None = None,
+    known: set[str] | None = None,
 ) -> tuple[list[Rendered], Discovery]:
     """Render the discovered apps, then the apps they declare (App of Apps), level by level, with a depth limit.
 
     With ``shard``, the result holds the apps it owns only; other apps are rendered only when every shard must
-    (a parent known to all whose files may declare apps), to find the apps they declare.
+    (a parent known to all whose files may declare apps), to find the apps they declare. ``known`` receives the
+    name of every app found, whichever shard checks it.
     """
     rendered: list[Rendered] = []
     extra = Discovery()
@@ -90,6 +92,8 @@ def render_tree(
                              "not rendered (cycle?)", stage="discover")
                 )  # fmt: skip
             break
+        if known is not None:
+            known.update(a.name for a in pending)
         parents: set[str] = set()
         if shard is not None and sniffer is not None:
             parents = {a.name for a in pending if a.name in known_to_all and sniffer.may_declare_apps(a)}

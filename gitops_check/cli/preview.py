@@ -28,6 +28,8 @@ from gitops_check.cli.base import (
     parse_repo_map,
     render_options,
     report_options,
+    resolve_shard,
+    shard_options,
     write_file,
 )
 from gitops_check.cli.diff import cluster_options
@@ -112,6 +114,7 @@ def preview_options(fn: Any) -> Any:
 @cluster_options
 @live_options
 @report_options
+@shard_options
 def preview_command(**kw: Any) -> None:
     """Show what a change (pull/merge request) does to the rendered manifests, app by app.
 
@@ -124,6 +127,7 @@ def preview_command(**kw: Any) -> None:
     if kw["no_cache"] and kw["cache_dir"]:
         raise click.UsageError("--cache-dir and --no-cache exclude each other")
     clear_outputs(kw, parts_dir=kw["markdown_parts_dir"], ours=is_report_part)
+    kw["resolved_shard"] = resolve_shard(kw)
     cache_dir = None if kw["no_cache"] else Path(kw["cache_dir"]) if kw["cache_dir"] else default_cache_dir()
     request = PreviewRequest(
         repo=Path(kw["repo"]),
@@ -142,6 +146,7 @@ def preview_command(**kw: Any) -> None:
         cache_dir=cache_dir,
         cache_max_bytes=kw["cache_max_size"] * 1024 * 1024,
         work_dir=Path(kw["work_dir"]) if kw["work_dir"] else None,
+        shard=kw["resolved_shard"],
     )
     result = run_preview(request)
     if kw["markdown_parts_dir"]:

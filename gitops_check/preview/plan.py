@@ -39,6 +39,7 @@ from gitops_check.preview.sniff import Sniffer
 from gitops_check.remote.charts import resolution_key
 from gitops_check.render.base import RenderOutput, ToolFinder, render_app
 from gitops_check.render.cache import RenderCache, seal
+from gitops_check.shards import Shard
 
 SIDES = ("base", "head")
 
@@ -154,11 +155,20 @@ class Planner:
     sniffer: Sniffer = field(default_factory=Sniffer)
     entries: dict[str, Entry] = field(default_factory=dict)
     renders: int = 0
+    # Sharded: only the apps this shard owns are returned (``shards``); parents known to every shard are rendered by
+    # every shard, so their children spread by the hash, and other parents' children stay with their owner.
+    shard: Shard | None = None
+    owner: dict[str, int] = field(default_factory=dict)
+    known_to_all: set[str] = field(default_factory=set)
     _materials: dict[int, tuple[App, str]] = field(default_factory=dict)
 
     def run(self, found: Mapping[str, list[App]], max_depth: int) -> list[Entry]:
         pending = {side: list(found[side]) for side in SIDES}
         seen = {side: {a.name for a in found[side]} for side in SIDES}
+        if self.shard is not None:
+            roots = {a.name for side in SIDES for a in found[side]}
+            self.owner.update((name, self.shard.owner_of(name)) for name in roots)
+            self.known_to_all.update(roots)
         level = 0
         while any(pending.values()):
             if level > max_depth:
@@ -170,13 +180,25 @@ class Planner:
                     )  # fmt: skip
                 break
             current = self._states(pending, level)
+            if self.shard is not None:
+                current = [e for e in current if self._ours(e) or self._shared_parent(e)]
             self._produce(current)
             pending = {side: [] for side in SIDES}
             for entry in current:
                 for side in SIDES:
                     self._expand(entry, side, pending[side], seen[side])
             level += 1
-        return list(self.entries.values())
+        if self.shard is None:
+            return list(self.entries.values())
+        return [e for e in self.entries.values() if self._ours(e)]
+
+    def _ours(self, entry: Entry) -> bool:
+        return self.shard is None or self.owner.get(entry.name) == self.shard.index
+
+    def _shared_parent(self, entry: Entry) -> bool:
+        """Known to every shard and may declare apps: every shard renders it, to find them."""
+        parent = any(s.parent for s in (entry.base, entry.head) if s is not None)
+        return parent and entry.name in self.known_to_all
 
     def _states(self, pending: Mapping[str, list[App]], level: int) -> list[Entry]:
         current: dict[str, Entry] = {}
@@ -286,6 +308,14 @@ class Planner:
         state.expanded = True
         s = self.sides[side]
         children = expand_new(state.app, state.output.objects, s.tree.ws, s.options, seen)
+        if self.shard is not None:
+            if self._shared_parent(entry):
+                self.known_to_all.update(c.name for c in children.apps)
+                for c in children.apps:
+                    self.owner.setdefault(c.name, self.shard.owner_of(c.name))
+            else:
+                for c in children.apps:
+                    self.owner.setdefault(c.name, self.owner[entry.name])
         s.notes.extend(children.notes)
         s.errors.extend(children.errors)
         pending.extend(children.apps)

@@ -10,6 +10,7 @@ from gitops_check.cluster.select import ClusterEntry
 from gitops_check.config import DiffOptions, JobOptions, RenderOptions
 from gitops_check.model import LiveSource
 from gitops_check.render.cache import DEFAULT_MAX_BYTES
+from gitops_check.shards import Shard
 
 
 @dataclass(frozen=True)
@@ -32,3 +33,4 @@ class PreviewRequest:
     cache_max_bytes: int = DEFAULT_MAX_BYTES
     work_dir: Path | None = None  # where the two commits are written; None: memory-backed when there is room
     env: Mapping[str, str] | None = None  # None: os.environ (for the CI defaults)
+    shard: Shard | None = None  # only the apps this shard owns (``gitops-check merge`` joins the parts)

@@ -79,7 +79,7 @@ def run_preview(request: PreviewRequest) -> CheckResult:
 
         t = time.perf_counter()
         contexts = _contexts(sides, versions.result(), request.render)
-        planner = Planner(sides, request.render, tools, contexts, cache, hashing)
+        planner = Planner(sides, request.render, tools, contexts, cache, hashing, shard=request.shard)
         entries = planner.run(found, max(s.options.max_depth for s in sides.values()))
         timings["render"] = time.perf_counter() - t
 
@@ -95,9 +95,12 @@ def run_preview(request: PreviewRequest) -> CheckResult:
             against=f"{sides['base'].tree.ws.label} ({revs.describe()})",
             mode="preview",
         )
-        if not entries and not request.job.allow_empty:
+        found_names = set(planner.owner) or {
+            e.name for e in entries
+        }  # sharded: every app, not only this shard's
+        if not found_names and not request.job.allow_empty:
             result.errors.append(no_apps_error())
-        _run_level_findings(result, sides, request, warnings)
+        _run_level_findings(result, sides, request, warnings, found_names)
         if request.default_source is not None or request.named_sources:
             t = time.perf_counter()
             result.baseline = compare_base_with_cluster(request, sides, entries, apps, planner)
@@ -179,7 +182,11 @@ def _open_cache(request: PreviewRequest, warnings: list[str]) -> RenderCache | N
 
 
 def _run_level_findings(
-    result: CheckResult, sides: Mapping[str, Side], request: PreviewRequest, warnings: list[str]
+    result: CheckResult,
+    sides: Mapping[str, Side],
+    request: PreviewRequest,
+    warnings: list[str],
+    names: set[str],
 ) -> None:
     head, base = sides["head"], sides["base"]
     result.errors.extend(head.errors)
@@ -190,8 +197,7 @@ def _run_level_findings(
         f"base commit: {e.app}: {e.message}" for e in base.errors if (e.app, e.message) not in head_problems
     )
     result.notes.extend(head.notes)
-    if request.only_apps:
-        names = {a.app.name for a in result.apps}
+    if request.only_apps:  # ``names``: every app found, also those another shard checks
         for name in sorted(set(request.only_apps) - names):
             result.errors.append(AppError(name, f"no app named {name!r} was found", stage="discover"))
 

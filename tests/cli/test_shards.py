@@ -198,3 +198,24 @@ def test_a_missing_or_damaged_shard_is_exit_2_naming_it(
     damaged = main(["merge", *(str(tmp_path / f"p{k}.json") for k in (1, 2, 3)), "--no-color"])
     assert damaged == 2 and "p2.json" in capsys.readouterr().out
     assert main(["merge", str(tmp_path / "p1.json"), "--shards", "3", "--no-color"]) == 2
+
+
+def test_sharded_preview_merges_into_the_single_run(tmp_path: Path) -> None:
+    """A pull request on the fleet: a value change in some children, a new child, a drifted cluster; with the
+    cluster comparison (baseline) each shard reads and reports only for its apps."""
+    repo, snapshot = fleet(tmp_path)
+    repo.write({f"workloads/app-{i}/cm.yaml": configmap(f"cm-{i}", "v2") for i in (1, 2, 3, 7, 11)})
+    repo.write({"children/app-new.yaml": application("app-new", "workloads/app-1", "ns-new")})
+    repo.write({"hidden-children/h-0.yaml": application("h-0", "workloads/h-1", "h-0")})
+    repo.commit("change")
+    command = ["preview", "--repo", str(repo.path), "--base", "HEAD~1", "--no-cache", "--snapshot", str(snapshot),
+               "--assume-complete-snapshot", "--work-dir", str(tmp_path / "work")]  # fmt: skip
+
+    code, single, merged_code, merged, names = single_and_sharded(tmp_path, command, 3)
+
+    assert code == merged_code == 1
+    assert merged == single
+    everyone = [name for shard in names for name in shard]
+    assert len(everyone) == len(set(everyone)) == len(single["json"]["apps"])
+    changed = {a["name"] for a in single["json"]["apps"] if a["status"] == "drifted"}
+    assert {"app-1", "app-2", "app-3", "app-7", "app-11", "app-new", "h-0", "root"} <= changed
