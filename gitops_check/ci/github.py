@@ -54,6 +54,8 @@ def main(env: Mapping[str, str]) -> int:
     report_dir = Path(env.get("RUNNER_TEMP") or ".") / "gitops-check"
     try:
         inputs = step.StepInputs.from_env(env, report_dir=report_dir)
+        if env.get("RUNNER_TEMP"):  # kept between runs and shards by the action's actions/cache step
+            inputs = inputs.with_render_cache(env, Path(env["RUNNER_TEMP"]) / "gitops-check-renders")
         if inputs.mode == "preview" and not (inputs.base and inputs.head):
             base, head = event_revisions(env)
             inputs = dataclasses.replace(inputs, base=inputs.base or base, head=inputs.head or head)
@@ -75,6 +77,11 @@ def main(env: Mapping[str, str]) -> int:
     outputs = result.outputs()
     if env.get("GITHUB_OUTPUT"):
         write_outputs(env["GITHUB_OUTPUT"], outputs)
+    if inputs.sharded:
+        code = step.shard_exit(inputs)
+        print(f"gitops-check: shard {inputs.shard}/{inputs.shards} exited {result.exit_code}; "
+              + ("its part is left for the merge job" if code == 0 else "it left no part: the merge will say so"))  # fmt: skip
+        return code
     print("gitops-check: " + step.verdict_line(result, inputs.fail_on, inputs.mode))
     sys.stdout.flush()
     return step.step_exit(inputs.fail_on, result.exit_code)

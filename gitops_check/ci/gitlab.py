@@ -37,10 +37,21 @@ def write_dotenv(path: Path, outputs: Mapping[str, str]) -> None:
     os.replace(tmp, path)  # replaces whatever is there (a planted symlink too) instead of writing through it
 
 
+def _with_parallel(env: Mapping[str, str]) -> Mapping[str, str]:
+    """A ``parallel:`` job is one shard: CI_NODE_INDEX of CI_NODE_TOTAL (unless the shard inputs say otherwise)."""
+    if env.get("CI_NODE_TOTAL", "").strip() in ("", "1") or env.get(step.PREFIX + "SHARDS", "").strip():
+        return env
+    return {
+        **env,
+        step.PREFIX + "SHARD": env.get("CI_NODE_INDEX", ""),
+        step.PREFIX + "SHARDS": env["CI_NODE_TOTAL"],
+    }
+
+
 def main(env: Mapping[str, str]) -> int:
     project = Path(env.get("CI_PROJECT_DIR") or ".")
     try:
-        inputs = step.StepInputs.from_env(env, report_dir=project / "gitops-check-reports")
+        inputs = step.StepInputs.from_env(_with_parallel(env), report_dir=project / "gitops-check-reports")
         if inputs.mode == "preview" and not (inputs.base and inputs.head):
             base, head = pipeline_revisions(env)
             inputs = dataclasses.replace(inputs, base=inputs.base or base, head=inputs.head or head)
@@ -57,6 +68,11 @@ def main(env: Mapping[str, str]) -> int:
             f"gitops-check: stopped before writing its report (exit code {result.exit_code})", file=sys.stderr
         )
     write_dotenv(inputs.report_dir / DOTENV, result.outputs())
+    if inputs.sharded:
+        code = step.shard_exit(inputs)
+        print(f"gitops-check: shard {inputs.shard}/{inputs.shards} exited {result.exit_code}; "
+              + ("its part is left for the merge job" if code == 0 else "it left no part: the merge will say so"))  # fmt: skip
+        return code
     print("gitops-check: " + step.verdict_line(result, inputs.fail_on, inputs.mode))
     sys.stdout.flush()
     return step.step_exit(inputs.fail_on, result.exit_code)

@@ -11,6 +11,7 @@ starting with ``-`` cannot become an option, and extra arguments are split like 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shlex
 import subprocess
@@ -22,14 +23,16 @@ from typing import Any
 
 from gitops_check.errors import ConfigError
 
-MODES = ("preview", "snapshot", "live")
+MODES = ("preview", "snapshot", "live", "merge")
+PART_GLOB = "part-*-of-*.json"
 FAIL_ON = ("auto", "drift", "error", "never")
 
 
 def default_fail_on(mode: str) -> str:
     """``auto``: a preview fails only when something could not be checked (a change is the point of a pull
-    request); a comparison with the cluster fails on drift too."""
-    return "error" if mode == "preview" else "drift"
+    request); a comparison with the cluster fails on drift too. A merge joins parts of either: drift would fail
+    a preview's merge, so it goes by errors unless fail-on says otherwise."""
+    return "error" if mode in ("preview", "merge") else "drift"
 
 
 PREFIX = "GITOPS_CHECK_"
@@ -57,6 +60,16 @@ class StepInputs:
     args: tuple[str, ...] = ()
     report_dir: Path = Path("gitops-check-reports")
     summary: bool = True
+    # One shard of a check split over several jobs (shard K of shards N); 0: the whole check in this job.
+    shard: int = 0
+    shards: int = 0
+    parts_dir: Path | None = None  # mode merge: where the shards' part files are (default: report_dir)
+    # preview's render cache in this folder (the action keeps it with actions/cache); None: gitops-check's default.
+    cache_dir: Path | None = None
+
+    @property
+    def sharded(self) -> bool:
+        return self.shards > 1 and self.mode != "merge"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, report_dir: Path) -> StepInputs:
@@ -77,6 +90,9 @@ class StepInputs:
             args = tuple(shlex.split(env.get(PREFIX + "ARGS", ""), comments=False, posix=True))
         except ValueError as e:
             raise ConfigError(f"input args cannot be split into words: {e}") from None
+        shard, shards = _number(get("SHARD"), "shard"), _number(get("SHARDS"), "shards")
+        if shards > 1 and mode != "merge" and not 1 <= shard <= shards:
+            raise ConfigError(f"input shard must be between 1 and shards ({shards}), not {shard}")
         snapshot = get("SNAPSHOT")
         if mode == "snapshot" and not snapshot:
             raise ConfigError("mode snapshot needs the snapshot input (a snapshot file or folder)")
@@ -92,7 +108,23 @@ class StepInputs:
             args=args,
             report_dir=Path(get("REPORT_DIR")) if get("REPORT_DIR") else report_dir,
             summary=_flag(env.get(PREFIX + "SUMMARY", "true"), "summary"),
+            shard=shard,
+            shards=shards,
+            parts_dir=Path(get("PARTS")) if get("PARTS") else None,
         )
+
+    def with_render_cache(self, env: Mapping[str, str], folder: Path) -> StepInputs:
+        """``render-cache`` on (the default): the render cache in ``folder``, which the CI keeps between runs."""
+        on = _flag(env.get(PREFIX + "RENDER_CACHE", "true") or "true", "render-cache")
+        return dataclasses.replace(self, cache_dir=folder) if on else self
+
+
+def _number(value: str, name: str) -> int:
+    if not value:
+        return 0
+    if not value.isdigit():
+        raise ConfigError(f"input {name} must be a number, not {value[:40]!r}")
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -122,7 +154,16 @@ def build_command(
     request would run instead of the installed tool, with the job's token in reach.
     """
     command = [python, "-I", "-m", "gitops_check"]
-    if inputs.mode == "preview":
+    parts: list[str] = []
+    if inputs.mode == "merge":
+        folder = inputs.parts_dir or inputs.report_dir
+        parts = sorted(str(p) for p in folder.glob(PART_GLOB)) if folder.is_dir() else []
+        command += ["merge", f"--repo={inputs.repo}"]
+        if inputs.shards:
+            command.append(f"--shards={inputs.shards}")  # a shard that sent nothing is then exit 2, named
+        if not parts:
+            raise ConfigError(f"mode merge found no part files ({PART_GLOB}) in {folder}")
+    elif inputs.mode == "preview":
         command += ["preview", f"--repo={inputs.repo}"]
         if not inputs.base:
             raise ConfigError(
@@ -133,6 +174,8 @@ def build_command(
             command.append(f"--head={inputs.head}")
         if inputs.snapshot:
             command.append(f"--snapshot={inputs.snapshot}")
+        if inputs.cache_dir is not None:
+            command.append(f"--cache-dir={inputs.cache_dir}")
     else:
         command += ["diff", f"--repo={inputs.repo}"]
         if inputs.head:
@@ -145,13 +188,22 @@ def build_command(
         f"--json={reports.json}",
         "--color",
     ]
+    if inputs.sharded:
+        # The merge job reports (comment, summary) for all shards; this one leaves its part for it.
+        command += [f"--shard={inputs.shard}/{inputs.shards}", f"--part={part_path(inputs)}"]
+        return command + list(inputs.args)
     if inputs.comment:
         command.append(f"--comment={platform}")
         if inputs.comment_key:
             command.append(f"--comment-key={inputs.comment_key}")
     if platform == "github" and inputs.summary:
         command.append("--github-summary")
-    return command + list(inputs.args)
+    command += inputs.args
+    return [*command, "--", *parts] if parts else command
+
+
+def part_path(inputs: StepInputs) -> Path:
+    return inputs.report_dir / f"part-{inputs.shard}-of-{inputs.shards}.json"
 
 
 @dataclass(frozen=True)
@@ -207,6 +259,11 @@ def read_result(exit_code: int, reports: Reports) -> StepResult:
     drift = any(int(resources.get(s, 0)) for s in ("added", "changed", "removed"))
     errors = int(apps.get("error", 0)) + len(data.get("errors") or [])
     return StepResult(exit_code, drift, errors, int(apps.get("drifted", 0)), reports)
+
+
+def shard_exit(inputs: StepInputs) -> int:
+    """A shard job passes when it left its part (the merge job decides on drift and errors), else fails."""
+    return 0 if part_path(inputs).is_file() else 2
 
 
 def step_exit(fail_on: str, exit_code: int) -> int:

@@ -189,8 +189,14 @@ class CompositeAction:
 
     @staticmethod
     def _condition(condition: str, values: Mapping[str, str]) -> bool:
-        m = IF.match(condition.strip())
-        if not m:
-            raise AssertionError(f"unsupported if: {condition}")
-        equal = values.get(m.group(1), "") == m.group(3)
-        return equal if m.group(2) == "==" else not equal
+        """``inputs.x == 'v'`` / ``!=``, ``always()``, joined by ``&&``: what action.yml uses."""
+        result = True
+        for term in condition.split("&&"):
+            if term.strip() == "always()":
+                continue
+            m = IF.match(term.strip())
+            if not m:
+                raise AssertionError(f"unsupported if: {condition}")
+            equal = values.get(m.group(1), "") == m.group(3)
+            result = result and (equal if m.group(2) == "==" else not equal)
+        return result
