@@ -1,0 +1,191 @@
+"""Benchmark of one check spread over shards (``diff --shard K/N`` + ``gitops-check merge``) on a large fleet.
+
+Generates (or reuses) a synthetic repository of Helm, Kustomize and plain apps (about 50 objects each) and a
+snapshot with server defaults and injected drifts (bench/gen_repo.py), then, in one invocation:
+
+* the render floor: every app's ``helm template`` / ``kustomize build`` run on its own, ``--workers`` at a time;
+  the sum of their wall times divided by the cores is what no renderer-bound tool can beat;
+* a single job, twice (the second run finds the operating system's file cache warm; ``diff`` keeps no render
+  cache of its own, that is ``preview``'s);
+* ``--shards`` shards run one after another, then ``gitops-check merge`` of their parts.
+
+Printed: wall time, peak memory of each process tree, objects per second, drifts found / injected, false
+positives, the slowest shard against the single job, the merge, and whether the merged report equals the single
+run's (JSON without timings and per-job work counters). No assertion on time: targets are printed as PASS/FAIL.
+
+    python bench/bench_fleet.py [--out bench/out/fleet] [--apps 5000] [--shards 4] [--workers 2] [--regenerate]
+
+Targets (issue 15) on a 2-core machine, at 5,000 apps: cold single job within 1.3x of the render floor, peak
+memory under 2 GB, merge under 5 s, slowest of 4 shards at most 0.3x of the single job, every injected drift
+found, zero false positives, merged reports equal to the single run's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.gen_repo import generate  # noqa: E402
+
+# Runs a command and prints the peak resident memory of its process tree (KiB) on stderr's last line.
+_MEASURE = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.run(sys.argv[1:]).returncode\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)
+WORK_COUNTERS = {"renders", "cache_hits", "cache_writes", "api_requests", "live_objects"}
+
+
+def exe() -> str:
+    return shutil.which("gitops-check") or str(Path(sys.executable).parent / "gitops-check")
+
+
+def measured(argv: list[str]) -> dict[str, Any]:
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", _MEASURE, *argv], capture_output=True, text=True, check=False
+    )
+    wall = time.perf_counter() - start
+    if proc.returncode not in (0, 1):
+        raise SystemExit(
+            f"{argv[1]} failed ({proc.returncode}):\n{proc.stderr[-3000:]}\n{proc.stdout[-2000:]}"
+        )
+    peak_kb = int(proc.stderr.strip().splitlines()[-1])
+    return {"wall": wall, "peak_mb": peak_kb / 1024, "exit": proc.returncode}
+
+
+def render_floor(out: Path, workers: int, tools: dict[str, str]) -> tuple[float, int]:
+    """Sum of every app's own render process time, divided by the workers; and how many processes."""
+    project = json.loads((out / "repo" / ".gitops-check.yaml").read_text())
+    repo = out / "repo"
+
+    def one(entry: dict[str, Any]) -> float:
+        path = repo / entry["path"]
+        if entry.get("tool") == "helm":
+            values = [a for v in entry["helm"]["valueFiles"] for a in ("-f", str(path / v))]
+            argv = [
+                tools["helm"],
+                "template",
+                entry["name"],
+                str(path),
+                "--namespace",
+                entry["namespace"],
+                *values,
+            ]
+        elif entry.get("tool") == "kustomize":
+            argv = [tools["kustomize"], "build", str(path)]
+        else:
+            return 0.0
+        start = time.perf_counter()
+        subprocess.run(argv, capture_output=True, check=True)
+        return time.perf_counter() - start
+
+    entries = project["apps"]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        times = list(pool.map(one, entries))
+    return sum(times) / workers, sum(1 for t in times if t)
+
+
+def comparable(report: Path) -> dict[str, Any]:
+    doc = json.loads(report.read_text())
+    doc.pop("timings", None)
+    doc["stats"] = {k: v for k, v in doc.get("stats", {}).items() if k not in WORK_COUNTERS}
+    for app in doc["apps"]:
+        app.pop("renderSeconds", None)
+    return doc
+
+
+def drifts(report: Path) -> set[tuple[str, str, str]]:
+    data = json.loads(report.read_text())
+    return {(a["name"], r["id"], r["status"]) for a in data["apps"] for r in a["resources"]
+            if r["status"] != "unchanged"}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="gitops-check fleet benchmark: one job, shards, merge")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "fleet")
+    parser.add_argument("--apps", type=int, default=5000)
+    parser.add_argument("--components", type=int, default=10)
+    parser.add_argument("--shards", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--regenerate", action="store_true")
+    args = parser.parse_args()
+    if args.regenerate and args.out.exists():
+        shutil.rmtree(args.out)
+    if not (args.out / "expected.json").exists():
+        t = time.perf_counter()
+        info = generate(args.out, args.apps, args.components)
+        print(f"generated {info['apps']} apps / {info['objects']} objects in {time.perf_counter() - t:.1f}s")
+    info = json.loads((args.out / "expected.json").read_text())
+    expected = {(e["app"], e["resource"], e["status"]) for e in info["expected"]}
+    from gitops_check import proc
+
+    tools = {name: str(proc.tool_cache_dir() / name) for name in ("helm", "kustomize")}
+    common = ["--repo", str(args.out / "repo"), "--snapshot", str(args.out / "snapshot.json"), "--no-color",
+              "--workers", str(args.workers), "--helm", tools["helm"], "--kustomize", tools["kustomize"]]  # fmt: skip
+    runs = args.out / "runs"
+    shutil.rmtree(runs, ignore_errors=True)
+    runs.mkdir()
+
+    floor, processes = render_floor(args.out, args.workers, tools)
+    single = measured([exe(), "diff", *common, "--json", str(runs / "single.json")])
+    again = measured([exe(), "diff", *common, "--json", str(runs / "again.json")])
+    shards = []
+    for k in range(1, args.shards + 1):
+        part = runs / f"part-{k}.json"
+        shards.append(
+            measured([exe(), "diff", *common, "--shard", f"{k}/{args.shards}", "--part", str(part)])
+        )
+    merge = measured([exe(), "merge", *(str(runs / f"part-{k}.json") for k in range(1, args.shards + 1)),
+                      "--json", str(runs / "merged.json"), "--no-color"])  # fmt: skip
+
+    found = drifts(runs / "merged.json")
+    equal = comparable(runs / "merged.json") == comparable(runs / "single.json")
+    objects = info["objects"]
+    slowest = max(s["wall"] for s in shards)
+    peak = max(r["peak_mb"] for r in (single, again, *shards, merge))
+    print(
+        f"fleet: {info['apps']} apps, {objects} objects, {len(expected)} injected drifts, {args.workers} workers"
+    )
+    print(
+        f"render floor: {floor:.1f} s ({processes} helm/kustomize processes, sum of their times / {args.workers})"
+    )
+    for name, r in (("single job", single), ("single job, again", again)):
+        print(f"{name}: {r['wall']:.1f} s, peak {r['peak_mb']:.0f} MB, {objects / r['wall']:.0f} objects/s, "
+              f"{r['wall'] / floor if floor else 0:.2f}x the render floor")  # fmt: skip
+    for k, r in enumerate(shards, 1):
+        print(f"shard {k}/{args.shards}: {r['wall']:.1f} s, peak {r['peak_mb']:.0f} MB")
+    print(
+        f"merge: {merge['wall']:.2f} s, peak {merge['peak_mb']:.0f} MB; exit {merge['exit']} (single {single['exit']})"
+    )
+    print(
+        f"drifts found {len(found & expected)} / injected {len(expected)}; false positives {len(found - expected)}"
+    )
+    checks = [
+        ("cold single job within 1.3x of the render floor", single["wall"] <= 1.3 * floor),
+        ("peak memory under 2 GB", peak < 2048),
+        ("merge under 5 s", merge["wall"] < 5),
+        (f"slowest of {args.shards} shards at most 0.3x of the single job", slowest <= 0.3 * single["wall"]),
+        ("every injected drift found", expected <= found),
+        ("zero false positives", not found - expected),
+        ("merged reports equal to the single run's", equal and merge["exit"] == single["exit"]),
+    ]
+    for text, ok in checks:
+        print(f"{'PASS' if ok else 'FAIL'}: {text}")
+    print(f"(slowest shard {slowest:.1f} s = {slowest / single['wall']:.2f}x the single job)")
+
+
+if __name__ == "__main__":
+    main()
