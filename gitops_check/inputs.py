@@ -142,14 +142,19 @@ class _Collector:
         self.paths: set[str] = set()
         self.unresolved: list[str] = []
         self.remote: list[tuple[str, str, str, str]] = []
-        self.unknown: list[str] = []
+        # Unresolved inputs named by the app's settings or by files among its inputs (a remote base, a chart of a
+        # Helm repository): the same for both commits of one run. Any other is unknown (``AppInputs.unknown``).
+        self.named: set[str] = set()
         self._walked: set[str] = set()
+
+    def name_outside(self, reason: str) -> None:
+        self.unresolved.append(reason)
+        self.named.add(reason)
 
     def add(self, path: str, what: str) -> str | None:
         rel = norm(path)
         if _outside(rel):
             self.unresolved.append(f"{what} {path} is outside the repository")
-            self.unknown.append(self.unresolved[-1])
             return None
         self.paths.add(rel)
         return rel
@@ -192,7 +197,7 @@ class _Collector:
     def _reference(self, folder: str, entry: str, field: str) -> None:
         text = entry.strip()
         if _is_remote(text, self.index, folder):
-            self.unresolved.append(f"{field} entry {text} in {folder or '.'} is remote")
+            self.name_outside(f"{field} entry {text} in {folder or '.'} is remote")
             return
         rel = self.add(posixpath.join(folder, text), f"{field} entry")
         if rel is not None and self.tree.is_dir(rel):
@@ -252,7 +257,7 @@ class _Collector:
         try:
             return self.tree.load(rel)
         except (GitopsCheckError, OSError) as e:
-            self.unresolved.append(f"cannot read {what} {rel}: {e}")
+            self.name_outside(f"cannot read {what} {rel}: {e}")  # the file itself is an input
             return None
 
 
@@ -274,8 +279,11 @@ def _source_inputs(c: _Collector, app: App, source: Source, plugins_discover: bo
     if source.tool is Tool.PLUGIN or (
         plugins_discover and source.tool is Tool.AUTO and source.plugin is not None
     ):
-        # A plugin gets the whole repository and the commit id, and its commands may read anything.
-        c.unresolved.append("config management plugin (its output may depend on anything)")
+        # A plugin gets the whole repository and the commit id, and its commands may read anything: always
+        # rendered. Whether a change touches it (when it cannot be rendered) goes by its folder and declaration,
+        # as for any app (docs/preview.md: a plugin reading files outside its folder is not seen as touched).
+        c.name_outside("config management plugin (its output may depend on anything)")
+        c.add(source.path, "path")
         return
     # Fetched sources: their content is pinned by the resolved digest; value files other than ``$ref/...``
     # ones are read from the fetched content too.
@@ -289,7 +297,7 @@ def _source_inputs(c: _Collector, app: App, source: Source, plugins_discover: bo
                 _value_file(c, app, "", value_file)
         return
     if source.repo is not None:
-        c.unresolved.append(f"source from another repository ({source.repo})")
+        c.name_outside(f"source from another repository ({source.repo})")
         return
     folder = c.add(source.path, "path")
     if folder is None:
@@ -328,13 +336,13 @@ def _value_file(c: _Collector, app: App, folder: str, text: str) -> None:
     """Argo CD's rules: ``$ref/x`` in the ref source's repository, ``/x`` from the root, else from the chart folder."""
     value = text.strip()
     if _URL.match(value):
-        c.unresolved.append(f"value file {value} is a URL")
+        c.name_outside(f"value file {value} is a URL")
         return
     if value.startswith("$"):
         name, _, rest = value[1:].partition("/")
         ref = next((s for s in app.sources if s.ref == name), None)
         if ref is None or ref.repo is not None:
-            c.unresolved.append(f"value file {value} is in another repository")
+            c.name_outside(f"value file {value} is in another repository")
             return
         path = rest
     elif value.startswith("/"):
@@ -374,7 +382,6 @@ def _follow_symlinks(c: _Collector) -> None:
             hops += 1
             if hops > _MAX_SYMLINK_HOPS * max(1, len(links)):
                 c.unresolved.append("too many symlinks to follow")
-                c.unknown.append(c.unresolved[-1])
                 return
             c.paths.add(resolved)
             pending.append(resolved)
@@ -400,7 +407,7 @@ def app_inputs(app: App, tree: Tree, *, plugins_discover: bool = False) -> AppIn
     _follow_symlinks(c)
     return AppInputs(
         frozenset(c.paths), tuple(dict.fromkeys(c.unresolved)), origin_file(app, tree.index),
-        tuple(dict.fromkeys(c.remote)), tuple(dict.fromkeys(c.unknown)),
+        tuple(dict.fromkeys(c.remote)), tuple(dict.fromkeys(u for u in c.unresolved if u not in c.named)),
     )  # fmt: skip
 
 
