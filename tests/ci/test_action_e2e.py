@@ -247,4 +247,4 @@ def test_bad_mode_is_a_clear_annotation(fake_github: FakeGitHub, tmp_path: Path)
     assert run.exit_code == 2
     ((command, message),) = run.commands()
     assert command == "error title=gitops-check"
-    assert message.startswith("input mode must be one of preview, snapshot, live, not 'snapshots")
+    assert message.startswith("input mode must be one of preview, snapshot, live, merge, not 'snapshots")
