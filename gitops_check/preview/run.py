@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from gitops_check import __version__, secrethash
@@ -170,11 +171,29 @@ def _contexts(
 def _open_cache(request: PreviewRequest, warnings: list[str]) -> RenderCache | None:
     if request.cache_dir is None:
         return None
+    checkout = checkout_root(request.repo)
+    if checkout is not None and request.cache_dir.resolve().is_relative_to(checkout):
+        # The pull request controls every file of the checkout: entries it committed there would be read as
+        # renders of its apps (GitLab's `cache:` can only keep such paths; keep the cache outside).
+        warnings.append(
+            f"render cache {request.cache_dir} not used: it lies inside the checkout of the checked repository "
+            f"({checkout}), whose files the change controls; give a folder outside it"
+        )
+        return None
     try:
         return RenderCache(request.cache_dir, max_bytes=request.cache_max_bytes)
     except OSError as e:
         warnings.append(f"render cache {request.cache_dir} not used: {e.strerror or e}")
         return None
+
+
+def checkout_root(repo: Path) -> Path | None:
+    """The working tree holding ``repo`` (the nearest folder at or above it with a ``.git``), resolved."""
+    here = repo.resolve()
+    for folder in (here, *here.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
 
 
 # ---------------------------------------------------------------------------------------------------------------
