@@ -61,7 +61,7 @@ def main(env: Mapping[str, str]) -> int:
             inputs = dataclasses.replace(inputs, base=inputs.base or base, head=inputs.head or head)
         reports = step.Reports.under(inputs.report_dir)
         command = step.build_command(inputs, reports, platform="github")
-        step.prepare_report_dir(inputs.report_dir, reports)
+        step.prepare_report_dir(inputs.report_dir, reports, step.own_files(inputs))
     except (GitopsCheckError, OSError) as e:
         _command(f"::error title=gitops-check::{escape_data(str(e))}")
         return 2

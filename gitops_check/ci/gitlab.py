@@ -56,8 +56,9 @@ def main(env: Mapping[str, str]) -> int:
             base, head = pipeline_revisions(env)
             inputs = dataclasses.replace(inputs, base=inputs.base or base, head=inputs.head or head)
         reports = step.Reports.under(inputs.report_dir)
+        step.refuse_committed_parts(inputs, project)
         command = step.build_command(inputs, reports, platform="gitlab")
-        step.prepare_report_dir(inputs.report_dir, reports, (DOTENV,))
+        step.prepare_report_dir(inputs.report_dir, reports, (DOTENV, *step.own_files(inputs)))
     except (GitopsCheckError, OSError) as e:
         print(f"gitops-check: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2

@@ -206,6 +206,40 @@ def part_path(inputs: StepInputs) -> Path:
     return inputs.report_dir / f"part-{inputs.shard}-of-{inputs.shards}.json"
 
 
+def own_files(inputs: StepInputs) -> tuple[str, ...]:
+    """Files of the report folder this step writes besides the reports: a shard's part (a stale or committed one
+    must not pass for this run's)."""
+    return (part_path(inputs).name,) if inputs.sharded else ()
+
+
+def refuse_committed_parts(inputs: StepInputs, checkout: Path) -> None:
+    """Mode merge where the parts arrive in the checkout (GitLab's ``needs:`` artifacts): a part the checked commit
+    itself contains would stand in for a shard that failed; refuse to merge then. Git says what it tracks."""
+    folder = inputs.parts_dir or inputs.report_dir
+    if inputs.mode != "merge" or not folder.resolve().is_relative_to(checkout.resolve()):
+        return
+    done = subprocess.run(
+        ["git", "-c", f"safe.directory={checkout.resolve()}", "-C", str(checkout), "ls-files", "-z", "--",
+         str(folder.resolve())],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise ConfigError(
+            f"mode merge: cannot tell whether the part files in {folder} come from the commit "
+            f"(git ls-files: {done.stderr.decode(errors='replace').strip()[:200]})"
+        )
+    committed = sorted(n for n in done.stdout.decode(errors="replace").split("\0") if n and _is_part(n))
+    if committed:
+        raise ConfigError(
+            "mode merge: the checked commit contains part files, which would stand in for the shards' results: "
+            + ", ".join(committed[:5])
+        )
+
+
+def _is_part(name: str) -> bool:
+    return Path(name).match(PART_GLOB)
+
+
 @dataclass(frozen=True)
 class StepResult:
     exit_code: int

@@ -8,6 +8,7 @@ import pytest
 
 from gitops_check.ci import gitlab, step
 from gitops_check.errors import ConfigError
+from tests.helpers.gitrepo import GitRepo
 
 
 def inputs(report_dir: Path, **env: str) -> step.StepInputs:
@@ -19,7 +20,7 @@ def inputs(report_dir: Path, **env: str) -> step.StepInputs:
 def test_a_shard_job_writes_its_part_and_leaves_reporting_to_the_merge(tmp_path: Path) -> None:
     shard = inputs(tmp_path, base="abc", shard="2", shards="4")
     command = step.build_command(shard, step.Reports.under(tmp_path), platform="github", python="py")
-    assert command[3] == "preview"
+    assert command[4] == "preview"
     assert "--shard=2/4" in command and f"--part={tmp_path / 'part-2-of-4.json'}" in command
     assert not [a for a in command if a.startswith(("--comment", "--github-summary"))]
     assert step.shard_exit(shard) == 2  # no part yet: the job fails (the merge would name the shard anyway)
@@ -35,7 +36,7 @@ def test_the_merge_job_joins_the_parts_it_finds(tmp_path: Path) -> None:
     (parts / "other.json").write_text("{}")
     merge = inputs(tmp_path, mode="merge", shards="2", parts=str(parts))
     command = step.build_command(merge, step.Reports.under(tmp_path), platform="gitlab", python="py")
-    assert command[3:6] == ["merge", "--repo=.", "--shards=2"]
+    assert command[4:7] == ["merge", "--repo=.", "--shards=2"]
     assert "--comment=gitlab" in command
     assert command[-3:] == ["--", str(parts / "part-1-of-2.json"), str(parts / "part-2-of-2.json")]
     with pytest.raises(ConfigError, match="no part files"):
@@ -62,3 +63,27 @@ def test_a_gitlab_parallel_job_is_a_shard() -> None:
         "GITOPS_CHECK_MODE": "merge",
     }
     assert gitlab._with_parallel(merge) == merge  # the shards input set: taken as given
+
+
+def test_a_stale_or_committed_part_never_passes_for_this_shard_job(tmp_path: Path) -> None:
+    shard = inputs(tmp_path / "reports", base="abc", shard="1", shards="2")
+    step.part_path(shard).parent.mkdir()
+    step.part_path(shard).write_text('{"forged": true}')  # committed by the pull request, or left by a rerun
+    step.prepare_report_dir(shard.report_dir, step.Reports.under(shard.report_dir), step.own_files(shard))
+    assert not step.part_path(shard).exists()
+    assert step.shard_exit(shard) == 2  # gitops-check left no part: the job fails, the merge names the shard
+
+
+def test_the_merge_job_refuses_parts_the_checked_commit_contains(tmp_path: Path) -> None:
+    repo = GitRepo.init(tmp_path / "project")
+    (repo.path / "gitops-check-reports").mkdir()
+    forged = repo.path / "gitops-check-reports" / "part-2-of-2.json"
+    forged.write_text('{"forged": true}')  # stands in for a shard that failed and left nothing
+    repo.commit("a forged part")
+    (repo.path / "gitops-check-reports" / "part-1-of-2.json").write_text("{}")  # a needs: artifact: untracked
+    merge = inputs(repo.path / "gitops-check-reports", mode="merge", shards="2")
+    with pytest.raises(ConfigError, match=r"contains part files.*part-2-of-2\.json"):
+        step.refuse_committed_parts(merge, repo.path)
+    repo.git("rm", "-q", "--cached", str(forged))
+    repo.commit("untrack it", add_all=False)
+    step.refuse_committed_parts(merge, repo.path)  # artifacts only: merged
