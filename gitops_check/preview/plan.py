@@ -92,8 +92,11 @@ class AppState:
 
     @property
     def change_key(self) -> str | None:
-        if not self.inputs.unresolved:
-            return self.key  # the same hash
+        # The content key when there is one (the same hash); None too when a fetched input (chart, artifact)
+        # cannot be resolved now: then its names and wanted versions tell whether the change touches it.
+        key = self.key if not self.inputs.unresolved else None
+        if key is not None:
+            return key
         return self.changer() if self.changer else None
 
     @property
@@ -116,7 +119,9 @@ class Entry:
     @property
     def same_key(self) -> bool:
         if self.carried:
-            return True
+            # Same inputs: the same key, unless a fetched input cannot be resolved now (no key: always rendered).
+            assert self.base is not None
+            return not self.base.inputs.remote or self.base.key is not None
         return (
             self.base is not None
             and self.head is not None
@@ -142,6 +147,10 @@ class Entry:
 
 def _key_of(state: AppState) -> Callable[[], str | None]:
     return lambda: state.key
+
+
+def _change_key_of(state: AppState) -> Callable[[], str | None]:
+    return lambda: state.change_key
 
 
 @dataclass
@@ -211,7 +220,9 @@ class Planner:
                 if side == "head" and self._carries(entry.base, app, contexts):
                     assert entry.base is not None
                     base = entry.base
-                    entry.head = AppState(app, base.inputs, _key_of(base), base.parent)
+                    entry.head = AppState(
+                        app, base.inputs, _key_of(base), base.parent, changer=_change_key_of(base)
+                    )
                     entry.carried = True
                     continue
                 inputs = app_inputs(app, tree, plugins_discover=any(p.discovers for p in self.render.plugins))
