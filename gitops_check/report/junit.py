@@ -22,6 +22,7 @@ from gitops_check.report.text import (
     describe_change,
     first_line,
     location,
+    one_line,
     plural,
     resource_verdict,
     sort_apps,
@@ -181,7 +182,7 @@ def _finding_cases(
     for finding, name in zip(found, names, strict=True):
         case = junit_xml.TestCase(
             name,
-            classname=classname or clean(finding.app),
+            classname=classname or _classname(finding.app),
             file=clean(finding.file) if finding.file else None,
             line=finding.line if finding.file and finding.line else None,
         )
@@ -200,10 +201,15 @@ def _finding_cases(
     return cases
 
 
+def _classname(name: str) -> str:
+    """The app's name as a case's classname; escaped when cleaning leaves nothing (junit_xml omits an empty one)."""
+    return clean(name) or one_line(name) or "(no name)"
+
+
 def _app_suite(
     app: AppResult, mode: str, budget: _Budget, result: CheckResult | None = None
 ) -> junit_xml.TestSuite:
-    classname = clean(app.app.name)
+    classname = _classname(app.app.name)
     cases = _error_cases(app.errors, classname, budget, with_app=False)
     if result is not None:
         cases += _finding_cases(result, findings.of_app(result, app.app.name), budget, classname)

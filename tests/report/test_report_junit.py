@@ -5,7 +5,17 @@ import xml.etree.ElementTree as ET
 import pytest
 from junitparser import Error, Failure, JUnitXml
 
-from gitops_check.model import AppError, AppResult, CheckResult, Origin, ResourceDiff, ResourceKey, Status
+from gitops_check.model import (
+    App,
+    AppError,
+    AppResult,
+    CheckResult,
+    Destination,
+    Origin,
+    ResourceDiff,
+    ResourceKey,
+    Status,
+)
 from gitops_check.report.junit import render_junit
 from gitops_check.report.text import unified_diff
 from tests.report.results import REDACTED_NEW, configmap, huge_result, in_sync_app, make_app
@@ -183,3 +193,10 @@ def test_file_and_line_attributes(origin: Origin | None) -> None:
     assert case is not None
     assert case.get("file") == (origin.file if origin else None)
     assert case.get("line") == (str(origin.line) if origin and origin.line else None)
+
+
+def test_an_app_named_only_with_control_characters_keeps_a_classname() -> None:
+    # Found by the writers' fuzzing: cleaning left "" and junit_xml then omits the attribute.
+    app = App(name="\x9a", sources=(), destination=Destination(), kind="project")
+    root = ET.fromstring(render_junit(CheckResult(apps=[AppResult(app)], target="t", against="a")))
+    assert [c.get("classname") for c in root.iter("testcase")] == ["\\x9a"]
