@@ -75,7 +75,7 @@ def agent_option_list() -> list[Callable[..., Any]]:
                      help="Argo CD sync strategy."),
         click.option("--wait/--no-wait", default=True, show_default=True, help="Wait for the agent's verdict."),
         click.option("--timeout", default=DEFAULT_TIMEOUT, show_default=True, help="How long to wait (e.g. 90s, 5m)."),
-        click.option("--poll-interval", default="2s", show_default=True, help="How often to look while waiting."),
+        click.option("--poll-interval", default="2s", show_default=True, help="Longest wait between two looks while waiting (the first comes after 0.1s, then doubling)."),
         click.option("--retry-limit", type=int, default=None,
                      help="Retries of a failed API request (default: the Application's retry policy, else 3)."),
         click.option("--retry-backoff", default=None, help="First retry delay, doubling (default 5s)."),

@@ -105,6 +105,7 @@ class ArgoKubeBackend:
             before=prepared.state["before"],
             dry_run=settings.dry_run,
             resources=prepared.target.resources,
+            prune=settings.prune,
         )
         if result.stale_health:
             prepared.state["stale_polls"] = prepared.state.get("stale_polls", 0) + 1

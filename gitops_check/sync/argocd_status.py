@@ -215,12 +215,33 @@ def _resources_progress(app: Mapping[str, Any], keys: Sequence[ResourceKey]) -> 
     return Progress(SyncState.SUCCEEDED, "synced resources are Synced and Healthy", sync_status, health)
 
 
+def _entry_name(r: Mapping[str, Any]) -> str:
+    return "/".join(str(p) for p in (r.get("kind"), r.get("namespace"), r.get("name")) if p)
+
+
+def prune_left(app: Mapping[str, Any]) -> list[str] | None:
+    """The resources that keep the app OutOfSync when every one of them only waits to be pruned, else None.
+
+    A sync without prune leaves them (Argo CD marks them ``PruneSkipped``) and ends Succeeded with the app still
+    OutOfSync: waiting for Synced would only run into the timeout.
+    """
+    out_of_sync = [
+        r
+        for r in _get(app, "status", "resources") or []
+        if isinstance(r, Mapping) and r.get("status") == "OutOfSync"
+    ]
+    if not out_of_sync or not all(r.get("requiresPruning") for r in out_of_sync):
+        return None
+    return sorted(_entry_name(r) for r in out_of_sync)
+
+
 def progress(
     app: Mapping[str, Any],
     *,
     before: Any,
     dry_run: bool,
     resources: Sequence[ResourceKey] = (),
+    prune: bool = False,
 ) -> Progress:
     """Where the operation gitops-check set stands. ``before``: ``status.operationState`` before the request."""
     sync_status, health, health_message = _summary(app)
@@ -268,6 +289,16 @@ def progress(
         )
     if sync_status == "Synced" and health == "Healthy":
         return Progress(SyncState.SUCCEEDED, message or "synced and healthy", sync_status, health)
+    skipped = prune_left(app) if sync_status == "OutOfSync" and not prune else None
+    if skipped is not None and health == "Healthy":
+        shown = ", ".join(skipped[:_MAX_FAILED_RESOURCES])
+        more = len(skipped) - _MAX_FAILED_RESOURCES
+        text = (
+            f"{message or 'synced'}; not pruned (the sync was asked without --prune): {shown}"
+            + (f" and {more} more" if more > 0 else "")
+            + "; the app stays OutOfSync until they are pruned"
+        )
+        return Progress(SyncState.SUCCEEDED, text, sync_status, health)
     return waiting(
         f"operation succeeded; waiting for Synced and Healthy (now {sync_status or 'Unknown'}, "
         f"{health or 'Unknown'}" + (f": {health_message}" if health_message else "") + ")"

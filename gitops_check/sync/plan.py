@@ -115,14 +115,20 @@ def plan_syncs(
             refuse(text, f"refused: {name} is not on the sync.allow list of {guards.allow_file} ({allowed})")
             continue
         resources: tuple[ResourceKey, ...] = ()
+        if previous is not None and not prune:
+            app = text if text in previous.apps else name
+            if previous.removed.get(app) and not previous.drifted.get(app):
+                gone = _names([str(k) for k in previous.removed[app]])
+                plan.notes.append(
+                    f"{name}: only resources to prune drifted ({gone}); not synced: a sync without --prune "
+                    "cannot change anything (pass --prune)"
+                )
+                continue
         if only_drifted and previous is not None:
             app = text if text in previous.apps else name
             resources = previous.resources(app, prune=prune)
             if not resources:
-                if previous.removed.get(app):
-                    plan.notes.append(f"{name}: only resources to prune drifted; not synced (pass --prune)")
-                else:
-                    plan.notes.append(f"{name}: nothing drifted in {previous.source}; not synced")
+                plan.notes.append(f"{name}: nothing drifted in {previous.source}; not synced")
                 continue
         plan.targets.append(
             SyncTarget(app=text, name=name, namespace=namespace, resources=resources, kind=kind)

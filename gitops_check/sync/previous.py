@@ -43,7 +43,7 @@ def from_result(result: CheckResult, source: str = "the check above") -> Previou
     drifted: dict[str, tuple[ResourceKey, ...]] = {}
     removed: dict[str, tuple[ResourceKey, ...]] = {}
     for app in result.apps:
-        changed = tuple(d.key for d in app.diffs if d.status in (Status.ADDED, Status.CHANGED))
+        changed = tuple(d.key for d in app.diffs if d.status in (Status.ADDED, Status.CHANGED) and d.is_drift)
         gone = tuple(d.key for d in app.diffs if d.status is Status.REMOVED)
         if changed:
             drifted[app.app.name] = changed
@@ -118,7 +118,9 @@ def from_report(path: str) -> PreviousCheck:
             failed.append(name)
         resources = app.get("resources") or []
         changed = tuple(
-            _key(r, where) for r in resources if r.get("status") in (Status.ADDED, Status.CHANGED)
+            _key(r, where)
+            for r in resources
+            if r.get("status") in (Status.ADDED, Status.CHANGED) and not r.get("byHand")
         )
         gone = tuple(_key(r, where) for r in resources if r.get("status") == Status.REMOVED)
         if changed:

@@ -17,6 +17,8 @@ from gitops_check.model import SyncOutcome, SyncState
 from gitops_check.sync.base import Backend, Prepared, Progress, SyncSettings, SyncTarget
 from gitops_check.sync.policy import format_duration
 
+FIRST_POLL = 0.1  # seconds before the first look at the agent's answer
+
 
 @dataclass
 class _Item:
@@ -109,6 +111,9 @@ class SyncRun:
     def _wait(self, items: list[_Item]) -> list[tuple[_Item, SyncOutcome]]:
         done: list[tuple[_Item, SyncOutcome]] = []
         deadline = self.clock() + self.settings.timeout
+        # The first looks come quickly (an Argo CD sync often ends in well under a second), then the wait
+        # doubles up to --poll-interval, so a slow sync does not cost many requests.
+        interval = min(FIRST_POLL, self.settings.poll_interval)
         for item in items:
             item.prepared.deadline = deadline
         pending = list(items)
@@ -148,7 +153,8 @@ class SyncRun:
                     )
                     done.append((item, self._finish(item, SyncState.TIMEOUT, text, item.last)))
                 break
-            self.sleep(min(self.settings.poll_interval, left))
+            self.sleep(min(interval, left))
+            interval = min(interval * 2, self.settings.poll_interval)
         return done
 
     def _finish(

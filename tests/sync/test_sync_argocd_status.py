@@ -178,3 +178,27 @@ def test_retry_policy_choice_and_note() -> None:
     note = st.retry_note(body, "shop", timeout=300)
     assert note is not None and "more than --timeout 5m0s" in note
     assert st.retry_note(app(), "shop", timeout=300) is None
+
+
+def test_a_sync_without_prune_is_done_when_only_resources_to_prune_keep_it_out_of_sync() -> None:
+    """Argo CD ends such a sync at once (PruneSkipped) and the app stays OutOfSync: waiting would time out."""
+    resources = [
+        {
+            "kind": "ConfigMap",
+            "namespace": "shop",
+            "name": "old",
+            "status": "OutOfSync",
+            "requiresPruning": True,
+        },
+        {"group": "apps", "kind": "Deployment", "namespace": "shop", "name": "web", "status": "Synced"},
+    ]
+    finished = app(operationState=done(), reconciledAt="2026-11-20T11:00:10Z", resources=resources)
+    result = st.progress(finished, before=BEFORE, dry_run=False, prune=False)
+    assert result.state is SyncState.SUCCEEDED
+    assert "not pruned (the sync was asked without --prune): ConfigMap/shop/old" in result.message
+    # With --prune, OutOfSync after the operation means the controller has not caught up yet: keep waiting.
+    assert st.progress(finished, before=BEFORE, dry_run=False, prune=True).state is None
+    # Something else OutOfSync too: not done.
+    other = [*resources[:1], {**resources[1], "status": "OutOfSync"}]
+    mixed = app(operationState=done(), reconciledAt="2026-11-20T11:00:10Z", resources=other)
+    assert st.progress(mixed, before=BEFORE, dry_run=False, prune=False).state is None

@@ -96,12 +96,23 @@ def test_plan_only_drifted() -> None:
         ["shop", "cache", "calm"], via="v", guards=Guards(), previous=previous, only_drifted=True
     )
     assert [(t.name, [r.name for r in t.resources]) for t in plan.targets] == [("shop", ["web"])]
-    assert plan.notes == ["cache: only resources to prune drifted; not synced (pass --prune)",
+    assert plan.notes == ["cache: only resources to prune drifted (Service/shop/old); not synced: a sync "
+                          "without --prune cannot change anything (pass --prune)",
                           "calm: nothing drifted in the check above; not synced"]  # fmt: skip
     plan = plan_syncs(["cache"], via="v", guards=Guards(), previous=previous, only_drifted=True, prune=True)
     assert [r.name for r in plan.targets[0].resources] == ["old"]
     with pytest.raises(ConfigError, match="needs the check before"):
         plan_syncs(["shop"], via="v", guards=Guards(), only_drifted=True)
+
+
+def test_plan_skips_an_app_whose_only_drift_is_to_prune_unless_prune() -> None:
+    """A sync without prune cannot change such an app (Argo CD ends it at once, PruneSkipped): not asked."""
+    previous = from_result(checked())
+    plan = plan_syncs(["shop", "cache"], via="v", guards=Guards(), previous=previous)
+    assert [t.name for t in plan.targets] == ["shop"]
+    assert plan.notes[0].startswith("cache: only resources to prune drifted")
+    plan = plan_syncs(["shop", "cache"], via="v", guards=Guards(), previous=previous, prune=True)
+    assert [t.name for t in plan.targets] == ["shop", "cache"]
 
 
 def test_plan_refusals() -> None:
