@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitops_check import hygiene, repourl
+from gitops_check.cluster.kubeconfig import KubeServers
 from gitops_check.cluster.select import ClusterEntry, ClusterResolver, parse_clusters
 from gitops_check.comparison import compare_rendered
 from gitops_check.config import DiffOptions, JobOptions, ProjectConfig, RenderOptions, with_project_render
@@ -63,6 +64,9 @@ class CheckRequest:
     strict: bool = False  # hygiene findings fail the run (exit 1) instead of only warning
     job: JobOptions = field(default_factory=JobOptions)
     shard: Shard | None = None  # check only the apps this shard owns (``gitops-check merge`` joins the parts)
+    fail_on_manual: bool = False  # resources changed only by hand fail the run (exit 1) like drift
+    # --live: the kubeconfig's contexts by server URL (destinations given by URL map to them).
+    kube_servers: KubeServers | None = None
 
 
 def _materialize_mapped(request: CheckRequest, tmp: Path) -> dict[str, Workspace]:
@@ -147,7 +151,11 @@ def render_repo(request: CheckRequest) -> RenderedRepo:
         project = load_project(ws)
         entries = parse_clusters(project.clusters, project.path or "") if project else []
         resolver = ClusterResolver(
-            request.default_source, entries, request.source_factory, named=request.named_sources
+            request.default_source,
+            entries,
+            request.source_factory,
+            named=request.named_sources,
+            kube_servers=request.kube_servers,
         )
         urls = {repourl.canonical(u) for u in (*repo.remote_urls(), *request.repo_urls)}
         discover_options = DiscoverOptions(
@@ -227,6 +235,7 @@ def run_check(request: CheckRequest) -> CheckResult:
 def _hygiene(request: CheckRequest, done: RenderedRepo, result: CheckResult) -> None:
     """Hygiene findings on what rendered (every reporter lists them); failing the run under --strict."""
     result.strict = request.strict
+    result.fail_on_manual = request.fail_on_manual
     result.findings = hygiene.findings_for(
         ((r.app, r.output.objects) for r in done.rendered if r.output is not None), done.project
     )

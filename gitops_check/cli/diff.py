@@ -70,6 +70,17 @@ def _snapshot_option() -> Any:
         "--strict", is_flag=True, help="Hygiene findings (plain Secrets in Git...) fail the run: exit 1."
     ),
 )
+@in_section(
+    "Job policy",
+    click.option(
+        "--fail-on",
+        "fail_on",
+        type=click.Choice(["manual"]),
+        multiple=True,
+        help="Also fail the run (exit 1) for this: manual = resources changed by hand in fields Git does not "
+        "manage (reported apart, as 'changed by hand'; a sync would keep them).",
+    ),
+)
 @sync_on_drift_options
 def diff_command(**kw: Any) -> None:
     """Compare a commit of the repository with a cluster snapshot or the live cluster."""
@@ -85,6 +96,14 @@ def diff_command(**kw: Any) -> None:
 
     def from_entry(entry: Any) -> Any:
         return entry_source(entry, kw)
+
+    kube_servers = None
+    if kw.get("live"):
+        import os
+
+        from gitops_check.cluster.kubeconfig import context_servers
+
+        kube_servers = context_servers(kw.get("kubeconfig"), kw.get("kube_context"), os.environ)
 
     def make_request(source: Any) -> CheckRequest:
         return CheckRequest(
@@ -102,6 +121,8 @@ def diff_command(**kw: Any) -> None:
             job=build_job_options(kw),
             diff=build_diff_options(kw),
             shard=shard,
+            fail_on_manual="manual" in kw["fail_on"],
+            kube_servers=kube_servers,
         )
 
     result = run_check(make_request(default))

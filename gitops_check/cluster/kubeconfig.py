@@ -84,6 +84,40 @@ def read(paths: list[str]) -> KubeConfig:
     return config
 
 
+def context_servers(kubeconfig: str | None, context: str | None, environ: Mapping[str, str]) -> KubeServers:
+    """Server URL -> context for every context of the kubeconfig kubectl would read, and the selected one's URL.
+
+    Lets an Argo CD destination given by URL (a cluster Secret's ``server``) find the context for that API
+    server without a ``clusters:`` entry. Empty when there is no readable kubeconfig (in-cluster credentials).
+    """
+    try:
+        paths = find(kubeconfig, environ)
+        config = read(paths) if paths else None
+    except ClusterError:
+        return KubeServers({}, None)
+    if config is None:
+        return KubeServers({}, None)
+    servers: dict[str, str] = {}
+    for name, ctx in sorted(config.contexts.items()):
+        cluster = config.clusters.get(str(ctx.body.get("cluster") or ""))
+        server = str((cluster.body if cluster else {}).get("server") or "").rstrip("/")
+        if server:
+            servers.setdefault(server, name)
+    current = context or config.current_context
+    chosen = next((s for s, n in servers.items() if n == current), None)
+    # Several contexts may share a server: the selected one is the default cluster's.
+    if chosen is None and current in config.contexts:
+        cluster = config.clusters.get(str(config.contexts[current].body.get("cluster") or ""))
+        chosen = str((cluster.body if cluster else {}).get("server") or "").rstrip("/") or None
+    return KubeServers(servers, chosen)
+
+
+@dataclass(frozen=True)
+class KubeServers:
+    by_server: Mapping[str, str]  # server URL (no trailing slash) -> context name
+    current: str | None  # the selected context's server URL
+
+
 def select(config: KubeConfig, context: str | None) -> tuple[Entry, Entry, Entry | None]:
     """(context, cluster, user) for ``--context`` or the current context."""
     name = context or config.current_context

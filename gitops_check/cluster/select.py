@@ -8,6 +8,8 @@ cluster (``metadata.cluster`` or ``metadata.server``: a snapshot knows its clust
 "not checked" — comparing it with the wrong cluster would give a meaningless verdict. A plain ``--snapshot``
 that serves no app while apps go to clusters it does not name is ambiguous: ``unused_default`` says so, and
 the run fails with that message rather than looking like a check against nothing.
+With --live, a destination whose server URL is a kubeconfig context's maps to that context without an entry
+(the selected context's server is the default cluster).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gitops_check.cluster.kubeconfig import KubeServers
 from gitops_check.errors import ClusterError, ConfigError, GitopsCheckError
 from gitops_check.model import Destination, LiveSource
 
@@ -100,9 +103,12 @@ class ClusterResolver:
         entries: list[ClusterEntry],
         factory: Callable[[ClusterEntry], LiveSource] | None = None,
         named: Mapping[str, LiveSource] | None = None,
+        kube_servers: KubeServers | None = None,
     ):
         self._default = default
         self._entries = entries
+        # --live: the kubeconfig's contexts by server URL, so a destination given by URL needs no entry.
+        self._kube = kube_servers
         self._factory = factory
         self._named = dict(named or {})  # --snapshot NAME=FILE
         self._made: dict[str, LiveSource] = {}
@@ -115,11 +121,26 @@ class ClusterResolver:
                 return entry
         return None
 
+    def _kube_entry(self, dest: Destination) -> ClusterEntry | str | None:
+        """DEFAULT when the destination's URL is the selected context's server; an entry for another context."""
+        server = dest.server.rstrip("/") if dest.server else None
+        if self._kube is None or server is None or dest.name:
+            return None
+        if server == self._kube.current:
+            return DEFAULT
+        context = self._kube.by_server.get(server)
+        return ClusterEntry(name=f"context {context}", server=server, context=context) if context else None
+
     def resolve(self, dest: Destination) -> tuple[str, LiveSource]:
         entry = self._entry_for(dest)
         name = entry.name if entry is not None else dest.name
         if name and name in self._named:
             return name, self._named[name]
+        if entry is None:
+            found = self._kube_entry(dest)
+            if found == DEFAULT and self._default is not None:
+                return DEFAULT, self._default
+            entry = found if isinstance(found, ClusterEntry) else None
         if entry is not None and self._factory is not None:
             with self._lock:
                 source = self._made.get(entry.name)
