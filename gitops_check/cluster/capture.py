@@ -23,7 +23,7 @@ from gitops_check.errors import ClusterError
 from gitops_check.model import Coverage, GroupKind, LiveState, ReadScope
 
 # What ``snapshot --live`` captures when neither --kinds nor --for-repo says: the common GitOps kinds.
-DEFAULT_KINDS = (*reader.DEFAULT_PRUNE_KINDS, "Namespace", "ClusterRole.rbac.authorization.k8s.io",
+DEFAULT_KINDS = (*reader.NAMESPACED_PRUNE_KINDS, "Namespace", "ClusterRole.rbac.authorization.k8s.io",
                  "ClusterRoleBinding.rbac.authorization.k8s.io", "CustomResourceDefinition.apiextensions.k8s.io")  # fmt: skip
 
 

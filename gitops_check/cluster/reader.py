@@ -25,11 +25,13 @@ from typing import Any
 
 from gitops_check.cluster.client import ApiError, Cluster, describe
 from gitops_check.cluster.discovery import ApiResource, ApiResources
+from gitops_check.errors import ConfigError
 from gitops_check.model import JSON, GroupKind, ReadScope, ResourceKey
 
-# Kinds listed in the apps' namespaces for pruning even when Git renders none of them: what GitOps repositories
-# commonly hold. Kinds the cluster does not serve are skipped silently.
-DEFAULT_PRUNE_KINDS = (
+# Kinds listed for pruning even when Git renders none of them: what GitOps repositories commonly hold —
+# namespaced ones in the apps' namespaces, cluster-scoped ones cluster-wide (an app that no longer renders any
+# ClusterRole may still own one in the cluster). Kinds the cluster does not serve are skipped silently.
+NAMESPACED_PRUNE_KINDS = (
     "ConfigMap", "Secret", "Service", "ServiceAccount", "PersistentVolumeClaim",
     "Deployment.apps", "StatefulSet.apps", "DaemonSet.apps", "Job.batch", "CronJob.batch",
     "Ingress.networking.k8s.io", "NetworkPolicy.networking.k8s.io", "HorizontalPodAutoscaler.autoscaling",
@@ -37,6 +39,14 @@ DEFAULT_PRUNE_KINDS = (
     # A ReplicaSet or Pod declared in Git and removed from it is pruned by the agents (diff/prune.py): only
     # listing them shows it. Those a controller made carry ownerReferences and are left out there.
     "ReplicaSet.apps", "Pod",
+)  # fmt: skip
+DEFAULT_PRUNE_KINDS = (
+    *NAMESPACED_PRUNE_KINDS,
+    "Namespace", "ClusterRole.rbac.authorization.k8s.io", "ClusterRoleBinding.rbac.authorization.k8s.io",
+    "CustomResourceDefinition.apiextensions.k8s.io", "StorageClass.storage.k8s.io",
+    "PriorityClass.scheduling.k8s.io", "IngressClass.networking.k8s.io",
+    "ValidatingWebhookConfiguration.admissionregistration.k8s.io",
+    "MutatingWebhookConfiguration.admissionregistration.k8s.io",
 )  # fmt: skip
 # Never listed for pruning: created by the cluster itself, numerous, and never pruned by the agents.
 NOT_PRUNED = frozenset(
@@ -79,15 +89,24 @@ def storable(resource: ApiResource) -> bool:
 
 
 def prune_resources(resources: ApiResources, names: Iterable[str] | None) -> list[ApiResource]:
-    """The prune kinds the cluster serves (``all``: every namespaced kind :func:`storable` but NOT_PRUNED)."""
+    """The prune kinds the cluster serves (``all``: every kind :func:`storable` but NOT_PRUNED), namespaced or not.
+
+    Names given by the user (``live.pruneKinds``) must name kinds the cluster serves and lists: one that does not
+    would silently check nothing, so it is an error.
+    """
     wanted = tuple(names) if names is not None else DEFAULT_PRUNE_KINDS
     if any(n.lower() == "all" for n in wanted):
-        return [r for r in resources.preferred() if r.namespaced and storable(r)]
+        return [r for r in resources.preferred() if storable(r)]
     out = []
     for name in wanted:
         found = resources.lookup(name)
-        if found is not None and found.namespaced and found.listable:
+        if found is not None and found.listable:
             out.append(found)
+        elif names is not None:
+            why = "is not a kind this cluster serves" if found is None else "cannot be listed"
+            raise ConfigError(
+                f"live.pruneKinds: {name} {why} (write Kind or Kind.group, e.g. ClusterRole.rbac.authorization.k8s.io)"
+            )
     return out
 
 
@@ -122,10 +141,13 @@ def plan(resources: ApiResources, scope: ReadScope, options: ReadOptions) -> Pla
             required[gk] = resource
     for resource in required.values():
         out.targets.append(Target(resource, namespaces if resource.namespaced else None))
-    if namespaces:
-        for resource in prune_resources(resources, options.prune_kinds):
-            if resource.group_kind not in required:
-                out.targets.append(Target(resource, namespaces, required=False))
+    for resource in prune_resources(resources, options.prune_kinds):
+        if resource.group_kind in required:
+            continue
+        if not resource.namespaced:
+            out.targets.append(Target(resource, None, required=False))
+        elif namespaces:
+            out.targets.append(Target(resource, namespaces, required=False))
     return out
 
 
