@@ -623,8 +623,18 @@ class ResourceDiff:
     notes: tuple[str, ...] = ()  # e.g. "also rendered by app foo", "kind scope unknown, assumed namespaced"
 
     @property
+    def by_hand(self) -> bool:
+        """Changed only by hand, in fields Git does not manage (a label added with kubectl): a sync would keep
+        every one of them, so this is not drift; reported as its own category ("changed by hand")."""
+        return (
+            self.status is Status.CHANGED
+            and bool(self.changes)
+            and all(c.kind is ChangeKind.MANUAL for c in self.changes)
+        )
+
+    @property
     def is_drift(self) -> bool:
-        return self.status in (Status.ADDED, Status.CHANGED, Status.REMOVED)
+        return self.status in (Status.ADDED, Status.CHANGED, Status.REMOVED) and not self.by_hand
 
 
 @dataclass(frozen=True)
@@ -690,6 +700,11 @@ class AppResult:
     @property
     def failed(self) -> bool:
         return bool(self.errors) or any(d.status is Status.ERROR for d in self.diffs)
+
+    @property
+    def by_hand(self) -> int:
+        """Resources changed only by hand (see ResourceDiff.by_hand)."""
+        return sum(1 for d in self.diffs if d.by_hand)
 
 
 class SyncState(enum.StrEnum):
@@ -771,6 +786,8 @@ class CheckResult:
     # Hygiene findings; with ``strict`` they make the run fail (exit 1, like drift) instead of only warning.
     findings: list[Finding] = field(default_factory=list)
     strict: bool = False
+    # ``--fail-on manual``: resources changed only by hand make the run fail (exit 1) like drift.
+    fail_on_manual: bool = False
 
     @property
     def diffs(self) -> list[ResourceDiff]:
@@ -796,8 +813,10 @@ class CheckResult:
         """0 in sync, 1 drift, 2 could not check everything (wins over 1).
 
         With syncs, a sync the agent failed counts as 1 and one that could not be asked or confirmed as 2.
-        Under ``strict``, hygiene findings count as 1: everything was checked and Git needs fixing.
+        Under ``strict``, hygiene findings count as 1: everything was checked and Git needs fixing; with
+        ``fail_on_manual``, so do resources changed by hand.
         """
-        failing = self.drifted or (self.strict and bool(self.findings))
+        by_hand = self.fail_on_manual and any(a.by_hand for a in self.apps)
+        failing = self.drifted or by_hand or (self.strict and bool(self.findings))
         code = 2 if self.incomplete else 1 if failing else 0
         return max([code, *(s.exit_code for s in self.syncs)])

@@ -63,6 +63,7 @@ def _resource(diff: ResourceDiff, mode: str) -> dict[str, Any]:
         "name": diff.key.name,
         "id": str(diff.key),
         "status": diff.status.value,
+        **({"byHand": True} if diff.by_hand else {}),
         "origin": _origin(diff.origin),
         "changes": [
             {"kind": c.kind.value, "path": c.path, "old": c.old, "new": c.new, "manager": c.manager}

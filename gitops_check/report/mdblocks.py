@@ -265,7 +265,8 @@ def table_row(name: str, counts: tuple[int, int, int, int], status: str) -> str:
 
 
 def row_counts(app: AppResult) -> tuple[int, int, int, int]:
-    return (app.count(Status.ADDED), app.count(Status.CHANGED), app.count(Status.REMOVED), error_count(app))
+    changed = sum(1 for d in app.diffs if d.status is Status.CHANGED and d.is_drift)  # not the by-hand ones
+    return (app.count(Status.ADDED), changed, app.count(Status.REMOVED), error_count(app))
 
 
 def table_head(mode: str) -> str:

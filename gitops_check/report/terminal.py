@@ -226,6 +226,7 @@ def render_terminal(result: CheckResult, *, color: bool, verbose: bool = False) 
             and not app.warnings
             and not app.hooks
             and not app.resolved
+            and not app.by_hand
             and app.app.name not in with_findings
         ):
             quiet.append(app)

@@ -198,9 +198,12 @@ def drift_totals(apps: Iterable[AppResult]) -> dict[Status, int]:
     out = {Status.CHANGED: 0, Status.ADDED: 0, Status.REMOVED: 0}
     for app in apps:
         for d in app.diffs:
-            if d.status in out:
+            if d.status in out and d.is_drift:
                 out[d.status] += 1
     return out
+
+
+BY_HAND = "changed by hand, not managed by Git"
 
 
 def drift_breakdown(counts: Mapping[Status, int], mode: str) -> str:
@@ -213,6 +216,8 @@ def drift_breakdown(counts: Mapping[Status, int], mode: str) -> str:
 def app_breakdown(app: AppResult, mode: str) -> str:
     """What one app's header says after its verdict: ``1 changed, 1 would be created, 2 not checked``."""
     parts = [drift_breakdown(drift_totals([app]), mode)]
+    if app.by_hand:
+        parts.append(f"{app.by_hand} {BY_HAND}")
     errors = error_count(app)
     if errors:
         parts.append(plural(errors, "error"))
@@ -255,6 +260,11 @@ def summary_line(result: CheckResult) -> str:
         line += f"; {plural(len(run_errors(result.errors)), 'error')} outside any app"
     if result.findings:
         line += f"; {plural(len(result.findings), 'hygiene finding')}"
+    by_hand = sum(a.by_hand for a in result.apps)
+    if by_hand:
+        line += f"; {plural(by_hand, 'resource')} {BY_HAND}" + (
+            " (fails the run: --fail-on manual)" if result.fail_on_manual else " (a sync would keep them)"
+        )
     return line
 
 
@@ -432,6 +442,8 @@ def resource_verdict(diff: ResourceDiff, mode: str) -> str:
     """``changed: 2 fields (1 by hand)`` / ``would be created`` / ``not checked: <why>``."""
     w = wording(mode)
     label = w.status[diff.status]
+    if diff.by_hand:
+        return f"{BY_HAND}: {plural(len(diff.changes), 'field')}"
     if diff.status is Status.CHANGED and diff.changes:
         manual = sum(1 for c in diff.changes if c.kind is ChangeKind.MANUAL)
         extra = f" ({manual} by hand)" if manual else ""
