@@ -194,7 +194,15 @@ class Response:
 class _Proc:
     """A child process with its output in a log file."""
 
-    def __init__(self, name: str, argv: list[str], log: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        log: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        preexec_fn: Callable[[], None] = _die_with_parent,
+    ) -> None:
         self.name = name
         self.argv = argv
         self.log = log
@@ -204,7 +212,8 @@ class _Proc:
             stdin=subprocess.DEVNULL,
             stdout=self._fh,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            env=None if env is None else dict(env),
+            preexec_fn=preexec_fn,
         )
 
     def alive(self) -> bool:
