@@ -269,7 +269,6 @@ def cases(url: str) -> list[Case]:
             "jsonnet",
             "a jsonnet directory",
             _app(url, path="src/jsonnet"),
-            xfail="issue 12 (jsonnet): gitops-check does not render .jsonnet files of a directory source yet",
         ),
     ]
 
