@@ -44,6 +44,15 @@ def parse_tracking_id(value: str) -> tuple[str, ResourceKey] | None:
     return app, ResourceKey(group, kind, namespace or None, name)
 
 
+def _describes(tracked: ResourceKey, key: ResourceKey) -> bool:
+    """Whether a tracking id names this object. Argo CD writes the app's destination namespace into the id of a
+    cluster-scoped object (``app:rbac.authorization.k8s.io/ClusterRole:shop/reader``), so for those the
+    namespace is not compared (Argo CD's isSelfReferencedObj)."""
+    if key.namespace is None:
+        return (tracked.group, tracked.kind, tracked.name) == (key.group, key.kind, key.name)
+    return tracked == key
+
+
 class TrackingIndex:
     """Live objects grouped by every owner identity they carry; built once per run."""
 
@@ -67,7 +76,7 @@ class TrackingIndex:
             if isinstance(tracking, str):
                 parsed = parse_tracking_id(tracking)
                 # An annotation copied onto another object does not make that object the app's.
-                if parsed and parsed[1] == key:
+                if parsed and _describes(parsed[1], key):
                     self.by_tracking_id[parsed[0]].append(key)
             for label, value in labels.items():
                 self.by_label[(str(label), str(value))].append(key)
