@@ -263,7 +263,6 @@ def cases(url: str) -> list[Case]:
             "go-yaml-keys",
             "plain YAML keys y and n, booleans for Go's YAML 1.1 parser",
             _app(url, path="src/go-yaml"),
-            xfail="issue 13 (Go YAML): Argo CD reads the keys y/n as booleans (true/false), gitops-check as strings",
         ),
         Case(
             "jsonnet",

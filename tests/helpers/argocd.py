@@ -13,8 +13,8 @@ What runs, once per test session (the tests that use it share one xdist group, s
   git server and the ``default`` AppProject.
 
 Helpers wait on conditions (Application status, HTTP answers) with generous deadlines and never sleep blindly.
-``reconcile_results`` runs ``argocd admin app get-reconcile-results --refresh``: the controller's own
-comparison, run locally, as the issue's oracle asks.
+Argo CD's verdict is read from the Application status after a hard refresh (a plain refresh, and
+``argocd admin app get-reconcile-results --refresh``, may compare with a cached resolution of ``HEAD``).
 """
 
 from __future__ import annotations
@@ -469,6 +469,30 @@ class ArgoCD:
     def delete_app(self, name: str) -> None:
         self.cluster.request("DELETE", f"{APPS}/{name}")
 
+    def refresh(
+        self, names: list[str], kind: str, *, revision: str | None = None, timeout: float = 180
+    ) -> dict[str, dict[str, Any]]:
+        """Ask for a refresh (``normal``, or ``hard``: manifests regenerated, no cache) of several apps at once and
+        wait until the controller did each (it removes the annotation), at ``revision`` when given."""
+        for name in names:
+            self.patch_app(name, {"metadata": {"annotations": {"argocd.argoproj.io/refresh": kind}}})
+        out = {}
+        for name in names:
+            out[name] = self.wait_app(
+                name,
+                lambda a: (
+                    not (a["metadata"].get("annotations") or {}).get("argocd.argoproj.io/refresh")
+                    and (a.get("status") or {}).get("sync", {}).get("status") in ("Synced", "OutOfSync")
+                    and (
+                        revision is None
+                        or (a.get("status") or {}).get("sync", {}).get("revision") == revision
+                    )
+                ),
+                f"{kind} refresh done" + (f" at {revision[:7]}" if revision else ""),
+                timeout,
+            )
+        return out
+
     def hard_refresh(self, name: str, timeout: float = 180) -> dict[str, Any]:
         """Ask for a hard refresh (manifests regenerated, no cache) and wait until the controller did it."""
         self.patch_app(name, {"metadata": {"annotations": {"argocd.argoproj.io/refresh": "hard"}}})
@@ -529,27 +553,6 @@ class ArgoCD:
             ),
             "operation finished",
         )
-
-    def reconcile_results(self, *, timeout: float = 300) -> dict[str, dict[str, Any]]:
-        """``argocd admin app get-reconcile-results --refresh``: each app's sync status and resources, by name."""
-        out = self.workdir / f"reconcile-{secrets.token_hex(4)}.yaml"
-        argv = [
-            str(self.binary), "admin", "app", "get-reconcile-results", str(out),
-            "--refresh", "--repo-server", f"127.0.0.1:{REPO_SERVER_PORT}", "--namespace", NAMESPACE,
-        ]  # fmt: skip
-        ns_path = self.ns_path
-
-        def preexec() -> None:
-            _die_with_parent()
-            netns.enter(ns_path)
-
-        proc = subprocess.run(
-            argv, capture_output=True, text=True, env=self._env("argocd"), timeout=timeout, preexec_fn=preexec
-        )
-        if proc.returncode != 0:
-            raise ArgoError(f"get-reconcile-results exited {proc.returncode}: {proc.stderr[-2000:]}")
-        docs = yaml.safe_load(out.read_text()) or []
-        return {d["name"]: d for d in docs}
 
 
 @contextlib.contextmanager
