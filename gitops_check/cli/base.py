@@ -47,7 +47,7 @@ def fail(message: str) -> NoReturn:
     raise Failure(message)
 
 
-def write_file(path: str, text: str, what: str) -> None:
+def write_file(path: str, text: str, what: str, *, json_document: bool = False) -> None:
     """Write a report atomically (a new file renamed over the old one): an interrupted run never leaves half a
     report, and a symlink planted where the report goes is replaced, not followed. A failure is a clear error
     (exit 2), not a traceback."""
@@ -59,7 +59,8 @@ def write_file(path: str, text: str, what: str) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(redact.scrub(text))  # the last step before it is written
+            # The last step before it is written; JSON string by string, so it stays JSON.
+            f.write(redact.scrub_json(text) if json_document else redact.scrub(text))
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
         tmp = None
@@ -511,7 +512,7 @@ def emit_reports(result: CheckResult, kw: dict[str, Any]) -> None:
     if kw.get("json_path"):
         from gitops_check.report.jsonout import render_json
 
-        write_file(kw["json_path"], render_json(result), "JSON")
+        write_file(kw["json_path"], render_json(result), "JSON", json_document=True)
     color = kw["color"] if kw.get("color") is not None else should_color(sys.stdout, os.environ)
     text = render_terminal(result, color=color, verbose=bool(kw.get("verbose")))
     publisher = ci_publisher(result, kw)

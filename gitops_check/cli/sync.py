@@ -32,7 +32,7 @@ def write_sync_reports(result: CheckResult, kw: dict[str, Any]) -> None:
     if kw.get("json_path"):
         from gitops_check.report.jsonout import render_json
 
-        write_file(kw["json_path"], render_json(result), "JSON")
+        write_file(kw["json_path"], render_json(result), "JSON", json_document=True)
     if kw.get("junit"):
         from gitops_check.report.junit import render_junit
 

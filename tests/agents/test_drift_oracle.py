@@ -27,10 +27,6 @@ from tests.helpers.gitrepo import GitRepo
 pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("argocd")]
 
 MODES = ("client-side", "server-side", "snapshot")
-LIVE_REGRESSION = (
-    "regression seen after rebasing onto the issue 10 security commits (19e381d..951bbd0): diff --live reports "
-    "no drift for image/replicas/Secret/removed-field changes Argo CD calls OutOfSync; not yet investigated"
-)
 
 
 def objects(
@@ -219,7 +215,7 @@ def verdicts(argocd: ArgoCD, tmp_path_factory: pytest.TempPathFactory) -> Verdic
         for name, value in env.items():
             mp.setenv(name, value)
         for mode in MODES:
-            out = work / f"{mode}.json"
+            out = work / f"report-{mode}.json"
             if mode == "snapshot":
                 snap = work / "snapshot.json"
                 code = main(["snapshot", "--live", "--kubeconfig", kubeconfig, "--output", str(snap)])
@@ -262,10 +258,6 @@ def test_drift_matches_argocd(
 ) -> None:
     if scenario.by_url and mode == "snapshot":
         pytest.skip("a snapshot carries no server URL: a destination by URL needs a clusters: entry there")
-    if mode != "snapshot":
-        # Passed on 1fd0b3e..35b4fbd's base; after rebasing onto 19e381d..951bbd0 (issue 10 security changes) the
-        # live modes report no drift where Argo CD says OutOfSync (snapshot mode still agrees). Left for the lead.
-        request.applymarker(pytest.mark.xfail(reason=LIVE_REGRESSION, strict=False))
     if scenario.xfail and mode in scenario.xfail:
         request.applymarker(pytest.mark.xfail(reason=scenario.xfail[mode], strict=False))
     result = verdicts.argocd[scenario.app]

@@ -180,3 +180,49 @@ def test_the_stream_finds_a_value_split_across_writes() -> None:
     stream.flush()
     assert sink.getvalue() == "a ***** here\nnext "
     redact.reset()
+
+
+def test_a_secret_whose_value_is_a_report_word_leaves_the_report_readable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A cluster Secret patched to ``changed`` (as the drift oracle does) once turned every status "changed" of
+    the JSON into the mask, so machines read "no drift". The report's own words are never masked; the Secret's
+    value still is not printed (structure), and the JSON stays JSON whatever a value looks like."""
+    repo = GitRepo.init(tmp_path / "repo")
+    cm = 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: plain, namespace: ns}\ndata: {k: "v2"}\n'
+    secret = (
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: creds, namespace: ns}\nstringData: {pw: git-value}\n"
+    )
+    repo.write({
+        ".gitops-check.yaml": json.dumps({"version": 1, "apps": [{"name": "web", "path": "app", "namespace": "ns"}]}),
+        "app/cm.yaml": cm,
+        "app/secret.yaml": secret,
+    })  # fmt: skip
+    repo.commit("app")
+    live_secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "creds", "namespace": "ns"},
+        "data": {"pw": base64.b64encode(b"changed").decode(), "x": base64.b64encode(b'"status": ').decode()},
+    }
+    run = run_diff(capsys, tmp_path, repo.path, snapshot=snapshot_of(tmp_path, live_secret))
+    assert run.code == 1
+    statuses = {r["name"]: r["status"] for r in run.app("web")["resources"]}
+    assert statuses == {"plain": "changed", "creds": "changed"}
+    assert "git-value" not in run.everything
+
+
+def test_every_model_word_is_an_own_word() -> None:
+    """OWN_WORDS lists the words reports are built from: every status, change kind and sync state."""
+    from gitops_check import model
+
+    words = {m.value for e in (model.Status, model.ChangeKind, model.SyncState) for m in e}
+    assert words <= redact.OWN_WORDS
+
+
+def test_json_reports_stay_json_whatever_a_value_matches() -> None:
+    redact.reset()
+    redact.add('"name": ')
+    text = json.dumps({"name": 'x "name": y'}, indent=2)
+    assert json.loads(redact.scrub_json(text)) == {"name": "x *****y"}
+    redact.reset()

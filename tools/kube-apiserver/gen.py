@@ -88,7 +88,7 @@ def parse(gomod: str) -> tuple[str, list[str], list[str]]:
         elif in_require and line == ")":
             in_require = False
         else:
-            body = line[len("require "):] if line.startswith("require ") else (line if in_require else "")
+            body = line[len("require ") :] if line.startswith("require ") else (line if in_require else "")
             parts = body.split()
             if len(parts) == 2 and parts[1] == "v0.0.0":
                 staging.add(parts[0])
