@@ -56,7 +56,7 @@ def test_a_destination_url_of_a_kubeconfig_context_needs_no_clusters_entry(tmp_p
         return Source(entry.name)
 
     default = Source("live")
-    resolver = ClusterResolver(default, [], factory, servers)  # type: ignore[arg-type]
+    resolver = ClusterResolver(default, [], factory, kube_servers=servers)  # type: ignore[arg-type]
     # The selected context's server is the default cluster (an Argo CD cluster Secret with that URL).
     assert resolver.resolve(Destination(server="https://10.0.0.1:6443")) == ("default", default)
     # Another context's server: that context, made once.
@@ -74,7 +74,7 @@ def test_project_entries_win_and_another_context_is_selectable(tmp_path: Path) -
     servers = context_servers(str(kubeconfig(tmp_path)), "stage-ctx", {})
     assert servers.current == "https://10.0.0.2:6443"
     entry = ClusterEntry("prod-snapshot", server="https://10.0.0.1:6443", snapshot="prod.json")
-    resolver = ClusterResolver(Source("live"), [entry], lambda e: Source(e.name), servers)  # type: ignore[arg-type, return-value]
+    resolver = ClusterResolver(Source("live"), [entry], lambda e: Source(e.name), kube_servers=servers)  # type: ignore[arg-type, return-value]
     assert resolver.resolve(Destination(server="https://10.0.0.1:6443"))[0] == "prod-snapshot"
     assert resolver.resolve(Destination(server="https://10.0.0.2:6443"))[0] == "default"
 

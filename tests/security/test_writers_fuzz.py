@@ -105,7 +105,28 @@ FUZZ = settings(
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
-CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`).*?(?<!`)\1(?!`)")
+
+
+def without_literals(line: str) -> str:
+    """The line without code spans and backslash escapes, read left to right as CommonMark does: a backslash
+    inside a code span is literal (`\\` is a span holding a backslash), one outside escapes the next character."""
+    out, i = [], 0
+    while i < len(line):
+        c = line[i]
+        if c == "\\" and i + 1 < len(line):
+            i += 2
+            continue
+        if c == "`":
+            run = len(line[i:]) - len(line[i:].lstrip("`"))
+            close = re.compile(r"(?<!`)" + "`" * run + r"(?!`)").search(line, i + run)
+            if close:
+                i = close.end()
+                continue
+            i += run  # no closing run: the backticks are literal text
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
 
 
 def check_markdown(md: str) -> None:
@@ -126,7 +147,7 @@ def check_markdown(md: str) -> None:
         if m:
             open_fence = m.group(1)
             continue
-        line = CODE_SPAN.sub("", re.sub(r"\\.", "", line))  # escapes, then code spans: literal text
+        line = without_literals(line)
         depth += len(re.findall(r"<details\b", line)) - len(re.findall(r"</details>", line))
         assert depth >= 0, "</details> closes more than was opened"
         assert "<summary" not in line or "</summary>" in line, "a <summary> left open"
