@@ -173,12 +173,6 @@ def _error_cases(
     return cases
 
 
-def _classname(app_name: str) -> str:
-    """Readers key cases by classname+name and junit-xml leaves an empty classname out: never empty."""
-    name = clean(app_name)
-    return name if name.strip() else "(unnamed app)"
-
-
 def _finding_cases(
     result: CheckResult, found: list[Finding], budget: _Budget, classname: str | None = None
 ) -> list[junit_xml.TestCase]:
