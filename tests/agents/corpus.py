@@ -127,6 +127,8 @@ spec:
 """,
 }
 
+KUSTOMIZE_BUILD_OPTIONS = "--load-restrictor LoadRestrictionsNone"
+
 FILES: dict[str, str] = {
     "src/plain/deploy.yaml": DEPLOYMENT,
     "src/plain/svc.yaml": SERVICE,
@@ -171,6 +173,16 @@ local name = 'from-jsonnet';
   { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: name + '-2' }, data: { upper: std.asciiUpper('x') } },
 ]
 """,
+    # Loads a file from above the kustomization: needs argocd-cm's --load-restrictor LoadRestrictionsNone.
+    "src/kustomize-up/outside.yaml": CONFIGMAP.replace("settings", "from-above"),
+    "src/kustomize-up/app/kustomization.yaml": "resources: [../outside.yaml, cm.yaml]\n",
+    "src/kustomize-up/app/cm.yaml": CONFIGMAP,
+    # The same kustomize.buildOptions the harness gives Argo CD (tests/helpers/argocd.py): gitops-check reads them
+    # from an argocd-cm in the repository.
+    "argocd/argocd-cm.yaml": (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: argocd-cm, namespace: argocd}\n"
+        f"data: {{kustomize.buildOptions: '{KUSTOMIZE_BUILD_OPTIONS}'}}\n"
+    ),
     **CHART,
 }
 
@@ -212,6 +224,11 @@ def cases(url: str) -> list[Case]:
                     ],
                 },
             ),
+        ),
+        Case(
+            "kustomize-build-options",
+            "argocd-cm kustomize.buildOptions: a resource from above the kustomization",
+            _app(url, path="src/kustomize-up/app"),
         ),
         Case(
             "helm",

@@ -263,6 +263,31 @@ class ArgoCD:
         ]  # fmt: skip
         self._start("argocd-server", argv, self._env("argocd-server"))
 
+    def start_applicationset_controller(self) -> None:
+        """The ApplicationSet controller (started on demand: only the ApplicationSet oracle needs it)."""
+        if "argocd-applicationset-controller" in self._procs:
+            return
+        argv = [
+            str(self.binary),
+            "--namespace", NAMESPACE,
+            "--argocd-repo-server", f"127.0.0.1:{REPO_SERVER_PORT}",
+            # Inside the private namespace; "0" turns the metrics and probe servers off (the probe's default
+            # port is the repo-server's).
+            "--metrics-addr", "0",
+            "--probe-addr", "0",
+            "--webhook-addr", "127.0.0.1:7000",
+            "--policy", "sync",
+            "--logformat", "text",
+            "--loglevel", "info",
+        ]  # fmt: skip
+        self._start("argocd-applicationset-controller", argv, self._env("argocd-applicationset-controller"))
+
+    def applications(self) -> list[dict[str, Any]]:
+        resp = self.cluster.request("GET", APPS)
+        if not resp.ok:
+            raise ArgoError(f"listing Applications: HTTP {resp.status}")
+        return list(resp.json().get("items") or [])
+
     def _check_alive(self) -> None:
         for name, proc in self._procs.items():
             if not proc.alive():
@@ -334,7 +359,15 @@ class ArgoCD:
         if not resp.ok and resp.status != 409:
             raise ClusterError(f"namespace {NAMESPACE}: HTTP {resp.status}")
         part_of = {"app.kubernetes.io/part-of": "argocd"}
-        self.apply_configmap("argocd-cm", {"accounts.ci": "apiKey", "timeout.reconciliation": "3600s"})
+        self.apply_configmap(
+            "argocd-cm",
+            {
+                "accounts.ci": "apiKey",
+                "timeout.reconciliation": "3600s",
+                # tests/agents/corpus.py's argocd-cm says the same, for gitops-check.
+                "kustomize.buildOptions": "--load-restrictor LoadRestrictionsNone",
+            },
+        )
         self.apply_configmap(
             "argocd-rbac-cm", {"policy.csv": f"g, {ACCOUNT}, role:admin\n", "policy.default": "role:readonly"}
         )
