@@ -259,12 +259,20 @@ def diff_app(
             body = live.objects[key]
             if app.kind != "flux-kustomization" and hooks.live_hook(body):
                 continue  # left by a hook run: the agent never prunes it
+            if key in index.extraneous:
+                note = "not in Git; compare-options IgnoreExtraneous leaves it out of the app's sync status"
+                out.append(ResourceDiff(key, app.name, Status.UNCHANGED, notes=(note,)))
+                continue
             kept = hooks.prune_disabled(body)
-            if kept is not None:
+            if kept is not None and (app.kind in hooks.FLUX_KINDS or not kept.endswith("Prune=false")):
                 note = f"not in Git, but a sync keeps it ({kept})"
                 out.append(ResourceDiff(key, app.name, Status.UNCHANGED, notes=(note,)))
                 continue
-            out.append(diff_object(key, None, body, app, settings))
+            removed = diff_object(key, None, body, app, settings)
+            if kept is not None:  # Argo CD keeps it, and shows the app OutOfSync for it
+                note = f"a sync keeps it ({kept}); Argo CD shows the app OutOfSync until it is deleted"
+                removed = dataclasses.replace(removed, notes=(*removed.notes, note))
+            out.append(removed)
     return out
 
 

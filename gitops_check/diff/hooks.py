@@ -35,7 +35,7 @@ _HELM_PHASES = {
     "post-install": "PostSync",
     "post-upgrade": "PostSync",
 }
-_FLUX_KINDS = ("flux-kustomization", "flux-helmrelease")
+FLUX_KINDS = ("flux-kustomization", "flux-helmrelease")
 
 
 def _annotations(body: Any) -> Mapping[str, Any]:
@@ -112,7 +112,7 @@ def prune_disabled(body: Mapping[str, Any]) -> str | None:
 
 def reconcile_disabled(app: App, *bodies: Any) -> bool:
     """Flux applies nothing to an object annotated ``reconcile: disabled`` (in Git or in the cluster)."""
-    if app.kind not in _FLUX_KINDS:
+    if app.kind not in FLUX_KINDS:
         return False
     return any(_flux_disabled(b) for b in bodies if b)
 

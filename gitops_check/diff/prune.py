@@ -62,6 +62,9 @@ class TrackingIndex:
         self.by_flux: dict[tuple[str, str], list[ResourceKey]] = defaultdict(list)
         self.by_helm: dict[tuple[str, str], list[ResourceKey]] = defaultdict(list)
         self.candidates: list[ResourceKey] = []
+        # Argo CD's compare-options IgnoreExtraneous: left out of the app's sync status (Argo CD still lists
+        # the object as requiring pruning, and a sync with pruning deletes it).
+        self.extraneous: set[ResourceKey] = set()
         self.objects = live.objects
         for key, body in live.objects.items():
             metadata = body.get("metadata") or {}
@@ -70,7 +73,7 @@ class TrackingIndex:
             annotations: Mapping[str, Any] = metadata.get("annotations") or {}
             labels: Mapping[str, Any] = metadata.get("labels") or {}
             if "IgnoreExtraneous" in str(annotations.get(ARGO_COMPARE_OPTIONS, "")):
-                continue
+                self.extraneous.add(key)  # still owned (reported with a note), never drift
             self.candidates.append(key)
             tracking = annotations.get(TRACKING_ANNOTATION)
             if isinstance(tracking, str):

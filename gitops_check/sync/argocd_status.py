@@ -235,6 +235,12 @@ def prune_left(app: Mapping[str, Any]) -> list[str] | None:
     return sorted(_entry_name(r) for r in out_of_sync)
 
 
+def _prune_skipped(state: Mapping[str, Any]) -> set[str]:
+    """The resources the finished operation left unpruned (``PruneSkipped``: no prune, or Prune=false)."""
+    found = _get(state, "syncResult", "resources") or []
+    return {_entry_name(r) for r in found if isinstance(r, Mapping) and r.get("status") == "PruneSkipped"}
+
+
 def progress(
     app: Mapping[str, Any],
     *,
@@ -289,12 +295,16 @@ def progress(
         )
     if sync_status == "Synced" and health == "Healthy":
         return Progress(SyncState.SUCCEEDED, message or "synced and healthy", sync_status, health)
-    skipped = prune_left(app) if sync_status == "OutOfSync" and not prune else None
+    skipped = prune_left(app) if sync_status == "OutOfSync" else None
+    if skipped is not None and prune and not set(skipped) <= _prune_skipped(state):
+        skipped = None  # asked to prune: only what the operation itself skipped (Prune=false) ends the wait
     if skipped is not None and health == "Healthy":
         shown = ", ".join(skipped[:_MAX_FAILED_RESOURCES])
         more = len(skipped) - _MAX_FAILED_RESOURCES
         text = (
-            f"{message or 'synced'}; not pruned (the sync was asked without --prune): {shown}"
+            f"{message or 'synced'}; not pruned "
+            + ("(Prune=false on them)" if prune else "(the sync was asked without --prune)")
+            + f": {shown}"
             + (f" and {more} more" if more > 0 else "")
             + "; the app stays OutOfSync until they are pruned"
         )

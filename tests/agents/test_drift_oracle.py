@@ -30,7 +30,12 @@ MODES = ("client-side", "server-side", "snapshot")
 
 
 def objects(
-    *, extra: bool = True, leftover: bool = False, cluster_role: str | None = None
+    *,
+    extra: bool = True,
+    leftover: bool = False,
+    cluster_role: str | None = None,
+    hook: bool = False,
+    leftover_annotations: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     data = {"color": "blue", **({"extra": "1"} if extra else {})}
     out: list[dict[str, Any]] = [
@@ -56,7 +61,17 @@ def objects(
         },
     ]
     if leftover:
-        out.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "old"}, "data": {"a": "b"}})
+        meta: dict[str, Any] = {"name": "old"}
+        if leftover_annotations:
+            meta["annotations"] = dict(leftover_annotations)
+        out.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"a": "b"}})
+    if hook:  # a PreSync hook (a ConfigMap: the test cluster runs no Pods); it stays after the sync
+        out.append({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "pre-sync", "annotations": {
+                "argocd.argoproj.io/hook": "PreSync", "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation"}},
+            "data": {"ran": "yes"},
+        })  # fmt: skip
     if cluster_role:
         out.append(
             {
@@ -79,6 +94,9 @@ class Scenario:
     ignore: tuple[dict[str, Any], ...] = ()  # the Application's ignoreDifferences
     by_url: bool = False  # destination: the API server's own URL (an Argo CD cluster Secret), not in-cluster
     xfail: dict[str, str] | None = None  # mode -> reason (a difference another issue owns)
+    # Objects Argo CD lists as requiring pruning but leaves out of the app's sync status (a hook's leftover,
+    # IgnoreExtraneous): not drift for either side; the app-level verdicts are compared for them.
+    status_only: frozenset[str] = frozenset()
 
     @property
     def app(self) -> str:
@@ -118,6 +136,29 @@ SCENARIOS = [
         before=lambda: objects(cluster_role="drift-cluster-role-reader"),
     ),
     Scenario("field-removed", "a field removed from Git", after=lambda: objects(extra=False)),
+    Scenario(
+        "hook",
+        "a PreSync hook run by the sync, then changed by hand (hooks are not compared)",
+        before=lambda: objects(hook=True),
+        after=lambda: objects(hook=True),
+        hand=(("patch", "configmap/pre-sync", "--type=merge", "-p", '{"data":{"ran":"edited"}}'),),
+        status_only=frozenset({"pre-sync"}),
+    ),
+    Scenario(
+        "extraneous",
+        "an object removed from Git that carries compare-options IgnoreExtraneous",
+        before=lambda: objects(
+            leftover=True, leftover_annotations={"argocd.argoproj.io/compare-options": "IgnoreExtraneous"}
+        ),
+        status_only=frozenset({"old"}),
+    ),
+    Scenario(
+        "no-prune",
+        "an object removed from Git that carries sync-options Prune=false",
+        before=lambda: objects(
+            leftover=True, leftover_annotations={"argocd.argoproj.io/sync-options": "Prune=false"}
+        ),
+    ),
     Scenario(
         "by-url",
         "image set by hand; destination by the cluster Secret's URL (the kubeconfig's server), no clusters: entry",
@@ -231,8 +272,12 @@ def verdicts(argocd: ArgoCD, tmp_path_factory: pytest.TempPathFactory) -> Verdic
     return Verdicts(verdict, reports)
 
 
-def argocd_verdict(app: dict[str, Any]) -> tuple[set[ResourceKey], set[ResourceKey]]:
-    resources = (app.get("status") or {}).get("resources") or []
+def argocd_verdict(
+    app: dict[str, Any], status_only: frozenset[str] = frozenset()
+) -> tuple[set[ResourceKey], set[ResourceKey]]:
+    resources = [
+        r for r in (app.get("status") or {}).get("resources") or [] if r.get("name") not in status_only
+    ]
     out_of_sync = {_key(r) for r in resources if r.get("status") == "OutOfSync"}
     prune = {_key(r) for r in resources if r.get("requiresPruning")}
     return out_of_sync, prune
@@ -261,8 +306,14 @@ def test_drift_matches_argocd(
     if scenario.xfail and mode in scenario.xfail:
         request.applymarker(pytest.mark.xfail(reason=scenario.xfail[mode], strict=False))
     result = verdicts.argocd[scenario.app]
-    expected = argocd_verdict(result)
+    expected = argocd_verdict(result, scenario.status_only)
     actual = gitops_check_verdict(verdicts.gitops_check[mode], scenario.app)
+    # The app as a whole: Argo CD's sync status is gitops-check's verdict.
+    app_status = (result.get("status") or {}).get("sync", {}).get("status")
+    assert app_status == ("OutOfSync" if actual[0] else "Synced"), (
+        f"{scenario.what} ({mode}): Argo CD says the app is {app_status}; gitops-check says drift "
+        f"{sorted(map(str, actual[0]))}"
+    )
     assert actual == expected, (
         f"{scenario.what} ({mode}): Argo CD says OutOfSync {sorted(map(str, expected[0]))}, prune "
         f"{sorted(map(str, expected[1]))}; gitops-check says drift {sorted(map(str, actual[0]))}, prune "

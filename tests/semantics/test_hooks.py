@@ -263,13 +263,14 @@ def test_drift_is_still_found_next_to_hooks(repo: GitRepo, tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("annotations", "status", "note"),
     [
-        ({"argocd.argoproj.io/sync-options": "Prune=false"}, "unchanged", "sync-options: Prune=false"),
+        # Argo CD keeps it and shows the app OutOfSync (checked against the real one: tests/agents).
+        ({"argocd.argoproj.io/sync-options": "Prune=false"}, "removed", "sync-options: Prune=false"),
         (
             {"argocd.argoproj.io/sync-options": "ServerSideApply=true, Prune=false"},
-            "unchanged",
+            "removed",
             "Prune=false",
         ),
-        ({"argocd.argoproj.io/compare-options": "IgnoreExtraneous"}, None, None),
+        ({"argocd.argoproj.io/compare-options": "IgnoreExtraneous"}, "unchanged", "IgnoreExtraneous"),
         (
             {"argocd.argoproj.io/sync-options": "Delete=false"},
             "removed",
