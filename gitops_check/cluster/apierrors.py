@@ -8,13 +8,12 @@ requests that carried sensitive data (they can repeat it); response bodies and t
 
 from __future__ import annotations
 
-import email.utils
 import json
 import socket
 import ssl
-import time
 from typing import Any
 
+from gitops_check import backoff
 from gitops_check.errors import ClusterError
 
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -74,21 +73,7 @@ def _server_message(body: Any) -> str:
 
 
 def _retry_after(headers: Any) -> float | None:
-    value = None
-    try:
-        value = headers.get("Retry-After") if headers is not None else None
-    except AttributeError:
-        value = None
-    if not value:
-        return None
-    text = str(value).strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+    return backoff.retry_after_seconds(backoff.header(headers))
 
 
 def http_error(

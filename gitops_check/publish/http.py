@@ -12,7 +12,6 @@ the API's own host. The only module besides the Argo CD client that imports ``re
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import re
 import time
@@ -23,7 +22,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from gitops_check import __version__, redact
+from gitops_check import __version__, backoff, redact
 from gitops_check.errors import PublishError
 
 log = logging.getLogger("gitops_check.publish")
@@ -219,7 +218,7 @@ class Api:
         """Seconds to wait before retrying, or None when the response is final."""
         status = response.status_code
         headers = response.headers
-        retry_after = _retry_after(headers.get("Retry-After"), self.retry.clock)
+        retry_after = backoff.retry_after_seconds(headers.get("Retry-After"), self.retry.clock)
         if status in (502, 503, 504):
             return retry_after if retry_after is not None else 2.0
         if status not in (403, 429):
@@ -247,19 +246,6 @@ def scrubbed(value: Any) -> Any:
     if isinstance(value, list):
         return [scrubbed(v) for v in value]
     return value
-
-
-def _retry_after(value: str | None, clock: Callable[[], float]) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - clock(), 0.0)
 
 
 def _loggable(url: str) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from gitops_check import __version__
+from gitops_check import __version__, backoff
 from gitops_check.errors import ConfigError, SyncError
 
 _MAX_MESSAGE = 300
@@ -199,7 +199,5 @@ class ArgoCDClient:
             text = f"cannot {what}: HTTP {status}" + (f": {message}" if message else "")
         transient = status in _TRANSIENT or (status == 500 and method == "GET")
         error = ArgoApiError(text, status=status, transient=transient)
-        retry_after = response.headers.get("Retry-After", "")
-        if retry_after.strip().isdigit():
-            error.retry_after = float(retry_after)
+        error.retry_after = backoff.retry_after_seconds(backoff.header(response.headers))
         return error
