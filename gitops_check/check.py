@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,10 +28,12 @@ from gitops_check.discover.project import Discovery, load_project
 from gitops_check.errors import ClusterError, GitopsCheckError
 from gitops_check.model import (
     JSON,
+    App,
     AppError,
     CheckResult,
     Destination,
     LiveSource,
+    RawObject,
     ReadScope,
     ResourceKey,
     Workspace,
@@ -137,8 +139,9 @@ class RenderedRepo:
     timings: dict[str, float]
 
 
-def render_repo(request: CheckRequest) -> RenderedRepo:
-    """Materialize the commit, discover its apps and render them (App of Apps included)."""
+def render_repo(request: CheckRequest, *, pack: bool = False) -> RenderedRepo:
+    """Materialize the commit, discover its apps and render them (App of Apps included); ``pack``: renders are
+    held compressed until diffed (``Rendered.pack``)."""
     timings: dict[str, float] = {}
     start = time.perf_counter()
     repo = open_tree(request.repo)
@@ -183,7 +186,9 @@ def render_repo(request: CheckRequest) -> RenderedRepo:
         render = with_project_render(request.render, project)
         tools = ToolFinder(render)
         known: set[str] = set()  # every app found, also those another shard checks
-        rendered, more = render_tree(found, ws, render, discover_options, tools, request.shard, known)
+        rendered, more = render_tree(
+            found, ws, render, discover_options, tools, request.shard, known, pack=pack
+        )
         timings["render"] = time.perf_counter() - t
     errors = [*found.errors, *more.errors]
     if not known and not errors and not request.job.allow_empty:
@@ -220,22 +225,23 @@ def run_check(request: CheckRequest) -> CheckResult:
     for source in (request.default_source, *request.named_sources.values()):
         if source is not None:
             source.prefetch()
-    done = render_repo(request)
+    done = render_repo(request, pack=True)
     result = CheckResult(apps=[], target=done.label, against="", errors=done.errors)
     result.warnings = done.warnings
     result.notes = done.notes
     result.timings = done.timings
-    compare_rendered(request.diff, done.rendered, done.resolver, done.project, result)
-    _hygiene(request, done, result)
+    # Hygiene looks at each app's objects while it is diffed; then they are dropped (a fleet's renders are never
+    # all unpacked at once).
+    config = hygiene.parse_hygiene(done.project)
+    result.strict = request.strict
+    result.fail_on_manual = request.fail_on_manual
+
+    def inspect(app: App, objects: Sequence[RawObject]) -> None:
+        result.findings.extend(hygiene.check_app(app, objects, config))
+
+    compare_rendered(
+        request.diff, done.rendered, done.resolver, done.project, result, inspect=inspect, release=True
+    )
     result.timings["total"] = time.perf_counter() - start
     result.stats["fetch_requests"] = http.STATS.total - fetches  # HTTP requests for charts and artifacts
     return result
-
-
-def _hygiene(request: CheckRequest, done: RenderedRepo, result: CheckResult) -> None:
-    """Hygiene findings on what rendered (every reporter lists them); failing the run under --strict."""
-    result.strict = request.strict
-    result.fail_on_manual = request.fail_on_manual
-    result.findings = hygiene.findings_for(
-        ((r.app, r.output.objects) for r in done.rendered if r.output is not None), done.project
-    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +35,7 @@ from gitops_check.model import (
     LiveSource,
     LiveState,
     Prediction,
+    RawObject,
     ReadScope,
     ResourceDiff,
     ResourceKey,
@@ -88,7 +89,7 @@ def _scope_of(
     for r in rendered:
         if r.app.destination.namespace:
             namespaces.add(r.app.destination.namespace)
-        for obj in split_hooks(r.app, r.output.objects)[0] if r.output else ():
+        for obj in split_hooks(r.app, r.objects())[0] if r.output else ():
             try:
                 body = validate(obj)
             except ObjectProblem:
@@ -119,8 +120,8 @@ class ClusterGroups:
 def group_by_cluster(rendered: Sequence[Rendered], resolver: ClusterResolver) -> ClusterGroups:
     scopes = KindScopes()
     for r in rendered:
-        for obj in r.output.objects if r.output else ():
-            scopes.learn_crd(obj.body)
+        for body in r.crd_bodies():
+            scopes.learn_crd(body)
     groups = ClusterGroups(scopes, {}, {}, {})
     for r in rendered:
         try:
@@ -139,11 +140,18 @@ def compare_rendered(
     resolver: ClusterResolver,
     project: ProjectConfig | None,
     result: CheckResult,
+    *,
+    inspect: Callable[[App, Sequence[RawObject]], None] | None = None,
+    release: bool = False,
 ) -> None:
     """Read each cluster once for exactly what ``rendered`` touches, then key and diff every app into ``result``.
 
     Fills ``result.apps``, the run-level cluster errors, ``against``, the live/diff timings and the stats.
     ``preview`` uses it too, to compare the base commit's render with the cluster.
+
+    Apps are diffed one after another, each as soon as it is keyed, so only one app's objects are unpacked at a
+    time (``Rendered.pack``); ``inspect`` sees every app's objects meanwhile (hygiene), and ``release`` drops them
+    once diffed. Apps of a cluster that predicts objects (server-side dry-run) wait for their cluster's batch.
     """
     timings = result.timings
     # Group apps by the cluster they are compared with, then read each cluster once.
@@ -179,6 +187,22 @@ def compare_rendered(
     settings = _settings(diff_options, project)
     trackers = {k: TrackingIndex(live) for k, live in lives.items()} if settings.detect_pruning else {}
     cluster_of = {r.app.name: k for k, rs in by_cluster.items() for r in rs}
+    schemas = _schemas(by_cluster, lives)
+    predicting = {k for k in lives if _predicts(sources[k])}
+
+    def diff_keyed(
+        app: App, app_result: AppResult, keyed: KeyedApp, key: str, prediction: Prediction
+    ) -> None:
+        notes = dict(keyed.notes)
+        for k, note in prediction.notes.items():
+            notes[k] = f"{notes[k]}; {note}" if k in notes else note
+        diffs = diff_app(app, keyed.manifests, lives[key], settings, tracking=trackers.get(key), notes=notes,
+                         predicted=prediction.objects, schemas=schemas[key])  # fmt: skip
+        app_result.diffs.extend(_not_checked(diffs, prediction.errors))
+        app_result.warnings.extend(prediction.warnings)
+        if settings.detect_pruning:
+            _unreadable_prune_kinds(app, keyed, lives[key], diff_options, app_result)
+
     objects = 0
     pending: list[tuple[App, AppResult, KeyedApp, str]] = []
     for r in rendered:
@@ -190,6 +214,11 @@ def compare_rendered(
         assert r.output is not None
         app_result.warnings.extend(r.output.warnings)
         app_result.resolved.extend(r.output.resolved)
+        raw = r.objects()
+        if inspect is not None:
+            inspect(r.app, raw)
+        if release:
+            r.release()
         if r.app.name in unresolved:
             app_result.errors.append(AppError(r.app.name, unresolved[r.app.name], stage="cluster"))
             continue
@@ -203,32 +232,26 @@ def compare_rendered(
             continue
         app_scopes = KindScopes(dict(scopes.table))
         app_scopes.table.update(live.scopes)
-        objects_of_app, app_result.hooks = split_hooks(r.app, r.output.objects)
+        objects_of_app, app_result.hooks = split_hooks(r.app, raw)
+        del raw
         keyed = assign_keys(r.app, objects_of_app, app_scopes)
         for problem in keyed.problems:
             app_result.errors.append(
                 AppError(r.app.name, problem.message, problem.origin.file, problem.origin.line, "render")
             )
         objects += len(keyed.manifests)
-        pending.append((r.app, app_result, keyed, key))
+        if key in predicting:
+            pending.append((r.app, app_result, keyed, key))
+        else:
+            diff_keyed(r.app, app_result, keyed, key, Prediction())
     timings["diff"] = time.perf_counter() - t
     t = time.perf_counter()
     predictions = _predict(pending, sources, lives, result)
     if predictions:
         timings["dry_run"] = time.perf_counter() - t
     t = time.perf_counter()
-    schemas = _schemas(pending, lives)
     for app, app_result, keyed, key in pending:
-        prediction = predictions.get(app.name) or Prediction()
-        notes = dict(keyed.notes)
-        for k, note in prediction.notes.items():
-            notes[k] = f"{notes[k]}; {note}" if k in notes else note
-        diffs = diff_app(app, keyed.manifests, lives[key], settings, tracking=trackers.get(key), notes=notes,
-                         predicted=prediction.objects, schemas=schemas[key])  # fmt: skip
-        app_result.diffs.extend(_not_checked(diffs, prediction.errors))
-        app_result.warnings.extend(prediction.warnings)
-        if settings.detect_pruning:
-            _unreadable_prune_kinds(app, keyed, lives[key], diff_options, app_result)
+        diff_keyed(app, app_result, keyed, key, predictions.get(app.name) or Prediction())
     timings["diff"] += time.perf_counter() - t
     result.stats = {
         "apps": len(result.apps),
@@ -243,14 +266,16 @@ def compare_rendered(
 
 
 def _schemas(
-    pending: Sequence[tuple[App, AppResult, KeyedApp, str]], lives: Mapping[str, LiveState]
+    by_cluster: Mapping[str, Sequence[Rendered]], lives: Mapping[str, LiveState]
 ) -> dict[str, Schemas]:
-    """Per cluster: bundled built-ins, the cluster's own schema, then CRDs it has and CRDs Git renders for it."""
+    """Per cluster read: bundled built-ins, the cluster's own schema, then CRDs it has and CRDs Git renders for it
+    (known before any app is diffed, so apps can be diffed one by one)."""
     crds: dict[str, list[Mapping[str, Any]]] = {}
-    for _, _, keyed, key in pending:
-        crds.setdefault(key, []).extend(
-            m.body for m in keyed.manifests if m.key.kind == CRD_KIND and m.key.group == CRD_GROUP
-        )
+    for key in lives:
+        crds[key] = [
+            body for r in by_cluster.get(key, ()) for body in r.crd_bodies()
+            if isinstance(body.get("metadata"), dict) and body["metadata"].get("name")
+        ]  # fmt: skip
     out = {}
     for key in crds:
         live = lives[key]
@@ -265,6 +290,11 @@ def _cluster_name(key: str, live: LiveState | None, source: LiveSource) -> str:
     if key != DEFAULT:
         return key
     return (live.cluster if live is not None else None) or source.name
+
+
+def _predicts(source: LiveSource) -> bool:
+    """A source that makes predictions (a live cluster in a server-side mode): its apps are diffed in one batch."""
+    return getattr(source, "predict", None) is not None and bool(getattr(source, "predicts", True))
 
 
 def _predict(

@@ -6,18 +6,24 @@ renders declare, with a depth limit and each app rendered once; with a shard, on
 
 from __future__ import annotations
 
+import pickle
 import time
+import zlib
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from gitops_check.config import RenderOptions
+from gitops_check.diff.hooks import split_hooks
 from gitops_check.discover.dispatch import DiscoverOptions, expand_new
 from gitops_check.discover.project import Discovery
 from gitops_check.errors import GitopsCheckError
+from gitops_check.kubeschema.bundled import CRD_GROUP, CRD_KIND
 from gitops_check.model import (
     App,
     AppError,
+    RawObject,
     Workspace,
 )
 from gitops_check.render.base import RenderOutput, ToolFinder, render_app
@@ -30,6 +36,48 @@ class Rendered:
     output: RenderOutput | None = None
     error: GitopsCheckError | None = None
     seconds: float = 0.0
+    # After ``pack``: the output's objects compressed while they wait to be diffed, and the CRDs among them (the
+    # keys of every app depend on them) as they are.
+    packed: bytes | None = field(default=None, repr=False)
+    crds: list[Any] | None = field(default=None, repr=False)
+
+    def objects(self) -> list[RawObject]:
+        """The rendered objects; when packed, unpacked anew on each call (the caller holds them while it needs
+        them, and only one app's at a time)."""
+        if self.packed is not None:
+            objects: list[RawObject] = pickle.loads(zlib.decompress(self.packed))
+            return objects
+        return self.output.objects if self.output is not None else []
+
+    def crd_bodies(self) -> list[Any]:
+        """The CustomResourceDefinitions among the objects (Lists flattened, hooks left out)."""
+        if self.crds is not None:
+            return self.crds
+        return [o.body for o in split_hooks(self.app, self.objects())[0] if _is_crd(o.body)]
+
+    def pack(self) -> None:
+        """Hold the objects compressed until they are diffed: a few percent of their size as Python objects, so
+        a fleet's renders do not sit in memory beside the cluster's objects while they wait."""
+        if self.output is None or self.packed is not None:
+            return
+        self.crds = self.crd_bodies()
+        # pickle is safe here: only objects this process made, read back by this process (never a file).
+        self.packed = zlib.compress(pickle.dumps(self.output.objects, pickle.HIGHEST_PROTOCOL), 1)
+        self.output.objects = []
+
+    def release(self) -> None:
+        """Diffed: nothing needs its objects any more."""
+        self.packed = None
+        if self.output is not None:
+            self.output.objects = []
+
+
+def _is_crd(body: Any) -> bool:
+    return (
+        isinstance(body, dict)
+        and body.get("kind") == CRD_KIND
+        and str(body.get("apiVersion") or "").split("/")[0] == CRD_GROUP
+    )
 
 
 def _render_one(
@@ -68,12 +116,15 @@ def render_tree(
     tools: ToolFinder,
     shard: Shard | None = None,
     known: set[str] | None = None,
+    *,
+    pack: bool = False,
 ) -> tuple[list[Rendered], Discovery]:
     """Render the discovered apps, then the apps they declare (App of Apps), level by level, with a depth limit.
 
     With ``shard``, the result holds the apps it owns only; other apps are rendered only when every shard must
     (a parent known to all whose files may declare apps), to find the apps they declare. ``known`` receives the
-    name of every app found, whichever shard checks it.
+    name of every app found, whichever shard checks it. ``pack``: each render is packed (``Rendered.pack``) once
+    the apps it declares are found.
     """
     rendered: list[Rendered] = []
     extra = Discovery()
@@ -105,6 +156,8 @@ def render_tree(
             if r.output is None:
                 continue
             children = expand_new(r.app, r.output.objects, ws, discover_options, seen)
+            if pack:
+                r.pack()
             if shard is not None:
                 if r.app.name in parents:  # every shard rendered it: its children go by the hash
                     known_to_all.update(c.name for c in children.apps)

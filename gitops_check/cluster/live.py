@@ -144,6 +144,11 @@ class LiveCluster:
 
     # ------------------------------------------------------------------------------------------ predict
 
+    @property
+    def predicts(self) -> bool:
+        """Whether ``predict`` asks the API server (not in client-side mode): then apps wait for their batch."""
+        return self.options.mode != "client"
+
     def predict(
         self, batch: Sequence[tuple[App, Sequence[Manifest]]], live: LiveState
     ) -> Mapping[str, Prediction]:

@@ -1,0 +1,140 @@
+"""A fleet's renders are held compressed until diffed, diffed one app at a time and dropped (issue 15 item 4).
+
+``diff`` packs each render (``Rendered.pack``) once the apps it declares are found; the comparison unpacks one
+app, runs hygiene on it, keys and diffs it, and releases it. The reports are exactly those of a comparison of
+renders held as they are, CRDs rendered by one app still decide the scope of another's custom resources, and at
+no point are two apps' objects unpacked at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gitops_check import comparison, hygiene
+from gitops_check.check import CheckRequest, render_repo, run_check
+from gitops_check.cluster.snapshot import SnapshotSource
+from gitops_check.model import App, CheckResult, Destination, Origin, RawObject
+from gitops_check.render.base import RenderOutput
+from gitops_check.rendering import Rendered
+from gitops_check.report.jsonout import render_json
+from tests.helpers.gitrepo import GitRepo
+
+APPS = 6
+CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "widgets.example.com"},
+    "spec": {"group": "example.com", "scope": "Cluster", "names": {"kind": "Widget", "plural": "widgets"},
+             "versions": [{"name": "v1", "served": True, "storage": True,
+                           "schema": {"openAPIV3Schema": {"type": "object"}}}]},
+}  # fmt: skip
+
+
+def app_objects(i: int, value: str) -> list[dict[str, Any]]:
+    ns = f"team-{i}"
+    secret = base64.b64encode(f"s3cr3t-{i}-{value}".encode()).decode()
+    return [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"cm-{i}", "namespace": ns},
+         "data": {"mode": value, "n": str(i)}},
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"db-{i}", "namespace": ns},
+         "type": "Opaque", "data": {"password": secret}},
+    ]  # fmt: skip
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> tuple[Path, Path]:
+    repo = GitRepo.init(tmp_path / "repo")
+    apps = [{"name": f"app-{i}", "path": f"apps/app-{i}", "namespace": f"team-{i}"} for i in range(APPS)]
+    files = {f"apps/app-{i}/all.yaml": "".join("---\n" + json.dumps(o) + "\n" for o in app_objects(i, "git"))
+             for i in range(APPS)}  # fmt: skip
+    files["apps/app-0/crd.yaml"] = json.dumps(CRD)  # app-1's Widget is cluster-scoped because of app-0's CRD
+    files["apps/app-1/widget.yaml"] = json.dumps(
+        {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 2}}
+    )
+    repo.write({".gitops-check.yaml": json.dumps({"version": 1, "apps": apps}), **files})
+    repo.commit("fleet")
+    live = [o for i in range(APPS) for o in app_objects(i, "git" if i % 2 else "live")]
+    live += [
+        CRD,
+        {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 3}},
+    ]
+    snapshot = tmp_path / "snapshot.json"
+    snapshot.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": live}))
+    return repo.path, snapshot
+
+
+def request(repo: Path, snapshot: Path) -> CheckRequest:
+    return CheckRequest(repo=repo, revision="HEAD", default_source=SnapshotSource(str(snapshot)))
+
+
+def comparable(result: CheckResult) -> dict[str, Any]:
+    doc = json.loads(render_json(result))
+    doc.pop("timings", None)
+    doc["stats"].pop("fetch_requests", None)
+    for app in doc["apps"]:
+        app.pop("renderSeconds", None)
+    return doc
+
+
+def test_packed_renders_read_back_exactly() -> None:
+    app = App(name="a", sources=(), destination=Destination(namespace="a"), kind="project")
+    objects = [RawObject({"kind": "ConfigMap", "data": {"a": "b" * 500}, "n": [1, 2.5, None, True]},
+                         Origin("a", "x.yaml", i), frozenset({"data.a"})) for i in range(50)]  # fmt: skip
+    r = Rendered(
+        app, RenderOutput([*objects, RawObject(CRD, Origin("a", "crd.yaml", 1))], ["w"], ["chart x"])
+    )
+    r.pack()
+    assert r.output is not None and r.output.objects == [] and r.packed is not None
+    assert r.crds == [CRD]
+    assert r.objects()[:50] == objects and r.objects() is not r.objects()  # a fresh copy on each call
+    assert len(r.packed) < len(json.dumps([o.body for o in objects])) / 10
+    r.release()
+    assert r.objects() == [] and r.output.warnings == ["w"]
+
+
+def test_streamed_diff_equals_a_diff_of_renders_held_as_they_are(
+    fleet: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo, snapshot = fleet
+    held = render_repo(request(repo, snapshot))  # not packed
+    expected = CheckResult(apps=[], target=held.label, against="", errors=held.errors)
+    expected.notes, expected.warnings = held.notes, held.warnings
+    comparison.compare_rendered(
+        request(repo, snapshot).diff, held.rendered, held.resolver, held.project, expected
+    )
+    expected.findings = hygiene.findings_for(((r.app, r.objects()) for r in held.rendered), held.project)
+
+    seen: list[tuple[int, int]] = []
+    packed_renders: list[Rendered] = []
+    real_compare, real_diff = comparison.compare_rendered, comparison.diff_app
+
+    def compare(*args: Any, **kw: Any) -> None:
+        packed_renders.extend(args[1])
+        assert all(r.packed is not None and r.output is not None and not r.output.objects for r in args[1])
+        real_compare(*args, **kw)
+
+    def diff_app(*args: Any, **kw: Any) -> Any:
+        unpacked = sum(1 for r in packed_renders if r.output is not None and r.output.objects)
+        waiting = sum(1 for r in packed_renders if r.packed is not None)
+        seen.append((unpacked, waiting))
+        return real_diff(*args, **kw)
+
+    monkeypatch.setattr("gitops_check.check.compare_rendered", compare)
+    monkeypatch.setattr(comparison, "diff_app", diff_app)
+    result = run_check(request(repo, snapshot))
+
+    assert comparable(result) == comparable(expected)
+    assert result.exit_code() == 1 and not result.errors and not [a for a in result.apps if a.failed]
+    assert {d.key.namespace for a in result.apps for d in a.diffs if d.key.kind == "Widget"} == {None}
+    assert [a.app.name for a in result.apps if any(d.is_drift for d in a.diffs)] == [
+        "app-0", "app-1", "app-2", "app-4"
+    ]  # fmt: skip
+    # One app at a time: nothing else unpacked, the apps not yet diffed still packed, the diffed ones dropped.
+    assert seen == [(0, APPS - 1 - n) for n in range(APPS)]
+    assert all(r.packed is None and r.output is not None and not r.output.objects for r in packed_renders)
+    assert len(result.findings) == APPS  # hygiene saw every app's plain Secret while it was unpacked
