@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
 import types
 import typing
@@ -86,6 +87,14 @@ def _encode(value: Any) -> Any:
     return value
 
 
+@functools.cache
+def _field_hints(kind: type) -> dict[str, Any]:
+    """A dataclass's fields and their types, once per class (``get_type_hints`` evaluates every annotation anew,
+    which made a merge of thousands of objects take seconds)."""
+    hints = typing.get_type_hints(kind)
+    return {f.name: hints[f.name] for f in dataclasses.fields(kind)}
+
+
 def _decode(kind: Any, value: Any) -> Any:
     if kind is App:
         return App(sources=(), **{name: value[name] for name in _APP_FIELDS})
@@ -106,9 +115,8 @@ def _decode(kind: Any, value: Any) -> Any:
     if isinstance(kind, type) and issubclass(kind, enum.Enum):
         return kind(value)
     if dataclasses.is_dataclass(kind) and isinstance(kind, type):
-        hints = typing.get_type_hints(kind)
-        fields = {f.name: f for f in dataclasses.fields(kind)}
-        kwargs = {name: _decode(hints[name], v) for name, v in value.items() if name in fields}
+        hints = _field_hints(kind)
+        kwargs = {name: _decode(hints[name], v) for name, v in value.items() if name in hints}
         return kind(**kwargs)
     if kind in (str, int, float, bool) and value is not None and not isinstance(value, kind):
         if kind is float and isinstance(value, int):
