@@ -123,9 +123,9 @@ def _current() -> list[str]:
         return _ordered
 
 
-def scrub(text: str) -> str:
-    """``text`` with every known secret value (in every encoding) replaced by MASK."""
-    for form in _current():
+def scrub(text: str, forms: list[str] | None = None) -> str:
+    """``text`` with every known secret value (in every encoding) replaced by MASK (only ``forms`` if given)."""
+    for form in _current() if forms is None else forms:
         if form in text:
             text = text.replace(form, MASK)
     return text
@@ -137,18 +137,26 @@ def scrub_json(text: str) -> str:
         data = json.loads(text)
     except ValueError:
         return scrub(text)
-    if not _current():
+    # Only the forms found in the document are looked for string by string (as they are, or as JSON writes
+    # them): one pass over the text per form, as for any report, instead of one per string and form.
+    present = [form for form in _current() if any(shown in text for shown in _in_json(form))]
+    if not present:
         return text
-    return json.dumps(_scrub_data(data), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(_scrub_data(data, present), indent=2, ensure_ascii=False) + "\n"
 
 
-def _scrub_data(data: Any) -> Any:
+def _in_json(form: str) -> set[str]:
+    """How a JSON document shows the string ``form``: as is, or escaped (ASCII-only or not)."""
+    return {form, json.dumps(form, ensure_ascii=False)[1:-1], json.dumps(form)[1:-1]}
+
+
+def _scrub_data(data: Any, forms: list[str]) -> Any:
     if isinstance(data, str):
-        return scrub(data)
+        return scrub(data, forms)
     if isinstance(data, dict):
-        return {scrub(k): _scrub_data(v) for k, v in data.items()}
+        return {scrub(k, forms): _scrub_data(v, forms) for k, v in data.items()}
     if isinstance(data, list):
-        return [_scrub_data(v) for v in data]
+        return [_scrub_data(v, forms) for v in data]
     return data
 
 

@@ -226,3 +226,14 @@ def test_json_reports_stay_json_whatever_a_value_matches() -> None:
     text = json.dumps({"name": 'x "name": y'}, indent=2)
     assert json.loads(redact.scrub_json(text)) == {"name": "x *****y"}
     redact.reset()
+
+
+def test_json_scrubbing_finds_values_json_escapes() -> None:
+    """A value JSON writes escaped (a quote, a non-ASCII letter) is still found, string by string."""
+    redact.reset()
+    redact.add('pa"ss-wörd')
+    text = json.dumps({"message": 'the password pa"ss-wörd leaked'}, indent=2)
+    assert json.loads(redact.scrub_json(text)) == {"message": "the password ***** leaked"}
+    ascii_text = json.dumps({"message": 'the password pa"ss-wörd leaked'}, indent=2, ensure_ascii=True)
+    assert json.loads(redact.scrub_json(ascii_text)) == {"message": "the password ***** leaked"}
+    redact.reset()
