@@ -160,20 +160,19 @@ class GitFetcher:
 
     def _semver_tag(self, url: str, constraint: str, shown: str) -> str:
         try:
-            parsed = semver.Constraint.parse(constraint)
+            semver.Constraint.parse(constraint)  # a bad constraint is named before the remote is asked
         except semver.SemverError as e:
             raise FetchError(f"{shown}: {constraint!r} is not a semver constraint ({e})") from None
         tags = [
             n.removeprefix("refs/tags/") for n in self._remote_refs(url, shown) if n.startswith("refs/tags/")
         ]
-        tags = [t for t in tags if not t.endswith("^{}")]
-        best = semver.best_match(parsed, tags)
-        if best is None:
-            near = semver.nearest(tags, constraint)
+        try:
+            best = semver.pick(constraint, (t for t in tags if not t.endswith("^{}")))
+        except semver.NoMatch as e:
             raise FetchError(
                 f"{shown}: no tag matches {constraint}"
-                + (f"; nearest tags: {', '.join(near)}" if near else "")
-            )
+                + (f"; nearest tags: {', '.join(e.nearest)}" if e.nearest else "")
+            ) from None
         return f"refs/tags/{best}"
 
     def _env(self, url: str | None) -> dict[str, str]:

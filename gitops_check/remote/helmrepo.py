@@ -138,18 +138,18 @@ def resolve(entries: list[Entry], constraint: str, chart: str, shown: str) -> En
     if exact:
         return exact[0]
     try:
-        parsed = semver.Constraint.parse(text)
+        best = semver.pick(text, (e.version for e in entries))
+    except semver.NoMatch as e:
+        listing = (
+            f"; nearest versions in the index: {', '.join(e.nearest)}"
+            if e.nearest
+            else "; the index lists no versions"
+        )
+        raise FetchError(f"chart {chart} version {text} not found in {shown}{listing}") from None
     except semver.SemverError as e:
         raise FetchError(
             f"chart {chart} from {shown}: version {text!r} is not a version or constraint ({e})"
         ) from None
-    best = semver.best_match(parsed, (e.version for e in entries))
-    if best is None:
-        near = semver.nearest([e.version for e in entries], text)
-        listing = (
-            f"; nearest versions in the index: {', '.join(near)}" if near else "; the index lists no versions"
-        )
-        raise FetchError(f"chart {chart} version {text} not found in {shown}{listing}")
     return next(e for e in entries if e.version == best)
 
 

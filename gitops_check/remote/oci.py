@@ -153,16 +153,15 @@ class Registry:
             tags = [t for t in tags if pattern.search(t)]
         versions = {t.replace("_", "+"): t for t in tags}
         try:
-            parsed = semver.Constraint.parse(constraint)
+            best = semver.pick(constraint, versions)
+        except semver.NoMatch as e:
+            near = e.nearest
+            listing = f"; nearest tags: {', '.join(near)}" if near else "; the repository has no version tags"
+            raise FetchError(f"{what} version {constraint} not found in {shown}{listing}") from None
         except semver.SemverError as e:
             raise FetchError(
                 f"{what} from {shown}: version {constraint!r} is not a constraint ({e})"
             ) from None
-        best = semver.best_match(parsed, versions)
-        if best is None:
-            near = semver.nearest(list(versions), constraint)
-            listing = f"; nearest tags: {', '.join(near)}" if near else "; the repository has no version tags"
-            raise FetchError(f"{what} version {constraint} not found in {shown}{listing}")
         return versions[best]
 
     def tags(self, scheme: str, host: str, repo: str, what: str) -> list[str]:

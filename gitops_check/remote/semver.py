@@ -289,3 +289,22 @@ def nearest(texts: Iterable[str], wanted: str, count: int = 5) -> list[str]:
 
     close = sorted(versions, key=lambda p: distance(p[0]))[:count]
     return [t for _, t in sorted(close, reverse=True)]
+
+
+class NoMatch(SemverError):
+    """No version satisfies the constraint; ``nearest`` are the versions to suggest (see :func:`nearest`)."""
+
+    def __init__(self, constraint: str, nearest: list[str]):
+        super().__init__(f"no version matches {constraint}")
+        self.nearest = nearest
+
+
+def pick(constraint: str, texts: Iterable[str]) -> str:
+    """The original text of the highest version ``constraint`` accepts, as Helm, Argo CD and Flux pick a chart
+    version, an OCI tag or a git tag. Raises SemverError for a constraint that does not parse, NoMatch when none
+    matches."""
+    candidates = list(texts)
+    best = best_match(Constraint.parse(constraint), candidates)
+    if best is None:
+        raise NoMatch(constraint, nearest(candidates, constraint))
+    return best
