@@ -30,6 +30,7 @@ from gitops_check.model import (
     JSON,
     App,
     AppError,
+    CheckedSource,
     CheckResult,
     Destination,
     LiveSource,
@@ -137,6 +138,7 @@ class RenderedRepo:
     notes: list[str]
     warnings: list[str]
     timings: dict[str, float]
+    source: CheckedSource | None = None
 
 
 def render_repo(request: CheckRequest, *, pack: bool = False) -> RenderedRepo:
@@ -206,7 +208,10 @@ def render_repo(request: CheckRequest, *, pack: bool = False) -> RenderedRepo:
         errors = [e for e in errors if not e.app or e.app == "*" or e.app in wanted]
         for name in sorted(wanted - known):  # known: also the apps another shard checks
             errors.append(AppError(name, f"no app named {name!r} was found", stage="discover"))
-    return RenderedRepo(ws.label, project, rendered, resolver, errors, notes, list(ws.warnings), timings)
+    source = CheckedSource(ws.revision, repo.prefix, frozenset(urls)) if ws.revision else None
+    return RenderedRepo(
+        ws.label, project, rendered, resolver, errors, notes, list(ws.warnings), timings, source
+    )
 
 
 def no_apps_error() -> AppError:
@@ -230,6 +235,7 @@ def run_check(request: CheckRequest) -> CheckResult:
     result.warnings = done.warnings
     result.notes = done.notes
     result.timings = done.timings
+    result.source = done.source
     # Hygiene looks at each app's objects while it is diffed; then they are dropped (a fleet's renders are never
     # all unpacked at once).
     config = hygiene.parse_hygiene(done.project)

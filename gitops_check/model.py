@@ -765,6 +765,16 @@ class Finding:
     line: int | None = None
 
 
+@dataclass(frozen=True)
+class CheckedSource:
+    """The commit a result is about, so reports can link files at it: its full id, the GitOps root inside the
+    repository ("" for the top), and the canonical URLs that name the repository (its remotes, --repo-url)."""
+
+    revision: str
+    root: str = ""
+    urls: frozenset[str] = frozenset()
+
+
 @dataclass
 class CheckResult:
     """Everything a reporter needs; reporters read nothing else."""
@@ -788,6 +798,8 @@ class CheckResult:
     strict: bool = False
     # ``--fail-on manual``: resources changed only by hand make the run fail (exit 1) like drift.
     fail_on_manual: bool = False
+    # The commit checked (preview: the head commit); None for a working tree.
+    source: CheckedSource | None = None
 
     @property
     def diffs(self) -> list[ResourceDiff]:

@@ -27,6 +27,7 @@ from gitops_check.remote.policy import NetworkPolicy
 
 if TYPE_CHECKING:
     from gitops_check.cluster.live import LiveCluster
+    from gitops_check.report.links import FileLinks
     from gitops_check.shards import Shard
 
 EXIT_IN_SYNC, EXIT_DRIFT, EXIT_INCOMPLETE = 0, 1, 2
@@ -505,10 +506,12 @@ def emit_reports(result: CheckResult, kw: dict[str, Any]) -> None:
     if kw.get("markdown") or kw.get("markdown_full"):
         from gitops_check.report.markdown import render_markdown, render_markdown_full
 
+        links = file_links(result)
         if kw.get("markdown"):
-            write_file(kw["markdown"], render_markdown(result, limit=kw["markdown_limit"]), "Markdown")
+            text = render_markdown(result, limit=kw["markdown_limit"], links=links)
+            write_file(kw["markdown"], text, "Markdown")
         if kw.get("markdown_full"):
-            write_file(kw["markdown_full"], render_markdown_full(result), "Markdown")
+            write_file(kw["markdown_full"], render_markdown_full(result, links=links), "Markdown")
     if kw.get("json_path"):
         from gitops_check.report.jsonout import render_json
 
@@ -523,6 +526,13 @@ def emit_reports(result: CheckResult, kw: dict[str, Any]) -> None:
         publisher.after_report()
 
 
+def file_links(result: CheckResult) -> FileLinks | None:
+    """Links to files at the commit checked, when the job runs in GitHub Actions or GitLab CI for that repository."""
+    from gitops_check.report.links import file_links as links_in
+
+    return links_in(result.source, os.environ)
+
+
 def ci_publisher(result: CheckResult, kw: dict[str, Any]) -> Any:
     """``--comment`` / ``--github-summary``: a ResultPublisher wrapped around the terminal report, or None."""
     if not kw.get("comment") and not kw.get("github_summary"):
@@ -530,12 +540,13 @@ def ci_publisher(result: CheckResult, kw: dict[str, Any]) -> Any:
     from gitops_check.publish.result import ResultPublisher
     from gitops_check.report.markdown import render_markdown, render_markdown_parts
 
+    links = file_links(result)
     return ResultPublisher(
         result,
         repo=Path(kw.get("repo") or "."),
-        parts=lambda limit, url: render_markdown_parts(result, limit=limit, details_url=url),
-        fitted=lambda limit, url: render_markdown(result, limit=limit, details_url=url),
-        whole=lambda limit: render_markdown(result, limit=limit, unit="bytes"),
+        parts=lambda limit, url: render_markdown_parts(result, limit=limit, details_url=url, links=links),
+        fitted=lambda limit, url: render_markdown(result, limit=limit, details_url=url, links=links),
+        whole=lambda limit: render_markdown(result, limit=limit, unit="bytes", links=links),
         comment=kw.get("comment"),
         key=kw.get("comment_key"),
         github_summary=bool(kw.get("github_summary")),

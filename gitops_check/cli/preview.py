@@ -21,6 +21,7 @@ from gitops_check.cli.base import (
     clear_outputs,
     emit_reports,
     entry_source,
+    file_links,
     job_options,
     live_options,
     live_source,
@@ -165,7 +166,8 @@ def write_parts(folder: Path, result: Any, limit: int) -> list[Path]:
     """``comment-1.md``..``comment-N.md`` and ``full.md``; parts left from an earlier, longer report are removed."""
     from gitops_check.report.markdown import render_markdown_full, render_markdown_parts
 
-    parts = render_markdown_parts(result, limit=limit)
+    links = file_links(result)
+    parts = render_markdown_parts(result, limit=limit, links=links)
     written = []
     for n, text in enumerate(parts, 1):
         path = folder / f"{PART_PREFIX}{n}.md"
@@ -176,7 +178,7 @@ def write_parts(folder: Path, result: Any, limit: int) -> list[Path]:
             number = stale.stem.removeprefix(PART_PREFIX)
             if number.isdigit() and int(number) > len(parts):
                 stale.unlink()
-    write_file(str(folder / FULL_REPORT), render_markdown_full(result), "Markdown")
+    write_file(str(folder / FULL_REPORT), render_markdown_full(result, links=links), "Markdown")
     return written
 
 

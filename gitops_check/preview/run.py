@@ -20,7 +20,7 @@ from gitops_check import __version__, secrethash
 from gitops_check.check import no_apps_error
 from gitops_check.config import RenderOptions, with_project_render
 from gitops_check.errors import GitopsCheckError, RenderError
-from gitops_check.model import AppError, AppResult, CheckResult
+from gitops_check.model import AppError, AppResult, CheckedSource, CheckResult
 from gitops_check.preview.baseline import compare_base_with_cluster
 from gitops_check.preview.commits import discover_apps, materialize
 from gitops_check.preview.compare import compare_entry, flag_drifted, learn_scopes, note_moves
@@ -96,6 +96,9 @@ def run_preview(request: PreviewRequest) -> CheckResult:
             against=f"{sides['base'].tree.ws.label} ({revs.describe()})",
             mode="preview",
         )
+        head_ws = sides["head"].tree.ws
+        if head_ws.revision:
+            result.source = CheckedSource(head_ws.revision, repo.prefix, sides["base"].options.this_repo_urls)
         found_names = set(planner.owner) or {
             e.name for e in entries
         }  # sharded: every app, not only this shard's

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gitops_check.model import CheckResult
+from gitops_check.report.links import FileLinks
 from gitops_check.report.mdblocks import (
     Options,
     Unit,
@@ -23,6 +24,7 @@ from gitops_check.report.mdblocks import (
     finish,
     hard_cut,
     heading,
+    hygiene_block,
     intro,
     make_options,
     rest_rows,
@@ -96,7 +98,8 @@ def _fit(result: CheckResult, limit: int, opts: Options) -> str:
     left = _LeftOut(limit, opts)
     top = heading(result, opts) + intro(result, opts)
     run = "".join(run_pieces(result, opts))
-    room = limit - m(top) - m(run) - _note_room(result, limit, opts)
+    hygiene = hygiene_block(result, opts)
+    room = limit - m(top) - m(run) - m(hygiene) - _note_room(result, limit, opts)
 
     # The table gets at most half of what is left when it does not fit whole; the apps past that share a row.
     rows = table_rows(apps, result.mode)
@@ -164,7 +167,7 @@ def _fit(result: CheckResult, limit: int, opts: Options) -> str:
             left.omitted.append(f"{section.app.app.name} (cluster)")
 
     # The note's room was reserved for the worst case; what it does not need goes to diffs that were left out.
-    used = m(top) + m(run) + m(table) + sum(m(s.text()) for s in sections)
+    used = m(top) + m(run) + m(table) + m(hygiene) + sum(m(s.text()) for s in sections)
     used += m(base_head) + sum(m(s.text()) for s in base_sections)
     for section in sections:
         name = section.app.app.name
@@ -187,6 +190,7 @@ def _fit(result: CheckResult, limit: int, opts: Options) -> str:
             left.note(),
             run,
             table,
+            hygiene,
             *(s.text() for s in sections),
             base_head,
             *(s.text() for s in base_sections),
@@ -274,6 +278,9 @@ def _parts(result: CheckResult, limit: int, opts: Options) -> list[str]:
     if rows:
         head = table_head(result.mode)
         packer.section(head, rows, "\n", head, [() for _ in rows])
+    hygiene = hygiene_block(result, opts)
+    if hygiene:
+        packer.add(hard_cut(hygiene, cap, m) if m(hygiene) > cap else hygiene)
     for section in app_sections(result, opts):
         items = [i.text() for i in section.items]
         oversize: list[tuple[str, ...]] = [
@@ -306,6 +313,7 @@ def render_markdown(
     title: str | None = None,
     details_url: str | None = None,
     unit: Unit = "chars",
+    links: FileLinks | None = None,
 ) -> str:
     """One Markdown document of at most ``limit`` (characters, or UTF-8 bytes with ``unit="bytes"``).
 
@@ -313,7 +321,7 @@ def render_markdown(
     the top says what is missing. ``title`` replaces the "gitops-check" label in the heading (the verdict stays);
     ``details_url`` links the full report.
     """
-    return _fit(result, limit, make_options(True, title, details_url, unit))
+    return _fit(result, limit, make_options(True, title, details_url, unit, links))
 
 
 def render_markdown_parts(
@@ -323,22 +331,31 @@ def render_markdown_parts(
     title: str | None = None,
     details_url: str | None = None,
     unit: Unit = "chars",
+    links: FileLinks | None = None,
 ) -> list[str]:
     """The report split into numbered parts ("part 1 of 3"), each of at most ``limit``, for one comment each.
 
     Parts break between apps; an app too large for one part continues in the next at a resource boundary; a
     single diff too large for any part is replaced by a note. Nothing is cut inside a code block.
     """
-    return _parts(result, limit, make_options(True, title, details_url, unit))
+    return _parts(result, limit, make_options(True, title, details_url, unit, links))
 
 
-def render_markdown_full(result: CheckResult, *, title: str | None = None) -> str:
+def render_markdown_full(
+    result: CheckResult, *, title: str | None = None, links: FileLinks | None = None
+) -> str:
     """The whole report with nothing left out or capped, for the report artifact."""
-    opts = make_options(False, title, None, "chars")
+    opts = make_options(False, title, None, "chars", links)
     apps = sort_apps(result.apps)
     rows = table_rows(apps, result.mode)
     table = table_head(result.mode) + "".join(rows) + "\n" if rows else ""
-    pieces = [heading(result, opts), intro(result, opts), *run_pieces(result, opts), table]
+    pieces = [
+        heading(result, opts),
+        intro(result, opts),
+        *run_pieces(result, opts),
+        table,
+        hygiene_block(result, opts),
+    ]
     pieces += [s.text() for s in app_sections(result, opts)]
     pieces += [baseline_head(result, opts), *(s.text() for s in baseline_sections(result, opts))]
     return finish(pieces)

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from gitops_check.diff import hooks
-from gitops_check.model import AppError, AppResult, CheckResult, ResourceDiff, Status
+from gitops_check.model import AppError, AppResult, CheckResult, Finding, ResourceDiff, Status
 from gitops_check.report import findings, syncs
+from gitops_check.report.links import FileLinks, from_this_repository
 from gitops_check.report.text import (
     BASELINE_TITLE,
     PREVIEW_UNCHANGED_ROWS,
@@ -129,6 +130,15 @@ class Options:
     details_url: str | None
     measure: Callable[[str], int]
     unit_name: str = "characters"
+    links: FileLinks | None = None  # file locations become links to the file at the commit checked
+
+    def place(self, file: str | None, line: int | None, linked: bool = True) -> str:
+        """``file:line`` as a code span, a link to the file at the commit checked when there is one."""
+        where = location(file, line)
+        if not where:
+            return ""
+        url = self.links.url(file or "", line) if self.links is not None and linked else None
+        return f"[{code_span(where)}]({link(url)})" if url else code_span(where)
 
     @property
     def see(self) -> str:
@@ -193,10 +203,10 @@ def warnings_item(warnings: list[str], opts: Options) -> Item:
     return Item("**Warnings**\n\n" + "\n".join(lines) + "\n\n")
 
 
-def resource_item(diff: ResourceDiff, mode: str, opts: Options) -> Item:
-    where = location(diff.origin.file, diff.origin.line) if diff.origin else ""
+def resource_item(diff: ResourceDiff, mode: str, opts: Options, linked: bool = False) -> Item:
+    where = opts.place(diff.origin.file, diff.origin.line, linked) if diff.origin else ""
     title = f"**{md_text(str(diff.key))}**: {md_text(resource_verdict(diff, mode))}" + (
-        f" ({code_span(where)})" if where else ""
+        f" ({where})" if where else ""
     )
     lines: list[str] = []
     if diff.message and diff.status is not Status.ERROR:
@@ -248,7 +258,8 @@ def app_section(app: AppResult, mode: str, opts: Options) -> Section:
     if app.resolved:
         items.append(Item("**Fetched**\n\n" + "\n".join(f"- {md_text(r)}" for r in app.resolved) + "\n\n"))
     resources = [d for d in sort_diffs(app.diffs) if d.status is not Status.UNCHANGED]
-    items += [resource_item(d, mode, opts) for d in resources]
+    linked = from_this_repository(app)
+    items += [resource_item(d, mode, opts, linked) for d in resources]
     brief = f"Details of {plural(len(resources), 'resource')} left out; {opts.see}.\n\n" if resources else ""
     return Section(
         app,
@@ -321,11 +332,10 @@ def intro(result: CheckResult, opts: Options) -> str:
 
 
 def run_pieces(result: CheckResult, opts: Options) -> list[str]:
+    """What concerns the whole run, before the table: errors, warnings, syncs (hygiene comes after the table)."""
     pieces = [error_item(e.error, opts, e.subject()).head for e in run_errors(result.errors)]
     if result.warnings:
         pieces.append(warnings_item(result.warnings, opts).head)
-    if result.findings:
-        pieces.append(hygiene_list(result, opts))
     if result.syncs:
         pieces.append(sync_table(result, opts))
     untouched = untouched_apps(result)
@@ -345,20 +355,29 @@ def untouched_list(apps: list[AppResult], opts: Options) -> str:
     return f"<details><summary>{summary}</summary>\n\n" + "\n".join(lines) + "\n\n</details>\n\n"
 
 
-def hygiene_list(result: CheckResult, opts: Options) -> str:
-    """``**Hygiene**`` and one bullet per finding, by app: ``app``: **rule**: message (``file:line``)."""
-    ordered = findings.sorted_findings(result.findings)
-    shown = ordered[:_MAX_WARNINGS] if opts.limited else ordered
-    lines = []
-    for finding in shown:
-        where = findings.where(finding)
-        message = md_text(cap(finding.message, 500 if opts.limited else None))
-        lines.append(f"- {code_span(finding.app)}: **{md_text(finding.rule)}**: {message}"
-                     + (f" ({code_span(where)})" if where else ""))  # fmt: skip
-    if len(shown) < len(ordered):
-        lines.append(f"- {len(ordered) - len(shown)} more in the full report")
-    head = f"**Hygiene**\n\n{md_text(sentence(findings.summary(result)))}.\n\n"
-    return head + "\n".join(lines) + "\n\n"
+def hygiene_block(result: CheckResult, opts: Options) -> str:
+    """The hygiene findings after the summary table, collapsed (open when --strict makes them fail), grouped by
+    rule: hundreds of near-identical bullets must not push the table and the diffs down the page."""
+    if not result.findings:
+        return ""
+    linked = {a.app.name for a in result.apps if from_this_repository(a)}
+    by_rule: dict[str, list[Finding]] = {}
+    for finding in findings.sorted_findings(result.findings):
+        by_rule.setdefault(finding.rule, []).append(finding)
+    opened = " open" if findings.failing(result) else ""
+    parts = [f"<details{opened}><summary><b>Hygiene</b>: {html_text(findings.summary(result))}</summary>\n\n"]
+    for rule in sorted(by_rule):
+        found = by_rule[rule]
+        shown = found[:_MAX_WARNINGS] if opts.limited else found
+        lines = []
+        for finding in shown:
+            where = opts.place(finding.file, finding.line, finding.app in linked)
+            message = md_text(cap(finding.message, 500 if opts.limited else None))
+            lines.append(f"- {code_span(finding.app)}: {message}" + (f" ({where})" if where else ""))
+        if len(shown) < len(found):
+            lines.append(f"- {len(found) - len(shown)} more in the full report")
+        parts.append(f"**{md_text(rule)}** ({len(found)})\n\n" + "\n".join(lines) + "\n\n")
+    return "".join(parts) + "</details>\n\n"
 
 
 _SYNC_ICON = {0: "✅", 1: "❌", 2: "⚠️"}
@@ -427,13 +446,16 @@ def hard_cut(text: str, limit: int, m: Callable[[str], int]) -> str:
     return "".join(out).rstrip("\n") + marker + "\n"
 
 
-def make_options(limited: bool, title: str | None, details_url: str | None, unit: Unit) -> Options:
+def make_options(
+    limited: bool, title: str | None, details_url: str | None, unit: Unit, links: FileLinks | None = None
+) -> Options:
     return Options(
         limited=limited,
         title=title or "gitops-check",
         details_url=details_url,
         measure=measure_for(unit),
         unit_name="bytes" if unit == "bytes" else "characters",
+        links=links,
     )
 
 

@@ -155,7 +155,7 @@ def test_diff_against_the_snapshot(repo: Path, tmp_path: Path) -> None:
     assert not [w for a in report["apps"] for w in a["warnings"] if w.startswith("hygiene")]  # not repeated
     junit = out["xml"].read_text()
     assert junit.count('<skipped type="skipped" message="hygiene warning (fails only with --strict)') == 5
-    assert "**Hygiene**" in out["md"].read_text()
+    assert "<b>Hygiene</b>" in out["md"].read_text()
     secret_free(proc_.stdout + proc_.stderr + "".join(p.read_text() for p in out.values()))
 
 

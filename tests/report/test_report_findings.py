@@ -116,13 +116,18 @@ def test_junit_finding_of_an_app_without_a_result_goes_to_the_run_suite() -> Non
 
 
 def test_markdown_hygiene_list() -> None:
+    """After the summary table, collapsed (open under --strict, where they fail the run), grouped by rule."""
     text = render_markdown_full(result_with_findings(strict=False))
-    assert "**Hygiene**\n\n2 hygiene findings in 2 apps (warnings; --strict makes them fail).\n\n" in text
-    assert "- `calm`: **prune-in-production**: app calm is marked production" in text
-    assert "(`apps/shop/secret.yaml:7`)" in text
-    assert text.index("**Hygiene**") < text.index("| App |")
+    assert (
+        "<details><summary><b>Hygiene</b>: 2 hygiene findings in 2 apps (warnings; --strict makes them fail)"
+        "</summary>\n\n**plain-secret** (1)\n\n- `shop`: Secret shop/db" in text
+    )
+    assert "**prune-in-production** (1)\n\n- `calm`: app calm is marked production" in text
+    assert "(`apps/shop/secret.yaml:7`)" in text  # no link outside CI
+    assert text.index("| App |") < text.index("<b>Hygiene</b>") < text.index("<summary><b>shop</b>")
     strict = render_markdown(result_with_findings(strict=True))
-    assert "(failing: --strict)" in strict and "hygiene findings fail the run (--strict)" in strict
+    assert "<details open><summary><b>Hygiene</b>: 2 hygiene findings in 2 apps (failing: --strict)" in strict
+    assert "hygiene findings fail the run (--strict)" in strict
 
 
 def test_terminal_under_each_app_and_in_the_exit_line() -> None:
