@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitops_check import hygiene, repourl
+from gitops_check import hygiene, progress, repourl
 from gitops_check.cluster.kubeconfig import KubeServers
 from gitops_check.cluster.select import ClusterEntry, ClusterResolver, parse_clusters
 from gitops_check.comparison import compare_rendered
@@ -149,7 +149,8 @@ def render_repo(request: CheckRequest, *, pack: bool = False) -> RenderedRepo:
     repo = open_tree(request.repo)
     with tempfile.TemporaryDirectory(prefix="gitops-check-") as tmp_name:
         tmp = Path(tmp_name)
-        ws = repo.materialize(request.revision, tmp / "tree")
+        with progress.stage("reading the commit"):
+            ws = repo.materialize(request.revision, tmp / "tree")
         timings["materialize"] = time.perf_counter() - start
 
         t = time.perf_counter()
@@ -176,7 +177,8 @@ def render_repo(request: CheckRequest, *, pack: bool = False) -> RenderedRepo:
             ),
             job=request.job,
         )
-        found = discover(ws, project, discover_options)
+        with progress.stage("discovering apps"):
+            found = discover(ws, project, discover_options)
         wanted = set(request.only_apps)
         if wanted and wanted <= {a.name for a in found.apps}:
             found = Discovery([a for a in found.apps if a.name in wanted], found.notes, found.errors)
@@ -188,9 +190,10 @@ def render_repo(request: CheckRequest, *, pack: bool = False) -> RenderedRepo:
         render = with_project_render(request.render, project)
         tools = ToolFinder(render)
         known: set[str] = set()  # every app found, also those another shard checks
-        rendered, more = render_tree(
-            found, ws, render, discover_options, tools, request.shard, known, pack=pack
-        )
+        with progress.stage("rendering", total=len(found.apps) if request.shard is None else None):
+            rendered, more = render_tree(
+                found, ws, render, discover_options, tools, request.shard, known, pack=pack
+            )
         timings["render"] = time.perf_counter() - t
     errors = [*found.errors, *more.errors]
     if not known and not errors and not request.job.allow_empty:

@@ -8,6 +8,7 @@ checked". Used by ``check`` and by ``preview`` (the base commit against the clus
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections import Counter
@@ -16,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from gitops_check import redact, yamlio
+from gitops_check import progress, redact, yamlio
 from gitops_check.cluster.select import DEFAULT, ClusterResolver
 from gitops_check.config import DiffOptions, ProjectConfig
 from gitops_check.diff.engine import DiffSettings, diff_app
@@ -167,8 +168,13 @@ def compare_rendered(
             lives[key] = screen_live(sources[key].load(groups.read_scope(key, project)))
         except GitopsCheckError as e:
             live_errors[key] = str(e)
+        finally:
+            progress.advance()
 
-    with ThreadPoolExecutor(max_workers=max(1, len(by_cluster)), thread_name_prefix="live") as pool:
+    with (
+        progress.stage("reading the cluster", total=len(by_cluster), unit="cluster"),
+        ThreadPoolExecutor(max_workers=max(1, len(by_cluster)), thread_name_prefix="live") as pool,
+    ):
         list(pool.map(read, list(by_cluster)))
     timings["live"] = time.perf_counter() - t
     result.against = ", ".join(lives[k].source for k in sorted(lives)) or "no cluster"
@@ -246,12 +252,16 @@ def compare_rendered(
             diff_keyed(r.app, app_result, keyed, key, Prediction())
     timings["diff"] = time.perf_counter() - t
     t = time.perf_counter()
-    predictions = _predict(pending, sources, lives, result)
+    dry_runs = any(getattr(sources[k], "predict", None) is not None for *_, k in pending)
+    with progress.stage("dry-running in the cluster") if dry_runs else contextlib.nullcontext():
+        predictions = _predict(pending, sources, lives, result)
     if predictions:
         timings["dry_run"] = time.perf_counter() - t
     t = time.perf_counter()
-    for app, app_result, keyed, key in pending:
-        diff_keyed(app, app_result, keyed, key, predictions.get(app.name) or Prediction())
+    with progress.stage("comparing", total=len(pending)):
+        for app, app_result, keyed, key in pending:
+            diff_keyed(app, app_result, keyed, key, predictions.get(app.name) or Prediction())
+            progress.advance()
     timings["diff"] += time.perf_counter() - t
     result.stats = {
         "apps": len(result.apps),

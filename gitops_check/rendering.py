@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitops_check import progress
 from gitops_check.config import RenderOptions
 from gitops_check.diff.hooks import split_hooks
 from gitops_check.discover.dispatch import DiscoverOptions, expand_new
@@ -89,6 +90,8 @@ def _render_one(
         return Rendered(app, output, seconds=time.perf_counter() - start)
     except GitopsCheckError as e:
         return Rendered(app, error=e, seconds=time.perf_counter() - start)
+    finally:
+        progress.advance()
 
 
 def render_all(
@@ -167,5 +170,6 @@ def render_tree(
             extra.notes.extend(children.notes)
             extra.errors.extend(children.errors)
             pending.extend(children.apps)
+            progress.add_total(len(children.apps))
         depth += 1
     return rendered, extra

@@ -106,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
     finally:
+        from gitops_check import progress
+
+        progress.install(None)
         proc.end_run()  # normally none are left; after an error in a worker thread there may be
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -307,7 +307,10 @@ def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="Maximum characters of the --markdown report."),
         click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the JSON report here."),
         click.option("--color/--no-color", default=None, help="Colour the terminal diff (default: when stdout is a TTY)."),
-        click.option("-v", "--verbose", is_flag=True, help="Also list resources that are in sync."),
+        click.option("-v", "--verbose", is_flag=True,
+                     help="Also list resources that are in sync, and print each stage's time to stderr."),
+        click.option("--progress/--no-progress", "progress", default=None,
+                     help="Show progress on stderr (default: on a terminal outside CI; in CI logs, with -v)."),
     ], "Reports")  # fmt: skip
     return apply_options(fn, [
         click.option("--comment", type=click.Choice(["github", "gitlab", "auto"]), default=None,
@@ -490,10 +493,30 @@ def resolve_shard(kw: dict[str, Any]) -> Shard | None:
     return shard if shard is None or shard.total > 1 else None
 
 
+def start_progress(kw: dict[str, Any]) -> None:
+    """Progress on stderr for this run, as ``--progress``/``-v``, the terminal and the CI environment decide."""
+    from gitops_check import progress
+
+    ci = os.environ.get("CI", "").lower() in ("true", "1") or bool(os.environ.get("GITHUB_ACTIONS"))
+    mode = progress.wanted(
+        kw.get("progress"), verbose=bool(kw.get("verbose")), tty=_is_tty(sys.stderr), ci=ci
+    )
+    progress.install(None if mode == "off" else progress.Reporter(sys.stderr, live=mode == "live"))
+
+
+def _is_tty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 def emit_reports(result: CheckResult, kw: dict[str, Any]) -> None:
     """Write the report files asked for, then print the terminal report."""
+    from gitops_check import progress
     from gitops_check.report.terminal import render_terminal, should_color
 
+    progress.install(None)  # its line is erased before the report
     if kw.get("part_path"):
         from gitops_check.report.parts import dump_part
 

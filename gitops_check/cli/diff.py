@@ -29,6 +29,7 @@ from gitops_check.cli.base import (
     resolve_shard,
     revision,
     shard_options,
+    start_progress,
 )
 from gitops_check.cli.sync import check_sync_on_drift, sync_after_check, sync_on_drift_options
 
@@ -88,6 +89,7 @@ def diff_command(**kw: Any) -> None:
 
     clear_outputs(kw)
     default = live_source(kw)
+    start_progress(kw)
     named = named_sources(kw)
     if default is None and not named:
         fail("say what to compare with: --snapshot FILE or --live")

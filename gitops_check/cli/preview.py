@@ -31,6 +31,7 @@ from gitops_check.cli.base import (
     report_options,
     resolve_shard,
     shard_options,
+    start_progress,
     write_file,
 )
 from gitops_check.cli.diff import cluster_options
@@ -129,6 +130,7 @@ def preview_command(**kw: Any) -> None:
         raise click.UsageError("--cache-dir and --no-cache exclude each other")
     clear_outputs(kw, parts_dir=kw["markdown_parts_dir"], ours=is_report_part)
     kw["resolved_shard"] = resolve_shard(kw)
+    start_progress(kw)
     cache_dir = None if kw["no_cache"] else Path(kw["cache_dir"]) if kw["cache_dir"] else default_cache_dir()
     request = PreviewRequest(
         repo=Path(kw["repo"]),

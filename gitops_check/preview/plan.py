@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitops_check import progress
 from gitops_check.config import ProjectConfig, RenderOptions
 from gitops_check.discover.dispatch import DiscoverOptions, expand_new
 from gitops_check.discover.project import Discovery
@@ -278,6 +279,7 @@ class Planner:
             jobs += [(s, side) for side in SIDES if (s := entry.state(side)) is not None and not s.done]
         to_render = [(s, side) for s, side in jobs if not self._from_cache(s)]
         self.renders += len(to_render)
+        progress.add_total(len(to_render))
         if to_render:
             workers = max(1, min(self.render.workers, len(to_render)))
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="preview-render") as pool:
@@ -311,6 +313,7 @@ class Planner:
                 self.cache.put(state.key, state.output)
         state.source = "render"
         state.seconds = time.perf_counter() - start
+        progress.advance()
 
     def _expand(self, entry: Entry, side: str, pending: list[App], seen: set[str]) -> None:
         state = entry.state(side)

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from gitops_check import __version__, secrethash
+from gitops_check import __version__, progress, secrethash
 from gitops_check.check import no_apps_error
 from gitops_check.config import RenderOptions, with_project_render
 from gitops_check.errors import GitopsCheckError, RenderError
@@ -55,16 +55,18 @@ def run_preview(request: PreviewRequest) -> CheckResult:
         )
         versions = background.submit(_tool_versions, tools, cache)
         t = time.perf_counter()
-        commits = materialize(stack, repo, revs, request)
-        sides = {"base": commits.base}
+        with progress.stage("reading the commits"):
+            commits = materialize(stack, repo, revs, request)
+            sides = {"base": commits.base}
         timings["materialize"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        found = {"base": discover_apps(sides["base"], request)}
-        waited = time.perf_counter()
-        sides["head"] = commits.head()  # written meanwhile
-        waited = time.perf_counter() - waited
-        found["head"] = discover_apps(sides["head"], request, sides["base"])
+        with progress.stage("discovering apps"):
+            found = {"base": discover_apps(sides["base"], request)}
+            waited = time.perf_counter()
+            sides["head"] = commits.head()  # written meanwhile
+            waited = time.perf_counter() - waited
+            found["head"] = discover_apps(sides["head"], request, sides["base"])
         timings["discover"] = time.perf_counter() - t - waited
         timings["materialize"] += waited
 
@@ -81,12 +83,17 @@ def run_preview(request: PreviewRequest) -> CheckResult:
         t = time.perf_counter()
         contexts = _contexts(sides, versions.result(), request.render)
         planner = Planner(sides, request.render, tools, contexts, cache, hashing, shard=request.shard)
-        entries = planner.run(found, max(s.options.max_depth for s in sides.values()))
+        with progress.stage("rendering", total=0):
+            entries = planner.run(found, max(s.options.max_depth for s in sides.values()))
         timings["render"] = time.perf_counter() - t
 
         t = time.perf_counter()
         scopes = learn_scopes(entries)
-        apps = [compare_entry(e, scopes, hashing) for e in entries]
+        with progress.stage("comparing", total=len(entries)):
+            apps = []
+            for entry in entries:
+                apps.append(compare_entry(entry, scopes, hashing))
+                progress.advance()
         note_moves(apps)
         timings["compare"] = time.perf_counter() - t
 

@@ -201,6 +201,15 @@ def _app_lines(
     return lines
 
 
+# Timings in the order the stages run (unknown ones before the total, by name).
+_STAGE_ORDER = {
+    name: i
+    for i, name in enumerate(
+        ("materialize", "discover", "render", "live", "dry_run", "diff", "compare", "baseline")
+    )
+} | {"total": 99}
+
+
 def render_terminal(result: CheckResult, *, color: bool, verbose: bool = False) -> str:
     """Human-readable report. Non-verbose hides unchanged resources and lists in-sync apps on one line."""
     paint = _Paint(color)
@@ -259,7 +268,8 @@ def render_terminal(result: CheckResult, *, color: bool, verbose: bool = False) 
             "",
         ]
     if verbose and result.timings:
-        timings = ", ".join(f"{k} {v:.2f}s" for k, v in sorted(result.timings.items()))
+        ordered = sorted(result.timings.items(), key=lambda kv: (_STAGE_ORDER.get(kv[0], 50), kv[0]))
+        timings = ", ".join(f"{k} {v:.2f}s" for k, v in ordered)
         lines.append(paint(f"timings: {timings}", "dim"))
     if verbose and result.stats:
         stats = ", ".join(f"{k} {v}" for k, v in sorted(result.stats.items()))
