@@ -9,6 +9,10 @@ a sibling folder at the same depth, so relative references (``../base``) keep wo
 original folder, which other apps may use as a base, is never changed.
 
 Remote bases (git URLs, ``github.com/...``) need the network and are refused unless allowed.
+
+Which file holds each object (a base's file too) comes from kustomize itself: a wrapper kustomization with
+nothing but the app folder as resource and ``buildMetadata: [originAnnotations]`` adds no transformer, so the
+objects are the plain build's, plus an origin annotation we read and remove (``_build_with_origins``).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops_check import proc, redact, yamlio
-from gitops_check.errors import FetchError, RenderError
+from gitops_check.errors import FetchError, GitopsCheckError, RenderError
 from gitops_check.model import KustomizeBuild, KustomizeOptions, Origin, RawObject
 from gitops_check.remote.policy import check_remote_target
 from gitops_check.remote.policy import redact as redact_url
@@ -58,12 +62,94 @@ def render_kustomize(ctx: SourceContext) -> RenderOutput:
     if kfile is not None:
         check_helm_charts(ctx, kfile, build, out.resolved)
     overrides = ctx.source.kustomize
-    with _build_folder(ctx, kfile, overrides) as folder:
-        stdout = run_build(ctx, folder, build=build)
     where = f"kustomize output for {ctx.path}"
+    with _build_folder(ctx, kfile, overrides) as folder:
+        traced, tried = _build_with_origins(ctx, kfile, folder, build)
+        if traced is not None:
+            out.objects = traced
+            return out
+        stdout = run_build(ctx, folder, build=build)
+        if tried:  # the plain build works where the wrapped one did not: a kustomize without build metadata
+            _NO_ORIGINS.add(_tool_key(ctx))
     origin = Origin(ctx.app.name, ctx.path, None)
     out.objects = [RawObject(d.data, origin) for d in yamlio.load_yaml_documents(stdout, where)]
     return out
+
+
+ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
+
+
+# kustomize binaries (or kubectl) that failed the wrapped build an app's plain build passed: not asked again.
+_NO_ORIGINS: set[str] = set()
+
+
+def _tool_key(ctx: SourceContext) -> str:
+    tool = ctx.tools.find("kustomize") or ctx.tools.find("kubectl")
+    return tool.path if tool is not None else ""
+
+
+def _build_with_origins(
+    ctx: SourceContext, kfile: Path | None, folder: Path, build: KustomizeBuild | None
+) -> tuple[list[RawObject] | None, bool]:
+    """The build with each object's origin: the file holding it (a base's too), from kustomize's own origin
+    annotations, asked for by a wrapper kustomization in a temporary folder that lists the app folder as its only
+    resource (no transformer, so the objects are the same; the annotation is removed again). None when that is not
+    possible (no kustomization, a Component, one that asks for build metadata itself) or the wrapped build fails,
+    so the caller builds the folder directly and reports that build's own error. Second: whether it was tried."""
+    if kfile is None or _tool_key(ctx) in _NO_ORIGINS:
+        return None, False
+    try:
+        content = load_kustomization(kfile, ctx.relative_to_ws(kfile))
+    except RenderError:
+        return None, False
+    if "buildMetadata" in content or str(content.get("kind") or "Kustomization") != "Kustomization":
+        return None, False
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="gitops-check-origin-") as tmp:
+        wrapper = Path(tmp)
+        target = os.path.relpath(folder, wrapper)
+        (wrapper / "kustomization.yaml").write_text(
+            yamlio.dump_yaml({"resources": [target], "buildMetadata": ["originAnnotations"]})
+        )
+        try:
+            stdout = run_build(ctx, wrapper, build=build)
+        except RenderError:
+            return None, True
+        docs = yamlio.load_yaml_documents(stdout, f"kustomize output for {ctx.path}")
+        return [RawObject(*_take_origin(ctx, d.data, wrapper, folder)) for d in docs], True
+
+
+def _take_origin(ctx: SourceContext, body: Any, wrapper: Path, folder: Path) -> tuple[Any, Origin]:
+    """The object without the origin annotation, and its origin: the file (relative to the workspace) when it
+    is one in the workspace, else the app folder."""
+    origin = Origin(ctx.app.name, ctx.path, None)
+    meta = body.get("metadata") if isinstance(body, dict) else None
+    if not isinstance(meta, dict):
+        return body, origin
+    annotations = meta.get("annotations")
+    if not isinstance(annotations, dict) or ORIGIN_ANNOTATION not in annotations:
+        return body, origin
+    text = annotations.pop(ORIGIN_ANNOTATION)
+    if not annotations:
+        del meta["annotations"]
+    try:
+        data = yamlio.load_one(str(text).encode(), "origin annotation")
+    except GitopsCheckError:
+        return body, origin
+    path = data.get("path") if isinstance(data, dict) and not data.get("repo") else None
+    if not isinstance(path, str) or not path:
+        return body, origin
+    real = Path(os.path.realpath(wrapper / path))
+    built = Path(os.path.realpath(folder))
+    if built != Path(os.path.realpath(ctx.folder)) and is_inside(built, real):
+        real = Path(os.path.realpath(ctx.folder)) / real.relative_to(
+            built
+        )  # the edited copy stands for the app
+    root = Path(os.path.realpath(ctx.ws.root))
+    if not is_inside(root, real) or not real.is_file():
+        return body, origin
+    return body, Origin(ctx.app.name, real.relative_to(root).as_posix(), None)
 
 
 def _check_build_options(ctx: SourceContext, build: KustomizeBuild, warnings: list[str]) -> None:

@@ -81,7 +81,7 @@ def test_rendered_children_carry_the_roots_transformations(tmp_path: Path) -> No
     done = render_repo(CheckRequest(repo=repo.path, revision="HEAD", default_source=None, repo_urls=(URL,)))
     assert {r.app.name: r.app.origin for r in done.rendered} == {
         "root": "root.yaml:1",
-        "team-web": "rendered by app root (apps)",
+        "team-web": "rendered by app root (apps/web.yaml)",  # the file holding it
     }
     assert all(r.error is None for r in done.rendered)
 

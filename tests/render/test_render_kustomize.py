@@ -95,9 +95,12 @@ def test_overlay(ws: Workspace, kustomize_bin: Path) -> None:
     assert deploy["spec"]["replicas"] == 2  # type: ignore[index]
     assert deploy["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.example.com/nginx:1.1"  # type: ignore[index]
     assert objs["Service"]["metadata"]["name"] == "prod-web"  # type: ignore[index]
+    # Each object points at the file holding it, in the base (issue 14 item 9), and carries no origin annotation.
     assert {(o.origin.app, o.origin.file, o.origin.line) for o in out.objects} == {
-        ("web-prod", "apps/web/overlays/prod", None)
+        ("web-prod", "apps/web/base/deploy.yaml", None),
+        ("web-prod", "apps/web/base/service.yaml", None),
     }
+    assert not [o for o in out.objects if "config.kubernetes.io/origin" in str(o.body)]
 
 
 def kustomize_edit_oracle(ws: Workspace, kustomize: Path, path: str, commands: list[list[str]]) -> str:
