@@ -58,7 +58,7 @@ def test_verbose_lists_unchanged_resources_timings_and_stats(result: CheckResult
     out = render_terminal(result, color=False, verbose=True)
     assert "= ConfigMap/alpha/alpha-cm0: in sync" in out
     assert "alpha [in sync]" in out
-    assert "timings: diff 0.50s, render 1.75s" in out
+    assert "timings: render 1.75s, diff 0.50s" in out
     assert "stats: objects 12" in out
 
 
