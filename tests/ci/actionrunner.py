@@ -4,7 +4,7 @@ What it implements of the runner, and nothing more: input defaults; `${{ }}` exp
 ``inputs.x``, ``steps.id.outputs.y``, ``github.x`` and ``runner.x`` (one pass: a substituted value is never
 evaluated again, like the runner); ``if:`` of the form ``inputs.x == 'v'`` / ``!=``; ``run:`` steps executed as
 ``bash --noprofile --norc -eo pipefail FILE`` with the step's ``env:`` on top of the job environment and a fresh
-``GITHUB_OUTPUT`` file per step; stopping at the first failing step; the action's ``outputs:``. ``uses:`` steps
+``GITHUB_OUTPUT`` file per step; ``GITHUB_PATH`` (its lines go first on PATH for later steps); stopping at the first failing step; the action's ``outputs:``. ``uses:`` steps
 (setup-python, cache) are recorded and skipped: the machine running the tests already has Python.
 
 Workflow commands printed on stdout are parsed like the runner does, including ``::stop-commands::``.
@@ -12,6 +12,7 @@ Workflow commands printed on stdout are parsed like the runner does, including `
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from collections.abc import Mapping
@@ -41,6 +42,7 @@ class ActionRun:
     steps: list[StepRun]
     outputs: dict[str, str]
     exit_code: int  # of the first failing step, else 0
+    added_paths: list[str] = field(default_factory=list)  # lines written to GITHUB_PATH, first added first
 
     @property
     def stdout(self) -> str:
@@ -121,6 +123,8 @@ class CompositeAction:
         contexts["inputs"] = values
         runs: list[StepRun] = []
         failed = 0
+        added: list[str] = []  # GITHUB_PATH: prepended to PATH for the steps after the one that wrote them
+        base_env = dict(env)
         for index, step in enumerate(self.spec["runs"]["steps"]):
             name = step.get("name") or step.get("id") or f"step {index}"
             condition = step.get("if")
@@ -130,7 +134,13 @@ class CompositeAction:
             if "uses" in step:
                 runs.append(StepRun(name, "uses"))
                 continue
-            run = self._run_step(step, name, contexts, env, workdir)
+            path_file = workdir / f"github_path_{index}"
+            path_file.write_text("")
+            step_env = {**base_env, "GITHUB_PATH": str(path_file)}
+            if added:
+                step_env["PATH"] = os.pathsep.join([*reversed(added), base_env.get("PATH", "")])
+            run = self._run_step(step, name, contexts, step_env, workdir)
+            added += [line for line in path_file.read_text().splitlines() if line]
             runs.append(run)
             contexts["steps"][step.get("id") or f"__{index}"] = {"outputs": run.outputs}
             if run.exit_code != 0:
@@ -141,7 +151,7 @@ class CompositeAction:
             name: self._eval(str(spec["value"]), contexts)
             for name, spec in self.spec.get("outputs", {}).items()
         }
-        return ActionRun(runs, outputs, failed)
+        return ActionRun(runs, outputs, failed, added)
 
     def _run_step(
         self, step: dict[str, Any], name: str, contexts: dict[str, Any], env: Mapping[str, str], workdir: Path
