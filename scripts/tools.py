@@ -5,8 +5,9 @@
     python scripts/tools.py path NAME          print the absolute path of a built binary (exit 1 if missing)
     python scripts/tools.py versions [--json]  show what is built and what each binary reports
 
-NAME is one of: helm3, helm4, kustomize, registry, kube-apiserver, etcd, actionlint, gotemplate, goref, argocd,
-argocd-redis (alias: helm = helm3).
+NAME is one of: helm3, helm4, kustomize, registry, kube-apiserver, etcd, actionlint, gitlab-ci-local, gotemplate,
+goref, argocd, argocd-redis (alias: helm = helm3). gitlab-ci-local comes from npm (it needs Node 20 and, for its
+shell executor, rsync).
 registry is the OCI distribution registry the remote-source tests push charts and artifacts to.
 
 Binaries are cached outside the repository, in $GITOPS_CHECK_BIN_CACHE (default
@@ -64,6 +65,9 @@ KUSTOMIZE_VERSION = "v5.8.1"
 ACTIONLINT_VERSION = "v1.7.12"  # lints action.yml's scripts and the documented workflows (tests/ci)
 REGISTRY_VERSION = "v3.1.2"
 ARGOCD_TOOLCHAIN = "go1.27.3"  # Argo CD v3.6 needs Go 1.27; the go command fetches it from the module proxy
+# Runs the GitLab template's jobs in shell mode (tests/ci/test_gitlab_ci_local.py); from npm, on Node 20 (the
+# newest releases need a newer Node).
+GITLAB_CI_LOCAL_VERSION = "4.65.0"
 
 HEARTBEAT_SECONDS = 60
 TAIL_LINES = 60
@@ -75,8 +79,8 @@ class Tool:
     binary: str  # base file name: helm, kustomize, kube-apiserver, etcd
     link: str  # convenience symlink name in the cache folder
     version_args: tuple[str, ...]
-    # `install` (go install PKG@VERSION), `module` (go build PKG inside tools/<dir>) or `local` (our own
-    # program in tools/<dir>, versioned by a hash of its sources).
+    # `install` (go install PKG@VERSION), `module` (go build PKG inside tools/<dir>), `local` (our own
+    # program in tools/<dir>, versioned by a hash of its sources) or `npm` (npm install PKG@VERSION).
     mode: str
     package: str
     module_dir: str = ""  # for mode == "module" / "local": folder under the repository root
@@ -85,7 +89,7 @@ class Tool:
     module: str = ""  # for mode == "module": the required module whose version names the binary
 
     def version(self) -> str:
-        if self.mode == "install":
+        if self.mode in ("install", "npm"):
             return self.pinned
         if self.mode == "local":
             return local_source_version(self.folder())
@@ -177,6 +181,15 @@ TOOLS: dict[str, Tool] = {
             "local",
             ".",
             module_dir="gitops_check/data/gotemplate",
+        ),
+        Tool(
+            "gitlab-ci-local",
+            "gitlab-ci-local",
+            "gitlab-ci-local",
+            ("--version",),
+            "npm",
+            "gitlab-ci-local",
+            pinned=GITLAB_CI_LOCAL_VERSION,
         ),
         # Test-only: the Go originals of what gitops-check ports to Python (tests/differential/).
         Tool(
@@ -398,6 +411,30 @@ def _run_logged(cmd: list[str], cwd: Path, env: dict[str, str], log: Path, label
         )
 
 
+def _npm_install(tool: Tool, version: str, final: Path, log: Path) -> Path:
+    """``npm install PKG@VERSION`` into its own versioned folder of the cache; the binary is a symlink to its
+    script (node resolves the package's modules from the real path)."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise BuildError(f"{tool.name}: npm not found on PATH (Node 20 with npm is needed)")
+    prefix = bin_cache_dir().parent / "npm" / f"{tool.binary}-{version}"
+    staging = prefix.with_name(f".{prefix.name}-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    cmd = [npm, "install", "--prefix", str(staging), "--no-audit", "--no-fund", "--loglevel=error",
+           f"{tool.package}@{version}"]  # fmt: skip
+    try:
+        _run_logged(cmd, bin_cache_dir(), dict(os.environ), log, tool.name)
+        script = staging / "node_modules" / ".bin" / tool.binary
+        if not script.exists():
+            raise BuildError(f"{tool.name}: npm succeeded but {script} was not written (see {log})")
+        shutil.rmtree(prefix, ignore_errors=True)
+        os.replace(staging, prefix)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    _symlink(final, os.path.realpath(prefix / "node_modules" / ".bin" / tool.binary))
+    return final
+
+
 def build(tool: Tool) -> Path:
     """Build one tool into the cache (unconditionally). Returns the final path."""
     cache = bin_cache_dir()
@@ -409,6 +446,9 @@ def build(tool: Tool) -> Path:
     log_dir = cache / "logs"
     log_dir.mkdir(exist_ok=True)
     log = log_dir / f"{tool.file_name(version)}.log"
+    if tool.mode == "npm":
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        return _npm_install(tool, version, final, log)
     env = go_env(tool)
     try:
         if tool.mode == "install":

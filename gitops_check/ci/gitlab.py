@@ -49,7 +49,10 @@ def _with_parallel(env: Mapping[str, str]) -> Mapping[str, str]:
 
 
 def main(env: Mapping[str, str]) -> int:
-    project = Path(env.get("CI_PROJECT_DIR") or ".")
+    # The job's working folder: GitLab runs the script in CI_PROJECT_DIR and reads `artifacts:` paths relative to
+    # it. Taken from the process, not the variable, which a runner emulator may set to a folder of its container
+    # (gitlab-ci-local's shell mode keeps /builds/<group>/<project> for jobs that name an image).
+    project = Path.cwd()
     try:
         inputs = step.StepInputs.from_env(_with_parallel(env), report_dir=project / "gitops-check-reports")
         if inputs.mode == "preview" and not (inputs.base and inputs.head):
