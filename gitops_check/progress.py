@@ -61,7 +61,9 @@ class Reporter:
         with self._lock:
             if self._stage is not None:
                 self._stage.done += n
-                self._draw_locked()
+                self._draw_locked(
+                    force=self._stage.done == self._stage.total
+                )  # the last count is always shown
 
     def end(self) -> None:
         with self._lock:

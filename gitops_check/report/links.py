@@ -53,5 +53,7 @@ def file_links(source: CheckedSource | None, env: Mapping[str, str]) -> FileLink
 
 def from_this_repository(app: AppResult) -> bool:
     """Every file the app's objects come from is in the repository checked (no other Git repository, chart
-    repository or OCI artifact), so its paths can be linked at the commit checked."""
-    return all(s.repo is None and s.chart is None and s.oci is None for s in app.app.sources)
+    repository or OCI artifact), so its paths can be linked at the commit checked. An app without sources (read
+    back from a shard's part file, which keeps no sources) is not known to be."""
+    sources = app.app.sources
+    return bool(sources) and all(s.repo is None and s.chart is None and s.oci is None for s in sources)

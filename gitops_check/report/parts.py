@@ -84,6 +84,8 @@ def _encode(value: Any) -> Any:
         return {str(k): _encode(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_encode(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted(_encode(v) for v in value)
     return value
 
 
@@ -110,6 +112,9 @@ def _decode(kind: Any, value: Any) -> Any:
     if origin in (list, tuple, Iterable) or kind in (list, tuple):
         items = [_decode(args[0] if args else Any, v) for v in value]
         return tuple(items) if origin is tuple or kind is tuple else items
+    if origin in (set, frozenset) or kind in (set, frozenset):
+        items = [_decode(args[0] if args else Any, v) for v in value]
+        return frozenset(items) if origin is frozenset or kind is frozenset else set(items)
     if origin in (dict, Mapping) or kind is dict:
         return {k: _decode(args[1] if args else Any, v) for k, v in value.items()}
     if isinstance(kind, type) and issubclass(kind, enum.Enum):
@@ -180,6 +185,7 @@ def merge_results(results: list[CheckResult]) -> CheckResult:
         syncs=[s for r in results for s in r.syncs],
         findings=_once(f for r in results for f in r.findings),
         strict=any(r.strict for r in results),
+        source=first.source,
     )
     for r in results:
         for key, value in r.stats.items():

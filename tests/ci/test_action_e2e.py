@@ -110,6 +110,7 @@ def test_snapshot_check_outputs_summary_annotations_comment_and_junit(
         "markdown": str(reports / "gitops-check.md"),
         "markdown-full": str(reports / "gitops-check-full.md"),
         "json": str(reports / "gitops-check.json"),
+        "command": str(Path(sys.executable).parent / "gitops-check"),
     }
     assert run.commands() == [
         (
@@ -236,7 +237,8 @@ def test_version_input_cannot_smuggle_shell_or_pip_options(fake_github: FakeGitH
     assert not canary.exists()
     assert (
         "error title=gitops-check",
-        "the version input must be empty, 'installed' or a version like 0.3.1",
+        "the version input must be empty, 'installed', a version like 0.3.1, git+https://<repository>@<tag> or "
+        "the URL of a wheel",
     ) in (run.commands())
     assert [s.name for s in run.steps if s.kind == "run"] == ["Locate the pip cache", "Install gitops-check"]
 

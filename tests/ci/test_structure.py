@@ -49,9 +49,11 @@ def test_action_metadata() -> None:
         "markdown",
         "markdown-full",
         "json",
+        "command",
     }
     for name, item in spec["outputs"].items():
-        assert item["value"] == f"${{{{ steps.check.outputs.{name} }}}}"
+        step = "install" if name == "command" else "check"  # the installed gitops-check (mode install)
+        assert item["value"] == f"${{{{ steps.{step}.outputs.{name} }}}}"
 
 
 def test_action_steps_are_hardened() -> None:

@@ -62,8 +62,11 @@ class GitServer:
                 header = self.headers.get("Authorization")
                 server_ref.seen.append(Seen(self.path, header))
                 if server_ref.auth is not None:
-                    wanted = "Basic " + base64.b64encode(":".join(server_ref.auth).encode()).decode()
-                    if header != wanted:
+                    wanted = base64.b64encode(":".join(server_ref.auth).encode()).decode()
+                    scheme, _, credentials = (header or "").partition(" ")
+                    if (
+                        scheme.lower() != "basic" or credentials.strip() != wanted
+                    ):  # the scheme is case-insensitive
                         self.send_response(401)
                         self.send_header("WWW-Authenticate", 'Basic realm="git"')
                         self.send_header("Content-Length", "0")

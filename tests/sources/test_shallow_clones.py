@@ -122,3 +122,44 @@ def test_gitlab_merge_request_on_a_shallow_clone(fake_gitlab: FakeGitLab, tmp_pa
     dotenv = (checkout.path / "gitops-check-reports" / "gitops-check.env").read_text()
     assert "GITOPS_CHECK_RESULT_EXIT_CODE=1" in dotenv and "GITOPS_CHECK_RESULT_ERRORS=0" in dotenv
     assert gitlab
+
+
+HTTP_TOKEN = "ghs_jobTokenNeverShownAnywhere01"
+
+
+def test_github_one_commit_checkout_from_an_http_server_that_wants_the_token(
+    fake_github: FakeGitHub, tmp_path: Path
+) -> None:
+    """actions/checkout's way: one commit, the job token kept as an extraheader in the checkout's config; the
+    preview fetches the base and deepens with it from a real HTTP git server that refuses anyone else."""
+    import base64
+
+    from tests.ci.test_action_e2e import run_action
+    from tests.helpers.githttp import GitServer
+
+    server_repo, base, head = upstream(tmp_path / "server")
+    header = "AUTHORIZATION: basic " + base64.b64encode(f"x-access-token:{HTTP_TOKEN}".encode()).decode()
+    with GitServer(tmp_path / "git", auth=("x-access-token", HTTP_TOKEN)).running() as server:
+        url = server.publish(server_repo.path, "acme/deploy")
+        bare = tmp_path / "git" / "acme" / "deploy.git"
+        subprocess.run(
+            ["git", "-C", str(bare), "config", "uploadpack.allowAnySHA1InWant", "true"], check=True
+        )
+        subprocess.run(["git", "-C", str(bare), "config", "uploadpack.allowFilter", "true"], check=True)
+        checkout = tmp_path / "checkout"
+        subprocess.run(["git", "-c", f"http.extraheader={header}", "clone", "-q", "--depth=1", "--branch", "feature",
+                        url, str(checkout)], check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            ["git", "-C", str(checkout), "config", f"http.{server.url}/.extraheader", header], check=True
+        )
+        event = pull_request_event()
+        event["pull_request"]["base"]["sha"] = base  # type: ignore[index]
+        event["pull_request"]["head"]["sha"] = head  # type: ignore[index]
+        run = run_action(tmp_path, checkout, fake_github, {"fail-on": "error"}, event=event)
+        anonymous = subprocess.run(["git", "ls-remote", url], capture_output=True, text=True,
+                                   env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})  # fmt: skip
+    assert anonymous.returncode != 0  # the server does want the token
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert run.outputs["exit-code"] == "1" and run.outputs["errors"] == "0"
+    assert len([s for s in server.seen if s.authorization]) > 2  # the clone, then the fetches on demand
+    assert HTTP_TOKEN not in run.stdout + run.stderr + fake_github.issue_comments(7)[0]["body"]
