@@ -25,6 +25,7 @@ import shutil
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -107,49 +108,74 @@ def _build_with_origins(
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="gitops-check-origin-") as tmp:
-        wrapper = Path(tmp)
-        target = os.path.relpath(folder, wrapper)
-        (wrapper / "kustomization.yaml").write_text(
-            yamlio.dump_yaml({"resources": [target], "buildMetadata": ["originAnnotations"]})
+        wrapper = os.path.realpath(tmp)
+        built = os.path.realpath(folder)
+        (Path(wrapper) / "kustomization.yaml").write_text(
+            yamlio.dump_yaml(
+                {"resources": [os.path.relpath(built, wrapper)], "buildMetadata": ["originAnnotations"]}
+            )
         )
         try:
-            stdout = run_build(ctx, wrapper, build=build)
+            stdout = run_build(ctx, Path(wrapper), build=build)
         except RenderError:
             return None, True
         docs = yamlio.load_yaml_documents(stdout, f"kustomize output for {ctx.path}")
-        return [RawObject(*_take_origin(ctx, d.data, wrapper, folder)) for d in docs], True
+        places = _Places(wrapper, built, os.path.realpath(ctx.folder), os.path.realpath(ctx.ws.root))
+        fallback = Origin(ctx.app.name, ctx.path, None)
+        return [RawObject(d.data, _take_origin(ctx.app.name, d.data, places) or fallback) for d in docs], True
 
 
-def _take_origin(ctx: SourceContext, body: Any, wrapper: Path, folder: Path) -> tuple[Any, Origin]:
-    """The object without the origin annotation, and its origin: the file (relative to the workspace) when it
-    is one in the workspace, else the app folder."""
-    origin = Origin(ctx.app.name, ctx.path, None)
+@dataclass(frozen=True)
+class _Places:
+    """Real paths, resolved once per build: the wrapper, the folder built (maybe an edited copy), the app folder
+    it stands for, the workspace."""
+
+    wrapper: str
+    built: str
+    app: str
+    root: str
+
+
+def _take_origin(app: str, body: Any, places: _Places) -> Origin | None:
+    """Removes the origin annotation from ``body``; the file (relative to the workspace) it names, when that is a
+    file of the workspace; None otherwise (a generated object, a remote base)."""
     meta = body.get("metadata") if isinstance(body, dict) else None
-    if not isinstance(meta, dict):
-        return body, origin
-    annotations = meta.get("annotations")
-    if not isinstance(annotations, dict) or ORIGIN_ANNOTATION not in annotations:
-        return body, origin
-    text = annotations.pop(ORIGIN_ANNOTATION)
+    annotations = meta.get("annotations") if isinstance(meta, dict) else None
+    if (
+        not isinstance(meta, dict)
+        or not isinstance(annotations, dict)
+        or ORIGIN_ANNOTATION not in annotations
+    ):
+        return None
+    text = str(annotations.pop(ORIGIN_ANNOTATION))
     if not annotations:
         del meta["annotations"]
+    path = _origin_path(text)
+    if path is None:
+        return None
+    real = os.path.normpath(os.path.join(places.wrapper, path))
+    if places.built != places.app and real.startswith(places.built + os.sep):
+        real = places.app + real[len(places.built) :]  # the edited copy stands for the app folder
+    if not real.startswith(places.root + os.sep) or not os.path.isfile(real):
+        return None
+    return Origin(app, real[len(places.root) + 1 :].replace(os.sep, "/"), None)
+
+
+def _origin_path(text: str) -> str | None:
+    """``path`` of kustomize's origin annotation (``path: ../base/x.yaml``), None for a remote one (``repo:``) or
+    a generated object (``configuredIn:``). Plain ``key: value`` lines are read directly (one per object, so
+    thousands per run); anything quoted or nested goes through the YAML loader."""
+    if "repo:" in text or "configuredIn:" in text:
+        return None
+    first = text.split("\n", 1)[0]
+    if first.startswith("path: ") and not first[6:].startswith(("'", '"', "{", "[", "|", ">")):
+        return first[6:].strip() or None
     try:
-        data = yamlio.load_one(str(text).encode(), "origin annotation")
+        data = yamlio.load_one(text.encode(), "origin annotation")
     except GitopsCheckError:
-        return body, origin
-    path = data.get("path") if isinstance(data, dict) and not data.get("repo") else None
-    if not isinstance(path, str) or not path:
-        return body, origin
-    real = Path(os.path.realpath(wrapper / path))
-    built = Path(os.path.realpath(folder))
-    if built != Path(os.path.realpath(ctx.folder)) and is_inside(built, real):
-        real = Path(os.path.realpath(ctx.folder)) / real.relative_to(
-            built
-        )  # the edited copy stands for the app
-    root = Path(os.path.realpath(ctx.ws.root))
-    if not is_inside(root, real) or not real.is_file():
-        return body, origin
-    return body, Origin(ctx.app.name, real.relative_to(root).as_posix(), None)
+        return None
+    path = data.get("path") if isinstance(data, dict) else None
+    return path if isinstance(path, str) and path else None
 
 
 def _check_build_options(ctx: SourceContext, build: KustomizeBuild, warnings: list[str]) -> None:
