@@ -211,7 +211,10 @@ def compare_rendered(
 
     objects = 0
     pending: list[tuple[App, AppResult, KeyedApp, str]] = []
+    comparing = progress.stage("comparing", total=len(rendered))
+    comparing.__enter__()
     for r in rendered:
+        progress.advance()
         app_result = AppResult(r.app, render_seconds=r.seconds)
         result.apps.append(app_result)
         if r.error is not None:
@@ -250,6 +253,7 @@ def compare_rendered(
             pending.append((r.app, app_result, keyed, key))
         else:
             diff_keyed(r.app, app_result, keyed, key, Prediction())
+    comparing.__exit__(None, None, None)
     timings["diff"] = time.perf_counter() - t
     t = time.perf_counter()
     dry_runs = any(getattr(sources[k], "predict", None) is not None for *_, k in pending)
@@ -258,7 +262,11 @@ def compare_rendered(
     if predictions:
         timings["dry_run"] = time.perf_counter() - t
     t = time.perf_counter()
-    with progress.stage("comparing", total=len(pending)):
+    with (
+        progress.stage("comparing with the dry-runs", total=len(pending))
+        if pending
+        else contextlib.nullcontext()
+    ):
         for app, app_result, keyed, key in pending:
             diff_keyed(app, app_result, keyed, key, predictions.get(app.name) or Prediction())
             progress.advance()
