@@ -1,4 +1,5 @@
-"""The real Argo CD for the oracle tests: one per session, in the ``argocd`` xdist group (one worker starts it).
+"""The real Argo CD and the real Flux for the oracle tests: one of each per session, each in its own xdist group
+(``argocd``, ``flux``: one worker starts it).
 
 Missing pieces (binaries not built, not root) skip the tests with the reason, and fail them under CI=true.
 """
@@ -12,6 +13,8 @@ import pytest
 
 from tests.helpers.argocd import ArgoCD, missing_pieces
 from tests.helpers.cluster import TestCluster, _missing, cluster_binaries
+from tests.helpers.flux import Flux
+from tests.helpers.flux import missing_pieces as flux_missing_pieces
 
 
 @pytest.fixture(scope="session")
@@ -28,5 +31,24 @@ def argocd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ArgoCD]:
         yield argo
     finally:
         argo.stop()
+        cluster.stop()
+        shutil.rmtree(cluster.workdir / "etcd-data", ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def flux(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flux]:
+    """The real Flux source- and kustomize-controller: one per session, in the ``flux`` xdist group."""
+    missing = flux_missing_pieces()
+    if missing:
+        _missing("the real Flux cannot run here: " + "; ".join(missing))
+    apiserver, etcd = cluster_binaries()
+    cluster = TestCluster(apiserver, etcd, tmp_path_factory.mktemp("flux-cluster"))
+    cluster.start()
+    running = Flux(tmp_path_factory.mktemp("flux"), cluster)
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
         cluster.stop()
         shutil.rmtree(cluster.workdir / "etcd-data", ignore_errors=True)
