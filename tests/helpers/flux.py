@@ -347,10 +347,11 @@ class Flux:
         try:
             return wait_for(f"{kind} {namespace}/{name} Ready", check, timeout=timeout)
         except FluxError as exc:
-            with contextlib.suppress(FluxError):
+            try:
                 status = json.dumps(self.get(kind, name, namespace).get("status"), indent=1)[:3000]
-                raise FluxError(f"{exc}\nstatus: {status}\n{self.logs(15)}") from None
-            raise
+            except FluxError as again:
+                status = str(again)
+            raise FluxError(f"{exc}\nstatus: {status}\n{self.logs(15)}") from None
 
     def inventory(self, name: str, namespace: str = NAMESPACE) -> set[str]:
         """The Kustomization's inventory as ``Kind/namespace/name`` (``Kind/name`` for cluster-scoped)."""
@@ -380,7 +381,10 @@ class Flux:
                 continue
             msg = str(entry.get("msg") or "")
             if msg == "server-side apply completed" and str(entry.get("revision") or "").endswith(revision):
-                out.applied.update({str(k): str(v) for k, v in (entry.get("output") or {}).items()})
+                # The first apply at this revision is the one that changed things; later ones (a requested
+                # reconcile after the source's own event) find everything unchanged.
+                for subject, action in (entry.get("output") or {}).items():
+                    out.applied.setdefault(str(subject), str(action))
             elif msg.startswith("garbage collection completed: "):
                 for change in msg.removeprefix("garbage collection completed: ").splitlines():
                     subject, _, action = change.strip().rpartition(" ")
