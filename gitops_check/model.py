@@ -400,6 +400,10 @@ class App:
     labels: Mapping[str, str] = field(default_factory=dict)
     # Field managers whose ownership of a field means "the agent applied it" (for removed-field detection).
     appliers: tuple[str, ...] = ()
+    # Managers whose fields the agent takes over before it applies, so it removes what they set that Git does not
+    # have: (name prefix, operation) pairs, main resource only. kustomize-controller transfers kubectl's,
+    # before-first-apply's and its own pre-SSA fields to itself (fluxcd/pkg/ssa cleanupMetadata).
+    taken_over: tuple[tuple[str, str], ...] = ()
     # How the agent syncs it on its own; None when not known or not applicable (project-file apps).
     sync_policy: SyncPolicy | None = None
     # The agent's own object (the Argo CD Application, the Flux Kustomization / HelmRelease; not the destination):

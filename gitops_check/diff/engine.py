@@ -40,7 +40,7 @@ REDACTED_GIT = "<redacted: value in Git>"
 # What a preview compares: the base commit's render (old side) with the head commit's (new side).
 REDACTED_BASE = "<redacted: value in base>"
 REDACTED_HEAD = "<redacted: value in head>"
-FLUX_SSA = "kustomize.toolkit.fluxcd.io/ssa"
+FLUX_SSA = hooks.FLUX_SSA
 # Change.manager of fields claimed through the last-applied annotation (client-side apply).
 LAST_APPLIED_REMOVAL = (ChangeKind.REMOVED, "last-applied-configuration")
 
@@ -115,7 +115,9 @@ def diff_object(
     if rules:
         d, lv, _ = normalize.apply_ignore_rules(key, d, lv, rules, live_metadata)
     appliers = settings.appliers.union(app.appliers)
-    ownership = Ownership.of(live, appliers, settings.manual_managers)
+    # Flux leaves the field managers of an object marked ssa: Merge (in Git or in the cluster) alone.
+    merge = hooks.flux_ssa_merge(body, live)
+    ownership = Ownership.of(live, appliers, settings.manual_managers, () if merge else app.taken_over)
     if settings.exact:
         ownership = ExactOwnership(reference=ownership)
 

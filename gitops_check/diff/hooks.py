@@ -55,6 +55,23 @@ def _flux_disabled(body: Any) -> bool:
     return any(str(v).lower() == "disabled" for v in values if v is not None)
 
 
+FLUX_SSA = "kustomize.toolkit.fluxcd.io/ssa"
+
+
+def flux_ssa_merge(body: Any, live: Any) -> bool:
+    """``kustomize.toolkit.fluxcd.io/ssa: Merge`` on the object in Git or in the cluster (annotation or label):
+    kustomize-controller then leaves the object's other field managers alone."""
+    for obj in (body, live):
+        metadata = obj.get("metadata") if isinstance(obj, dict) else None
+        if not isinstance(metadata, dict):
+            continue
+        for field in ("annotations", "labels"):
+            values = metadata.get(field)
+            if isinstance(values, dict) and str(values.get(FLUX_SSA, "")).lower() == "merge":
+                return True
+    return False
+
+
 def _types(value: Any) -> list[str]:
     return [t.strip() for t in str(value).split(",") if t.strip()]
 

@@ -72,7 +72,15 @@ class Ownership:
     _cache: dict[Path, _Cursor] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, live: dict[str, Any], appliers: frozenset[str], manual_managers: frozenset[str]) -> Ownership:
+    def of(
+        cls,
+        live: dict[str, Any],
+        appliers: frozenset[str],
+        manual_managers: frozenset[str],
+        taken_over: tuple[tuple[str, str], ...] = (),
+    ) -> Ownership:
+        """``taken_over``: (name prefix, operation) of managers whose fields the applier makes its own before it
+        applies (Flux), so what they set and Git lacks is removed: their fields count as the applier's."""
         metadata = live.get("metadata") or {}
         applied, manual = [], []
         for entry in metadata.get("managedFields") or ():
@@ -83,6 +91,11 @@ class Ownership:
             if not isinstance(fields, dict):
                 continue
             if manager in appliers and entry.get("operation") == "Apply":
+                applied.append((manager, fields))
+            elif not entry.get("subresource") and any(
+                manager.startswith(prefix) and entry.get("operation") == operation
+                for prefix, operation in taken_over
+            ):
                 applied.append((manager, fields))
             elif manager in manual_managers:
                 manual.append((manager, fields))

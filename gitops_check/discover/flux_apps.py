@@ -46,6 +46,15 @@ STRICT_LABEL = "flux.strictSubstitution"
 TREE_LABEL = "flux.tree"
 OBJECT_LABEL = "flux.object"
 MAX_RELEASE_NAME = 53
+# Before applying, kustomize-controller makes the fields of these managers its own (name prefix, operation), so
+# what they set that Git does not have is removed: `kubectl label/annotate/edit/patch/apply ...`, kubectl's
+# first client-side apply, and its own pre-server-side-apply updates (kustomize-controller v1.9, fluxcd/pkg/ssa).
+KUSTOMIZE_CONTROLLER_TAKES_OVER = (
+    ("kubectl", "Apply"),
+    ("kubectl", "Update"),
+    ("before-first-apply", "Update"),
+    ("kustomize-controller", "Update"),
+)
 
 
 @dataclass
@@ -133,6 +142,7 @@ def kustomization_app(obj: FluxObject, ctx: Context) -> App:
         kind="flux-kustomization",
         labels=labels,
         appliers=("kustomize-controller",),
+        taken_over=KUSTOMIZE_CONTROLLER_TAKES_OVER,
         sync_policy=_sync_policy(spec, helm=False),
         agent_namespace=obj.namespace,
         agent_name=obj.name,

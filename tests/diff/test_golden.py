@@ -2,11 +2,13 @@
 
 ``desired.yaml`` is what Git renders (absent: a live-only object, i.e. pruning), ``live.yaml`` what the cluster
 holds (absent: missing in the cluster), ``options.yaml`` optional app settings (ignoreDifferences, tracking,
-secretHashing), ``expected.yaml`` the status and the exact list of changes.
+secretHashing, ``flux: true`` for a Flux Kustomization's app), ``expected.yaml`` the status and the exact list of
+changes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ import yaml
 from gitops_check.appspec import parse_ignore_rules
 from gitops_check.config import DEFAULT_APPLIERS, DEFAULT_MANUAL_MANAGERS
 from gitops_check.diff.engine import DiffSettings, diff_object
+from gitops_check.discover.flux_apps import KUSTOMIZE_CONTROLLER_TAKES_OVER
 from gitops_check.identity import KindScopes, key_for
 from gitops_check.kubeschema.bundled import schemas_for
 from gitops_check.model import App, Manifest, Origin, SecretHashing
@@ -36,6 +39,13 @@ def run_case(case: Path) -> tuple[Any, dict[str, Any]]:
     app = App(
         "web", (), ignore=parse_ignore_rules(options.get("ignoreDifferences"), str(case / "options.yaml"))
     )
+    if options.get("flux"):
+        app = dataclasses.replace(
+            app,
+            kind="flux-kustomization",
+            appliers=("kustomize-controller",),
+            taken_over=KUSTOMIZE_CONTROLLER_TAKES_OVER,
+        )
     hashing = None
     if options.get("secretHashing"):
         sh = options["secretHashing"]
