@@ -293,25 +293,31 @@ def diff_predicted(
     The dry-run keeps fields other managers own, so hand edits a sync would keep (a label added with kubectl
     label) and fields Git dropped from a client-side applied object are invisible to it; the offline
     comparison still sees those, and they are added (MANUAL changes, and REMOVED ones derived from the
-    last-applied annotation), so both modes report the same findings for them.
+    last-applied annotation), so both modes report the same findings for them. Fields of managers the agent takes
+    over before applying (Flux, ``App.taken_over``) are removed by the real apply though the dry-run keeps them:
+    they are taken out of the prediction like the client-side removals.
     """
     exact_settings = dataclasses.replace(settings, exact=True)
     exact = _exact_diff(key, desired, predicted, live, app, exact_settings, hashing, schemas)
-    if exact.status is Status.ERROR or not _hand_edited_or_client_applied(live, settings):
+    if exact.status is Status.ERROR or not _hand_edited_or_client_applied(live, settings, app):
         return exact
+
+    def removal(c: Change) -> bool:
+        return (c.kind, c.manager) == LAST_APPLIED_REMOVAL or (
+            c.kind is ChangeKind.REMOVED and _taken_over(app, c.manager)
+        )
+
     offline_paths: list[tuple[Change, Path]] = []
     offline = diff_object(key, desired, live, app, settings, hashing, schemas, offline_paths)
     seen = {c.path for c in exact.changes}
     extra = tuple(
         c
         for c in offline.changes
-        if c.path not in seen and (c.kind is ChangeKind.MANUAL or (c.kind, c.manager) == LAST_APPLIED_REMOVAL)
+        if c.path not in seen and (c.kind is ChangeKind.MANUAL or removal(c))
     )
     # What a client-side apply would remove is still in the dry-run result (server-side apply keeps fields it
     # does not own): take it out and compare again, so the unified diff shows the removal the summary lists.
-    removals = [
-        path for c, path in offline_paths if c in extra and (c.kind, c.manager) == LAST_APPLIED_REMOVAL
-    ]
+    removals = [path for c, path in offline_paths if c in extra and removal(c)]
     if removals:
         trimmed = copy.deepcopy(predicted)
         for path in removals:
@@ -373,13 +379,19 @@ def _schema_at(node: Node | None, path: Path) -> Node | None:
     return node
 
 
-def _hand_edited_or_client_applied(live: dict[str, Any], settings: DiffSettings) -> bool:
-    """Whether the offline pass of diff_predicted can find anything: a manual manager or last-applied."""
+def _taken_over(app: App, manager: str | None) -> bool:
+    return manager is not None and any(manager.startswith(prefix) for prefix, _ in app.taken_over)
+
+
+def _hand_edited_or_client_applied(live: dict[str, Any], settings: DiffSettings, app: App) -> bool:
+    """Whether the offline pass of diff_predicted can find anything: a manual manager, a manager the agent takes
+    over, or last-applied."""
     metadata = live.get("metadata") or {}
     if LAST_APPLIED in (metadata.get("annotations") or {}):
         return True
     return any(
-        isinstance(e, dict) and e.get("manager") in settings.manual_managers
+        isinstance(e, dict)
+        and (e.get("manager") in settings.manual_managers or _taken_over(app, str(e.get("manager") or "")))
         for e in metadata.get("managedFields") or ()
     )
 

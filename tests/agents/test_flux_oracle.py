@@ -134,14 +134,6 @@ class Case:
         }
 
 
-# docs/flux.md, known differences: the API server's dry-run keeps what kubectl set by hand, kustomize-controller
-# first makes those fields its own and then removes them.
-SERVER_SIDE_TAKEOVER = (
-    "server-side: the dry-run keeps a field kubectl set by hand that Git lacks; kustomize-controller takes such "
-    "fields over and removes them"
-)
-
-
 # docs/flux.md, known differences: fields kubectl owns with Git's values change owner, not value.
 OWNERSHIP_ONLY = (
     "kustomize-controller counts taking over kubectl's fields as a change even when every value is Git's; "
@@ -221,7 +213,6 @@ CASES = [
             ],
         },
         hand=(("annotate", "deployment/web", "note=by-hand"),),
-        deviation={"server-side": SERVER_SIDE_TAKEOVER},
     ),
     Case(
         "prune",
@@ -250,7 +241,6 @@ CASES = [
         first=standard,
         spec=_target("hand-label"),
         hand=(("label", "configmap/settings", "owner=alice"),),
-        deviation={"server-side": SERVER_SIDE_TAKEOVER},
     ),
     Case(
         "set-back",

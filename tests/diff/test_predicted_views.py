@@ -8,6 +8,7 @@ from typing import Any
 
 from gitops_check.config import DEFAULT_APPLIERS, DEFAULT_MANUAL_MANAGERS
 from gitops_check.diff.engine import DiffSettings, diff_predicted
+from gitops_check.discover.flux_apps import KUSTOMIZE_CONTROLLER_TAKES_OVER
 from gitops_check.kubeschema.bundled import schemas_for
 from gitops_check.model import App, ChangeKind, Manifest, Origin, ResourceKey, Status
 
@@ -80,3 +81,46 @@ def test_server_side_words_a_return_to_the_default_as_the_offline_modes_do() -> 
     assert [(c.kind, c.path, c.old, c.new, c.server_default) for c in result.changes] == [
         (ChangeKind.VALUE, "spec.successfulJobsHistoryLimit", 5, 3, True)
     ]
+
+
+def _labelled_by_hand() -> tuple[dict[str, Any], dict[str, Any]]:
+    desired = _deployment([{"name": "A", "value": "1"}])
+    live = copy.deepcopy(desired)
+    live["metadata"]["labels"] = {"owner": "alice"}
+    live["metadata"]["managedFields"] = [
+        {"manager": "kustomize-controller", "operation": "Apply", "apiVersion": "apps/v1", "fieldsType": "FieldsV1",
+         "fieldsV1": {"f:spec": {"f:template": {"f:spec": {"f:containers": {'k:{"name":"web"}': {
+             "f:image": {}, "f:env": {'k:{"name":"A"}': {".": {}, "f:value": {}}}}}}}}}},
+        {"manager": "kubectl-label", "operation": "Update", "apiVersion": "apps/v1", "fieldsType": "FieldsV1",
+         "fieldsV1": {"f:metadata": {"f:labels": {"f:owner": {}}}}},
+    ]  # fmt: skip
+    return desired, live
+
+
+def test_server_side_a_field_flux_takes_over_from_kubectl_is_removed() -> None:
+    desired, live = _labelled_by_hand()
+    # The dry-run keeps the label (kubectl-label owns it); kustomize-controller takes it over and removes it.
+    predicted = copy.deepcopy(live)
+    flux = App("web", (), kind="flux-kustomization", appliers=("kustomize-controller",),
+               taken_over=KUSTOMIZE_CONTROLLER_TAKES_OVER)  # fmt: skip
+    result = diff_predicted(
+        KEY, Manifest(KEY, desired, Origin("web", "d.yaml", 1)), predicted, live, flux, SETTINGS,
+        schemas=schemas_for(None),
+    )  # fmt: skip
+    assert [(c.kind, c.path, c.manager) for c in result.changes] == [
+        (ChangeKind.REMOVED, "metadata.labels.owner", "kubectl-label")
+    ]
+    assert result.status is Status.CHANGED and not result.by_hand
+    # The unified diff shows the removal too: the prediction was trimmed.
+    assert "owner" not in ((result.desired.get("metadata") or {}).get("labels") or {})
+    assert result.live["metadata"]["labels"]["owner"] == "alice"
+
+
+def test_server_side_the_same_label_is_a_hand_change_for_other_apps() -> None:
+    desired, live = _labelled_by_hand()
+    result = diff_predicted(
+        KEY, Manifest(KEY, desired, Origin("web", "d.yaml", 1)), copy.deepcopy(live), live, App("web", ()),
+        SETTINGS, schemas=schemas_for(None),
+    )  # fmt: skip
+    assert [(c.kind, c.path) for c in result.changes] == [(ChangeKind.MANUAL, "metadata.labels.owner")]
+    assert result.by_hand
