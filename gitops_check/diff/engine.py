@@ -311,9 +311,7 @@ def diff_predicted(
     offline = diff_object(key, desired, live, app, settings, hashing, schemas, offline_paths)
     seen = {c.path for c in exact.changes}
     extra = tuple(
-        c
-        for c in offline.changes
-        if c.path not in seen and (c.kind is ChangeKind.MANUAL or removal(c))
+        c for c in offline.changes if c.path not in seen and (c.kind is ChangeKind.MANUAL or removal(c))
     )
     # What a client-side apply would remove is still in the dry-run result (server-side apply keeps fields it
     # does not own): take it out and compare again, so the unified diff shows the removal the summary lists.
