@@ -501,8 +501,9 @@ class TestCluster:
                 raise ClusterError(
                     f"kube-apiserver exited with {self._apiserver.popen.returncode}:\n{self.logs()}"
                 )
-            ctx = self._verified_context() if self.ca_file.exists() else insecure
             try:
+                # The serving certificate may be on disk but not yet complete: loading it fails, try again.
+                ctx = self._verified_context() if self.ca_file.exists() else insecure
                 status = self._raw("GET", "/readyz", ADMIN_USER, ctx=ctx, timeout=5).status
                 if status == 200 and self._raw("GET", "/api/v1/namespaces/default", ADMIN_USER, ctx=ctx).ok:
                     if ctx is not insecure:
