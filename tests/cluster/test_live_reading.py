@@ -14,7 +14,7 @@ from gitops_check.cluster.client import connect
 from gitops_check.cluster.discovery import discover
 from gitops_check.cluster.live import LiveCluster, LiveOptions
 from gitops_check.model import GroupKind, ReadScope, ResourceKey
-from tests.helpers.cluster import LIMITED_USER, TestCluster
+from tests.helpers.cluster import ADMIN_USER, LIMITED_USER, TestCluster
 from tests.helpers.gitrepo import GitRepo
 from tests.helpers.live import findings, run
 
@@ -61,7 +61,7 @@ def test_one_list_per_kind_and_namespace_with_pages(kube_cluster: TestCluster, k
     )
     names = {k.name for k in state.objects if k.kind == "ConfigMap"}
     assert {f"cm-{i}" for i in range(7)} <= names  # kube-root-ca.crt is not created here (no controllers)
-    lists = kube_cluster.audit_events(since=mark, predicate=lambda e: e["verb"] == "list")
+    lists = kube_cluster.audit_events(ADMIN_USER, since=mark, predicate=lambda e: e["verb"] == "list")
     assert len(lists) == 3  # 7 objects, pages of 3
     assert state.coverage.kinds == frozenset({GroupKind("", "ConfigMap")})
     assert state.coverage.namespaces == frozenset({kube_namespace})
