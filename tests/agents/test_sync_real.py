@@ -51,12 +51,20 @@ HOOK = {
         "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "m", "image": "busybox"}]}}
     },
 }
+# A PreSync hook the API server refuses (an invalid name): the hook fails, so the sync fails before applying.
+BAD_HOOK = {
+    "apiVersion": "v1",
+    "kind": "ConfigMap",
+    "metadata": {"name": "Bad_Hook", "annotations": {"argocd.argoproj.io/hook": "PreSync"}},
+    "data": {"a": "b"},
+}
 # No kubelet runs: a hook Job never completes, so its sync never ends (the timeout case).
 APPS: dict[str, list[dict[str, Any]]] = {
     "sync-kube": [CM, SVC],
     "sync-rest": [CM, SVC],
     "sync-fail": [CM, BAD],
     "sync-fail-rest": [CM, BAD],
+    "sync-hook-fail": [CM, BAD_HOOK],
     "sync-degraded": [CM, DEPLOY],
     "sync-hook": [CM, HOOK],
     "sync-prune": [CM, OLD],
@@ -169,6 +177,16 @@ def test_a_failing_sync_reports_argo_cds_message(apps: Apps, path: str) -> None:
     state = apps.argocd.app(name)["status"]["operationState"]
     assert (code, outcome["state"], state["phase"]) == (1, "failed", "Failed"), out
     assert state["message"] in outcome["message"], (state["message"], outcome["message"])
+
+
+def test_a_failing_hook_fails_the_sync_with_argo_cds_message(apps: Apps) -> None:
+    code, out, report = apps.cli("sync", "sync-hook-fail", *apps.kube(), "--timeout", "3m")
+    outcome = sync_outcome(report)
+    state = apps.argocd.app("sync-hook-fail")["status"]["operationState"]
+    assert (code, outcome["state"], state["phase"]) == (1, "failed", "Failed"), out
+    assert state["message"] in outcome["message"], (state["message"], outcome["message"])
+    hooks = [r for r in state.get("syncResult", {}).get("resources") or [] if r.get("hookType") == "PreSync"]
+    assert hooks and hooks[0]["name"] == "Bad_Hook", state.get("syncResult")
 
 
 def test_a_degraded_app_is_reported(apps: Apps) -> None:
