@@ -211,49 +211,48 @@ def compare_rendered(
 
     objects = 0
     pending: list[tuple[App, AppResult, KeyedApp, str]] = []
-    comparing = progress.stage("comparing", total=len(rendered))
-    comparing.__enter__()
-    for r in rendered:
-        progress.advance()
-        app_result = AppResult(r.app, render_seconds=r.seconds)
-        result.apps.append(app_result)
-        if r.error is not None:
-            app_result.errors.append(_error_of(r.app.name, r.error, "render"))
-            continue
-        assert r.output is not None
-        app_result.warnings.extend(r.output.warnings)
-        app_result.resolved.extend(r.output.resolved)
-        raw = r.objects()
-        if inspect is not None:
-            inspect(r.app, raw)
-        if release:
-            r.release()
-        if r.app.name in unresolved:
-            app_result.errors.append(AppError(r.app.name, unresolved[r.app.name], stage="cluster"))
-            continue
-        key = cluster_of[r.app.name]
-        app_result.cluster = _cluster_name(key, lives.get(key), sources[key])
-        live = lives.get(key)
-        if live is None:
-            app_result.errors.append(
-                AppError(r.app.name, f"not checked: cluster {key} could not be read", stage="cluster")
-            )
-            continue
-        app_scopes = KindScopes(dict(scopes.table))
-        app_scopes.table.update(live.scopes)
-        objects_of_app, app_result.hooks = split_hooks(r.app, raw)
-        del raw
-        keyed = assign_keys(r.app, objects_of_app, app_scopes)
-        for problem in keyed.problems:
-            app_result.errors.append(
-                AppError(r.app.name, problem.message, problem.origin.file, problem.origin.line, "render")
-            )
-        objects += len(keyed.manifests)
-        if key in predicting:
-            pending.append((r.app, app_result, keyed, key))
-        else:
-            diff_keyed(r.app, app_result, keyed, key, Prediction())
-    comparing.__exit__(None, None, None)
+    # Closed on any way out of the loop, so a failure here never leaves the stage open until the run ends.
+    with progress.stage("comparing", total=len(rendered)):
+        for r in rendered:
+            progress.advance()
+            app_result = AppResult(r.app, render_seconds=r.seconds)
+            result.apps.append(app_result)
+            if r.error is not None:
+                app_result.errors.append(_error_of(r.app.name, r.error, "render"))
+                continue
+            assert r.output is not None
+            app_result.warnings.extend(r.output.warnings)
+            app_result.resolved.extend(r.output.resolved)
+            raw = r.objects()
+            if inspect is not None:
+                inspect(r.app, raw)
+            if release:
+                r.release()
+            if r.app.name in unresolved:
+                app_result.errors.append(AppError(r.app.name, unresolved[r.app.name], stage="cluster"))
+                continue
+            key = cluster_of[r.app.name]
+            app_result.cluster = _cluster_name(key, lives.get(key), sources[key])
+            live = lives.get(key)
+            if live is None:
+                app_result.errors.append(
+                    AppError(r.app.name, f"not checked: cluster {key} could not be read", stage="cluster")
+                )
+                continue
+            app_scopes = KindScopes(dict(scopes.table))
+            app_scopes.table.update(live.scopes)
+            objects_of_app, app_result.hooks = split_hooks(r.app, raw)
+            del raw
+            keyed = assign_keys(r.app, objects_of_app, app_scopes)
+            for problem in keyed.problems:
+                app_result.errors.append(
+                    AppError(r.app.name, problem.message, problem.origin.file, problem.origin.line, "render")
+                )
+            objects += len(keyed.manifests)
+            if key in predicting:
+                pending.append((r.app, app_result, keyed, key))
+            else:
+                diff_keyed(r.app, app_result, keyed, key, Prediction())
     timings["diff"] = time.perf_counter() - t
     t = time.perf_counter()
     dry_runs = any(getattr(sources[k], "predict", None) is not None for *_, k in pending)
