@@ -46,6 +46,8 @@ from tests.helpers.cluster import (
     bin_cache_dir,
     find_tool,
     free_port,
+    poll_until,
+    unbuilt_tools,
 )
 from tests.helpers.gitserver import GitServer
 
@@ -63,10 +65,7 @@ class ArgoError(RuntimeError):
 
 def missing_pieces() -> list[str]:
     """What is not there to run Argo CD here, each with the command that fixes it."""
-    missing = []
-    for name in ("argocd", "argocd-redis", "kube-apiserver", "etcd", "helm4", "kustomize"):
-        if find_tool(name) is None:
-            missing.append(f"{name} is not built; run: python scripts/tools.py ensure {name}")
+    missing = unbuilt_tools(("argocd", "argocd-redis", "kube-apiserver", "etcd", "helm4", "kustomize"))
     if os.geteuid() != 0:
         missing.append("Argo CD runs in a private network namespace, which needs root (unshare CLONE_NEWNET)")
     if shutil.which("git") is None:
@@ -75,15 +74,7 @@ def missing_pieces() -> list[str]:
 
 
 def wait_for(what: str, check: Callable[[], T | None], timeout: float = 120, interval: float = 0.1) -> T:
-    """Poll ``check`` until it returns something other than None/False; fail with ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result is not None and result is not False:
-            return result
-        if time.monotonic() > deadline:
-            raise ArgoError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
+    return poll_until(what, check, timeout=timeout, interval=interval, error=ArgoError)
 
 
 def _in_netns(ns_path: str, fn: Callable[[], T]) -> T:

@@ -50,7 +50,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import yaml
@@ -897,3 +897,35 @@ def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClust
 def kube_namespace(kube_cluster: TestCluster, request: pytest.FixtureRequest) -> str:
     """A fresh namespace (named after the test) in the session cluster."""
     return kube_cluster.new_namespace(_dns_label(request.node.name, 30))
+
+
+_T = TypeVar("_T")
+
+
+def poll_until(
+    what: str,
+    check: Callable[[], _T | None],
+    *,
+    timeout: float = 120,
+    interval: float = 0.1,
+    error: type[Exception] = RuntimeError,
+) -> _T:
+    """Poll ``check`` until it returns something other than None/False; raise ``error`` naming ``what`` after
+    ``timeout``. The agents' harnesses (argocd.py, flux.py) wait with it, each raising its own error type."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result is not None and result is not False:
+            return result
+        if time.monotonic() > deadline:
+            raise error(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def unbuilt_tools(names: Iterable[str]) -> list[str]:
+    """For each tool not in the cache, what is missing and the command that builds it."""
+    return [
+        f"{name} is not built; run: python scripts/tools.py ensure {name}"
+        for name in names
+        if find_tool(name) is None
+    ]

@@ -37,7 +37,15 @@ from typing import Any, TypeVar
 
 import yaml
 
-from tests.helpers.cluster import ClusterError, TestCluster, _Proc, find_tool, free_port
+from tests.helpers.cluster import (
+    ClusterError,
+    TestCluster,
+    _Proc,
+    find_tool,
+    free_port,
+    poll_until,
+    unbuilt_tools,
+)
 from tests.helpers.gitserver import GitServer
 
 NAMESPACE = "flux-system"
@@ -57,25 +65,14 @@ class FluxError(RuntimeError):
 
 def missing_pieces() -> list[str]:
     """What is not there to run Flux here, each with the command that fixes it."""
-    missing = []
-    for name in (*CONTROLLERS, "kube-apiserver", "etcd", "kustomize"):
-        if find_tool(name) is None:
-            missing.append(f"{name} is not built; run: python scripts/tools.py ensure {name}")
+    missing = unbuilt_tools((*CONTROLLERS, "kube-apiserver", "etcd", "kustomize"))
     if shutil.which("git") is None:
         missing.append("git is not on PATH")
     return missing
 
 
 def wait_for(what: str, check: Callable[[], T | None], timeout: float = 120, interval: float = 0.1) -> T:
-    """Poll ``check`` until it returns something other than None/False; fail with ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result is not None and result is not False:
-            return result
-        if time.monotonic() > deadline:
-            raise FluxError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
+    return poll_until(what, check, timeout=timeout, interval=interval, error=FluxError)
 
 
 def requested_at() -> str:
