@@ -27,7 +27,8 @@ from gitops_check.model import (
     RawObject,
     Workspace,
 )
-from gitops_check.render.base import RenderOutput, ToolFinder, render_app
+from gitops_check.render.app import render_app
+from gitops_check.render.base import RenderOutput, ToolFinder
 from gitops_check.shards import ParentSniffer, Shard
 
 

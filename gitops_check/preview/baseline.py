@@ -14,7 +14,7 @@ from gitops_check.errors import GitopsCheckError
 from gitops_check.model import AppResult, CheckResult
 from gitops_check.preview.plan import Entry, Planner, Side
 from gitops_check.preview.request import PreviewRequest
-from gitops_check.render.base import render_app
+from gitops_check.render.app import render_app
 
 
 def compare_base_with_cluster(

@@ -38,7 +38,8 @@ from gitops_check.inputs import (
 from gitops_check.model import App, AppError, SecretHashing
 from gitops_check.preview.sniff import Sniffer
 from gitops_check.remote.charts import resolution_key
-from gitops_check.render.base import RenderOutput, ToolFinder, render_app
+from gitops_check.render.app import render_app
+from gitops_check.render.base import RenderOutput, ToolFinder
 from gitops_check.render.cache import RenderCache, seal
 from gitops_check.shards import Shard
 

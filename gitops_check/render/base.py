@@ -19,7 +19,7 @@ from typing import Protocol
 
 from gitops_check import proc, repourl
 from gitops_check.config import RenderOptions, required_build_matches
-from gitops_check.errors import GitopsCheckError, RenderError, ToolMissingError
+from gitops_check.errors import RenderError, ToolMissingError
 from gitops_check.model import App, RawObject, Source, Tool, Workspace
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -71,72 +71,6 @@ class Renderer(Protocol):
     def __call__(self, ctx: SourceContext) -> RenderOutput: ...
 
 
-_REGISTRY: dict[str, Renderer] = {}
-_REGISTRY_LOCK = threading.Lock()
-_BUILTINS_LOADED = False
-
-
-def register(name: str, renderer: Renderer) -> None:
-    """Make ``renderer`` available under ``name`` (a Tool value or a custom name); later registrations win."""
-    with _REGISTRY_LOCK:
-        _REGISTRY[name] = renderer
-
-
-def get_renderer(name: str) -> Renderer:
-    with _REGISTRY_LOCK:
-        if not _BUILTINS_LOADED:
-            _load_builtins()
-        renderer = _REGISTRY.get(name)
-        if renderer is None:
-            raise RenderError(f"no renderer for tool {name!r} (known: {', '.join(sorted(_REGISTRY))})")
-        return renderer
-
-
-def _load_builtins() -> None:
-    # Imported here: the built-in renderers import this module.
-    from gitops_check.render import flux, flux_helm, helm, kustomize, plain, plugin
-
-    global _BUILTINS_LOADED
-    _BUILTINS_LOADED = True
-
-    _REGISTRY.setdefault(Tool.DIRECTORY.value, plain.render_directory)
-    _REGISTRY.setdefault(Tool.KUSTOMIZE.value, kustomize.render_kustomize)
-    _REGISTRY.setdefault(Tool.HELM.value, helm.render_helm)
-    _REGISTRY.setdefault(Tool.FLUX_KUSTOMIZE.value, flux.render_flux_kustomization)
-    _REGISTRY.setdefault(Tool.FLUX_HELM.value, flux_helm.render_helm_release)
-    _REGISTRY.setdefault(Tool.PLUGIN.value, plugin.render_plugin)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Entry point
-
-
-def render_app(
-    app: App,
-    ws: Workspace,
-    options: RenderOptions,
-    *,
-    tools: ToolFinder | None = None,
-    repos: Mapping[str, Workspace] | None = None,
-) -> RenderOutput:
-    """Render every source of ``app``; sources from other repositories need ``repos`` (URL -> workspace)."""
-    tools = tools or ToolFinder(options)
-    out = RenderOutput()
-    try:
-        refs = _ref_workspaces(app, ws, repos or {}, options)
-        for source in app.sources:
-            if source.ref and normalize_path(source.path) == ".":
-                continue  # Argo CD: a source that only names a ref provides value files, it renders nothing
-            part = _render_source(app, source, ws, options, tools, repos or {}, refs)
-            out.objects.extend(o for o in part.objects if not is_null_list(o.body))
-            out.warnings.extend(part.warnings)
-            out.resolved.extend(part.resolved)
-    except GitopsCheckError as e:
-        e.located(app=app.name)
-        raise
-    return out
-
-
 def is_null_list(body: object) -> bool:
     """Argo CD drops ``items: null`` lists (``kind: ConfigMapList`` with no items) instead of failing on them."""
     return (
@@ -145,111 +79,6 @@ def is_null_list(body: object) -> bool:
         and body["items"] is None
         and not {"spec", "status"} & set(body)
     )
-
-
-def _render_source(
-    app: App,
-    source: Source,
-    ws: Workspace,
-    options: RenderOptions,
-    tools: ToolFinder,
-    repos: Mapping[str, Workspace],
-    refs: Mapping[str, Workspace],
-) -> RenderOutput:
-    if source.unsupported is not None:
-        raise RenderError(f"not checked: {source.unsupported.reason}")
-    if source.chart or source.oci is not None:
-        from gitops_check.render.remote import render_remote
-
-        return render_remote(app, source, options, tools, refs)
-    resolved: list[str] = []
-    src_ws = _source_workspace(source, ws, repos, options, resolved)
-    path = normalize_path(source.path)
-    out = render_folder(app, source, src_ws, path, options, tools, refs)
-    out.resolved[:0] = resolved
-    return out
-
-
-def render_folder(
-    app: App,
-    source: Source,
-    src_ws: Workspace,
-    path: str,
-    options: RenderOptions,
-    tools: ToolFinder,
-    refs: Mapping[str, Workspace],
-) -> RenderOutput:
-    """Render ``path`` of ``src_ws`` with the source's tool (detected when not given)."""
-    check_symlinks(src_ws, path)
-    folder = resolve_inside(src_ws.root, path, "path")
-    if not folder.is_dir():
-        if folder.exists():
-            raise RenderError(f"path {path} is not a folder at {src_ws.label}")
-        raise RenderError(f"path {path} does not exist at {src_ws.label}")
-    ctx = SourceContext(
-        app=app, source=source, ws=src_ws, path=path, folder=folder, options=options, tools=tools, refs=refs
-    )
-    tool = source.tool
-    if tool is Tool.AUTO:
-        tool = Tool.PLUGIN if _plugin_discovered(ctx) else detect_tool(folder)
-    return get_renderer(tool.value)(ctx)
-
-
-def _plugin_discovered(ctx: SourceContext) -> bool:
-    """Argo CD tries the plugins' discover rules before its own tool detection (only the job's plugins here)."""
-    if not ctx.options.plugins or ctx.source.plugin is None:
-        return False
-    from gitops_check.render.plugin import discovered  # imports this module
-
-    found = discovered(ctx)
-    return found is not None
-
-
-def _source_workspace(
-    source: Source,
-    ws: Workspace,
-    repos: Mapping[str, Workspace],
-    options: RenderOptions,
-    resolved: list[str] | None = None,
-) -> Workspace:
-    """This repository, a --repo-map clone (which wins), or the other repository fetched at the revision."""
-    if source.repo is None:
-        return ws
-    found = repos.get(source.repo)
-    if found is not None:
-        return found
-    if source.repo_url:
-        from gitops_check.errors import FetchError
-        from gitops_check.remote.charts import remote_for
-
-        try:
-            fetched = remote_for(options.network).git.fetch(source.repo_url, source.target_revision)
-        except FetchError as e:
-            raise RenderError(
-                f"not checked: {e.message} ({repourl.not_available_hint(source.repo_url)})"
-            ) from None
-        if resolved is not None:
-            resolved.append(fetched.describe())
-        return Workspace(root=fetched.folder, label=fetched.describe(), revision=fetched.commit)
-    raise RenderError(
-        f"source repository {source.repo} is not available; {repourl.not_available_hint(source.repo_url or source.repo)}"
-    )
-
-
-def _ref_workspaces(
-    app: App, ws: Workspace, repos: Mapping[str, Workspace], options: RenderOptions
-) -> dict[str, Workspace]:
-    refs: dict[str, Workspace] = {}
-    for source in app.sources:
-        if not source.ref:
-            continue
-        if source.repo is None:
-            refs[source.ref] = ws
-        elif source.repo in repos:
-            refs[source.ref] = repos[source.repo]
-        elif source.repo_url:
-            refs[source.ref] = _source_workspace(source, ws, repos, options)
-    return refs
 
 
 def ref_workspace(ctx: SourceContext, name: str) -> Workspace:

@@ -23,12 +23,12 @@ from gitops_check.render import flux_secrets
 from gitops_check.render.base import RenderOutput, SourceContext
 from gitops_check.render.envsubst import VAR_NAME, SubstitutionError, substitute
 from gitops_check.render.flux_kfile import (
-    check_load_paths,
     edit_kustomization,
     generate_kustomization,
     warn_sourceignore,
 )
 from gitops_check.render.kustomize import (
+    check_load_paths,
     check_remote_bases,
     find_kustomization,
     helm_chart_entries,

@@ -23,8 +23,8 @@ from typing import Any
 
 from gitops_check.errors import RenderError
 from gitops_check.model import KustomizeOptions
-from gitops_check.render.base import KUSTOMIZATION_FILES, SourceContext, is_inside
-from gitops_check.render.kustomize import is_remote, parse_image, reachable_kustomizations
+from gitops_check.render.base import KUSTOMIZATION_FILES, SourceContext
+from gitops_check.render.kustomize import parse_image
 
 # fluxcd/pkg sourceignore defaults: not part of Flux's source artifact, so never in a generated kustomization.
 _IGNORED_DIRS = frozenset({".git", ".github", ".circleci"})
@@ -123,43 +123,3 @@ def warn_sourceignore(ctx: SourceContext, warnings: list[str]) -> None:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Files read with LoadRestrictionsNone must stay inside the repository
-
-
-def check_load_paths(ctx: SourceContext, kfile: Path) -> None:
-    """Every file a reachable kustomization loads must be inside the workspace (kustomize will not check it)."""
-    for current, shown, data in reachable_kustomizations(ctx, kfile):
-        base = current.parent
-        for field_name, entry in _path_entries(data):
-            if is_remote(entry, base):
-                continue  # check_remote_bases decides about remote entries
-            target = Path(os.path.normpath(base / entry))
-            if entry.startswith("/") or not is_inside(ctx.ws.root, target):
-                raise RenderError(
-                    f"{field_name} entry {entry} in {shown} is outside the repository; refusing it"
-                )
-
-
-def _path_entries(data: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-    for field_name in ("resources", "bases", "components", "crds", "configurations", "generators",
-                       "transformers", "validators", "patchesStrategicMerge"):  # fmt: skip
-        for entry in _list(data.get(field_name)):
-            if isinstance(entry, str) and "\n" not in entry:
-                yield field_name, entry.strip()
-    for field_name in ("patches", "patchesJson6902", "replacements"):
-        for entry in _list(data.get(field_name)):
-            if isinstance(entry, dict) and isinstance(entry.get("path"), str):
-                yield field_name, entry["path"].strip()
-    for field_name in ("configMapGenerator", "secretGenerator"):
-        for gen in _list(data.get(field_name)):
-            if not isinstance(gen, dict):
-                continue
-            for item in (*_list(gen.get("files")), *_list(gen.get("envs")), gen.get("env")):
-                if isinstance(item, str) and item:
-                    yield field_name, item.rpartition("=")[2].strip()
-    openapi = data.get("openapi")
-    if isinstance(openapi, dict) and isinstance(openapi.get("path"), str):
-        yield "openapi", openapi["path"]
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []

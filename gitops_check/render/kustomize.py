@@ -57,8 +57,6 @@ def render_kustomize(ctx: SourceContext) -> RenderOutput:
         check_remote_bases(ctx, kfile, allow_remote=ctx.options.allow_remote_bases)
         register_generated_secrets(ctx, kfile)
     if kfile is not None and build is not None and build.load_restrictor_none:
-        from gitops_check.render.flux_kfile import check_load_paths  # it imports this module
-
         check_load_paths(ctx, kfile)
     if kfile is not None:
         check_helm_charts(ctx, kfile, build, out.resolved)
@@ -665,3 +663,43 @@ def _set_replicas(existing: Any, args: tuple[tuple[str, int], ...]) -> list[dict
         if isinstance(current, dict) and "name" in current and str(current["name"]) not in wanted:
             wanted[str(current["name"])] = dict(current)
     return sorted(wanted.values(), key=lambda r: str(r["name"]))
+
+
+def check_load_paths(ctx: SourceContext, kfile: Path) -> None:
+    """Every file a reachable kustomization loads must be inside the workspace (kustomize will not check it)."""
+    for current, shown, data in reachable_kustomizations(ctx, kfile):
+        base = current.parent
+        for field_name, entry in _path_entries(data):
+            if is_remote(entry, base):
+                continue  # check_remote_bases decides about remote entries
+            target = Path(os.path.normpath(base / entry))
+            if entry.startswith("/") or not is_inside(ctx.ws.root, target):
+                raise RenderError(
+                    f"{field_name} entry {entry} in {shown} is outside the repository; refusing it"
+                )
+
+
+def _path_entries(data: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    for field_name in ("resources", "bases", "components", "crds", "configurations", "generators",
+                       "transformers", "validators", "patchesStrategicMerge"):  # fmt: skip
+        for entry in _list(data.get(field_name)):
+            if isinstance(entry, str) and "\n" not in entry:
+                yield field_name, entry.strip()
+    for field_name in ("patches", "patchesJson6902", "replacements"):
+        for entry in _list(data.get(field_name)):
+            if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+                yield field_name, entry["path"].strip()
+    for field_name in ("configMapGenerator", "secretGenerator"):
+        for gen in _list(data.get(field_name)):
+            if not isinstance(gen, dict):
+                continue
+            for item in (*_list(gen.get("files")), *_list(gen.get("envs")), gen.get("env")):
+                if isinstance(item, str) and item:
+                    yield field_name, item.rpartition("=")[2].strip()
+    openapi = data.get("openapi")
+    if isinstance(openapi, dict) and isinstance(openapi.get("path"), str):
+        yield "openapi", openapi["path"]
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []

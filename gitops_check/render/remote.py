@@ -6,36 +6,32 @@ folder, which then renders like any folder of a repository; the output records w
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from gitops_check.config import RenderOptions
 from gitops_check.errors import FetchError, RenderError
-from gitops_check.model import App, Source, Tool, Workspace
+from gitops_check.model import Source, Tool, Workspace
 from gitops_check.remote import archive
 from gitops_check.remote.charts import fetch_chart, remote_for
 from gitops_check.remote.oci import HELM_CHART_LAYER, HELM_CHART_LAYER_LEGACY
-from gitops_check.render.base import RenderOutput, normalize_path, render_folder
-
-if TYPE_CHECKING:
-    from gitops_check.render.base import ToolFinder
+from gitops_check.render.base import normalize_path
 
 
-def render_remote(
-    app: App, source: Source, options: RenderOptions, tools: ToolFinder, refs: Mapping[str, Workspace]
-) -> RenderOutput:
+@contextmanager
+def fetched(source: Source, options: RenderOptions) -> Iterator[tuple[Workspace, str, str]]:
+    """The fetched chart or artifact as a workspace, the folder to render in it, and what was resolved, for
+    the duration of the block (a temporary folder)."""
     with tempfile.TemporaryDirectory(prefix="gitops-check-remote-") as tmp:
         try:
             if source.oci is not None:
-                ws, path, described = _oci_artifact(source, options, Path(tmp))
+                found = _oci_artifact(source, options, Path(tmp))
             else:
-                ws, path, described = _chart(source, options, Path(tmp))
+                found = _chart(source, options, Path(tmp))
         except FetchError as e:
             raise RenderError(f"not checked: {e.message}") from None
-        out = render_folder(app, source, ws, path, options, tools, refs)
-        out.resolved.insert(0, described)
-        return out
+        yield found
 
 
 def _chart(source: Source, options: RenderOptions, tmp: Path) -> tuple[Workspace, str, str]:

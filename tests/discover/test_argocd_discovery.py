@@ -14,7 +14,7 @@ from gitops_check.discover.dispatch import DiscoverOptions, discover
 from gitops_check.discover.project import load_project
 from gitops_check.errors import ConfigError, RenderError
 from gitops_check.model import TrackingMethod, Workspace
-from gitops_check.render.base import render_app
+from gitops_check.render.app import render_app
 from gitops_check.sources.git import open_repo
 from tests.helpers.gitrepo import GitRepo, make_workspace
 

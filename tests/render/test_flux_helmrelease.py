@@ -22,7 +22,8 @@ from gitops_check.model import (
     Workspace,
 )
 from gitops_check.remote.policy import NetworkPolicy
-from gitops_check.render.base import RenderOutput, render_app
+from gitops_check.render.app import render_app
+from gitops_check.render.base import RenderOutput
 from tests.helpers.gitrepo import make_workspace
 
 CHART = "charts/app"

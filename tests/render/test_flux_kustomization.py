@@ -11,7 +11,8 @@ import pytest
 from gitops_check.config import RenderOptions
 from gitops_check.errors import RenderError
 from gitops_check.model import App, Destination, KustomizeOptions, SecretText, Source, Tool, Workspace
-from gitops_check.render.base import RenderOutput, render_app
+from gitops_check.render.app import render_app
+from gitops_check.render.base import RenderOutput
 from gitops_check.render.flux import STRICT_LABEL, split_documents
 from gitops_check.render.flux_kfile import generate_kustomization, is_local_relative
 from tests.helpers.gitrepo import make_workspace

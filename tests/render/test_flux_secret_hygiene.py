@@ -29,7 +29,8 @@ from gitops_check.model import (
     Tool,
     Workspace,
 )
-from gitops_check.render.base import RenderOutput, render_app
+from gitops_check.render.app import render_app
+from gitops_check.render.base import RenderOutput
 from tests.helpers.gitrepo import GitRepo, make_workspace
 
 TOKEN = "s3cr3t-from-a-secret"

@@ -12,7 +12,8 @@ from gitops_check.config import RenderOptions
 from gitops_check.errors import RenderError
 from gitops_check.model import App, KustomizeOptions, Source, Tool, Workspace
 from gitops_check.render import kustomize
-from gitops_check.render.base import RenderOutput, render_app
+from gitops_check.render.app import render_app
+from gitops_check.render.base import RenderOutput
 from tests.helpers.gitrepo import make_workspace
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata: {{a: b}}\n"

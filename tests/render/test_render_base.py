@@ -13,15 +13,15 @@ from gitops_check.config import RenderOptions
 from gitops_check.errors import RenderError, ToolMissingError
 from gitops_check.model import App, Origin, RawObject, Source, Tool, Workspace
 from gitops_check.remote.policy import NetworkPolicy
-from gitops_check.render import base
+from gitops_check.render.app import render_app
 from gitops_check.render.base import (
     RenderOutput,
     SourceContext,
     ToolFinder,
     detect_tool,
-    render_app,
     resolve_inside,
 )
+from gitops_check.render.table import BUILTIN_RENDERERS
 from tests.helpers.gitrepo import make_workspace
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"
@@ -189,23 +189,25 @@ def test_chart_from_helm_repository_offline_is_not_checked(ws: Workspace) -> Non
         render_app(remote, ws, RenderOptions(network=NetworkPolicy(offline=True)))
 
 
-def test_registry_dispatch(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dispatch_table_is_handed_to_render_app(ws: Workspace) -> None:
     seen: list[SourceContext] = []
 
     def fake(ctx: SourceContext) -> RenderOutput:
         seen.append(ctx)
         return RenderOutput([RawObject({"kind": "X"}, Origin(ctx.app.name, ctx.path))], ["from fake"])
 
-    base.register("custom", fake)  # registering first must not hide the built-ins
-    assert base.get_renderer("helm") is not None
-    monkeypatch.setitem(base._REGISTRY, "directory", fake)
-    out = render_app(app("apps/web/"), ws, RenderOptions())
+    out = render_app(
+        app("apps/web/"), ws, RenderOptions(), renderers={**BUILTIN_RENDERERS, "directory": fake}
+    )
     assert out.warnings == ["from fake"]
     assert seen[0].path == "apps/web"
     assert seen[0].folder == (ws.root / "apps/web").resolve()
-    monkeypatch.delitem(base._REGISTRY, "custom")
-    with pytest.raises(RenderError, match="no renderer for tool 'nope'"):
-        base.get_renderer("nope")
+    # The built-in table is untouched by that run, and cannot be changed for the process.
+    assert BUILTIN_RENDERERS["directory"] is not fake
+    with pytest.raises(TypeError):
+        BUILTIN_RENDERERS["directory"] = fake  # type: ignore[index]
+    with pytest.raises(RenderError, match="no renderer for tool 'directory' \\(known: helm\\)"):
+        render_app(app("apps/web/"), ws, RenderOptions(), renderers={"helm": fake})
 
 
 # ----------------------------------------------------------------------------------------------- ToolFinder

@@ -13,7 +13,8 @@ from gitops_check.config import RenderOptions
 from gitops_check.errors import RenderError
 from gitops_check.model import App, Destination, HelmOptions, HelmParameter, Source, Tool, Workspace
 from gitops_check.remote.policy import NetworkPolicy
-from gitops_check.render.base import RenderOutput, render_app
+from gitops_check.render.app import render_app
+from gitops_check.render.base import RenderOutput
 from gitops_check.render.helm import escape_set_value
 from tests.helpers.gitrepo import GitRepo, make_workspace
 

@@ -13,7 +13,8 @@ from gitops_check import yamlio
 from gitops_check.config import RenderOptions
 from gitops_check.errors import RenderError, ToolMissingError
 from gitops_check.model import App, KustomizeOptions, Source, Tool, Workspace
-from gitops_check.render.base import RenderOutput, ToolFinder, render_app
+from gitops_check.render.app import render_app
+from gitops_check.render.base import RenderOutput, ToolFinder
 from gitops_check.render.kustomize import is_remote, parse_image
 from tests.helpers.gitrepo import make_workspace
 

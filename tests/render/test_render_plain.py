@@ -12,7 +12,8 @@ from gitops_check import identity, yamlio
 from gitops_check.config import RenderOptions
 from gitops_check.errors import InputError, RenderError
 from gitops_check.model import App, DirectoryOptions, Source, Tool, Workspace
-from gitops_check.render.base import RenderOutput, render_app
+from gitops_check.render.app import render_app
+from gitops_check.render.base import RenderOutput
 from gitops_check.render.plain import glob_regex
 from tests.helpers.gitrepo import make_workspace
 
