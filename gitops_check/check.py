@@ -83,16 +83,12 @@ def _materialize_mapped(request: CheckRequest, tmp: Path) -> dict[str, Workspace
 def _object_lookup(resolver: ClusterResolver) -> Callable[[Destination, ResourceKey], JSON | None]:
     """One object of the cluster an app's destination maps to, for discovery (Flux substituteFrom/valuesFrom).
 
-    The source's own ``lookup`` when it has one; otherwise a read of that kind in that namespace (a snapshot
-    answers from what it loaded). An object the read could not see is an error, never "absent".
+    A read of that kind in that namespace (a snapshot answers from what it loaded). An object the read could not
+    see is an error, never "absent".
     """
 
     def lookup(dest: Destination, key: ResourceKey) -> JSON | None:
         _, source = resolver.resolve(dest)
-        own = getattr(source, "lookup", None)
-        if callable(own):
-            found: JSON | None = own(key)
-            return found
         gk = key.group_kind
         namespaces = frozenset({key.namespace}) if key.namespace else frozenset()
         state = source.load(ReadScope(frozenset({(gk, key.namespace)}), namespaces, prune_kinds=()))

@@ -194,7 +194,7 @@ def compare_rendered(
     trackers = {k: TrackingIndex(live) for k, live in lives.items()} if settings.detect_pruning else {}
     cluster_of = {r.app.name: k for k, rs in by_cluster.items() for r in rs}
     schemas = _schemas(by_cluster, lives)
-    predicting = {k for k in lives if _predicts(sources[k])}
+    predicting = {k for k in lives if sources[k].predictor() is not None}
 
     def diff_keyed(
         app: App, app_result: AppResult, keyed: KeyedApp, key: str, prediction: Prediction
@@ -255,7 +255,7 @@ def compare_rendered(
                 diff_keyed(r.app, app_result, keyed, key, Prediction())
     timings["diff"] = time.perf_counter() - t
     t = time.perf_counter()
-    dry_runs = any(getattr(sources[k], "predict", None) is not None for *_, k in pending)
+    dry_runs = any(sources[k].predictor() is not None for *_, k in pending)
     with progress.stage("dry-running in the cluster") if dry_runs else contextlib.nullcontext():
         predictions = _predict(pending, sources, lives, result)
     if predictions:
@@ -309,11 +309,6 @@ def _cluster_name(key: str, live: LiveState | None, source: LiveSource) -> str:
     return (live.cluster if live is not None else None) or source.name
 
 
-def _predicts(source: LiveSource) -> bool:
-    """A source that makes predictions (a live cluster in a server-side mode): its apps are diffed in one batch."""
-    return getattr(source, "predict", None) is not None and bool(getattr(source, "predicts", True))
-
-
 def _predict(
     pending: Sequence[tuple[App, AppResult, KeyedApp, str]],
     sources: Mapping[str, LiveSource],
@@ -326,12 +321,12 @@ def _predict(
     """
     out: dict[str, Prediction] = {}
     for key in sorted({k for *_, k in pending}):
-        predict = getattr(sources[key], "predict", None)
-        if predict is None:
+        predictor = sources[key].predictor()
+        if predictor is None:
             continue
         batch = [(app, keyed.manifests) for app, _, keyed, k in pending if k == key]
         try:
-            out.update(predict(batch, lives[key]))
+            out.update(predictor.predict(batch, lives[key]))
         except GitopsCheckError as e:
             result.errors.append(AppError("*", f"cluster {key}: {e}", stage="cluster"))
             for app, manifests in batch:

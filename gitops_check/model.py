@@ -557,7 +557,7 @@ class Prediction:
 
 
 class Predictor(Protocol):
-    """A LiveSource that can also predict, through the API server, what an apply would produce."""
+    """Predicts, through the API server, what an apply would produce (a live cluster in a server-side mode)."""
 
     def predict(
         self, batch: Sequence[tuple[App, Sequence[Manifest]]], live: LiveState
@@ -575,6 +575,10 @@ class LiveSource(Protocol):
 
     def load(self, scope: ReadScope) -> LiveState:
         """The cluster's objects for ``scope``; raises GitopsCheckError when it cannot be read at all."""
+
+    def predictor(self) -> Predictor | None:
+        """What predicts applies in this cluster, whose apps then wait for their batch; None: the offline engine
+        alone compares them (a snapshot, a live cluster in client-side mode)."""
 
 
 # ---------------------------------------------------------------------------------------------------------------

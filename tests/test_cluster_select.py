@@ -25,6 +25,9 @@ class Source:
     def load(self, scope: ReadScope) -> LiveState:
         raise AssertionError("not read in these tests")
 
+    def predictor(self) -> None:
+        return None
+
 
 def kubeconfig(tmp_path: Path) -> Path:
     config: dict[str, Any] = {

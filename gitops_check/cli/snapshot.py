@@ -119,6 +119,9 @@ def _repo_scope(kw: dict[str, Any], live: Any) -> tuple[Any, list[str]]:
         def load(self, scope: Any) -> Any:
             raise AssertionError("not read")
 
+        def predictor(self) -> None:
+            return None
+
     request = CheckRequest(
         repo=Path(kw["for_repo"]),
         revision=revision(kw["rev"], kw["working_tree"]),

@@ -23,7 +23,7 @@ from gitops_check.cluster import dryrun, openapi, reader
 from gitops_check.cluster.client import Cluster, RetryPolicy, connect
 from gitops_check.cluster.discovery import ApiResources, discover
 from gitops_check.errors import ClusterError
-from gitops_check.model import App, Coverage, LiveState, Manifest, Prediction, ReadScope
+from gitops_check.model import App, Coverage, LiveState, Manifest, Prediction, Predictor, ReadScope
 
 MODES = ("auto", "server", "client")
 
@@ -144,10 +144,9 @@ class LiveCluster:
 
     # ------------------------------------------------------------------------------------------ predict
 
-    @property
-    def predicts(self) -> bool:
-        """Whether ``predict`` asks the API server (not in client-side mode): then apps wait for their batch."""
-        return self.options.mode != "client"
+    def predictor(self) -> Predictor | None:
+        """Itself, unless in client-side mode (no dry-run is asked for)."""
+        return None if self.options.mode == "client" else self
 
     def predict(
         self, batch: Sequence[tuple[App, Sequence[Manifest]]], live: LiveState

@@ -306,3 +306,7 @@ class SnapshotSource:
             raise self._error
         assert self._result is not None
         return self._result
+
+    def predictor(self) -> None:
+        """A snapshot cannot dry-run anything."""
+        return None
