@@ -1,21 +1,25 @@
 """Markdown for PR/MR comments, GitHub job summaries and the full report artifact.
 
 A comment has a hard size limit (GitHub: 65,536 characters), and a diff cut in the middle is worse than none.
-The document is made of uncuttable pieces (``mdblocks``). To fit one limit, apps are taken in order of
-significance, each whole when it fits, else with the diffs that still fit, else (for its errors) without its
-resources, else left to its table row; a note near the top says what was left out. To split instead, pieces are
+The document is made of uncuttable pieces (``mdblocks``). To fit one limit, the least important piece is dropped
+or shortened until the whole fits (``_reductions`` gives the order: a diff too large to ever fit, what already
+differed in the cluster, then the apps from the least significant: each diff, the resource list, the section,
+and last the table's rows); a note near the top says what was left out. To split instead, pieces are
 packed into numbered parts at app boundaries, and at resource boundaries only when one app does not fit a part.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from gitops_check.model import CheckResult
 from gitops_check.report.links import FileLinks
 from gitops_check.report.mdblocks import (
+    Item,
     Options,
+    Section,
     Unit,
     app_sections,
     baseline_head,
@@ -50,6 +54,7 @@ class _LeftOut:
 
     limit: int
     opts: Options
+    rank: dict[str, int]  # app name -> place in order of significance, for the names the note shows
     diffs: dict[str, int] = field(default_factory=dict)  # app -> resources whose diff was left out
     briefed: list[str] = field(default_factory=list)  # apps whose resource list was left out
     omitted: list[str] = field(default_factory=list)  # apps whose section was left out
@@ -70,7 +75,9 @@ class _LeftOut:
             return ""
         text = sentence(", ".join(what[:-1]) + " and " + what[-1] if len(what) > 1 else what[0])
         text += f" left out to stay under {self.limit:,} {self.opts.unit_name}; {self.opts.see}."
-        names = list(dict.fromkeys([*self.diffs, *self.briefed, *self.omitted]))
+        names = sorted(
+            {*self.diffs, *self.briefed, *self.omitted}, key=lambda n: self.rank.get(n, len(self.rank))
+        )
         if names:
             shown = ", ".join(code_span(n) for n in names[:_MAX_NOTE_NAMES])
             more = f" and {len(names) - _MAX_NOTE_NAMES} more" if len(names) > _MAX_NOTE_NAMES else ""
@@ -78,125 +85,131 @@ class _LeftOut:
         return f"> **Note:** {text}\n\n"
 
 
-def _note_room(result: CheckResult, limit: int, opts: Options) -> int:
-    """An upper bound for the note's size: every category, the largest numbers, the longest names."""
-    n = max(len(result.apps) + (len(result.baseline.apps) if result.baseline else 0), 1)
-    worst = _LeftOut(limit, opts, rows=n)
-    candidates = [a.app.name for a in result.apps]
-    candidates += [f"{a.app.name} (cluster)" for a in result.baseline.apps] if result.baseline else []
-    longest = sorted(candidates, key=opts.measure, reverse=True)[:_MAX_NOTE_NAMES]
-    names = [*longest, *(f"{i}" for i in range(n))]  # at least as many apps, with at least as long names
-    worst.diffs = dict.fromkeys(names, len(result.diffs) or 1)
-    worst.briefed = worst.omitted = names
-    return opts.measure(worst.note())
+class _Document:
+    """The comment being fitted: its pieces, what was left out of them, and its size kept up to date."""
+
+    def __init__(self, result: CheckResult, limit: int, opts: Options) -> None:
+        m = self.m = opts.measure
+        self.limit = limit
+        self.top = heading(result, opts) + intro(result, opts)
+        self.run = "".join(run_pieces(result, opts))
+        self.hygiene = hygiene_block(result, opts)
+        self.fixed = m(self.top) + m(self.run) + m(self.hygiene)
+        self.apps = sort_apps(result.apps)
+        self.rows = table_rows(self.apps, result.mode)
+        self.head = table_head(result.mode) if self.rows else ""
+        self.rests = rest_rows(self.apps, result.mode)
+        self.kept = len(self.rows)  # rows shown; the apps past them share the last row
+        self.rows_size = sum(m(r) for r in self.rows)
+        self.sections = app_sections(result, opts)
+        self.base_head = baseline_head(result, opts)
+        self.base_sections = baseline_sections(result, opts)
+        names = [s.app.app.name for s in self.sections] + [
+            f"{s.app.app.name} (cluster)" for s in self.base_sections
+        ]
+        self.left = _LeftOut(limit, opts, {n: i for i, n in enumerate(names)})
+        self.body_size = sum(m(s.text()) for s in (*self.sections, *self.base_sections)) + m(self.base_head)
+
+    def table(self) -> str:
+        if not self.rows:
+            return ""
+        rest = self.rests[self.kept] if self.kept < len(self.rows) else ""
+        return self.head + "".join(self.rows[: self.kept]) + rest + "\n"
+
+    def table_size(self) -> int:
+        if not self.rows:
+            return 0
+        rest = self.rests[self.kept] if self.kept < len(self.rows) else ""
+        return self.m(self.head) + self.rows_size + self.m(rest) + 1
+
+    def fits(self) -> bool:
+        without_note = self.fixed + self.table_size() + self.body_size
+        # The note is built only when it may decide (it lists names, and the loop may take thousands of steps).
+        return without_note <= self.limit and without_note + self.m(self.left.note()) <= self.limit
+
+    def text(self) -> str:
+        pieces = [self.top, self.left.note(), self.run, self.table(), self.hygiene]
+        pieces += [s.text() for s in self.sections]
+        pieces += [self.base_head, *(s.text() for s in self.base_sections)]
+        return finish(pieces)
+
+    # What can be dropped or shortened, one piece at a time.
+
+    def drop_row(self) -> None:
+        self.kept -= 1
+        self.rows_size -= self.m(self.rows[self.kept])
+        self.left.rows = len(self.apps) - self.kept
+
+    def drop_diff(self, section: Section, item: Item) -> None:
+        self.body_size -= self.m(item.text())
+        item.show_body = False
+        self.body_size += self.m(item.text())
+        name = section.app.app.name
+        self.left.diffs[name] = self.left.diffs.get(name, 0) + 1
+
+    def shorten(self, section: Section, level: int, name: str) -> None:
+        """Level 1: the section without its resources; 2: the section left out (its table row stays)."""
+        self.body_size -= self.m(section.text())
+        section.level = level
+        self.body_size += self.m(section.text())
+        self.left.diffs.pop(name, None)
+        if name in self.left.briefed:
+            self.left.briefed.remove(name)
+        (self.left.briefed if level == 1 else self.left.omitted).append(name)
+
+    def drop_base_head(self) -> None:
+        self.body_size -= self.m(self.base_head)
+        self.base_head = ""
+
+    def diff_size(self, item: Item) -> int:
+        return self.m(item.head + item.body) - self.m(item.head_without_body)
+
+
+def _diffs(section: Section) -> list[Item]:
+    return [i for i in section.items if i.is_resource and i.body]
+
+
+def _reductions(doc: _Document) -> Iterator[Callable[[], None]]:
+    """What to drop or shorten next, least important first; the generator looks at the document as it goes."""
+    # A table too large to fit beside anything keeps half the room; the apps past it share its last row.
+    if doc.table_size() > doc.limit - doc.fixed - doc.m(doc.left.note()):
+        while doc.kept and doc.table_size() > (doc.limit - doc.fixed) // 2:
+            yield doc.drop_row
+    # A diff that could not fit even with every other detail left out goes before anything else does.
+    room = doc.limit - doc.fixed - doc.table_size()
+    for section in reversed(doc.sections):
+        for item in reversed(_diffs(section)):
+            if doc.diff_size(item) > room:
+                yield functools.partial(doc.drop_diff, section, item)
+    # What already differed in the cluster is the least important.
+    for section in reversed(doc.base_sections):
+        yield functools.partial(doc.shorten, section, 2, f"{section.app.app.name} (cluster)")
+    if doc.base_head:
+        yield doc.drop_base_head
+    # Then the apps, least significant first: their diffs (the last first), their resources, their section.
+    for section in reversed(doc.sections):
+        name = section.app.app.name
+        for item in reversed(_diffs(section)):
+            if item.show_body:
+                yield functools.partial(doc.drop_diff, section, item)
+        if any(not i.is_resource for i in section.items):  # worth keeping for its errors and warnings
+            yield functools.partial(doc.shorten, section, 1, name)
+        yield functools.partial(doc.shorten, section, 2, name)
+    while doc.kept:
+        yield doc.drop_row
 
 
 def _fit(result: CheckResult, limit: int, opts: Options) -> str:
-    """Greedy by significance: the table first, then each app whole, else with the diffs that still fit."""
-    m = opts.measure
-    apps = sort_apps(result.apps)
-    left = _LeftOut(limit, opts)
-    top = heading(result, opts) + intro(result, opts)
-    run = "".join(run_pieces(result, opts))
-    hygiene = hygiene_block(result, opts)
-    room = limit - m(top) - m(run) - m(hygiene) - _note_room(result, limit, opts)
-
-    # The table gets at most half of what is left when it does not fit whole; the apps past that share a row.
-    rows = table_rows(apps, result.mode)
-    table = ""
-    if rows:
-        head = table_head(result.mode)
-        table = head + "".join(rows) + "\n"
-        if m(table) > room:
-            rests = rest_rows(apps, result.mode)
-            budget, kept, used = room // 2, 0, m(head) + 1
-            for row in rows:
-                if used + m(row) + m(rests[kept + 1]) > budget:
-                    break
-                used += m(row)
-                kept += 1
-            left.rows = len(apps) - kept
-            table = head + "".join(rows[:kept]) + rests[kept] + "\n"
-    room -= m(table)
-
-    sections = app_sections(result, opts)
-    for section in sections:
-        name = section.app.app.name
-        size = m(section.text())
-        if size <= room:
-            room -= size
-            continue
-        resources = [i for i in section.items if i.is_resource and i.body]
-        for item in resources:
-            item.show_body = False
-        size = m(section.text())
-        if size <= room:
-            room -= size
-            # Put back the diffs that still fit, in order of significance.
-            for item in resources:
-                extra = m(item.head + item.body) - m(item.head_without_body)
-                if extra <= room:
-                    item.show_body = True
-                    room -= extra
-            dropped = sum(1 for i in resources if not i.show_body)
-            if dropped:
-                left.diffs[name] = dropped
-            continue
-        # Without its resources a section is worth keeping only for its errors and warnings.
-        section.level = 1
-        size = m(section.text())
-        if any(not i.is_resource for i in section.items) and size <= room:
-            room -= size
-            left.briefed.append(name)
-            continue
-        section.level = 2
-        left.omitted.append(name)
-
-    # What already differed in the cluster comes last: its heading, then whole app sections while they fit.
-    base_head = baseline_head(result, opts)
-    base_sections = baseline_sections(result, opts)
-    if base_head and m(base_head) <= room:
-        room -= m(base_head)
-    else:
-        base_head = ""
-    for section in base_sections:
-        if base_head and m(section.text()) <= room:
-            room -= m(section.text())
-        else:
-            section.level = 2
-            left.omitted.append(f"{section.app.app.name} (cluster)")
-
-    # The note's room was reserved for the worst case; what it does not need goes to diffs that were left out.
-    used = m(top) + m(run) + m(table) + m(hygiene) + sum(m(s.text()) for s in sections)
-    used += m(base_head) + sum(m(s.text()) for s in base_sections)
-    for section in sections:
-        name = section.app.app.name
-        for item in section.items if section.level == 0 else ():
-            if not item.body or item.show_body:
-                continue
-            extra = m(item.head + item.body) - m(item.head_without_body)
-            left.diffs[name] -= 1
-            if not left.diffs[name]:
-                del left.diffs[name]
-            if used + extra + m(left.note()) <= limit:
-                item.show_body = True
-                used += extra
-            else:
-                left.diffs[name] = left.diffs.get(name, 0) + 1
-
-    text = finish(
-        [
-            top,
-            left.note(),
-            run,
-            table,
-            hygiene,
-            *(s.text() for s in sections),
-            base_head,
-            *(s.text() for s in base_sections),
-        ]
-    )
-    return text if m(text) <= limit else hard_cut(text, limit, m).rstrip("\n") + "\n"
+    """Drop or shorten the least important piece until the document fits; cut it only if nothing is left to drop."""
+    doc = _Document(result, limit, opts)
+    reductions = _reductions(doc)
+    while not doc.fits():
+        step = next(reductions, None)
+        if step is None:
+            break
+        step()
+    text = doc.text()
+    return text if doc.m(text) <= limit else hard_cut(text, limit, doc.m).rstrip("\n") + "\n"
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -221,6 +221,44 @@ def test_slightly_too_large_drops_diffs_of_least_significant_app(result: CheckRe
     assert "**ConfigMap/zz/cm-00**: changed: 1 field (diff left out)" in md
 
 
+def test_fleet_sized_report_fits_a_gitlab_note(huge: CheckResult) -> None:
+    # GitLab takes 1,000,000 characters per note; this fleet's full report is several times that.
+    limit = 1_000_000
+    assert len(render_markdown_full(huge)) > 3 * limit
+    md = render_markdown(huge, limit=limit)
+    assert limit - 20_000 < len(md) <= limit  # full, not wastefully short
+    check_well_formed(md, huge)
+    for app in huge.apps:
+        assert f"| {app.app.name} |" in md
+    blocks = [c for i, c in code_blocks(md) if i == "diff"]
+    assert "ConfigMap/app-000/cm-00" in blocks[0]
+    assert "left out to stay under 1,000,000 characters" in md
+
+
+def test_fleet_whose_table_alone_is_too_large_keeps_half_for_details() -> None:
+    fleet = huge_result(2500, 1)
+    md = render_markdown(fleet)
+    assert len(md) <= 65536
+    check_well_formed(md, fleet)
+    rows = [line for line in md.splitlines() if line.startswith("| ")]
+    assert 200 < len(rows) < 1200  # about half the comment; the rest share the last row
+    assert re.match(r"\| _\d+ more apps_ \|", rows[-1])
+    assert [c for i, c in code_blocks(md) if i == "diff"]  # the most significant apps still show diffs
+    assert "(summed up in the last row)" in md
+
+
+def test_a_diff_too_large_for_any_comment_goes_first() -> None:
+    small = [_app_with_diffs(f"small-{n}", 1, lines=5) for n in range(5)]
+    result = CheckResult(apps=[_app_with_diffs("big", 1, lines=3000), *small], target="t", against="a")
+    md = render_markdown(result, limit=30000)
+    assert len(md) <= 30000
+    check_well_formed(md, result)
+    shown = "".join(c for i, c in code_blocks(md) if i == "diff")
+    assert all(f"ConfigMap/small-{n}/cm-00" in shown for n in range(5))
+    assert "ConfigMap/big/cm-00" not in shown
+    assert "Diffs of 1 resource in 1 app left out" in md and "Apps concerned: `big`." in md
+
+
 def test_render_markdown_with_a_tiny_limit_is_still_valid(result: CheckResult) -> None:
     for limit in (300, 1000, 2500):
         md = render_markdown(result, limit=limit)
