@@ -10,8 +10,9 @@ Folder auto-discovery runs only when neither the project file nor any scanner fo
 that declares its apps should not also have its folders checked as apps of their own.
 
 ``discovery: {argocd: false}`` (or ``flux: false``) in the project file turns a plug-in off entirely: its scanner
-and its expander. ``discover`` remembers per workspace which plug-ins are off, so ``expand`` on the same
-workspace (``check``'s App of Apps loop, preview) honours the setting without being handed the project file.
+and its expander. ``discover`` notes per workspace which plug-ins are off in the run's ``DiscoveryState`` (part of
+``DiscoverOptions``), so ``expand`` on the same workspace with the same options (``check``'s App of Apps loop,
+preview) honours the setting without being handed the project file.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ class DiscoverOptions:
     job: JobOptions = field(default_factory=JobOptions)
     # Applications generated so far in this run (shared by the copies dataclasses.replace makes).
     generated: GeneratedCount = field(default_factory=lambda: GeneratedCount())
+    # What discover() learned about each workspace, for expand() and adopt() later in the same run (shared like
+    # ``generated``; preview's two commits share one, as adopt() reads one commit's and writes the other's).
+    state: DiscoveryState = field(default_factory=lambda: DiscoveryState())
 
 
 class GeneratedCount:
@@ -66,6 +70,23 @@ class GeneratedCount:
             return None
 
 
+class DiscoveryState:
+    """Per workspace (root, revision) of one run: the plug-ins its project file turned off."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._disabled: dict[tuple[str, str | None], frozenset[str]] = {}
+
+    def set_disabled(self, ws: Workspace, names: frozenset[str]) -> None:
+        with self._lock:
+            self._disabled[_workspace_key(ws)] = names
+
+    def disabled(self, ws: Workspace) -> frozenset[str] | None:
+        """None: ``discover`` did not look at ``ws`` in this run."""
+        with self._lock:
+            return self._disabled.get(_workspace_key(ws))
+
+
 Scanner = Callable[[Workspace, ProjectConfig | None, DiscoverOptions], Discovery]
 Expander = Callable[[App, Sequence[RawObject], Workspace, DiscoverOptions], Discovery]
 
@@ -75,9 +96,6 @@ Adopter = Callable[[Workspace, Workspace, DiscoverOptions], None]
 SCANNERS: dict[str, Scanner] = {}
 EXPANDERS: dict[str, Expander] = {}
 ADOPTERS: dict[str, Adopter] = {}
-# Plug-ins the project file turned off, per workspace (root, revision) that discover() looked at.
-_DISABLED: dict[tuple[str, str | None], frozenset[str]] = {}
-_DISABLED_LOCK = threading.Lock()
 
 
 def register_scanner(name: str, scanner: Scanner) -> None:
@@ -145,8 +163,7 @@ def discover(
 ) -> Discovery:
     options = options or DiscoverOptions()
     disabled = disabled_plugins(project)
-    with _DISABLED_LOCK:
-        _DISABLED[_workspace_key(ws)] = disabled
+    options.state.set_disabled(ws, disabled)
     found = Discovery()
     if project is not None and project.apps:
         _merge(found, _project_apps(ws, project))
@@ -165,13 +182,13 @@ def adopt(previous: Workspace, ws: Workspace, options: DiscoverOptions) -> None:
     """Let ``ws`` take over what ``discover`` left about ``previous`` (before anything was expanded on it).
 
     For a caller that uses ``previous``'s discovery result as ``ws``'s because ``discover.reads`` shows the two
-    would be the same: ``expand`` on ``ws`` then behaves as if ``discover`` had run on it.
+    would be the same: ``expand`` on ``ws`` then behaves as if ``discover`` had run on it. ``options.state``
+    must be the one ``previous`` was discovered with.
     """
     _load_plugins()
-    with _DISABLED_LOCK:
-        disabled = _DISABLED.get(_workspace_key(previous))
-        if disabled is not None:
-            _DISABLED[_workspace_key(ws)] = disabled
+    disabled = options.state.disabled(previous)
+    if disabled is not None:
+        options.state.set_disabled(ws, disabled)
     for adopter in ADOPTERS.values():
         adopter(previous, ws, options)
 
@@ -179,11 +196,11 @@ def adopt(previous: Workspace, ws: Workspace, options: DiscoverOptions) -> None:
 def expand(app: App, objects: Sequence[RawObject], ws: Workspace, options: DiscoverOptions) -> Discovery:
     """Apps declared by what ``app`` rendered (App of Apps); empty for ordinary apps.
 
-    Expanders of plug-ins that the project file turned off (as seen by ``discover`` on ``ws``) do not run.
+    Expanders of plug-ins that the project file turned off (as seen by ``discover`` on ``ws`` with these
+    options) do not run.
     """
     _load_plugins()
-    with _DISABLED_LOCK:
-        disabled = _DISABLED.get(_workspace_key(ws), frozenset())
+    disabled = options.state.disabled(ws) or frozenset()
     found = Discovery()
     for name, expander in EXPANDERS.items():
         if name in disabled:

@@ -87,9 +87,11 @@ def materialize(
                     f"cannot write the head commit to {tmp}: {e.strerror or e}; pass --work-dir"
                 ) from e
             ws = repo.materialize(revs.head, stack.enter_context(_temp(parent)) / "head")
+        # One DiscoveryState for both commits: adopt() hands the base commit's over to the head commit.
         options = DiscoverOptions(
-            this_repo_urls=base.options.this_repo_urls, repo_map=base.options.repo_map, job=base.options.job
-        )
+            this_repo_urls=base.options.this_repo_urls, repo_map=base.options.repo_map, job=base.options.job,
+            state=base.options.state,
+        )  # fmt: skip
         return Side("head", Tree(ws, index, base.tree.parsed), None, options)
 
     return Commits(base, pool.submit(head))

@@ -97,3 +97,7 @@ def test_expand_honours_the_project_file_seen_by_discover(tmp_path: Path) -> Non
     other = make_workspace(tmp_path / "other", {".gitops-check.yaml": project({})})
     discover(other, load_project(other), options)
     assert [a.name for a in expand(root, objects, other, options).apps] == ["child"]
+    # What discover noted belongs to that run's options: another run starts with nothing turned off.
+    assert [
+        a.name for a in expand(root, objects, ws, DiscoverOptions(this_repo_urls=options.this_repo_urls)).apps
+    ] == ["child"]
