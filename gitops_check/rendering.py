@@ -28,7 +28,7 @@ from gitops_check.model import (
     Workspace,
 )
 from gitops_check.render.app import render_app
-from gitops_check.render.base import RenderOutput, ToolFinder
+from gitops_check.render.base import RenderOutput, SymlinkGuard, ToolFinder
 from gitops_check.shards import ParentSniffer, Shard
 
 
@@ -83,11 +83,16 @@ def _is_crd(body: Any) -> bool:
 
 
 def _render_one(
-    app: App, ws: Workspace, options: RenderOptions, tools: ToolFinder, repos: Mapping[str, Workspace]
+    app: App,
+    ws: Workspace,
+    options: RenderOptions,
+    tools: ToolFinder,
+    repos: Mapping[str, Workspace],
+    symlinks: SymlinkGuard,
 ) -> Rendered:
     start = time.perf_counter()
     try:
-        output = render_app(app, ws, options, tools=tools, repos=repos)
+        output = render_app(app, ws, options, tools=tools, repos=repos, symlinks=symlinks)
         return Rendered(app, output, seconds=time.perf_counter() - start)
     except GitopsCheckError as e:
         return Rendered(app, error=e, seconds=time.perf_counter() - start)
@@ -101,15 +106,17 @@ def render_all(
     options: RenderOptions,
     tools: ToolFinder | None = None,
     repos: Mapping[str, Workspace] | None = None,
+    symlinks: SymlinkGuard | None = None,
 ) -> list[Rendered]:
     """Render apps in parallel (helm/kustomize run as processes, so threads suffice), results in input order."""
     finder = tools or ToolFinder(options)
     mapped = repos or {}
+    guard = symlinks or SymlinkGuard()
     workers = max(1, min(options.workers, len(apps)))
     if workers == 1:
-        return [_render_one(app, ws, options, finder, mapped) for app in apps]
+        return [_render_one(app, ws, options, finder, mapped, guard) for app in apps]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="render") as pool:
-        return list(pool.map(lambda a: _render_one(a, ws, options, finder, mapped), apps))
+        return list(pool.map(lambda a: _render_one(a, ws, options, finder, mapped, guard), apps))
 
 
 def render_tree(
@@ -138,6 +145,9 @@ def render_tree(
     owner = {a.name: shard.owner_of(a.name) for a in found.apps} if shard else {}
     known_to_all = set(owner)
     sniffer = ParentSniffer(ws) if shard else None
+    symlinks = (
+        SymlinkGuard()
+    )  # one for every level: a link removed at one level is still reported at the next
     depth = 0
     while pending:
         if depth > discover_options.max_depth:
@@ -153,7 +163,7 @@ def render_tree(
         if shard is not None and sniffer is not None:
             parents = {a.name for a in pending if a.name in known_to_all and sniffer.may_declare_apps(a)}
             pending = [a for a in pending if owner[a.name] == shard.index or a.name in parents]
-        level = render_all(pending, ws, options, tools, discover_options.repo_map)
+        level = render_all(pending, ws, options, tools, discover_options.repo_map, symlinks)
         rendered.extend(r for r in level if shard is None or owner[r.app.name] == shard.index)
         pending = []
         for r in level:

@@ -39,7 +39,7 @@ from gitops_check.model import App, AppError, SecretHashing
 from gitops_check.preview.sniff import Sniffer
 from gitops_check.remote.charts import resolution_key
 from gitops_check.render.app import render_app
-from gitops_check.render.base import RenderOutput, ToolFinder
+from gitops_check.render.base import RenderOutput, SymlinkGuard, ToolFinder
 from gitops_check.render.cache import RenderCache, seal
 from gitops_check.shards import Shard
 
@@ -164,6 +164,7 @@ class Planner:
     cache: RenderCache | None
     hashing: SecretHashing
     sniffer: Sniffer = field(default_factory=Sniffer)
+    symlinks: SymlinkGuard = field(default_factory=SymlinkGuard)  # the one _contexts checked the commits with
     entries: dict[str, Entry] = field(default_factory=dict)
     renders: int = 0
     # Sharded: only the apps this shard owns are returned (``shards``); parents known to every shard are rendered by
@@ -304,7 +305,14 @@ class Planner:
         s = self.sides[side]
         start = time.perf_counter()
         try:
-            raw = render_app(state.app, s.tree.ws, self.render, tools=self.tools, repos=s.options.repo_map)
+            raw = render_app(
+                state.app,
+                s.tree.ws,
+                self.render,
+                tools=self.tools,
+                repos=s.options.repo_map,
+                symlinks=self.symlinks,
+            )
         except GitopsCheckError as e:
             state.error = e
         else:

@@ -28,7 +28,7 @@ from gitops_check.preview.plan import Entry, Planner, Side
 from gitops_check.preview.request import PreviewRequest
 from gitops_check.preview.revisions import resolve_revisions
 from gitops_check.render import jsonnet
-from gitops_check.render.base import ToolFinder, check_symlinks
+from gitops_check.render.base import SymlinkGuard, ToolFinder
 from gitops_check.render.cache import RenderCache
 from gitops_check.sources.git import open_repo
 
@@ -81,8 +81,11 @@ def run_preview(request: PreviewRequest) -> CheckResult:
             request = dataclasses.replace(request, render=render)
 
         t = time.perf_counter()
-        contexts = _contexts(sides, versions.result(), request.render)
-        planner = Planner(sides, request.render, tools, contexts, cache, hashing, shard=request.shard)
+        symlinks = SymlinkGuard()
+        contexts = _contexts(sides, versions.result(), request.render, symlinks)
+        planner = Planner(
+            sides, request.render, tools, contexts, cache, hashing, symlinks=symlinks, shard=request.shard
+        )
         with progress.stage("rendering", total=0):
             entries = planner.run(found, max(s.options.max_depth for s in sides.values()))
         timings["render"] = time.perf_counter() - t
@@ -156,7 +159,10 @@ def _tool_versions(tools: ToolFinder, cache: RenderCache | None) -> dict[str, st
 
 
 def _contexts(
-    sides: Mapping[str, Side], versions: Mapping[str, str | None], options: RenderOptions
+    sides: Mapping[str, Side],
+    versions: Mapping[str, str | None],
+    options: RenderOptions,
+    symlinks: SymlinkGuard,
 ) -> dict[str, dict[str, Any]]:
     """What every content key of a commit shares: gitops-check and tool versions, render options, symlink check."""
     shared = {
@@ -171,7 +177,7 @@ def _contexts(
         problem = None
         try:
             if side.tree.links:  # a commit without symlinks has no bad one: no need to walk its files
-                check_symlinks(side.tree.ws)
+                symlinks.check(side.tree.ws)
         except RenderError as e:
             problem = e.message  # every render of this commit fails the same way
         out[name] = {**shared, "symlinks": problem}

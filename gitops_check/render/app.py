@@ -15,8 +15,8 @@ from gitops_check.render.base import (
     Renderer,
     RenderOutput,
     SourceContext,
+    SymlinkGuard,
     ToolFinder,
-    check_symlinks,
     detect_tool,
     is_null_list,
     normalize_path,
@@ -33,9 +33,14 @@ def render_app(
     tools: ToolFinder | None = None,
     repos: Mapping[str, Workspace] | None = None,
     renderers: Mapping[str, Renderer] = BUILTIN_RENDERERS,
+    symlinks: SymlinkGuard | None = None,
 ) -> RenderOutput:
-    """Render every source of ``app``; sources from other repositories need ``repos`` (URL -> workspace)."""
-    run = _Run(options, tools or ToolFinder(options), repos or {}, renderers)
+    """Render every source of ``app``; sources from other repositories need ``repos`` (URL -> workspace).
+
+    The renders of one run share ``tools`` and ``symlinks`` (a workspace's bad symlinks are removed when first
+    seen, and only the guard that saw them can tell the next app about them).
+    """
+    run = _Run(options, tools or ToolFinder(options), repos or {}, renderers, symlinks or SymlinkGuard())
     out = RenderOutput()
     try:
         refs = run.ref_workspaces(app, ws)
@@ -61,11 +66,13 @@ class _Run:
         tools: ToolFinder,
         repos: Mapping[str, Workspace],
         renderers: Mapping[str, Renderer],
+        symlinks: SymlinkGuard,
     ) -> None:
         self.options = options
         self.tools = tools
         self.repos = repos
         self.renderers = renderers
+        self.symlinks = symlinks
 
     def render_source(
         self, app: App, source: Source, ws: Workspace, refs: Mapping[str, Workspace]
@@ -87,7 +94,7 @@ class _Run:
         self, app: App, source: Source, src_ws: Workspace, path: str, refs: Mapping[str, Workspace]
     ) -> RenderOutput:
         """Render ``path`` of ``src_ws`` with the source's tool (detected when not given)."""
-        check_symlinks(src_ws, path)
+        self.symlinks.check(src_ws, path)
         folder = resolve_inside(src_ws.root, path, "path")
         if not folder.is_dir():
             if folder.exists():
@@ -95,7 +102,7 @@ class _Run:
             raise RenderError(f"path {path} does not exist at {src_ws.label}")
         ctx = SourceContext(
             app=app, source=source, ws=src_ws, path=path, folder=folder, options=self.options, tools=self.tools,
-            refs=refs,
+            symlinks=self.symlinks, refs=refs,
         )  # fmt: skip
         tool = source.tool
         if tool is Tool.AUTO:

@@ -48,6 +48,7 @@ class SourceContext:
     folder: Path  # absolute folder, already checked to be inside ws.root
     options: RenderOptions
     tools: ToolFinder
+    symlinks: SymlinkGuard  # the run's: a workspace another source refers to is checked through it too
     # Argo CD multi-source: ``$name`` -> the workspace of the source with ``ref: name``.
     refs: Mapping[str, Workspace] = field(default_factory=dict)
 
@@ -161,30 +162,34 @@ def is_inside(root: Path, path: Path) -> bool:
     return real == real_root or real_root in real.parents
 
 
-_CHECKED: dict[Workspace, dict[str, str]] = {}
-_CHECKED_LOCK = threading.Lock()
-
-
-def check_symlinks(ws: Workspace, under: str = ".") -> None:
-    """Refuse an app whose folder holds a symlink that is absolute or leaves the workspace.
+class SymlinkGuard:
+    """Refuses an app whose folder holds a symlink that is absolute or leaves the workspace; one per run.
 
     Argo CD's repo server checks the whole repository after checkout and fails every app of a repository
     that has one. gitops-check reports it for the app whose folder holds it, so one bad symlink does not hide
     the results of every other app, and removes such symlinks from its private copy of the files the first
     time it looks, so no renderer of any app can follow one (an app reading it through a base then fails with
     "file not found"). The target is walked step by step so it may never leave the root, even temporarily.
+    What it found is remembered per workspace, so every app of a run sharing the guard is told even after the
+    links are gone: share one guard between the renders of a run.
     """
-    with _CHECKED_LOCK:
-        problems = _CHECKED.get(ws)
-        if problems is None:
-            root = Path(os.path.abspath(ws.root))
-            problems = _CHECKED[ws] = _find_bad_symlinks(root)
-            for rel in problems:
-                os.unlink(root / rel)
-    prefix = "" if under in (".", "") else under.rstrip("/") + "/"
-    for rel, problem in sorted(problems.items()):
-        if not prefix or rel.startswith(prefix) or prefix.startswith(rel + "/"):
-            raise RenderError(problem)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._found: dict[Workspace, dict[str, str]] = {}
+
+    def check(self, ws: Workspace, under: str = ".") -> None:
+        with self._lock:
+            problems = self._found.get(ws)
+            if problems is None:
+                root = Path(os.path.abspath(ws.root))
+                problems = self._found[ws] = _find_bad_symlinks(root)
+                for rel in problems:
+                    os.unlink(root / rel)
+        prefix = "" if under in (".", "") else under.rstrip("/") + "/"
+        for rel, problem in sorted(problems.items()):
+            if not prefix or rel.startswith(prefix) or prefix.startswith(rel + "/"):
+                raise RenderError(problem)
 
 
 def _find_bad_symlinks(root: Path) -> dict[str, str]:

@@ -35,7 +35,6 @@ from gitops_check.model import HelmOptions, Origin, RawObject, Workspace
 from gitops_check.render.base import (
     RenderOutput,
     SourceContext,
-    check_symlinks,
     ref_workspace,
     resolve_inside,
 )
@@ -178,7 +177,7 @@ def _value_file_location(ctx: SourceContext, text: str) -> tuple[Workspace, str]
     if text.startswith("$"):
         name, _, rest = text[1:].partition("/")
         ws = ref_workspace(ctx, name)
-        check_symlinks(ws)
+        ctx.symlinks.check(ws)
         return ws, posixpath.normpath(rest or ".")
     if text.startswith("/"):
         return ctx.ws, posixpath.normpath(text.lstrip("/") or ".")  # Argo CD: absolute = repository root

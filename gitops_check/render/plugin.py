@@ -171,7 +171,7 @@ def _run(
 class _throwaway_copy:
     """A private copy of the workspace (the repo server hands plugins the whole repository), removed afterwards.
 
-    The workspace's symlinks leaving it were removed before any render (base.check_symlinks), so the copy
+    The workspace's symlinks leaving it were removed before any render (base.SymlinkGuard), so the copy
     holds none either.
     """
 

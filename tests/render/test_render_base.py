@@ -17,11 +17,13 @@ from gitops_check.render.app import render_app
 from gitops_check.render.base import (
     RenderOutput,
     SourceContext,
+    SymlinkGuard,
     ToolFinder,
     detect_tool,
     resolve_inside,
 )
 from gitops_check.render.table import BUILTIN_RENDERERS
+from gitops_check.rendering import render_all
 from tests.helpers.gitrepo import make_workspace
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"
@@ -130,11 +132,19 @@ def test_escaping_symlink_elsewhere_fails_only_its_own_app_and_is_removed(tmp_pa
     ws = make_workspace(
         tmp_path, {"apps/web/cm.yaml": CM.format(name="web")}, symlinks={"elsewhere/link": "../../outside"}
     )
-    out = render_app(app("apps/web", tool=Tool.DIRECTORY), ws, RenderOptions())
+    guard = SymlinkGuard()  # one per run: it remembers what it removed
+    out = render_app(app("apps/web", tool=Tool.DIRECTORY), ws, RenderOptions(), symlinks=guard)
     assert [o.body["metadata"]["name"] for o in out.objects] == ["web"]
     assert not (ws.root / "elsewhere" / "link").exists()
     with pytest.raises(RenderError, match="symlink elsewhere/link points outside"):
-        render_app(app("elsewhere", tool=Tool.DIRECTORY), ws, RenderOptions())
+        render_app(app("elsewhere", tool=Tool.DIRECTORY), ws, RenderOptions(), symlinks=guard)
+    # Every app of a run is told, whichever thread renders it (render_all shares one guard).
+    rendered = render_all([app("apps/web", tool=Tool.DIRECTORY), app("elsewhere", tool=Tool.DIRECTORY)], ws,
+                          RenderOptions(), symlinks=guard)  # fmt: skip
+    assert rendered[0].error is None
+    assert (
+        rendered[1].error is not None and "symlink elsewhere/link points outside" in rendered[1].error.message
+    )
 
 
 def test_app_folder_that_is_an_escaping_symlink(tmp_path: Path) -> None:
