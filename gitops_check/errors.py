@@ -34,6 +34,13 @@ class GitopsCheckError(Exception):
         self.line = self.line or line
         return self
 
+    def gave_up(self, attempts: int) -> GitopsCheckError:
+        """This error saying (once) how many attempts a retried request made before giving up."""
+        if attempts > 1 and "gave up after" not in self.message:
+            self.message = f"{self.message} (gave up after {attempts} attempts)"
+            self.args = (self.message,)
+        return self
+
 
 class ConfigError(GitopsCheckError):
     """The project file, an option or an Application/Kustomization object is wrong."""

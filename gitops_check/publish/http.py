@@ -42,6 +42,23 @@ class RetryPolicy:
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     clock: Callable[[], float] = field(default=time.time, repr=False)
 
+    def schedule(self) -> backoff.Schedule:
+        # Failed connections wait 1, 2, 4 s; a server's wait longer than max_wait is not waited out at all.
+        return backoff.Schedule(
+            retries=self.attempts - 1, first=1.0, cap=self.max_wait, max_hint=self.max_wait,
+            over_hint="give up", budget=self.total_wait,
+        )  # fmt: skip
+
+
+class _Busy(Exception):
+    """A response that asks to come back later (rate limit, flaky gateway): ``wait`` seconds."""
+
+    def __init__(self, response: requests.Response, wait: float):
+        super().__init__(response.status_code)
+        self.response = response
+        self.status = response.status_code
+        self.wait = wait
+
 
 class HttpError(PublishError):
     """A response the publisher did not expect; ``status`` lets callers react (fork fallback, leftover parts)."""
@@ -163,48 +180,58 @@ class Api:
             raise PublishError(
                 f"{self.service} pointed {what} at another host ({urlsplit(url).hostname}); not following it"
             )
-        waited = 0.0
-        for attempt in range(1, self.retry.attempts + 1):
-            try:
-                response = self.session.request(
-                    method, url, params=params, json=json, timeout=self.timeout, allow_redirects=False
-                )
-            except requests.RequestException as e:
-                reason = type(e).__name__
-                if method in _IDEMPOTENT and attempt < self.retry.attempts:
-                    pause = min(2.0 ** (attempt - 1), self.retry.max_wait)
-                    if waited + pause <= self.retry.total_wait:
-                        log.debug(
-                            "%s %s failed (%s); retrying in %.0f s", method, _loggable(url), reason, pause
-                        )
-                        self.retry.sleep(pause)
-                        waited += pause
-                        continue
-                raise PublishError(
-                    f"cannot reach {self.service} at {self.shown} to {what}: {reason}"
-                ) from None
+
+        def send() -> requests.Response:
+            response = self.session.request(
+                method, url, params=params, json=json, timeout=self.timeout, allow_redirects=False
+            )
             self.requests_sent += 1
             log.debug("%s %s -> %s", method, _loggable(url), response.status_code)
             if response.status_code in ok and response.status_code < 400:
                 return response
             wait = self._wait_for(response)
             if wait is None:
-                if response.status_code in ok:  # an expected refusal, e.g. GET /user with an app token
-                    return response
-                break
-            if (
-                attempt == self.retry.attempts
-                or wait > self.retry.max_wait
-                or waited + wait > self.retry.total_wait
-            ):
-                raise HttpError(
-                    f"{self.service} rate limit reached while trying to {what}: it asks to wait {wait:.0f} s"
-                    f" (waited {waited:.0f} s already); rerun the job later",
-                    status=response.status_code,
-                )
-            log.debug("%s asks to wait %.0f s (status %s)", self.service, wait, response.status_code)
-            self.retry.sleep(wait)
-            waited += wait
+                return response  # final: an expected refusal, or an error explained below
+            raise _Busy(response, wait)
+
+        def verdict(error: Exception) -> backoff.Transient | None:
+            if isinstance(error, _Busy):
+                return backoff.Transient(error.wait)
+            if isinstance(error, requests.RequestException) and method in _IDEMPOTENT:
+                return backoff.Transient()
+            return None
+
+        def retrying(error: Exception, delay: float) -> None:
+            if isinstance(error, _Busy):
+                log.debug("%s asks to wait %.0f s (status %s)", self.service, delay, error.status)
+            else:
+                log.debug("%s %s failed (%s); retrying in %.0f s", method, _loggable(url),
+                          type(error).__name__, delay)  # fmt: skip
+
+        def gave_up(error: Exception, tries: backoff.Tries) -> Exception:
+            if not isinstance(error, _Busy):
+                return error
+            return HttpError(
+                f"{self.service} rate limit reached while trying to {what}: it asks to wait {error.wait:.0f} s"
+                f" (waited {tries.waited:.0f} s already); rerun the job later",
+                status=error.status,
+            )
+
+        try:
+            response = backoff.call(
+                send,
+                self.retry.schedule(),
+                verdict,
+                sleep=self.retry.sleep,
+                on_retry=retrying,
+                gave_up=gave_up,
+            )
+        except requests.RequestException as e:
+            raise PublishError(
+                f"cannot reach {self.service} at {self.shown} to {what}: {type(e).__name__}"
+            ) from None
+        if response.status_code in ok:  # an expected refusal, e.g. GET /user with an app token
+            return response
         status = response.status_code
         if 300 <= status < 400:
             raise HttpError(

@@ -25,6 +25,7 @@ import requests
 import requests.structures
 import requests.utils
 
+from gitops_check import backoff
 from gitops_check.errors import FetchError
 from gitops_check.remote.credentials import Credential, Credentials
 from gitops_check.remote.policy import NetworkPolicy, check_url, host_port, redact
@@ -89,8 +90,15 @@ STATS = Stats()
 class Fetcher:
     """HTTP GETs under one network policy; safe to share between threads (one session per thread)."""
 
-    def __init__(self, policy: NetworkPolicy, credentials: Credentials | None = None):
+    def __init__(
+        self,
+        policy: NetworkPolicy,
+        credentials: Credentials | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.policy = policy
+        self.sleep = sleep
         self.credentials = credentials if credentials is not None else Credentials.from_environment()
         self._local = threading.local()
 
@@ -155,7 +163,6 @@ class Fetcher:
         raise FetchError(f"{redact(url)}: more than {MAX_REDIRECTS} redirects while {what}")
 
     def _send(self, url: str, headers: dict[str, str], what: str) -> requests.Response:
-        attempts = max(1, self.policy.retries + 1)
         # The job's CA bundle: --fetch-ca-file, else the variables requests and OpenSSL read, else certifi's.
         verify: bool | str = (
             self.policy.ca_file
@@ -164,7 +171,8 @@ class Fetcher:
             or True
         )
         proxies = requests.utils.get_environ_proxies(url)
-        for attempt in range(attempts):
+
+        def once() -> requests.Response:
             STATS.count(url)
             try:
                 response = self._session().get(
@@ -180,20 +188,28 @@ class Fetcher:
                 raise FetchError(
                     f"{redact(url)}: TLS verification failed while {what} ({_reason(e)}); give the CA with --fetch-ca-file"
                 ) from None
-            except (requests.ConnectionError, requests.Timeout) as e:
-                if attempt + 1 >= attempts:
-                    raise FetchError(
-                        f"{redact(url)}: unreachable while {what} after {attempts} attempts ({_reason(e)})"
-                    ) from None
-                time.sleep(_backoff(attempt, None))
-                continue
-            if response.status_code in _RETRY_STATUS and attempt + 1 < attempts:
-                retry_after = response.headers.get("Retry-After")
-                response.close()
-                time.sleep(_backoff(attempt, retry_after))
-                continue
+            if response.status_code in _RETRY_STATUS:
+                raise _Busy(response)
             return response
-        raise AssertionError("unreachable")
+
+        def gave_up(error: Exception, tries: backoff.Tries) -> Exception:
+            if isinstance(error, _Busy):
+                return error  # the last answer is returned as it is (the caller words its status)
+            return FetchError(
+                f"{redact(url)}: unreachable while {what} after {tries.made} attempts ({_reason(error)})"
+            )
+
+        try:
+            return backoff.call(
+                once, self._schedule(), _transient, sleep=self.sleep, on_retry=_close, gave_up=gave_up
+            )
+        except _Busy as busy:
+            return busy.response
+
+    def _schedule(self) -> backoff.Schedule:
+        return backoff.Schedule(
+            retries=max(0, self.policy.retries), first=0.25, cap=4.0, max_hint=MAX_RETRY_AFTER
+        )
 
     def _read(self, url: str, response: requests.Response, dest: Path | None, limit: int) -> Reply:
         declared = response.headers.get("Content-Length")
@@ -225,10 +241,25 @@ class Fetcher:
         return Reply(url, response.status_code, headers, b"".join(chunks), digest.hexdigest(), size)
 
 
-def _backoff(attempt: int, retry_after: str | None) -> float:
-    if retry_after and retry_after.strip().isdigit():
-        return min(float(retry_after.strip()), MAX_RETRY_AFTER)
-    return min(0.25 * (2.0**attempt), 4.0)
+class _Busy(Exception):
+    """An answer worth another try (429, 5xx); returned as it is when the tries are spent."""
+
+    def __init__(self, response: requests.Response):
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def _transient(error: Exception) -> backoff.Transient | None:
+    if isinstance(error, _Busy):
+        return backoff.Transient(backoff.retry_after_seconds(error.response.headers.get("Retry-After")))
+    if isinstance(error, (requests.ConnectionError, requests.Timeout)):
+        return backoff.Transient()
+    return None
+
+
+def _close(error: Exception, _delay: float) -> None:
+    if isinstance(error, _Busy):
+        error.response.close()
 
 
 def _too_big(url: str, limit: int) -> str:

@@ -14,12 +14,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from gitops_check import backoff
 from gitops_check.cluster.agents import AgentObjects
 from gitops_check.cluster.client import ApiError
 from gitops_check.errors import SyncError
 from gitops_check.sync import argocd_status
 from gitops_check.sync.base import Prepared, Progress, SyncSettings, SyncTarget
-from gitops_check.sync.policy import RetryPolicy, retrying
+from gitops_check.sync.policy import RetryPolicy, retrying, transient
 
 KIND = "Application"
 RESOURCE = "applications.argoproj.io"
@@ -72,31 +73,38 @@ class ArgoKubeBackend:
         return prepared
 
     def trigger(self, prepared: Prepared, settings: SyncSettings) -> None:
+        conflicts = 0
+
+        def verdict(error: Exception) -> backoff.Transient | None:
+            nonlocal conflicts
+            if isinstance(error, ApiError) and error.status == 409 and conflicts < _MAX_CONFLICTS:
+                conflicts += 1
+                return backoff.Transient(free=True)  # changed since it was read: read again, write again
+            return transient(error)
+
+        backoff.call(
+            lambda: self.objects.merge_patch(KIND, prepared.namespace, prepared.target.name,
+                                             prepared.state["patch"]),
+            prepared.retry.schedule(),
+            verdict,
+            sleep=self.sleep,
+            recheck=lambda _: self._landed(prepared, settings),
+        )  # fmt: skip
+
+    def _landed(self, prepared: Prepared, settings: SyncSettings) -> bool | None:
+        """After a conflict or a lost answer: True when our operation is on the object (or already ran); else
+        the checks again and a new patch on the ``resourceVersion`` just read."""
         name, namespace = prepared.target.name, prepared.namespace
-        patch = prepared.state["patch"]
-        policy = prepared.retry
-        retries = conflicts = 0
-        while True:
-            try:
-                self.objects.merge_patch(KIND, namespace, name, patch)
-                return
-            except ApiError as e:
-                if e.status == 409 and conflicts < _MAX_CONFLICTS:
-                    conflicts += 1
-                elif e.transient and (policy.limit < 0 or retries < policy.limit):
-                    retries += 1
-                    self.sleep(policy.delay(retries, e.retry_after))
-                else:
-                    raise
-            # Changed since it was read, or the answer was lost: read again before writing again.
-            app = self._get(namespace, name, policy)
-            if _ours(app, prepared.state["operation"], prepared.state["before"]):
-                return
-            argocd_status.check_syncable(app, prepared.target, settings)
-            patch = {"metadata": {"resourceVersion": _rv(app)}, "operation": prepared.state["operation"]}
-            prepared.state["before"] = (app.get("status") or {}).get("operationState")
-            self.say(f"  {prepared.display} changed since it was read; sending again: "
-                     f"{self._patch_text(namespace, name, patch)}")  # fmt: skip
+        app = self._get(namespace, name, prepared.retry)
+        if _ours(app, prepared.state["operation"], prepared.state["before"]):
+            return True
+        argocd_status.check_syncable(app, prepared.target, settings)
+        patch = {"metadata": {"resourceVersion": _rv(app)}, "operation": prepared.state["operation"]}
+        prepared.state["patch"] = patch
+        prepared.state["before"] = (app.get("status") or {}).get("operationState")
+        self.say(f"  {prepared.display} changed since it was read; sending again: "
+                 f"{self._patch_text(namespace, name, patch)}")  # fmt: skip
+        return None
 
     def poll(self, prepared: Prepared, settings: SyncSettings) -> Progress:
         app = self._get(prepared.namespace, prepared.target.name, prepared.retry, prepared.deadline)

@@ -13,11 +13,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from gitops_check import backoff
 from gitops_check.errors import SyncError
 from gitops_check.sync import argocd_status
 from gitops_check.sync.argocd_api import ArgoApiError, ArgoCDClient
 from gitops_check.sync.base import Prepared, Progress, SyncSettings, SyncTarget
-from gitops_check.sync.policy import RetryPolicy, retrying
+from gitops_check.sync.policy import RetryPolicy, retrying, transient
 
 
 class ArgoRestBackend:
@@ -74,20 +75,20 @@ class ArgoRestBackend:
         return prepared
 
     def trigger(self, prepared: Prepared, settings: SyncSettings) -> None:
-        body = prepared.state["body"]
-        policy = prepared.retry
-        retry = 0
-        while True:
-            try:
-                self.client.sync(prepared.target.name, body)
-                return
-            except ArgoApiError as e:
-                if not e.transient or (policy.limit >= 0 and retry >= policy.limit):
-                    raise
-                retry += 1
-                self.sleep(policy.delay(retry, e.retry_after))
-                if e.sent and self._read(prepared.target, policy).get("operation") is not None:
-                    return  # the first POST arrived after all; the operation is there
+        def landed(error: Exception) -> bool | None:
+            """After a lost answer: True when the first POST arrived after all (the operation is there)."""
+            sent = isinstance(error, ArgoApiError) and error.sent
+            if sent and self._read(prepared.target, prepared.retry).get("operation") is not None:
+                return True
+            return None
+
+        backoff.call(
+            lambda: self.client.sync(prepared.target.name, prepared.state["body"]),
+            prepared.retry.schedule(),
+            transient,
+            sleep=self.sleep,
+            recheck=landed,
+        )
 
     def poll(self, prepared: Prepared, settings: SyncSettings) -> Progress:
         refresh = None

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from gitops_check.backoff import Schedule, Transient, Tries, call
 from gitops_check.errors import ConfigError, GitopsCheckError
 
 T = TypeVar("T")
@@ -57,10 +58,15 @@ class RetryPolicy:
     max_backoff: float = 180.0
     source: str = "default"  # "default", "--retry-* options", "Application payments"
 
+    def schedule(self) -> Schedule:
+        return Schedule(
+            retries=self.limit, first=self.backoff, factor=self.factor, cap=self.max_backoff,
+            max_hint=self.max_backoff,
+        )  # fmt: skip
+
     def delay(self, retry: int, retry_after: float | None = None) -> float:
-        if retry_after is not None:
-            return max(0.0, min(retry_after, self.max_backoff))
-        return float(min(self.backoff * self.factor ** (retry - 1), self.max_backoff))
+        """Seconds before the ``retry``-th retry (a server's Retry-After wins, capped like the backoff)."""
+        return self.schedule().delay(retry, retry_after) or 0.0
 
     def describe(self) -> str:
         limit = "unlimited" if self.limit < 0 else str(self.limit)
@@ -91,6 +97,14 @@ class RetryPolicy:
         )
 
 
+def transient(error: Exception) -> Transient | None:
+    """The sync's verdict: GitopsCheckErrors that say ``transient`` (the cluster client's ApiError and the Argo
+    CD client's error both carry ``transient`` and ``retry_after``)."""
+    if isinstance(error, GitopsCheckError) and getattr(error, "transient", False):
+        return Transient(getattr(error, "retry_after", None))
+    return None
+
+
 def retrying(
     fn: Callable[[], T],
     policy: RetryPolicy,
@@ -100,31 +114,24 @@ def retrying(
     clock: Callable[[], float] = time.monotonic,
     on_retry: Callable[[GitopsCheckError, float], None] | None = None,
 ) -> T:
-    """Call ``fn``; an error with ``transient = True`` is retried per ``policy`` (and never past ``deadline``).
-
-    Errors are GitopsCheckErrors carrying optional ``transient`` and ``retry_after`` attributes (the cluster
-    client's ApiError and the Argo CD client's error both do). Others propagate at once.
-    """
-    retry = 0
-    while True:
-        try:
-            return fn()
-        except GitopsCheckError as e:
-            if not getattr(e, "transient", False):
-                raise
-            if policy.limit >= 0 and retry >= policy.limit:
-                raise _gave_up(e, retry + 1) from None
-            retry += 1
-            delay = policy.delay(retry, getattr(e, "retry_after", None))
-            if deadline is not None and clock() + delay > deadline:
-                raise _gave_up(e, retry) from None
-            if on_retry is not None:
-                on_retry(e, delay)
-            sleep(delay)
+    """Call ``fn``; a transient error is retried per ``policy`` (and never past ``deadline``); others propagate."""
+    return call(
+        fn,
+        policy.schedule(),
+        transient,
+        deadline=deadline,
+        sleep=sleep,
+        clock=clock,
+        on_retry=None if on_retry is None else lambda e, delay: on_retry(_sync_error(e), delay),
+        gave_up=gave_up,
+    )
 
 
-def _gave_up(error: GitopsCheckError, attempts: int) -> GitopsCheckError:
-    if attempts > 1 and "gave up after" not in error.message:
-        error.message = f"{error.message} (gave up after {attempts} attempts)"
-        error.args = (error.message,)
+def gave_up(error: Exception, tries: Tries) -> Exception:
+    """The last transient error, saying how many attempts were made."""
+    return _sync_error(error).gave_up(tries.made)
+
+
+def _sync_error(error: Exception) -> GitopsCheckError:
+    assert isinstance(error, GitopsCheckError)  # transient() says yes only to these
     return error
