@@ -9,8 +9,6 @@ requests that carried sensitive data (they can repeat it); response bodies and t
 from __future__ import annotations
 
 import json
-import socket
-import ssl
 from typing import Any
 
 from gitops_check import backoff
@@ -57,7 +55,7 @@ def describe(verb: str, resource: str, namespace: str | None = None, name: str |
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Turning library exceptions into one-line ApiErrors
+# HTTP answers as one-line ApiErrors (failures without an answer: cluster/transport.py)
 
 
 def _server_message(body: Any) -> str:
@@ -111,55 +109,3 @@ def http_error(
         )
     error.retry_after = _retry_after(headers)
     return error
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    """The exception, what it wraps (urllib3's ``reason``) and its context chain."""
-    seen: list[BaseException] = []
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        cur = todo.pop(0)
-        if cur is None or any(cur is s for s in seen):
-            continue
-        seen.append(cur)
-        reason = getattr(cur, "reason", None)
-        todo.extend([reason if isinstance(reason, BaseException) else None, cur.__cause__, cur.__context__])
-    return seen
-
-
-def translate(exc: BaseException, what: str, server: str, *, sensitive: bool = False) -> ApiError:
-    """Any failure of a request (ApiException, DynamicApiError, urllib3/socket/ssl errors) as an ApiError."""
-    if isinstance(exc, ApiError):
-        return exc
-    status = getattr(exc, "status", None)
-    if isinstance(status, int) and status > 0:
-        return http_error(status, getattr(exc, "body", None), getattr(exc, "headers", None), what, server,
-                          sensitive=sensitive)  # fmt: skip
-    chain = _causes(exc)
-    names = {type(c).__name__ for c in chain}
-    text = " ".join(str(getattr(c, "reason", "") or "") for c in chain)
-    if any(isinstance(c, ssl.SSLError) for c in chain) or "SSLError" in names or "SSLError" in text:
-        detail = " ".join([text, *(str(c) for c in chain if isinstance(c, ssl.SSLError))])
-        why = "certificate verify failed" if "CERTIFICATE_VERIFY_FAILED" in detail else "handshake failed"
-        return ApiError(
-            f"cluster {server}: TLS {why} (check certificate-authority in the kubeconfig)", reason="TLS"
-        )
-    if any(isinstance(c, ConnectionRefusedError) for c in chain):
-        return ApiError(
-            f"cluster {server} unreachable: connection refused", reason="Unreachable", transient=True
-        )
-    if any(isinstance(c, socket.gaierror) for c in chain) or "NameResolutionError" in names:
-        return ApiError(f"cluster {server} unreachable: host name not found", reason="Unreachable")
-    if "ProtocolError" in names or any(isinstance(c, (ConnectionResetError, BrokenPipeError)) for c in chain):
-        return ApiError(f"cluster {server} dropped the connection ({what})", reason="Dropped", transient=True)
-    if "ReadTimeoutError" in names:
-        return ApiError(f"cluster {server} did not answer in time ({what})", reason="Timeout", transient=True)
-    if "ConnectTimeoutError" in names:
-        return ApiError(f"cluster {server} unreachable: connect timed out", reason="Timeout", transient=True)
-    if "NewConnectionError" in names or any(isinstance(c, OSError) for c in chain):
-        err = next((c for c in chain if isinstance(c, OSError) and c.strerror), None)
-        why = err.strerror.lower() if err is not None and err.strerror else "cannot connect"
-        return ApiError(f"cluster {server} unreachable: {why}", reason="Unreachable", transient=True)
-    if any(isinstance(c, TimeoutError) for c in chain):
-        return ApiError(f"cluster {server} did not answer in time ({what})", reason="Timeout", transient=True)
-    return ApiError(f"cannot {what}: {type(exc).__name__}", reason="Error")

@@ -7,8 +7,7 @@ server-side dry-run, snapshot capture and sync. It owns
   list is merged — else ``~/.kube/config``) with contexts, tokens, client certificates and exec plugins
   (EKS/GKE/AKS style, refreshed when they expire), or, when there is no kubeconfig, the in-cluster service
   account (``KUBERNETES_SERVICE_HOST`` + the mounted token);
-* **one** urllib3 pool, so parallel requests reuse TLS connections (and, for code that wants the kubernetes
-  client, :attr:`Cluster.api_client` / :attr:`Cluster.dynamic` on the same credentials);
+* **one** urllib3 pool (``transport.py``), so parallel requests reuse TLS connections;
 * **retries**: 429, 500/502/503/504, timeouts, refused and dropped connections are retried with exponential
   backoff that honours ``Retry-After``, a bounded number of times (:class:`RetryPolicy`);
 * **errors**: every failure becomes an :class:`ApiError` (a ClusterError) with a one-line message that says
@@ -20,10 +19,8 @@ Usage::
 
     cluster = connect(kubeconfig=None, context="prod")
     pods = cluster.request("GET", "/api/v1/namespaces/shop/pods", what=describe("list", "pods", "shop"))
-    app = cluster.with_retries(lambda: cluster.dynamic.resources.get(...).get(...), "get application shop")
 
-The kubernetes client is not needed to connect or send requests (importing it costs ~0.2 s per run); it is
-imported only when ``api_client`` or ``dynamic`` is used.
+The kubernetes client is not used (ARCHITECTURE.md, "Live clusters", says why).
 """
 
 from __future__ import annotations
@@ -37,9 +34,11 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from gitops_check import __version__
-from gitops_check.cluster.apierrors import TRANSIENT_STATUSES, ApiError, describe, http_error, translate
+from gitops_check.cluster import transport
+from gitops_check.cluster.apierrors import TRANSIENT_STATUSES, ApiError, describe, http_error
 from gitops_check.cluster.credentials import SERVICE_ACCOUNT_DIR, Credentials, load
 from gitops_check.cluster.retry import DEFAULT_RETRY, RetryPolicy, with_retries
+from gitops_check.cluster.transport import translate
 
 __all__ = [
     "DEFAULT_RETRY", "SERVICE_ACCOUNT_DIR", "TRANSIENT_STATUSES", "ApiError", "Cluster", "RetryPolicy",
@@ -48,12 +47,6 @@ __all__ = [
 
 T = TypeVar("T")
 USER_AGENT = f"gitops-check/{__version__}"
-
-
-def _timeout(read: float) -> Any:
-    import urllib3
-
-    return urllib3.Timeout(connect=min(10.0, read), read=read)
 
 
 @dataclass
@@ -67,8 +60,6 @@ class Cluster:
     read_only: bool = False
     pool_size: int = 16
     _pool_manager: Any = field(default=None, repr=False)
-    _api_client: Any = field(default=None, repr=False)
-    _dynamic: Any = field(default=None, repr=False)
     _count: int = field(default=0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -82,20 +73,6 @@ class Cluster:
         return self.credentials.context
 
     @property
-    def api_client(self) -> Any:
-        """A ``kubernetes.client.ApiClient`` with the same credentials, for code that wants the kubernetes client
-        (imported on first use). Requests through it are not counted nor retried: see :meth:`with_retries`."""
-        with self._lock:
-            if self._api_client is None:
-                from kubernetes.client import ApiClient
-
-                self._api_client = ApiClient(
-                    configuration=self.credentials.kubernetes_configuration(self.pool_size)
-                )
-                self._api_client.user_agent = USER_AGENT
-            return self._api_client
-
-    @property
     def requests(self) -> int:
         """HTTP requests sent through :meth:`request` so far, retries included."""
         return self._count
@@ -104,21 +81,8 @@ class Cluster:
         with self._lock:
             self._count += 1
 
-    @property
-    def dynamic(self) -> Any:
-        """A ``kubernetes.dynamic.DynamicClient`` on the shared ApiClient (created on first use; it runs
-        discovery). Wrap calls in :meth:`with_retries` to get retries and one-line errors."""
-        if self._dynamic is None:
-            from kubernetes.dynamic import DynamicClient
-
-            def make() -> Any:
-                return DynamicClient(self.api_client)  # type: ignore[no-untyped-call]
-
-            self._dynamic = self.with_retries(make, "discover the API")
-        return self._dynamic
-
-    def with_retries(self, fn: Callable[[], T], what: str, *, sensitive: bool = False) -> T:
-        return with_retries(fn, what, server=self.server, policy=self.retry, sensitive=sensitive)
+    def with_retries(self, fn: Callable[[], T], what: str) -> T:
+        return with_retries(fn, what, server=self.server, policy=self.retry)
 
     def request(
         self,
@@ -150,8 +114,8 @@ class Cluster:
             try:
                 return once()
             except Exception as exc:
-                raise translate(exc, what, self.server, sensitive=sensitive) from None
-        return self.with_retries(once, what, sensitive=sensitive)
+                raise translate(exc, what, self.server) from None
+        return self.with_retries(once, what)
 
     def _send(
         self,
@@ -175,7 +139,7 @@ class Cluster:
         read_timeout = timeout or self.timeout
         self._sent()
         response = self._pool().request(
-            method, url, body=data, headers=headers, timeout=_timeout(read_timeout), retries=False
+            method, url, body=data, headers=headers, timeout=transport.timeout(read_timeout), retries=False
         )
         raw: bytes = response.data
         if not 200 <= response.status <= 299:
@@ -192,7 +156,7 @@ class Cluster:
     def _pool(self) -> Any:
         with self._lock:
             if self._pool_manager is None:
-                self._pool_manager = self.credentials.pool(self.pool_size)
+                self._pool_manager = transport.pool(self.credentials, self.pool_size)
             return self._pool_manager
 
     def _auth(self) -> dict[str, str]:
@@ -201,8 +165,6 @@ class Cluster:
     def close(self) -> None:
         if self._pool_manager is not None:
             self._pool_manager.clear()
-        if self._api_client is not None:
-            self._api_client.close()
 
 
 def connect(

@@ -1,17 +1,15 @@
-"""Credentials the way kubectl finds them, turned into a TLS-configured urllib3 pool and an auth header.
+"""Credentials the way kubectl finds them: server, TLS material and an auth header (``transport.pool`` makes the
+connection pool from them).
 
 A kubeconfig when there is one (cluster/kubeconfig.py: files, merging, contexts), else the in-cluster service
 account (``KUBERNETES_SERVICE_HOST``/``_PORT`` and the token and CA mounted at
-``/var/run/secrets/kubernetes.io/serviceaccount``). The kubernetes client is not needed for any of it (importing
-it costs ~0.2 s per run); :meth:`Credentials.kubernetes_configuration` builds its ``Configuration`` from the
-same credentials for code that wants an ``ApiClient``.
+``/var/run/secrets/kubernetes.io/serviceaccount``). The kubernetes client is not used: ARCHITECTURE.md ("Live
+clusters") says why and how its loader differs from kubectl.
 """
 
 from __future__ import annotations
 
-import atexit
 import base64
-import os
 import shutil
 import ssl
 import tempfile
@@ -19,7 +17,6 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from gitops_check.cluster import auth, kubeconfig
@@ -59,73 +56,14 @@ class Credentials:
                 shutil.rmtree(folder, ignore_errors=True)
         return ctx
 
-    def _proxy(self) -> str | None:
+    def proxy_url(self) -> str | None:
+        """The kubeconfig's ``proxy-url``, else the environment's proxy for the server (``NO_PROXY`` honoured)."""
         if self.proxy:
             return self.proxy
         host = urlsplit(self.server).hostname or ""
         if urllib.request.proxy_bypass_environment(host):  # type: ignore[attr-defined]
             return None
         return urllib.request.getproxies_environment().get(urlsplit(self.server).scheme)
-
-    def pool(self, size: int) -> Any:
-        """A urllib3 pool for this server; urllib3 retries nothing (retries are ours, with backoff)."""
-        import urllib3
-
-        if self.insecure:  # the kubeconfig asks for it; urllib3 would warn on every request
-            import warnings
-
-            warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
-        kwargs: dict[str, Any] = {"maxsize": size, "retries": False, "block": False}
-        if self.server.startswith("https"):
-            kwargs["ssl_context"] = self.ssl_context()
-            if self.tls_server_name:
-                kwargs["server_hostname"] = self.tls_server_name
-                kwargs["assert_hostname"] = self.tls_server_name
-        proxy = self._proxy()
-        if proxy:
-            return urllib3.ProxyManager(proxy, **kwargs)
-        return urllib3.PoolManager(**kwargs)
-
-    def kubernetes_configuration(self, pool_size: int) -> Any:
-        """A ``kubernetes.client.Configuration`` with these credentials (TLS material in private temp files)."""
-        from kubernetes.client import Configuration
-
-        config = Configuration()
-        config.host = self.server
-        config.verify_ssl = not self.insecure
-        config.connection_pool_maxsize = pool_size
-        config.retries = False
-        if self.ca_pem:
-            config.ssl_ca_cert = _private_file("ca.crt", self.ca_pem)
-        if self.client_cert:
-            config.cert_file = _private_file("tls.crt", self.client_cert[0])
-            config.key_file = _private_file("tls.key", self.client_cert[1])
-        if self.tls_server_name:
-            config.tls_server_name = self.tls_server_name
-        config.proxy = self._proxy()
-
-        def refresh(c: Any) -> None:
-            value = self.auth.header().get("Authorization")
-            if value:
-                c.api_key["BearerToken"] = value
-
-        refresh(config)
-        config.refresh_api_key_hook = refresh  # type: ignore[assignment]
-        return config
-
-
-_private_dir: str | None = None
-
-
-def _private_file(name: str, data: bytes) -> str:
-    global _private_dir
-    if _private_dir is None:
-        _private_dir = tempfile.mkdtemp(prefix="gitops-check-kube-")
-        atexit.register(shutil.rmtree, _private_dir, True)
-    path = Path(_private_dir, f"{len(os.listdir(_private_dir))}-{name}")
-    path.write_bytes(data)
-    path.chmod(0o600)
-    return str(path)
 
 
 def _from_kubeconfig(paths: list[str], context: str | None, environ: Mapping[str, str]) -> Credentials:

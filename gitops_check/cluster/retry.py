@@ -1,4 +1,5 @@
-"""Bounded retries with exponential backoff that honours ``Retry-After``, for idempotent requests.
+"""Bounded retries of idempotent API requests: the cluster's schedule and its idea of "transient", on the shared
+loop (``gitops_check.backoff``).
 
 Transient failures (429, 500/502/503/504, timeouts, refused and dropped connections; see
 :attr:`ApiError.transient`) are tried again up to :attr:`RetryPolicy.attempts` times in all; anything else, or
@@ -7,13 +8,14 @@ the last failure, is raised as an ApiError whose message says how many attempts 
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from gitops_check.cluster.apierrors import translate
+from gitops_check import backoff
+from gitops_check.cluster.apierrors import ApiError
+from gitops_check.cluster.transport import translate
 
 T = TypeVar("T")
 
@@ -23,7 +25,7 @@ class RetryPolicy:
     """How often and how patiently a failed request is sent again.
 
     ``attempts`` counts every try (4 = the first plus three retries). The n-th retry waits
-    ``base_delay * factor**(n-1)`` seconds (with ±20% jitter, at most ``max_delay``), or what the server's
+    ``base_delay * factor**(n-1)`` seconds (at most ``max_delay``, then ±20% jitter), or what the server's
     ``Retry-After`` asks for, capped at ``max_retry_after``.
     """
 
@@ -33,14 +35,25 @@ class RetryPolicy:
     max_delay: float = 8.0
     max_retry_after: float = 30.0
 
-    def delay(self, retry: int, retry_after: float | None = None) -> float:
-        if retry_after is not None:
-            return max(0.0, min(retry_after, self.max_retry_after))
-        wait = min(self.base_delay * self.factor ** (retry - 1), self.max_delay)
-        return wait * random.uniform(0.8, 1.2)
+    def schedule(self) -> backoff.Schedule:
+        return backoff.Schedule(
+            retries=max(0, self.attempts - 1),
+            first=self.base_delay,
+            factor=self.factor,
+            cap=self.max_delay,
+            jitter=0.2,
+            max_hint=self.max_retry_after,
+        )
 
 
 DEFAULT_RETRY = RetryPolicy()
+
+
+def transient(error: Exception) -> backoff.Transient | None:
+    """The cluster's verdict on a translated failure."""
+    if isinstance(error, ApiError) and error.transient:
+        return backoff.Transient(error.retry_after)
+    return None
 
 
 def with_retries(
@@ -49,24 +62,24 @@ def with_retries(
     *,
     server: str,
     policy: RetryPolicy = DEFAULT_RETRY,
-    sensitive: bool = False,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
     """Call ``fn`` until it succeeds, retrying transient failures per ``policy``; raise an ApiError otherwise.
 
-    ``fn`` may raise ApiError itself, a kubernetes ApiException / DynamicApiError, or urllib3 errors. Only call
-    this for idempotent work (reads, dry-runs, applies that may be repeated).
+    ``fn`` may raise ApiError itself, or urllib3/socket/ssl errors. Only call this for idempotent work (reads,
+    dry-runs, applies that may be repeated).
     """
-    attempt = 0
-    while True:
-        attempt += 1
+
+    def once() -> T:
         try:
             return fn()
         except Exception as exc:
-            error = translate(exc, what, server, sensitive=sensitive)
-            if not error.transient or attempt >= policy.attempts:
-                if error.transient and attempt > 1:
-                    error.message = f"{error.message} (gave up after {attempt} attempts)"
-                    error.args = (error.message,)
-                raise error from None
-            sleep(policy.delay(attempt, error.retry_after))
+            raise translate(exc, what, server) from None
+
+    return backoff.call(
+        once, policy.schedule(), transient, sleep=sleep, gave_up=lambda e, tries: _gave_up(e, tries.made)
+    )
+
+
+def _gave_up(error: Exception, attempts: int) -> Exception:
+    return error.gave_up(attempts) if isinstance(error, ApiError) else error
