@@ -1,4 +1,5 @@
-"""Where the Authorization header comes from: a fixed token, a token file, or a credential (exec) plugin.
+"""Where the Authorization header comes from: a fixed token, a token file, a credential (exec) plugin, or
+kubectl's one remaining auth-provider (oidc, its id-token).
 
 Token files (the in-cluster service account's, a kubeconfig ``tokenFile``) are re-read every minute, as
 client-go does, because they are rotated. Exec plugins (``aws eks get-token``, ``gke-gcloud-auth-plugin``,
@@ -9,6 +10,7 @@ appears in an error message.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import os
@@ -142,3 +144,37 @@ class ExecPlugin:
             if self._expires is not None and dt.datetime.now(dt.UTC) + EXPIRY_MARGIN >= self._expires:
                 self._run()
             return self._header
+
+
+def oidc(provider: Mapping[str, Any], *, what: str) -> Fixed:
+    """kubectl's ``auth-provider: oidc``: the ``id-token`` while its ``exp`` claim is ahead.
+
+    kubectl refreshes an expired one with the ``refresh-token`` at the issuer and writes it back into the
+    kubeconfig; a CI check does not write the user's files, so it asks for a fresh token instead.
+    """
+    config = provider.get("config") or {}
+    for key in ("client-id", "idp-issuer-url"):
+        if not config.get(key):
+            raise ClusterError(f"{what}: auth-provider oidc without {key} (kubectl refuses it too)")
+    token = str(config.get("id-token") or "")
+    expiry = _jwt_expiry(token)
+    if expiry is None:
+        raise ClusterError(f"{what}: auth-provider oidc has no usable id-token: log in again (kubectl oidc-login, "
+                           "or kubelogin's exec plugin)")  # fmt: skip
+    if expiry <= time.time():
+        raise ClusterError(f"{what}: the auth-provider oidc id-token has expired; gitops-check does not refresh "
+                           "it into your kubeconfig: run any kubectl command first, or use kubelogin's exec plugin")  # fmt: skip
+    return Fixed(f"Bearer {token}")
+
+
+def _jwt_expiry(token: str) -> float | None:
+    """The ``exp`` claim of a JWT (not verified: the API server does that), or None."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        exp = claims.get("exp") if isinstance(claims, dict) else None
+    except (ValueError, TypeError):
+        return None
+    return float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None

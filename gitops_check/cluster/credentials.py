@@ -84,14 +84,18 @@ def _from_kubeconfig(paths: list[str], context: str | None, environ: Mapping[str
         return creds
     u = user.body
     if u.get("auth-provider"):
-        provider = (u["auth-provider"] or {}).get("name", "?")
-        raise ClusterError(f"{what}: auth-provider {provider!r} is not supported (kubectl dropped it too): "
-                           "use its exec credential plugin (gke-gcloud-auth-plugin, kubelogin, ...)")  # fmt: skip
+        provider = u["auth-provider"] or {}
+        if provider.get("name") != "oidc":
+            raise ClusterError(f"{what}: auth-provider {provider.get('name', '?')!r} is not supported (kubectl dropped "
+                               "it too): use its exec credential plugin (gke-gcloud-auth-plugin, kubelogin, ...)")  # fmt: skip
+        creds.auth = auth.oidc(provider, what=what)
     cert = kubeconfig.material(user, "client-certificate", what=what)
     key = kubeconfig.material(user, "client-key", what=what)
     if cert and key:
         creds.client_cert = (cert, key)
-    if u.get("token"):
+    if u.get("auth-provider"):
+        pass  # oidc's id-token, above
+    elif u.get("token"):
         creds.auth = auth.Fixed(f"Bearer {u['token']}")
     elif u.get("tokenFile"):
         path = Path(str(u["tokenFile"])).expanduser()

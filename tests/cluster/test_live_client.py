@@ -258,6 +258,38 @@ def test_token_file_insecure_and_refused_auth_provider(kube_cluster: TestCluster
         connect(_write(tmp_path / "k3.yaml", config))
 
 
+def _jwt(claims: dict[str, Any]) -> str:
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'RS256'})}.{part(claims)}.c2ln"
+
+
+def test_oidc_auth_provider_sends_its_id_token_as_kubectl_does(
+    kube_cluster: TestCluster, tmp_path: Path
+) -> None:
+    """kubectl's one remaining auth-provider: the id-token while it is valid (scripts/compare_kubeconfig_loaders.py)."""
+    oidc = {
+        "client-id": "ci",
+        "idp-issuer-url": "https://issuer.example",
+        "id-token": _jwt({"exp": 4102444800}),
+    }
+    config = _kubeconfig(kube_cluster, {"me": {"auth-provider": {"name": "oidc", "config": oidc}}}, "me")
+    with pytest.raises(ApiError) as err:  # sent, and refused by a server that does not know the issuer
+        connect(_write(tmp_path / "k.yaml", config)).request("GET", "/version", what="get the version")
+    assert err.value.status == 401 and oidc["id-token"] not in str(err.value)
+
+    oidc["id-token"] = _jwt({"exp": 1_000_000_000})
+    with pytest.raises(
+        ClusterError, match=r"oidc id-token has expired; gitops-check does not refresh"
+    ) as gone:
+        connect(_write(tmp_path / "k2.yaml", config))
+    assert oidc["id-token"] not in str(gone.value)
+    del oidc["client-id"]
+    with pytest.raises(ClusterError, match=r"auth-provider oidc without client-id"):
+        connect(_write(tmp_path / "k3.yaml", config))
+
+
 def _openssl(*args: str, cwd: Path) -> None:
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
 
