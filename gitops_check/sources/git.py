@@ -1,8 +1,10 @@
 """A repository's files at one revision (or its working tree) as a plain folder renderers can read.
 
-This is the only module that imports GitPython. It reads the repository without changing it: a revision is
-written into a separate folder from the object database (``git ls-tree`` plus one streamed
-``git cat-file --batch``), so the user's checkout, index and stash stay as they were. The working tree is
+Everything is done by the git binary, through one small runner (``_Git``: the environment, the locale, typed
+failures), the way helm and kustomize are run: no Python git library, whose import alone cost more than the
+processes it spared (bench/bench_git.py). It reads the repository without changing it: a revision is written
+into a separate folder from the object database (``git ls-tree`` plus one streamed ``git cat-file --batch``),
+so the user's checkout, index and stash stay as they were. The working tree is
 copied, including uncommitted and untracked-but-not-ignored files, because that is what a developer wants
 checked before committing.
 
@@ -23,11 +25,9 @@ import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, Any
+from pathlib import Path, PurePosixPath
+from typing import IO
 from urllib.parse import urlsplit
-
-import git
 
 from gitops_check.errors import SourceError
 from gitops_check.model import Workspace
@@ -40,8 +40,64 @@ _FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 # A shallow clone is deepened by 50 commits, then 100, 200...; past this, the whole history is fetched.
 _FIRST_DEEPEN = 50
 _MAX_DEEPEN = 1600
-# Keep git away from the network and from prompts, whatever the user's configuration says.
-_GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_LFS_SKIP_SMUDGE": "1", "GIT_OPTIONAL_LOCKS": "0"}
+# Keep git away from the network and from prompts, whatever the user's configuration says; English messages.
+_GIT_ENV = {
+    "GIT_TERMINAL_PROMPT": "0", "GIT_LFS_SKIP_SMUDGE": "1", "GIT_OPTIONAL_LOCKS": "0",
+    "LANGUAGE": "C", "LC_ALL": "C",
+}  # fmt: skip
+_TIMEOUT = 600.0
+
+
+class GitFailed(SourceError):
+    """A git command exited with an error; ``stderr`` is its last words."""
+
+    def __init__(self, message: str, *, stderr: str, code: int):
+        super().__init__(message)
+        self.stderr = stderr
+        self.code = code
+
+
+@dataclass(frozen=True)
+class _Git:
+    """Runs git in one repository: our environment on top of the job's, stderr kept for the message."""
+
+    cwd: Path
+    display: str
+
+    def argv(self, args: Iterable[str]) -> list[str]:
+        return [_git_exe(), *args]
+
+    def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        return {**os.environ, **_GIT_ENV, **(extra or {})}
+
+    def run(self, *args: str, env: dict[str, str] | None = None, stdin: IO[bytes] | None = None) -> bytes:
+        try:
+            done = subprocess.run(
+                self.argv(args), cwd=self.cwd, env=self.env(env), stdin=stdin if stdin is not None else
+                subprocess.DEVNULL, capture_output=True, timeout=_TIMEOUT, check=False,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            raise SourceError(f"git {args[0]} timed out in {self.display}") from None
+        except OSError as e:
+            raise SourceError(f"cannot run git ({_git_exe()}): {e.strerror}; install git") from None
+        if done.returncode != 0:
+            stderr = _tail(done.stderr)
+            raise GitFailed(
+                f"git {args[0]} failed in {self.display}: {stderr or f'exit code {done.returncode}'}",
+                stderr=stderr,
+                code=done.returncode,
+            )
+        return done.stdout
+
+    def start(self, *args: str) -> subprocess.Popen[bytes]:
+        """A long-running git with pipes on stdin and stdout (``cat-file --batch``)."""
+        try:
+            return subprocess.Popen(
+                self.argv(args), cwd=self.cwd, env=self.env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )  # fmt: skip
+        except OSError as e:
+            raise SourceError(f"cannot run git ({_git_exe()}): {e.strerror}; install git") from None
 
 
 def display_path(path: Path) -> str:
@@ -85,35 +141,41 @@ def open_repo(path: str | Path, *, display: str | None = None) -> RepoHandle:
     shown = display or display_path(p)
     if not p.exists():
         raise SourceError(f"repository folder {shown} does not exist")
+    folder = p if p.is_dir() else p.parent
     try:
-        repo = git.Repo(p, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise NotARepository(
-            f"not a git repository: {shown} (run git init, or point --repo at a clone)"
-        ) from None
-    prefix = ""
-    if repo.working_tree_dir:
-        try:
-            rel = p.resolve().relative_to(Path(repo.working_tree_dir).resolve())
-            prefix = rel.as_posix() if rel.parts else ""
-        except ValueError:
-            prefix = ""
-    return RepoHandle(repo, shown, prefix)
+        out = _Git(folder, shown).run(
+            "rev-parse",
+            "--is-bare-repository",
+            "--absolute-git-dir",
+            "--is-inside-work-tree",
+            "--show-prefix",
+        )
+    except GitFailed as e:
+        if "not a git repository" in e.stderr:
+            raise NotARepository(
+                f"not a git repository: {shown} (run git init, or point --repo at a clone)"
+            ) from None
+        raise
+    bare, git_dir, inside, prefix = [*out.decode().split("\n"), "", "", "", ""][:4]
+    root: Path | None = None
+    prefix = prefix.strip().strip("/")
+    if bare.strip() != "true" and inside.strip() == "true":
+        root = folder.resolve()
+        for _ in PurePosixPath(prefix).parts:
+            root = root.parent
+    return RepoHandle(Path(git_dir.strip()), root, shown, prefix if root is not None else "")
 
 
 class RepoHandle:
     """Read-only access to one repository. Safe to use from several threads."""
 
-    def __init__(self, repo: git.Repo, display: str, prefix: str = ""):
-        self._repo = repo
+    def __init__(self, git_dir: Path, root: Path | None, display: str, prefix: str = ""):
         self.display = display
         # The GitOps root inside the repository ("" for the top level), posix, no trailing slash.
         self.prefix = prefix
-        root = repo.working_tree_dir
-        self.root: Path | None = Path(root) if root else None
-        self.git_dir = Path(repo.git_dir)
-        # GitPython's object database talks to one long-lived ``git cat-file`` process: one caller at a time.
-        self._odb_lock = threading.Lock()
+        self.root = root  # the working tree; None for a bare repository
+        self.git_dir = git_dir
+        self._git = _Git(root or git_dir, display)
         # Facts that never change for a given commit id: asked once per handle.
         self._commits: dict[str, str] = {}  # full commit SHA -> itself, once git confirmed it is a commit
         self._listings: dict[str, list[_Listed]] = {}  # commit SHA -> ls-tree -r -t below the GitOps root
@@ -129,10 +191,16 @@ class RepoHandle:
     def remote_urls(self) -> list[str]:
         """URLs of the repository's remotes: Applications pointing at any of them mean this repository."""
         urls: list[str] = []
-        for remote in self._repo.remotes:
-            try:
-                urls.extend(remote.urls)
-            except git.GitCommandError:
+        try:
+            names = self._git.run("remote").decode(errors="replace").split()
+        except SourceError:
+            return urls
+        for name in names:
+            try:  # every URL of the remote, url.<base>.insteadOf applied, as git fetches them
+                urls.extend(
+                    self._git.run("remote", "get-url", "--all", name).decode(errors="replace").split()
+                )
+            except SourceError:
                 continue
         return urls
 
@@ -279,38 +347,27 @@ class RepoHandle:
     def _fetch_stdin(self, ids: IO[bytes], what: str) -> None:
         with self._fetch_lock:
             try:
-                subprocess.run(
-                    [_git_exe(), "-c", "fetch.negotiationAlgorithm=noop", "fetch", "--quiet", "--no-tags",
-                     "--no-write-fetch-head", "--recurse-submodules=no", "--filter=blob:none", "--stdin", "origin"],
-                    cwd=self.git_dir, stdin=ids, capture_output=True, check=True, timeout=600,
-                    env={**os.environ, **_GIT_ENV, **self._fetch_env()},
+                self._git.run(
+                    "-c", "fetch.negotiationAlgorithm=noop", "fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
+                    "--recurse-submodules=no", "--filter=blob:none", "--stdin", "origin",
+                    env=self._fetch_env(), stdin=ids,
                 )  # fmt: skip
                 self._fetched.append(what)
-            except (OSError, subprocess.SubprocessError) as e:
-                stderr = getattr(e, "stderr", b"") or b""
-                self._fetch_failed = (
-                    f"could not {what} from origin: {stderr.decode(errors='replace').strip()[-300:]}"
-                )
+            except GitFailed as e:
+                self._fetch_failed = f"could not {what} from origin: {e.stderr[-300:]}"
+            except SourceError as e:
+                self._fetch_failed = f"could not {what} from origin: {e.message}"
 
     def tree_ids(self, rev: str, paths: Iterable[str]) -> dict[str, str | None]:
         """Git object id (tree or blob) of each path at ``rev``; None for paths that do not exist there."""
-        sha = self.resolve(rev)
-        out: dict[str, str | None] = {}
-        with self._odb_lock:
-            tree = self._repo.commit(sha).tree
-            for path in paths:
-                norm = _norm_rel(f"{self.prefix}/{path}" if self.prefix else path)
-                try:
-                    out[path] = tree.hexsha if norm == "" else (tree / norm).hexsha
-                except KeyError:
-                    out[path] = None
-        return out
+        index = self.tree_index(rev)
+        return {path: (index.get(_norm_rel(path)) or (None, None))[1] for path in paths}
 
     def tree_index(self, rev: str) -> dict[str, tuple[str, str]]:
         """Every entry under the GitOps root at ``rev``, folders included: path -> (mode, object id).
 
-        One ``git ls-tree`` for the whole tree, so looking up thousands of paths costs one process (``tree_ids``
-        walks GitPython objects per path). ``""`` is the root folder itself; paths are relative to the GitOps root.
+        One ``git ls-tree`` for the whole tree (kept per commit), so looking up thousands of paths costs one
+        process. ``""`` is the root folder itself; paths are relative to the GitOps root.
         """
         sha = self.resolve(rev)
         root = self._git_text(
@@ -455,14 +512,11 @@ class RepoHandle:
         return warnings
 
     def _write_blobs(self, blobs: list[_Entry], dest: Path) -> None:
-        proc: Any = self._repo.git.execute(
-            [_git_exe(), "cat-file", "--batch"],
-            as_process=True,
-            istream=subprocess.PIPE,
-            env=_GIT_ENV,
-        )
+        proc = self._git.start("cat-file", "--batch")
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         stdin: IO[bytes] = proc.stdin
         stdout: IO[bytes] = proc.stdout
+        stderr: IO[bytes] = proc.stderr
 
         def feed() -> None:
             # A thread, so a full stdout pipe can never block git while we are still writing object ids.
@@ -518,15 +572,14 @@ class RepoHandle:
                 proc.kill()
             feeder.join()
             stdout.close()
-            if proc.stderr is not None:
-                proc.stderr.close()
-            try:
-                proc.wait()
-            except git.GitCommandError as e:
-                # After kill() the wait reports the signal as a failure: the error being raised (which object
-                # is missing) is the one to show, so this one must not replace it.
-                if ok:
-                    raise SourceError(f"git cat-file failed in {self.display}: {_stderr(e)}") from None
+            # Read before waiting, so a git writing much to stderr cannot block on the pipe.
+            failure = _tail(stderr.read()) if ok else ""
+            stderr.close()
+            code = proc.wait()
+            # After kill() the exit code reports the signal: the error being raised (which object is
+            # missing) is the one to show, so only a failure of a completed read is reported.
+            if ok and code != 0:
+                raise SourceError(f"git cat-file failed in {self.display}: {failure or f'exit code {code}'}")
 
     def _copy_worktree(self, dest: Path) -> list[str]:
         root = self._require_worktree()
@@ -569,18 +622,7 @@ class RepoHandle:
         return self.root
 
     def _git_bytes(self, *args: str, env: dict[str, str] | None = None) -> bytes:
-        try:
-            out = self._repo.git.execute(
-                [_git_exe(), *args],
-                stdout_as_string=False,
-                strip_newline_in_stdout=False,
-                env={**_GIT_ENV, **(env or {})},
-            )
-        except git.GitCommandError as e:
-            detail = _stderr(e)
-            raise SourceError(f"git {args[0]} failed in {self.display}: {detail}") from e
-        assert isinstance(out, bytes)
-        return out
+        return self._git.run(*args, env=env)
 
     def _git_text(self, *args: str, check_what: str | None = None) -> str:
         try:
@@ -592,13 +634,11 @@ class RepoHandle:
 
 
 def _git_exe() -> str:
-    return str(git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git")
+    return "git"
 
 
-def _stderr(e: git.GitCommandError) -> str:
-    text = e.stderr if isinstance(e.stderr, str) else str(e.stderr or "")
-    text = text.strip().removeprefix("stderr:").strip().strip("'").strip()
-    return text[-1500:] or f"exit code {e.status}"
+def _tail(raw: bytes) -> str:
+    return raw.decode(errors="replace").strip()[-1500:]
 
 
 def _split_z(raw: bytes) -> set[str]:

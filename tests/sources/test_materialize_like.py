@@ -99,7 +99,15 @@ def test_workspace_not_written_by_this_handle_is_not_copied(
     (other.root / "stray.yaml").write_text("not from git\n")
     handle = open_repo(repo.path)
     calls: list[object] = []
-    monkeypatch.setattr(git_source.subprocess, "run", lambda *a, **k: calls.append(a))
+    real_run = git_source.subprocess.run
+
+    def run(argv: list[str], **kw: object) -> object:
+        if not argv[0].endswith("cp"):
+            return real_run(argv, **kw)  # type: ignore[call-overload]  # git itself
+        calls.append(argv)
+        return None
+
+    monkeypatch.setattr(git_source.subprocess, "run", run)
 
     ws = handle.materialize("HEAD", tmp_path / "ws", like=other)
     unknown = handle.materialize("HEAD", tmp_path / "ws2", like=Workspace(other.root, "x", revision="0" * 40))
@@ -117,7 +125,9 @@ def test_failed_copy_falls_back_to_writing_everything(
     real_run = git_source.subprocess.run
 
     def half_copy(argv: list[str], **kw: object) -> object:
-        real_run(argv, **kw)  # type: ignore[call-overload]
+        done = real_run(argv, **kw)  # type: ignore[call-overload]
+        if not argv[0].endswith("cp"):
+            return done  # git itself
         raise git_source.subprocess.CalledProcessError(1, argv)
 
     monkeypatch.setattr(git_source.subprocess, "run", half_copy)
