@@ -13,13 +13,11 @@ import os
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
-from gitops_check import __version__, progress, secrethash
+from gitops_check import progress, secrethash
 from gitops_check.check import no_apps_error
 from gitops_check.config import RenderOptions, with_project_render
-from gitops_check.errors import GitopsCheckError, RenderError
 from gitops_check.model import AppError, AppResult, CheckedSource, CheckResult
 from gitops_check.preview.baseline import compare_base_with_cluster
 from gitops_check.preview.commits import discover_apps, materialize
@@ -27,9 +25,8 @@ from gitops_check.preview.compare import compare_entry, flag_drifted, learn_scop
 from gitops_check.preview.plan import Entry, Planner, Side
 from gitops_check.preview.request import PreviewRequest
 from gitops_check.preview.revisions import resolve_revisions
-from gitops_check.render import jsonnet
 from gitops_check.render.base import SymlinkGuard, ToolFinder
-from gitops_check.render.cache import RenderCache
+from gitops_check.render.cache import RenderCache, key_context, open_cache, tool_versions
 from gitops_check.sources.git import open_repo
 
 
@@ -45,7 +42,11 @@ def run_preview(request: PreviewRequest) -> CheckResult:
         merge_base=request.merge_base,
     )  # fmt: skip
     warnings: list[str] = []
-    cache = _open_cache(request, warnings)
+    cache = (
+        open_cache(request.cache_dir, request.repo, request.cache_max_bytes, warnings)
+        if request.cache_dir
+        else None
+    )
     hashing = cache.hashing if cache else secrethash.new_hashing(env={})
     tools = ToolFinder(request.render)
     with contextlib.ExitStack() as stack:
@@ -53,7 +54,7 @@ def run_preview(request: PreviewRequest) -> CheckResult:
         background = stack.enter_context(
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="tool-versions")
         )
-        versions = background.submit(_tool_versions, tools, cache)
+        versions = background.submit(tool_versions, tools, cache)
         t = time.perf_counter()
         with progress.stage("reading the commits"):
             commits = materialize(stack, repo, revs, request)
@@ -77,7 +78,7 @@ def run_preview(request: PreviewRequest) -> CheckResult:
             binaries = (render.helm_required, render.kustomize_required)
             if binaries != (request.render.helm_required, request.render.kustomize_required):
                 tools = ToolFinder(render)
-                versions = background.submit(_tool_versions, tools, cache)
+                versions = background.submit(tool_versions, tools, cache)
             request = dataclasses.replace(request, render=render)
 
         t = time.perf_counter()
@@ -133,83 +134,17 @@ def run_preview(request: PreviewRequest) -> CheckResult:
 # The two commits
 
 
-def _tool_versions(tools: ToolFinder, cache: RenderCache | None) -> dict[str, str | None]:
-    """helm's and kustomize's (else kubectl's) versions; remembered beside the cache by binary path, size, mtime."""
-
-    def version(name: str) -> str | None:
-        try:
-            tool = tools.find(name)
-            if tool is None:
-                return None
-            st = os.stat(tool.path)
-            binary = f"{os.path.realpath(tool.path)}:{st.st_size}:{st.st_mtime_ns}"
-            known = cache.remembered("tool-versions", binary) if cache else None
-            if known is None:
-                known = tools.version(name)
-                if cache:
-                    cache.remember("tool-versions", binary, known)
-            return known
-        except (GitopsCheckError, OSError):
-            return None
-
-    # kubectl only stands in for a missing kustomize; each version is a process, so they run side by side.
-    names = ("helm", "kustomize") if tools.find("kustomize") else ("helm", "kubectl")
-    with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="tool-version") as pool:
-        return dict(zip(names, pool.map(version, names), strict=True))
-
-
 def _contexts(
     sides: Mapping[str, Side],
     versions: Mapping[str, str | None],
     options: RenderOptions,
     symlinks: SymlinkGuard,
 ) -> dict[str, dict[str, Any]]:
-    """What every content key of a commit shares: gitops-check and tool versions, render options, symlink check."""
-    shared = {
-        "gitops-check": __version__,
-        "tools": {**versions, "jsonnet": jsonnet.version()},
-        "render": {"kubeVersion": options.kube_version, "apiVersions": list(options.api_versions),
-                   "allowRemoteBases": options.allow_remote_bases,
-                   "kustomizeBuild": options.kustomize_build, "allowKustomizeExec": options.allow_kustomize_exec, "plugins": options.plugins},
-    }  # fmt: skip
-    out = {}
-    for name, side in sides.items():
-        problem = None
-        try:
-            if side.tree.links:  # a commit without symlinks has no bad one: no need to walk its files
-                symlinks.check(side.tree.ws)
-        except RenderError as e:
-            problem = e.message  # every render of this commit fails the same way
-        out[name] = {**shared, "symlinks": problem}
-    return out
-
-
-def _open_cache(request: PreviewRequest, warnings: list[str]) -> RenderCache | None:
-    if request.cache_dir is None:
-        return None
-    checkout = checkout_root(request.repo)
-    if checkout is not None and request.cache_dir.resolve().is_relative_to(checkout):
-        # The pull request controls every file of the checkout: entries it committed there would be read as
-        # renders of its apps (GitLab's `cache:` can only keep such paths; keep the cache outside).
-        warnings.append(
-            f"render cache {request.cache_dir} not used: it lies inside the checkout of the checked repository "
-            f"({checkout}), whose files the change controls; give a folder outside it"
-        )
-        return None
-    try:
-        return RenderCache(request.cache_dir, max_bytes=request.cache_max_bytes)
-    except OSError as e:
-        warnings.append(f"render cache {request.cache_dir} not used: {e.strerror or e}")
-        return None
-
-
-def checkout_root(repo: Path) -> Path | None:
-    """The working tree holding ``repo`` (the nearest folder at or above it with a ``.git``), resolved."""
-    here = repo.resolve()
-    for folder in (here, *here.parents):
-        if (folder / ".git").exists():
-            return folder
-    return None
+    """What every content key of a commit shares (``render.cache.key_context``), per commit."""
+    return {
+        name: key_context(versions, options, side.tree.ws, bool(side.tree.links), symlinks)
+        for name, side in sides.items()
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -24,12 +24,17 @@ import os
 import secrets
 import tempfile
 import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from gitops_check import secrethash
-from gitops_check.model import Origin, RawObject, SecretHashing
-from gitops_check.render.base import RenderOutput
+from gitops_check import __version__, secrethash
+from gitops_check.config import RenderOptions
+from gitops_check.errors import GitopsCheckError, RenderError
+from gitops_check.model import Origin, RawObject, SecretHashing, Workspace
+from gitops_check.render import jsonnet
+from gitops_check.render.base import RenderOutput, SymlinkGuard, ToolFinder
 
 FORMAT = "v1"
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
@@ -44,6 +49,102 @@ def default_cache_dir() -> Path:
         return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "gitops-check" / "renders"
+
+
+def open_cache(folder: Path, repo: Path, max_bytes: int, warnings: list[str]) -> RenderCache | None:
+    """The cache in ``folder``; None (and a warning why) when it lies inside the checked checkout or cannot be made."""
+    checkout = checkout_root(repo)
+    if checkout is not None and folder.resolve().is_relative_to(checkout):
+        # The pull request controls every file of the checkout: entries it committed there would be read as
+        # renders of its apps (GitLab's `cache:` can only keep such paths; keep the cache outside).
+        warnings.append(
+            f"render cache {folder} not used: it lies inside the checkout of the checked repository "
+            f"({checkout}), whose files the change controls; give a folder outside it"
+        )
+        return None
+    try:
+        return RenderCache(folder, max_bytes=max_bytes)
+    except OSError as e:
+        warnings.append(f"render cache {folder} not used: {e.strerror or e}")
+        return None
+
+
+def checkout_root(repo: Path) -> Path | None:
+    """The working tree holding ``repo`` (the nearest folder at or above it with a ``.git``), resolved."""
+    here = repo.resolve()
+    for folder in (here, *here.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+def tool_versions(tools: ToolFinder, cache: RenderCache | None) -> dict[str, str | None]:
+    """helm's and kustomize's (else kubectl's) versions; remembered beside the cache by binary path, size, mtime."""
+
+    def version(name: str) -> str | None:
+        try:
+            tool = tools.find(name)
+            if tool is None:
+                return None
+            st = os.stat(tool.path)
+            binary = f"{os.path.realpath(tool.path)}:{st.st_size}:{st.st_mtime_ns}"
+            known = cache.remembered("tool-versions", binary) if cache else None
+            if known is None:
+                known = tools.version(name)
+                if cache:
+                    cache.remember("tool-versions", binary, known)
+            return known
+        except (GitopsCheckError, OSError):
+            return None
+
+    # kubectl only stands in for a missing kustomize; each version is a process, so they run side by side.
+    names = ("helm", "kustomize") if tools.find("kustomize") else ("helm", "kubectl")
+    with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="tool-version") as pool:
+        return dict(zip(names, pool.map(version, names), strict=True))
+
+
+def key_context(
+    versions: Mapping[str, str | None],
+    options: RenderOptions,
+    ws: Workspace,
+    has_links: bool,
+    symlinks: SymlinkGuard,
+) -> dict[str, Any]:
+    """What every content key of one commit shares: gitops-check and tool versions, render options, and whether
+    the commit's symlinks stay inside it (``has_links``: it has some; none, none bad: no need to walk its files;
+    ``symlinks``: the run's guard, which the renders share)."""
+    problem = None
+    try:
+        if has_links:
+            symlinks.check(ws)
+    except RenderError as e:
+        problem = e.message  # every render of this commit fails the same way
+    return {
+        "gitops-check": __version__,
+        "tools": {**versions, "jsonnet": jsonnet.version()},
+        "render": {"kubeVersion": options.kube_version, "apiVersions": list(options.api_versions),
+                   "allowRemoteBases": options.allow_remote_bases,
+                   "kustomizeBuild": options.kustomize_build, "allowKustomizeExec": options.allow_kustomize_exec,
+                   "plugins": options.plugins},
+        "symlinks": problem,
+    }  # fmt: skip
+
+
+def holds_secret_values(output: RenderOutput) -> bool:
+    """Whether a render has a ``v1/Secret`` with values (Lists looked into)."""
+    return any(_has_secret_values(o.body) for o in output.objects)
+
+
+def _has_secret_values(body: Any) -> bool:
+    if not isinstance(body, dict):
+        return False
+    if isinstance(body.get("items"), list) and str(body.get("kind", "")).endswith("List"):
+        return any(_has_secret_values(item) for item in body["items"])
+    return (
+        body.get("kind") == "Secret"
+        and body.get("apiVersion") == "v1"
+        and any(isinstance(body.get(f), dict) and body[f] for f in ("data", "stringData"))
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
