@@ -45,10 +45,10 @@ GIT_ENV = {
 }
 
 
-def _component_docs(app: str, c: int, image_tag: str = "1.0.0") -> list[dict[str, Any]]:
+def _component_docs(app: str, c: int, image_tag: str = "1.0.0", secret: bool = True) -> list[dict[str, Any]]:
     name = f"{app}-c{c:02d}"
     labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": app}
-    return [
+    docs = [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "labels": labels}},
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"{name}-config", "labels": labels},
          "data": {"LOG_LEVEL": "info", "FEATURE_X": "true", "TIMEOUT": "30s"}},
@@ -68,6 +68,7 @@ def _component_docs(app: str, c: int, image_tag: str = "1.0.0") -> list[dict[str
                                    "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1000m", "memory": "0.5Gi"}},
                                    "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}}}]}}}},
     ]  # fmt: skip
+    return [d for d in docs if secret or d["kind"] != "Secret"]
 
 
 def _opaque(kind: str, seed: str) -> str:
@@ -98,6 +99,7 @@ data:
   LOG_LEVEL: {{ $.Values.logLevel | quote }}
   FEATURE_X: "true"
   TIMEOUT: 30s
+{{- if $.Values.secrets }}
 ---
 apiVersion: v1
 kind: Secret
@@ -108,6 +110,7 @@ type: Opaque
 stringData:
   username: {{ printf "user/%s" $name | sha256sum | trunc 20 | quote }}
   password: {{ printf "pw/%s" $name | sha256sum | trunc 24 | quote }}
+{{- end }}
 ---
 apiVersion: v1
 kind: Service
@@ -146,19 +149,23 @@ spec:
 """
 
 
-def write_repo(root: Path, apps: int, components: int) -> list[dict[str, Any]]:
-    """Write the repository; returns the project-file app entries."""
+def write_repo(root: Path, apps: int, components: int, secret_every: int = 1) -> list[dict[str, Any]]:
+    """Write the repository; returns the project-file app entries. ``secret_every``: one app in that many holds
+    plain Secrets (the others reference Secrets made elsewhere, as with Sealed Secrets or External Secrets)."""
     entries = []
     kinds = ["plain", "kust", "helm"]
     for i in range(apps):
         kind = kinds[i % 3]
         name = f"{kind}-{i:03d}"
+        secret = i % secret_every == 0
         ns = f"ns-{name}"
         if kind == "plain":
             folder = root / "apps" / name
             folder.mkdir(parents=True)
             for c in range(components):
-                (folder / f"component-{c:02d}.yaml").write_text(_dump(_component_docs(name, c)))
+                (folder / f"component-{c:02d}.yaml").write_text(
+                    _dump(_component_docs(name, c, secret=secret))
+                )
             entries.append({"name": name, "path": f"apps/{name}", "tool": "directory", "namespace": ns})
         elif kind == "kust":
             base = root / "apps" / name / "base"
@@ -167,7 +174,7 @@ def write_repo(root: Path, apps: int, components: int) -> list[dict[str, Any]]:
             overlay.mkdir(parents=True)
             files = []
             for c in range(components):
-                (base / f"component-{c:02d}.yaml").write_text(_dump(_component_docs(name, c)))
+                (base / f"component-{c:02d}.yaml").write_text(_dump(_component_docs(name, c, secret=secret)))
                 files.append(f"component-{c:02d}.yaml")
             (base / "kustomization.yaml").write_text(json.dumps({"resources": files}, indent=1))
             images = [
@@ -189,6 +196,7 @@ def write_repo(root: Path, apps: int, components: int) -> list[dict[str, Any]]:
                 "image": {"repository": f"registry.example.com/{name}", "tag": "1.0.0"},
                 "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
                 "components": [{"id": c} for c in range(components)],
+                "secrets": secret,
             }
             (chart / "values.yaml").write_text(json.dumps(values, indent=1))
             (chart / "values-prod.yaml").write_text("replicas: 3\n")
@@ -318,12 +326,14 @@ def inject(
     return expected
 
 
-def generate(out: Path, apps: int = 200, components: int = 10, seed: int = 42) -> dict[str, Any]:
+def generate(
+    out: Path, apps: int = 200, components: int = 10, seed: int = 42, secret_every: int = 1
+) -> dict[str, Any]:
     repo = out / "repo"
     if repo.exists():
         raise SystemExit(f"{repo} exists; remove it first")
     repo.mkdir(parents=True)
-    write_repo(repo, apps, components)
+    write_repo(repo, apps, components, secret_every)
     _git(repo, "init", "-q", "-b", "main")
     _git(repo, "add", "-A")
     _git(repo, "commit", "-q", "-m", "synthetic")

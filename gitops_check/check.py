@@ -26,6 +26,7 @@ from gitops_check.config import DiffOptions, JobOptions, ProjectConfig, RenderOp
 from gitops_check.discover.dispatch import DiscoverOptions, discover
 from gitops_check.discover.project import Discovery, load_project
 from gitops_check.errors import ClusterError, GitopsCheckError
+from gitops_check.inputs import Tree, context_text
 from gitops_check.model import (
     JSON,
     App,
@@ -40,7 +41,9 @@ from gitops_check.model import (
     Workspace,
 )
 from gitops_check.remote import http
-from gitops_check.render.base import ToolFinder
+from gitops_check.render.base import SymlinkGuard, ToolFinder
+from gitops_check.render.cache import DEFAULT_MAX_BYTES, key_context, open_cache, tool_versions
+from gitops_check.render.keyed import KeyedRenders
 from gitops_check.rendering import Rendered, render_tree
 from gitops_check.shards import Shard
 from gitops_check.sources.folder import FolderHandle, open_tree
@@ -70,6 +73,8 @@ class CheckRequest:
     fail_on_manual: bool = False  # resources changed only by hand fail the run (exit 1) like drift
     # --live: the kubeconfig's contexts by server URL (destinations given by URL map to them).
     kube_servers: KubeServers | None = None
+    cache_dir: Path | None = None  # the render cache (``render.keyed``); None: every app is rendered
+    cache_max_bytes: int = DEFAULT_MAX_BYTES
 
 
 def _materialize_mapped(request: CheckRequest, tmp: Path) -> dict[str, Workspace]:
@@ -135,6 +140,39 @@ class RenderedRepo:
     warnings: list[str]
     timings: dict[str, float]
     source: CheckedSource | None = None
+    cache: KeyedRenders | None = None
+
+
+def _keyed_renders(
+    request: CheckRequest,
+    repo: RepoHandle | FolderHandle,
+    ws: Workspace,
+    render: RenderOptions,
+    tools: ToolFinder,
+    symlinks: SymlinkGuard,
+    said: list[str],
+) -> KeyedRenders | None:
+    """The render cache for this commit, when asked for and the files checked are those of a commit (the content
+    key is made of git object ids); ``said``: why not, when not."""
+    if request.cache_dir is None:
+        return None
+    revision = ws.revision
+    if revision is None:
+        if not isinstance(repo, RepoHandle) or not repo.worktree_is_head():
+            said.append(
+                "render cache not used: the working tree is not a clean git checkout (its files are not those of "
+                "a commit); commit them, or check a revision with --rev"
+            )
+            return None
+        revision = "HEAD"
+    assert isinstance(repo, RepoHandle)
+    cache = open_cache(request.cache_dir, request.repo, request.cache_max_bytes, said)
+    if cache is None:
+        return None
+    tree = Tree(ws, repo.tree_index(revision))
+    context = context_text(key_context(tool_versions(tools, cache), render, ws, bool(tree.links), symlinks))
+    discovers = any(p.discovers for p in render.plugins)
+    return KeyedRenders(cache, tree, context, render.network, plugins_discover=discovers)
 
 
 def render_repo(request: CheckRequest, *, pack: bool = False) -> RenderedRepo:
@@ -185,16 +223,30 @@ def render_repo(request: CheckRequest, *, pack: bool = False) -> RenderedRepo:
         # The project file's render section (read from this commit) fills in what the command line left open.
         render = with_project_render(request.render, project)
         tools = ToolFinder(render)
+        cache_notes: list[str] = []
+        symlinks = SymlinkGuard()  # shared by the content keys and the renders of this run
+        keyed = _keyed_renders(request, repo, ws, render, tools, symlinks, cache_notes)
         known: set[str] = set()  # every app found, also those another shard checks
         with progress.stage("rendering", total=len(found.apps) if request.shard is None else None):
             rendered, more = render_tree(
-                found, ws, render, discover_options, tools, request.shard, known, pack=pack
+                found,
+                ws,
+                render,
+                discover_options,
+                tools,
+                request.shard,
+                known,
+                pack=pack,
+                keyed=keyed,
+                symlinks=symlinks,
             )
+        if keyed is not None and keyed.cache.writes:
+            keyed.cache.prune()
         timings["render"] = time.perf_counter() - t
     errors = [*found.errors, *more.errors]
     if not known and not errors and not request.job.allow_empty:
         errors.append(no_apps_error())
-    notes = [*found.notes, *more.notes]
+    notes = [*found.notes, *more.notes, *cache_notes]
     if request.only_apps:
         rendered = [r for r in rendered if r.app.name in wanted]
         # Another app's problem does not make the apps asked for incomplete: it is mentioned, not counted. An app
@@ -209,7 +261,7 @@ def render_repo(request: CheckRequest, *, pack: bool = False) -> RenderedRepo:
             errors.append(AppError(name, f"no app named {name!r} was found", stage="discover"))
     source = CheckedSource(ws.revision, repo.prefix, frozenset(urls)) if ws.revision else None
     return RenderedRepo(
-        ws.label, project, rendered, resolver, errors, notes, list(ws.warnings), timings, source
+        ws.label, project, rendered, resolver, errors, notes, list(ws.warnings), timings, source, keyed
     )
 
 
@@ -249,4 +301,8 @@ def run_check(request: CheckRequest) -> CheckResult:
     )
     result.timings["total"] = time.perf_counter() - start
     result.stats["fetch_requests"] = http.STATS.total - fetches  # HTTP requests for charts and artifacts
+    if done.cache is not None:
+        result.stats["cache_hits"] = done.cache.hits
+        result.stats["cache_writes"] = done.cache.cache.writes
+        result.stats["cache_with_secrets"] = done.cache.with_secrets  # cached but rendered again
     return result

@@ -2,6 +2,7 @@
 
 ``Rendered`` is one app's render or its error; ``render_tree`` renders what discovery found, then the apps those
 renders declare, with a depth limit and each app rendered once; with a shard, only the apps it owns (``shards``).
+With a render cache (``render.keyed``), an app whose inputs were rendered before is read from it instead.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from gitops_check.model import (
 )
 from gitops_check.render.app import render_app
 from gitops_check.render.base import RenderOutput, SymlinkGuard, ToolFinder
+from gitops_check.render.keyed import KeyedRenders
 from gitops_check.shards import ParentSniffer, Shard
 
 
@@ -89,10 +91,17 @@ def _render_one(
     tools: ToolFinder,
     repos: Mapping[str, Workspace],
     symlinks: SymlinkGuard,
+    keyed: KeyedRenders | None,
 ) -> Rendered:
     start = time.perf_counter()
     try:
+        key = keyed.key(app) if keyed is not None else None
+        cached = keyed.get(key) if keyed is not None and key is not None else None
+        if cached is not None:
+            return Rendered(app, cached, seconds=time.perf_counter() - start)
         output = render_app(app, ws, options, tools=tools, repos=repos, symlinks=symlinks)
+        if keyed is not None and key is not None:
+            keyed.put(key, output)
         return Rendered(app, output, seconds=time.perf_counter() - start)
     except GitopsCheckError as e:
         return Rendered(app, error=e, seconds=time.perf_counter() - start)
@@ -107,16 +116,18 @@ def render_all(
     tools: ToolFinder | None = None,
     repos: Mapping[str, Workspace] | None = None,
     symlinks: SymlinkGuard | None = None,
+    keyed: KeyedRenders | None = None,
 ) -> list[Rendered]:
-    """Render apps in parallel (helm/kustomize run as processes, so threads suffice), results in input order."""
+    """Render apps in parallel (helm/kustomize run as processes, so threads suffice), results in input order;
+    ``keyed``: the render cache answers first."""
     finder = tools or ToolFinder(options)
     mapped = repos or {}
     guard = symlinks or SymlinkGuard()
     workers = max(1, min(options.workers, len(apps)))
     if workers == 1:
-        return [_render_one(app, ws, options, finder, mapped, guard) for app in apps]
+        return [_render_one(app, ws, options, finder, mapped, guard, keyed) for app in apps]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="render") as pool:
-        return list(pool.map(lambda a: _render_one(a, ws, options, finder, mapped, guard), apps))
+        return list(pool.map(lambda a: _render_one(a, ws, options, finder, mapped, guard, keyed), apps))
 
 
 def render_tree(
@@ -129,13 +140,16 @@ def render_tree(
     known: set[str] | None = None,
     *,
     pack: bool = False,
+    keyed: KeyedRenders | None = None,
+    symlinks: SymlinkGuard | None = None,
 ) -> tuple[list[Rendered], Discovery]:
     """Render the discovered apps, then the apps they declare (App of Apps), level by level, with a depth limit.
 
     With ``shard``, the result holds the apps it owns only; other apps are rendered only when every shard must
     (a parent known to all whose files may declare apps), to find the apps they declare. ``known`` receives the
     name of every app found, whichever shard checks it. ``pack``: each render is packed (``Rendered.pack``) once
-    the apps it declares are found.
+    the apps it declares are found. ``keyed``: the render cache answers first. ``symlinks``: the run's guard (one
+    is made when not given).
     """
     rendered: list[Rendered] = []
     extra = Discovery()
@@ -145,9 +159,8 @@ def render_tree(
     owner = {a.name: shard.owner_of(a.name) for a in found.apps} if shard else {}
     known_to_all = set(owner)
     sniffer = ParentSniffer(ws) if shard else None
-    symlinks = (
-        SymlinkGuard()
-    )  # one for every level: a link removed at one level is still reported at the next
+    # One for every level: a link removed at one level is still reported at the next.
+    symlinks = symlinks or SymlinkGuard()
     depth = 0
     while pending:
         if depth > discover_options.max_depth:
@@ -163,7 +176,7 @@ def render_tree(
         if shard is not None and sniffer is not None:
             parents = {a.name for a in pending if a.name in known_to_all and sniffer.may_declare_apps(a)}
             pending = [a for a in pending if owner[a.name] == shard.index or a.name in parents]
-        level = render_all(pending, ws, options, tools, discover_options.repo_map, symlinks)
+        level = render_all(pending, ws, options, tools, discover_options.repo_map, symlinks, keyed)
         rendered.extend(r for r in level if shard is None or owner[r.app.name] == shard.index)
         pending = []
         for r in level:

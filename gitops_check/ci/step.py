@@ -64,7 +64,8 @@ class StepInputs:
     shard: int = 0
     shards: int = 0
     parts_dir: Path | None = None  # mode merge: where the shards' part files are (default: report_dir)
-    # preview's render cache in this folder (the action keeps it with actions/cache); None: gitops-check's default.
+    # The render cache in this folder (the action keeps it with actions/cache); None: gitops-check's default
+    # (preview: ~/.cache/gitops-check/renders; diff: none).
     cache_dir: Path | None = None
 
     @property
@@ -174,13 +175,13 @@ def build_command(
             command.append(f"--head={inputs.head}")
         if inputs.snapshot:
             command.append(f"--snapshot={inputs.snapshot}")
-        if inputs.cache_dir is not None:
-            command.append(f"--cache-dir={inputs.cache_dir}")
     else:
         command += ["diff", f"--repo={inputs.repo}"]
         if inputs.head:
             command.append(f"--rev={inputs.head}")
         command.append(f"--snapshot={inputs.snapshot}" if inputs.mode == "snapshot" else "--live")
+    if inputs.mode != "merge" and inputs.cache_dir is not None:
+        command.append(f"--cache-dir={inputs.cache_dir}")
     command += [
         f"--junit={reports.junit}",
         f"--markdown={reports.markdown}",

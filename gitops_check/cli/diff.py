@@ -82,6 +82,23 @@ def _snapshot_option() -> Any:
         "manage (reported apart, as 'changed by hand'; a sync would keep them).",
     ),
 )
+@in_section(
+    "Rendering",
+    click.option(
+        "--cache-dir",
+        type=click.Path(file_okay=False),
+        default=None,
+        metavar="DIR",
+        envvar="GITOPS_CHECK_CACHE_DIR",
+        help="Render cache folder (also $GITOPS_CHECK_CACHE_DIR; off when not given): an app whose inputs "
+        "were rendered before is read from it. Shared with preview; keep it outside the checkout.",
+    ),
+)
+@in_section(
+    "Rendering",
+    click.option("--cache-max-size", type=click.IntRange(1), default=512, show_default=True, metavar="MIB",
+                 help="Least recently used renders are deleted beyond this size."),
+)  # fmt: skip
 @sync_on_drift_options
 def diff_command(**kw: Any) -> None:
     """Compare a commit of the repository with a cluster snapshot or the live cluster."""
@@ -125,6 +142,8 @@ def diff_command(**kw: Any) -> None:
             shard=shard,
             fail_on_manual="manual" in kw["fail_on"],
             kube_servers=kube_servers,
+            cache_dir=Path(kw["cache_dir"]) if kw["cache_dir"] else None,
+            cache_max_bytes=kw["cache_max_size"] * 1024 * 1024,
         )
 
     result = run_check(make_request(default))

@@ -363,6 +363,16 @@ class RepoHandle:
         index = self.tree_index(rev)
         return {path: (index.get(_norm_rel(path)) or (None, None))[1] for path in paths}
 
+    def worktree_is_head(self) -> bool:
+        """Whether the working tree below the GitOps root holds exactly HEAD's files (nothing changed, added or
+        untracked; ignored files do not count, as ``materialize`` does not copy them)."""
+        self._require_worktree()
+        status = self._git_bytes(
+            "status", "--porcelain", "-z", "--untracked-files=all", "--", self.prefix or ".",
+            env={"GIT_OPTIONAL_LOCKS": "0"},  # a status may refresh (write) the index; never in the checked repo
+        )  # fmt: skip
+        return not status
+
     def tree_index(self, rev: str) -> dict[str, tuple[str, str]]:
         """Every entry under the GitOps root at ``rev``, folders included: path -> (mode, object id).
 

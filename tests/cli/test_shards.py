@@ -20,7 +20,14 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples"
 URL = "https://git.example.com/org/fleet.git"
 NO_CI = {"GITHUB_ACTIONS": "", "GITLAB_CI": "", "CI_NODE_INDEX": "", "CI_NODE_TOTAL": ""}
 # Counters of work each job did (renders, API requests): a sum over shards, not a single run's figure.
-WORK_COUNTERS = {"renders", "cache_hits", "cache_writes", "api_requests", "live_objects"}
+WORK_COUNTERS = {
+    "renders",
+    "cache_hits",
+    "cache_writes",
+    "cache_with_secrets",
+    "api_requests",
+    "live_objects",
+}
 
 
 @pytest.fixture(autouse=True)
