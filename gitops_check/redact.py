@@ -85,6 +85,12 @@ def encodings(value: str) -> set[str]:
     out.update(e.decode().rstrip("=") for e in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)))
     if "\n" in value:
         out.update(line.strip() for line in value.splitlines())
+    # As a JSON string shows each form (quotes, backslashes, control and non-ASCII characters escaped), so that a
+    # JSON text holding a value always holds one of its forms as it is (``scrub_json`` relies on it).
+    out.update(
+        [json.dumps(form)[1:-1] for form in out]
+        + [json.dumps(form, ensure_ascii=False)[1:-1] for form in out]
+    )
     return {form for form in out if len(form) >= MIN_LENGTH}
 
 
@@ -167,6 +173,10 @@ def scrub(text: str, forms: list[str] | None = None) -> str:
 
 def scrub_json(text: str) -> str:
     """A JSON document with every string (keys included) scrubbed on its own; ``scrub`` when it is not JSON."""
+    # Nothing to do when no form occurs in the text: a string holding a form shows it JSON-escaped, and the
+    # escaped forms are known too (``encodings``), so a fleet's large report is not parsed again for nothing.
+    if not present(text):
+        return text
     try:
         data = json.loads(text)
     except ValueError:

@@ -260,3 +260,21 @@ def test_the_indexed_search_finds_exactly_what_a_search_per_form_finds() -> None
         assert set(redact.present(text)) == {f for f in forms if f in text}, text
         scrubbed = redact.scrub(text)
         assert all(form not in scrubbed for form in forms if len(form) > len(redact.MASK) * 2), text
+
+
+def test_json_scrubbing_skips_nothing_its_fast_path_passes() -> None:
+    """scrub_json returns the text untouched when no form occurs in it: values with quotes, backslashes, control
+    and non-ASCII characters, and lines of multi-line values, are still found inside JSON strings."""
+    import random
+
+    rng = random.Random(16)
+    values = ['line "one" quoted\nsecond \\ line', "tab\there-and-more", "ünïcödé-välue", "plain-value-xyz"]
+    for value in values:
+        redact.add(value)
+    pieces = [line.strip() for v in values for line in v.splitlines()] + values
+    for ensure_ascii in (True, False):
+        for _ in range(50):
+            doc = {"a": [f"x{rng.choice(pieces)}y", {"k": rng.choice(pieces)}], rng.choice(pieces): 1}
+            out = json.loads(redact.scrub_json(json.dumps(doc, ensure_ascii=ensure_ascii)))
+            strings = [*out, *out["a"][1], out["a"][0], out["a"][1]["k"]]
+            assert not [p for p in pieces if len(p) >= redact.MIN_LENGTH and any(p in s for s in strings)], out
