@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitops_check import progress, redact, yamlio
+from gitops_check.cluster.packed import PackedObjects
 from gitops_check.cluster.select import DEFAULT, ClusterResolver
 from gitops_check.config import DiffOptions, ProjectConfig
 from gitops_check.diff.engine import DiffSettings, diff_app
@@ -28,6 +29,7 @@ from gitops_check.identity import KeyedApp, KindScopes, ObjectProblem, assign_ke
 from gitops_check.kubeschema.bundled import CRD_GROUP, CRD_KIND, schemas_for
 from gitops_check.kubeschema.model import Schemas
 from gitops_check.model import (
+    JSON,
     App,
     AppError,
     AppResult,
@@ -59,12 +61,14 @@ def screen_live(live: LiveState) -> LiveState:
     """``live`` without objects nested deeper than any stage can walk; their kind and namespace become unreadable
     (not checked), since a hostile object in the cluster must neither crash the run nor vanish silently. Its
     Secret values are registered for scrubbing on the way."""
-    for key, body in live.objects.items():
+    deep: set[ResourceKey] = set()
+    for key, body in live.objects.items():  # one pass: a packed snapshot decodes each object on access
         if key.kind == "Secret":
             redact.add_secret_object(
                 body
             )  # the cluster's (or snapshot's) Secret values: scrubbed from outputs
-    deep = [key for key, body in live.objects.items() if yamlio.depth_exceeds(body)]
+        if yamlio.depth_exceeds(body):
+            deep.add(key)
     if not deep:
         return live
     unreadable = dict(live.unreadable)
@@ -72,7 +76,11 @@ def screen_live(live: LiveState) -> LiveState:
         unreadable[(key.group_kind, key.namespace)] = (
             f"{key} is nested more than {yamlio.MAX_DEPTH} levels deep, so this kind is not checked here"
         )
-    objects = {k: v for k, v in live.objects.items() if k not in set(deep)}
+    objects: Mapping[ResourceKey, JSON] = (
+        live.objects.without(deep)
+        if isinstance(live.objects, PackedObjects)
+        else {k: v for k, v in live.objects.items() if k not in deep}
+    )
     return dataclasses.replace(live, objects=objects, unreadable=unreadable)
 
 

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from gitops_check import secrethash, yamlio
+from gitops_check.cluster.packed import PackedObjects, read_own_snapshot
 from gitops_check.errors import InputError
 from gitops_check.identity import KindScopes
 from gitops_check.model import Coverage, GroupKind, LiveState, ResourceKey, SecretHashing, split_api_version
@@ -33,6 +35,7 @@ from gitops_check.model import Coverage, GroupKind, LiveState, ResourceKey, Secr
 API_VERSION = "gitops-check.io/v1"
 KIND = "ClusterSnapshot"
 MAX_SNAPSHOT_BYTES = 2 * 1024 * 1024 * 1024  # decompressed
+_LEADING_SPACE = re.compile(rb"[ \t\r\n]*")
 SNAPSHOT_SUFFIXES = (".json", ".yaml", ".yml", ".json.gz", ".yaml.gz", ".yml.gz")
 
 
@@ -88,35 +91,36 @@ def _files(path: Path) -> list[Path]:
 
 
 def load_snapshot(path: str | os.PathLike[str], *, assume_complete: bool = False) -> LiveState:
-    """Load a snapshot file or folder into a LiveState. Raises InputError with file and line."""
+    """Load a snapshot file or folder into a LiveState. Raises InputError with file and line.
+
+    gitops-check's own JSON format is read object by object and its objects kept packed (``cluster.packed``), so
+    a fleet's snapshot never sits in memory as Python objects; other inputs are parsed whole."""
     root = Path(path)
-    objects: dict[ResourceKey, dict[str, Any]] = {}
+    objects = PackedObjects()
     coverage: Coverage | None = None
     hashing: SecretHashing | None = None
     unreadable: dict[tuple[GroupKind, str | None], str] = {}
     scopes: dict[GroupKind, bool] = {}
     meta: dict[str, Any] = {}
     schema: dict[str, Any] | None = None
+    crds: list[Any] = []
     for file in _files(root):
         where = str(file)
         data = _read_bytes(file)
         yamlio.check_size(len(data), where, MAX_SNAPSHOT_BYTES)
-        for doc in yamlio.load_documents(data, where):
-            body = doc.data
-            if isinstance(body, dict) and body.get("kind") == KIND and body.get("apiVersion") == API_VERSION:
-                own = _parse_own(body, where)
-                coverage, hashing, meta = own.coverage, own.hashing, own.meta
-                schema = own.schema
-                unreadable.update(own.unreadable)
-                scopes.update(own.scopes)
-                docs: Iterable[dict[str, Any]] = own.objects
-            else:
-                docs = _objects_of(body, where, doc.line)
-            for obj in docs:
-                objects[_key(obj)] = obj
+        read = _read_streamed(data, where) or _read_parsed(data, where)
+        del data
+        own, part = read
+        if own is not None:
+            coverage, hashing, meta = own.coverage, own.hashing, own.meta
+            schema = own.schema
+            unreadable.update(own.unreadable)
+            scopes.update(own.scopes)
+        objects.absorb(part)
+        crds.extend(part.crds)
     kind_scopes = KindScopes(dict(scopes))
-    for obj in objects.values():
-        kind_scopes.learn_crd(obj)
+    for body in crds:
+        kind_scopes.learn_crd(body)
     if coverage is None:
         coverage = Coverage(complete=assume_complete)
     elif assume_complete:
@@ -133,6 +137,59 @@ def load_snapshot(path: str | os.PathLike[str], *, assume_complete: bool = False
         cluster=str(meta["cluster"]) if meta.get("cluster") else None,
         server=str(meta["server"]).rstrip("/") if meta.get("server") else None,
     )
+
+
+def _read_streamed(data: bytes, where: str) -> tuple[_Own | None, PackedObjects] | None:
+    """gitops-check's own format as JSON, read object by object (``packed.read_own_snapshot``); None when the file
+    is anything else, or not well-formed (then it is parsed whole, which reports the error with its line)."""
+    start = _LEADING_SPACE.match(data)
+    if start is None or data[start.end() : start.end() + 1] != b"{":
+        return None
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        return None
+    part = PackedObjects()
+    problems: list[InputError] = []
+
+    def take(element: Any, raw: str, index: int) -> None:
+        try:
+            docs = list(_objects_of(element, f"{where} (objects[{index}])", 1))
+        except InputError as e:
+            problems.append(e)
+            return
+        for doc in docs:
+            if doc is element:
+                part.put_text(_key(doc), raw)
+            else:  # an item of a List: no text of its own
+                part.put(_key(doc), doc)
+            if doc.get("kind") == "CustomResourceDefinition":
+                part.crds.append(doc)
+
+    head = read_own_snapshot(text, take)
+    if head is None or head.get("kind") != KIND or head.get("apiVersion") != API_VERSION:
+        return None
+    if problems:
+        raise problems[0]
+    return _parse_own(head, where), part
+
+
+def _read_parsed(data: bytes, where: str) -> tuple[_Own | None, PackedObjects]:
+    """Any snapshot input parsed whole: YAML or JSON, one object or many, Lists, the own format as YAML."""
+    own: _Own | None = None
+    part = PackedObjects()
+    for doc in yamlio.load_documents(data, where):
+        body = doc.data
+        if isinstance(body, dict) and body.get("kind") == KIND and body.get("apiVersion") == API_VERSION:
+            own = _parse_own(body, where)
+            docs: Iterable[dict[str, Any]] = own.objects
+        else:
+            docs = _objects_of(body, where, doc.line)
+        for obj in docs:
+            part.put(_key(obj), obj)
+            if obj.get("kind") == "CustomResourceDefinition":
+                part.crds.append(obj)
+    return own, part
 
 
 def _describe(root: Path, meta: dict[str, Any]) -> str:

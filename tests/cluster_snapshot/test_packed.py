@@ -1,0 +1,116 @@
+"""gitops-check's own snapshot format is read object by object and kept packed (``cluster.packed``): the result
+equals parsing the file whole, whatever the layout, and errors are the same."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from gitops_check.cluster import snapshot as snapshot_module
+from gitops_check.cluster.packed import PackedObjects, read_own_snapshot
+from gitops_check.cluster.snapshot import load_snapshot
+from gitops_check.errors import InputError
+from gitops_check.model import GroupKind, ResourceKey
+
+CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    "metadata": {"name": "widgets.example.com"},
+    "spec": {"group": "example.com", "names": {"kind": "Widget", "plural": "widgets"}, "scope": "Cluster"},
+}  # fmt: skip
+OBJECTS: list[Any] = [
+    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "shop"},
+     "data": {"ünï": "cödé \"quoted\" \\ back", "n": "1"}},
+    {"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"},
+         "spec": {"replicas": 2, "x": [1.5, None, True, {}]}}]},
+    CRD,
+    {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}},
+    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "shop"}, "data": {"later": "wins"}},
+]  # fmt: skip
+
+
+def own(objects: list[Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "gitops-check.io/v1", "kind": "ClusterSnapshot", "metadata": {"cluster": "prod"},
+        "coverage": {"kinds": [{"group": "", "kind": "ConfigMap", "namespaced": True}], "namespaces": ["shop"]},
+        "objects": objects, **extra,
+    }  # fmt: skip
+
+
+def whole(path: Path) -> tuple[dict[ResourceKey, Any], Any]:
+    """The objects and scopes as parsing the file whole gives them (the path for every other input)."""
+    data = path.read_bytes()
+    owned, part = snapshot_module._read_parsed(data, str(path))
+    return dict(part.items()), owned
+
+
+LAYOUTS = {
+    "compact": lambda d: json.dumps(d, separators=(",", ":"), ensure_ascii=False),
+    "spaced": lambda d: json.dumps(d, ensure_ascii=True),
+    "indented": lambda d: "\n\t " + json.dumps(d, indent=3) + "\r\n",
+    "objects first": lambda d: json.dumps(
+        {"objects": d["objects"], **{k: v for k, v in d.items() if k != "objects"}}
+    ),
+}
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_streamed_read_equals_the_whole_parse(tmp_path: Path, layout: str) -> None:
+    path = tmp_path / "s.json"
+    path.write_text(LAYOUTS[layout](own(OBJECTS)))
+
+    live = load_snapshot(path)
+
+    expected, _ = whole(path)
+    assert isinstance(live.objects, PackedObjects)
+    assert dict(live.objects.items()) == expected
+    assert list(live.objects) == list(expected)
+    assert live.scopes[GroupKind("example.com", "Widget")] is False  # learned from the CRD
+    assert live.cluster == "prod" and live.coverage.namespaces == frozenset({"shop"})
+    key = ResourceKey("", "ConfigMap", "shop", "c")
+    first = live.objects[key]
+    first["data"]["later"] = "changed by a reader"
+    assert live.objects[key]["data"] == {"later": "wins"}  # every access is a fresh copy
+
+
+def test_yaml_and_kubectl_inputs_still_parse_whole(tmp_path: Path) -> None:
+    (tmp_path / "own.yaml").write_text(yaml.safe_dump(own(OBJECTS)))
+    (tmp_path / "list.json").write_text(
+        json.dumps({"apiVersion": "v1", "kind": "List", "items": OBJECTS[:2]})
+    )
+    assert len(load_snapshot(tmp_path / "own.yaml").objects) == 4
+    assert len(load_snapshot(tmp_path / "list.json").objects) == 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        json.dumps(own([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}])),  # no name
+        json.dumps(own([OBJECTS[0], "a string"])),
+        json.dumps(own(OBJECTS))[:-40],  # cut short
+        json.dumps(own(OBJECTS)) + " trailing",
+    ],
+)
+def test_errors_are_those_of_the_whole_parse(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(InputError) as streamed:
+        load_snapshot(path)
+    with pytest.raises(InputError) as parsed:
+        snapshot_module._read_parsed(path.read_bytes(), str(path))
+    assert streamed.value.message == parsed.value.message
+    assert (streamed.value.file, streamed.value.line) == (parsed.value.file, parsed.value.line)
+
+
+def test_the_reader_gives_each_element_with_its_text() -> None:
+    seen: list[tuple[Any, str, int]] = []
+    text = '{"a": 1, "objects": [ {"x": [1, 2]} ,{"y": "]"}], "b": {"objects": [3]}}'
+    head = read_own_snapshot(text, lambda e, raw, i: seen.append((e, raw, i)))
+    assert head == {"a": 1, "objects": [], "b": {"objects": [3]}}
+    assert seen == [({"x": [1, 2]}, '{"x": [1, 2]}', 0), ({"y": "]"}, '{"y": "]"}', 1)]
+    assert read_own_snapshot("[1]", lambda *a: None) is None
+    assert read_own_snapshot('{"a": 1,}', lambda *a: None) is None
