@@ -16,7 +16,7 @@ from gitops_check import __version__
 from gitops_check.model import AppError, AppResult, CheckResult, Origin, ResourceDiff, Status
 from gitops_check.report import findings, syncs
 from gitops_check.report.text import AppStatus, app_status, key_order, unified_diff
-from gitops_check.yamlio import dump_json
+from gitops_check.yamlio import dump_json_lines
 
 SCHEMA_VERSION = 1
 SCHEMA_FILE = "schema-v1.json"
@@ -146,4 +146,4 @@ def report_dict(result: CheckResult) -> dict[str, Any]:
 
 
 def render_json(result: CheckResult) -> str:
-    return dump_json(report_dict(result)) + "\n"
+    return dump_json_lines(report_dict(result)) + "\n"

@@ -250,8 +250,10 @@ def test_the_indexed_search_finds_exactly_what_a_search_per_form_finds() -> None
     values += ["".join(rng.choice(alphabet) for _ in range(rng.randint(6, 30))) for _ in range(300)]
     for value in values:
         redact.add(value)
-    forms = sorted({f for v in values if v.strip().lower() not in redact.OWN_WORDS for f in redact.encodings(v)})
-    filler = "abcdefghij0123456789 :\"{}-_/\n"
+    forms = sorted(
+        {f for v in values if v.strip().lower() not in redact.OWN_WORDS for f in redact.encodings(v)}
+    )
+    filler = 'abcdefghij0123456789 :"{}-_/\n'
     for _ in range(200):
         pieces = ["".join(rng.choice(filler) for _ in range(rng.randint(0, 40)))]
         for form in rng.sample(forms, rng.randint(0, 3)):
@@ -277,4 +279,6 @@ def test_json_scrubbing_skips_nothing_its_fast_path_passes() -> None:
             doc = {"a": [f"x{rng.choice(pieces)}y", {"k": rng.choice(pieces)}], rng.choice(pieces): 1}
             out = json.loads(redact.scrub_json(json.dumps(doc, ensure_ascii=ensure_ascii)))
             strings = [*out, *out["a"][1], out["a"][0], out["a"][1]["k"]]
-            assert not [p for p in pieces if len(p) >= redact.MIN_LENGTH and any(p in s for s in strings)], out
+            assert not [p for p in pieces if len(p) >= redact.MIN_LENGTH and any(p in s for s in strings)], (
+                out
+            )
