@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.helpers.argocd import ArgoCD, missing_pieces
-from tests.helpers.cluster import TestCluster, _missing, cluster_binaries
+from tests.helpers.cluster import TestCluster, cluster_binaries
 from tests.helpers.flux import Flux
 from tests.helpers.flux import missing_pieces as flux_missing_pieces
 
@@ -21,7 +21,7 @@ from tests.helpers.flux import missing_pieces as flux_missing_pieces
 def argocd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ArgoCD]:
     missing = missing_pieces()
     if missing:
-        _missing("the real Argo CD cannot run here: " + "; ".join(missing))
+        missing("the real Argo CD cannot run here: " + "; ".join(missing))
     apiserver, etcd = cluster_binaries()
     cluster = TestCluster(apiserver, etcd, tmp_path_factory.mktemp("argocd-cluster"))
     cluster.start()
@@ -40,7 +40,7 @@ def flux(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flux]:
     """The real Flux source- and kustomize-controller: one per session, in the ``flux`` xdist group."""
     missing = flux_missing_pieces()
     if missing:
-        _missing("the real Flux cannot run here: " + "; ".join(missing))
+        missing("the real Flux cannot run here: " + "; ".join(missing))
     apiserver, etcd = cluster_binaries()
     cluster = TestCluster(apiserver, etcd, tmp_path_factory.mktemp("flux-cluster"))
     cluster.start()

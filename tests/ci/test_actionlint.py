@@ -16,7 +16,8 @@ from typing import Any
 
 import yaml
 
-from tests.helpers.cluster import _missing, require_tool
+from tests.helpers.binaries import missing
+from tests.helpers.cluster import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -82,7 +83,7 @@ def test_documented_workflows_exist() -> None:
 def test_actionlint_and_shellcheck_find_nothing(tmp_path: Path) -> None:
     shellcheck = shutil.which("shellcheck")
     if shellcheck is None:
-        _missing(
+        missing(
             "shellcheck is not installed (Debian: apt-get install shellcheck; scripts/test does it as root)"
         )
     proc = run_actionlint(tmp_path, shellcheck)

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from junitparser import JUnitXml
 
+from tests.helpers.binaries import missing
 from tests.helpers.fake_gitlab import FakeGitLab
 from tests.helpers.githttp import GitServer
 from tests.helpers.gitrepo import GitRepo
@@ -35,10 +36,7 @@ TOKEN = "glcbt-64_jobTokenNeverShown"
 
 def _require(what: str, found: object) -> None:
     if not found:
-        message = f"{what} not found (python scripts/tools.py ensure gitlab-ci-local; rsync from Debian)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing(f"{what} not found (python scripts/tools.py ensure gitlab-ci-local; rsync from Debian)")
 
 
 @pytest.fixture(scope="module")

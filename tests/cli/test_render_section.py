@@ -23,6 +23,7 @@ from gitops_check.cli import main
 from gitops_check.cli.base import build_render_options, render_options
 from gitops_check.config import RenderOptions, parse_project, with_project_render
 from gitops_check.errors import ConfigError
+from tests.helpers.binaries import cached_binary
 from tests.helpers.gitrepo import GitRepo
 
 CHART = {
@@ -142,12 +143,7 @@ def helm_cache(monkeypatch: pytest.MonkeyPatch) -> Path:
     """The tool cache with both Helm builds (helm -> v3, helm4), and no other helm on PATH or in the environment."""
     cache = proc.tool_cache_dir()
     for name in ("helm", "helm4"):
-        path = cache / name
-        if not (path.is_file() and os.access(path, os.X_OK)):
-            message = f"{path} not built: python scripts/tools.py ensure helm3 helm4"
-            if os.environ.get("CI") == "true":
-                pytest.fail(message)
-            pytest.skip(message)
+        cached_binary(name, how="build them with `python scripts/tools.py ensure helm3 helm4`")
     monkeypatch.delenv("GITOPS_CHECK_HELM", raising=False)
     monkeypatch.setenv("PATH", os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep)
                                                if not (Path(p) / "helm").exists()))  # fmt: skip

@@ -13,8 +13,8 @@ import yaml
 
 from gitops_check.cli import main
 from gitops_check.shards import Shard, parse_shard, shard_from_env
+from tests.helpers.binaries import HELM, KUSTOMIZE, cached_binary
 from tests.helpers.gitrepo import GitRepo
-from tests.preview.conftest import HELM, KUSTOMIZE, require_binary
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples"
 URL = "https://git.example.com/org/fleet.git"
@@ -37,7 +37,7 @@ def _outside_ci(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def tools() -> list[str]:
-    return ["--helm", str(require_binary(HELM)), "--kustomize", str(require_binary(KUSTOMIZE)), "--no-color"]
+    return ["--helm", str(cached_binary(HELM)), "--kustomize", str(cached_binary(KUSTOMIZE)), "--no-color"]
 
 
 def reports(out: Path) -> list[str]:

@@ -10,20 +10,16 @@ which cluster each app was compared with.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from gitops_check import proc, yamlio
+from gitops_check import yamlio
 from gitops_check.cli import main
+from tests.helpers.binaries import cached_tools
+from tests.helpers.fluxrepos import EXAMPLE_URL, FIXTURES, findings, flux_repo, run_diff
 from tests.helpers.gitrepo import GitRepo
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "flux"
 STAGING = FIXTURES / "artifact-snapshots" / "staging.yaml"
 PRODUCTION = FIXTURES / "artifact-snapshots" / "production.yaml"
 FINDINGS = [
@@ -36,46 +32,19 @@ FINDINGS = [
 
 @pytest.fixture(autouse=True)
 def tools() -> None:
-    missing = [name for name in ("helm", "kustomize") if proc.find_tool(name) is None]
-    if missing:
-        message = f"{', '.join(missing)} not found; build them with `python scripts/tools.py ensure`"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    cached_tools("helm", "kustomize")
 
 
 @pytest.fixture
 def fleet(tmp_path: Path) -> GitRepo:
-    repo = GitRepo.init(tmp_path / "fleet")
-    shutil.copytree(FIXTURES / "artifacts", repo.path, dirs_exist_ok=True)
-    repo.git("remote", "add", "origin", "https://github.com/example/flux2-kustomize-helm-example.git")
-    repo.commit("fleet")
-    return repo
-
-
-def diff(repo: GitRepo, out: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    script = shutil.which("gitops-check") or str(Path(sys.executable).parent / "gitops-check")
-    return subprocess.run(
-        [script, "diff", "--repo", str(repo.path), *args, "--json", str(out / "r.json"),
-         "--markdown", str(out / "r.md"), "--junit", str(out / "r.xml")],
-        capture_output=True, text=True, check=False, env={**os.environ, "NO_COLOR": "1"},
-    )  # fmt: skip
-
-
-def findings(report: dict[str, Any]) -> list[tuple[str, str, str]]:
-    return sorted(
-        (a["name"], r["id"], r["status"])
-        for a in report["apps"]
-        for r in a["resources"]
-        if r["status"] != "unchanged"
-    )
+    return flux_repo(tmp_path, "artifacts", EXAMPLE_URL, name="fleet")
 
 
 def test_one_snapshot_per_cluster_by_name(fleet: GitRepo, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    done = diff(fleet, out, "--snapshot", f"staging={STAGING}", "--snapshot", f"production={PRODUCTION}")
+    done = run_diff(fleet, out, "--snapshot", f"staging={STAGING}", "--snapshot", f"production={PRODUCTION}")
     assert done.returncode == 1, done.stdout + done.stderr
-    report = json.loads((out / "r.json").read_text())
+    report = json.loads((out / "report.json").read_text())
     assert report["errors"] == []
     assert findings(report) == FINDINGS
     clusters = {a["name"]: a["cluster"] for a in report["apps"]}
@@ -83,15 +52,15 @@ def test_one_snapshot_per_cluster_by_name(fleet: GitRepo, tmp_path: Path) -> Non
     assert all(cluster == name.split("/")[0] for name, cluster in clusters.items())
     # Every report says it: terminal, Markdown, JUnit.
     assert "staging/HelmRelease/podinfo/podinfo [drifted] 1 changed  cluster staging" in done.stdout
-    assert "Compared with cluster `production`." in (out / "r.md").read_text()
-    assert '<property name="cluster" value="staging"/>' in (out / "r.xml").read_text()
+    assert "Compared with cluster `production`." in (out / "report.md").read_text()
+    assert '<property name="cluster" value="staging"/>' in (out / "report.xml").read_text()
 
 
 def test_a_plain_snapshot_serves_the_cluster_it_names(fleet: GitRepo, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    done = diff(fleet, out, "--snapshot", str(PRODUCTION))
+    done = run_diff(fleet, out, "--snapshot", str(PRODUCTION))
     assert done.returncode == 2, done.stdout + done.stderr
-    report = json.loads((out / "r.json").read_text())
+    report = json.loads((out / "report.json").read_text())
     assert findings(report) == [f for f in FINDINGS if f[0].startswith("production/")]
     by_name = {a["name"]: a for a in report["apps"]}
     assert by_name["production/Kustomization/flux-system/apps"]["cluster"] == "production"
@@ -110,9 +79,9 @@ def test_a_snapshot_of_no_cluster_the_apps_name_is_an_error(fleet: GitRepo, tmp_
     other = tmp_path / "eu-west.json"
     other.write_text(json.dumps(snapshot))
     out = tmp_path / "out"
-    done = diff(fleet, out, "--snapshot", str(other))
+    done = run_diff(fleet, out, "--snapshot", str(other))
     assert done.returncode == 2, done.stdout + done.stderr
-    report = json.loads((out / "r.json").read_text())
+    report = json.loads((out / "report.json").read_text())
     assert [e["message"] for e in report["errors"]] == [
         "the snapshot given with --snapshot says it was taken from eu-west, and no app goes to that cluster: the "
         "apps go to production, staging. Give each cluster its snapshot with --snapshot NAME=FILE (NAME: "

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gitops_check import proc
 from gitops_check.discover import gotemplate
 from gitops_check.discover.appset import AppSetResult, expand_appset
 from gitops_check.discover.appset_params import ClusterInfo, GenEnv, GeneratorError
 from gitops_check.discover.gotemplate import Syntax, Templater
 from gitops_check.model import Workspace
+from tests.helpers.binaries import cached_binary
 from tests.helpers.gitrepo import make_workspace
 
 REPO = {
@@ -36,13 +35,9 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 
 @pytest.fixture(scope="module")
 def helper() -> str:
-    path = proc.tool_cache_dir() / gotemplate.HELPER
-    if path.exists() and os.access(path, os.X_OK):
-        return str(path)
-    message = f"{gotemplate.HELPER} not built: python scripts/tools.py ensure gotemplate"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    return str(
+        cached_binary(gotemplate.HELPER, how="build it with `python scripts/tools.py ensure gotemplate`")
+    )
 
 
 def run(

@@ -7,27 +7,22 @@ field of an Application template, as Argo CD's tests do (there: every string fie
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gitops_check import proc
 from gitops_check.discover import appset, gotemplate
 from gitops_check.discover.appset_params import go_float
 from gitops_check.discover.gotemplate import Job, Syntax, TemplateError, Templater
+from tests.helpers.binaries import cached_binary
 
 
 @pytest.fixture(scope="module")
 def helper() -> str:
-    path = proc.tool_cache_dir() / gotemplate.HELPER
-    if path.exists() and os.access(path, os.X_OK):
-        return str(path)
-    message = f"{gotemplate.HELPER} not built: python scripts/tools.py ensure gotemplate"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    return str(
+        cached_binary(gotemplate.HELPER, how="build it with `python scripts/tools.py ensure gotemplate`")
+    )
 
 
 def app_with(field: str) -> dict[str, Any]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -17,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from gitops_check import proc
 from gitops_check.check import CheckRequest, render_repo
 from gitops_check.cli import main
 from gitops_check.discover import gotemplate
 from gitops_check.identity import KindScopes, assign_keys
+from tests.helpers.binaries import cached_tools
 from tests.helpers.gitrepo import GitRepo
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "argocd"
@@ -31,14 +30,7 @@ SECRETS = ("not-a-real-password-4217", "live-password-9031")
 
 @pytest.fixture(scope="module")
 def tools() -> None:
-    missing = [t for t in ("helm", "kustomize") if proc.find_tool(t) is None]
-    if proc.find_tool(gotemplate.HELPER) is None:
-        missing.append(gotemplate.HELPER)
-    if missing:
-        message = f"{', '.join(missing)} not found; build them with `python scripts/tools.py ensure`"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    cached_tools("helm", "kustomize", gotemplate.HELPER)
 
 
 @pytest.fixture(scope="module")

@@ -12,40 +12,28 @@ plus hand changes.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gitops_check import proc
 from gitops_check.check import CheckRequest, render_repo
 from gitops_check.cli import main
+from tests.helpers.binaries import cached_tools
+from tests.helpers.fluxrepos import EXAMPLE_URL, FIXTURES, by_id, findings, flux_repo, run_diff
 from tests.helpers.gitrepo import GitRepo
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "flux"
 EA = "ExternalArtifact flux-system/{} (built from ArtifactGenerator flux-system/flux-system)"
 
 
 @pytest.fixture(autouse=True)
 def tools() -> None:
-    missing = [name for name in ("helm", "kustomize") if proc.find_tool(name) is None]
-    if missing:
-        message = f"{', '.join(missing)} not found; build them with `python scripts/tools.py ensure`"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    cached_tools("helm", "kustomize")
 
 
-def example(tmp_path: Path, *, project: bool = True) -> GitRepo:
-    repo = GitRepo.init(tmp_path / "example")
-    shutil.copytree(FIXTURES / "artifacts", repo.path, dirs_exist_ok=True)
-    repo.git("remote", "add", "origin", "https://github.com/example/flux2-kustomize-helm-example.git")
-    repo.commit("example")
-    return repo
+def example(tmp_path: Path) -> GitRepo:
+    return flux_repo(tmp_path, "artifacts", EXAMPLE_URL, name="example")
 
 
 def test_apps_found(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -79,15 +67,11 @@ def test_apps_found(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def objects(app: Any) -> dict[str, dict[str, Any]]:
-    out = {}
-    for o in app.output.objects:
-        metadata = o.body["metadata"]
-        out[f"{o.body['kind']}/{metadata.get('namespace', '')}/{metadata['name']}"] = o.body
-    return out
+    return by_id(app.output.objects)
 
 
 def test_rendered_objects(tmp_path: Path) -> None:
-    repo = example(tmp_path, project=False)
+    repo = example(tmp_path)
     done = render_repo(CheckRequest(repo=repo.path, revision="HEAD", default_source=None))
     assert done.errors == [] and [r.app.name for r in done.rendered if r.error] == []
     rendered = {r.app.name: objects(r) for r in done.rendered}
@@ -148,21 +132,7 @@ NAMED = (
 
 
 def run_cli(repo: GitRepo, out: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    script = shutil.which("gitops-check") or str(Path(sys.executable).parent / "gitops-check")
-    return subprocess.run(
-        [script, "diff", "--repo", str(repo.path), *NAMED, *args, "--json", str(out / "report.json"),
-         "--markdown", str(out / "report.md"), "--junit", str(out / "report.xml")],
-        capture_output=True, text=True, check=False, env={**os.environ, "NO_COLOR": "1"},
-    )  # fmt: skip
-
-
-def findings(report: dict[str, Any]) -> list[tuple[str, str, str]]:
-    return sorted(
-        (a["name"], r["id"], r["status"])
-        for a in report["apps"]
-        for r in a["resources"]
-        if r["status"] != "unchanged"
-    )
+    return run_diff(repo, out, *NAMED, *args)
 
 
 def test_diff_against_each_clusters_snapshot(tmp_path: Path) -> None:
@@ -191,7 +161,7 @@ def test_diff_against_each_clusters_snapshot(tmp_path: Path) -> None:
 
 def test_preview_of_a_change_in_the_artifact(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A pull request changing apps/production: only production's apps change, staging's artifact does not."""
-    repo = example(tmp_path, project=False)
+    repo = example(tmp_path)
     repo.write(
         {
             "apps/production/podinfo-values.yaml": (
@@ -293,7 +263,7 @@ spec:
 def test_helmrelease_chart_from_an_artifact_with_merged_values(tmp_path: Path) -> None:
     """The spec's Helm chart composition: the chart copied as a folder, production values merged into its
     values.yaml (lists replaced, maps merged)."""
-    repo = example(tmp_path, project=False)
+    repo = example(tmp_path)
     repo.write(
         {
             "apps/staging/composite.yaml": CHART_GENERATOR,

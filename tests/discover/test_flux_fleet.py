@@ -10,23 +10,20 @@ snapshots (tests/fixtures/flux/snapshots) hold what an earlier sync left plus ha
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gitops_check import proc
 from gitops_check.check import CheckRequest, render_repo
 from gitops_check.cli import main
 from gitops_check.config import JobOptions
 from gitops_check.diff.hooks import split_hooks
+from tests.helpers.binaries import cached_tools
+from tests.helpers.fluxrepos import FIXTURES, by_id, findings, flux_repo, run_diff
 from tests.helpers.gitrepo import GitRepo
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "flux"
 TOKEN = "fleet-api-t0ken-do-not-print"
 PROJECT = """\
 version: 1
@@ -51,24 +48,14 @@ def in_fixtures(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def tools() -> None:
-    missing = [name for name in ("helm", "kustomize") if proc.find_tool(name) is None]
-    if missing:
-        message = f"{', '.join(missing)} not found; build them with `python scripts/tools.py ensure`"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    cached_tools("helm", "kustomize")
 
 
 def fleet(tmp_path: Path, *, project: bool = True) -> GitRepo:
-    repo = GitRepo.init(tmp_path / "fleet")
-    shutil.copytree(FIXTURES / "fleet", repo.path, dirs_exist_ok=True)
-    if project:
-        snapshots = Path("snapshots")  # relative to the working folder (FIXTURES, see in_fixtures)
-        text = PROJECT.format(prod=snapshots / "prod.yaml", staging=snapshots / "staging.yaml")
-        repo.write({".gitops-check.yaml": text})
-    repo.git("remote", "add", "origin", "https://github.com/example/fleet.git")
-    repo.commit("fleet")
-    return repo
+    snapshots = Path("snapshots")  # relative to the working folder (FIXTURES, see in_fixtures)
+    text = PROJECT.format(prod=snapshots / "prod.yaml", staging=snapshots / "staging.yaml")
+    files = {".gitops-check.yaml": text} if project else None
+    return flux_repo(tmp_path, "fleet", "https://github.com/example/fleet.git", files=files)
 
 
 def test_apps_found(
@@ -102,11 +89,7 @@ def test_apps_found(
 
 def objects(app: Any) -> dict[str, dict[str, Any]]:
     """The objects an app applies: Helm hooks (a chart's test Pod) are set apart, as the comparison does."""
-    out = {}
-    for o in split_hooks(app.app, app.output.objects)[0]:
-        metadata = o.body["metadata"]
-        out[f"{o.body['kind']}/{metadata.get('namespace', '')}/{metadata['name']}"] = o.body
-    return out
+    return by_id(split_hooks(app.app, app.output.objects)[0])
 
 
 def test_rendered_objects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -183,22 +166,8 @@ def test_rendered_objects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def run_cli(repo: GitRepo, out: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    script = shutil.which("gitops-check") or str(Path(sys.executable).parent / "gitops-check")
-    return subprocess.run(
-        [script, "diff", "--repo", str(repo.path), "--snapshot", str(FIXTURES / "snapshots" / "prod.yaml"),
-         "--json", str(out / "report.json"), "--markdown", str(out / "report.md"), "--junit", str(out / "report.xml"),
-         "--allow-env", "FLEET_API_TOKEN"],
-        capture_output=True, text=True, check=False, env={**os.environ, "NO_COLOR": "1", **env},
-    )  # fmt: skip
-
-
-def findings(report: dict[str, Any]) -> list[tuple[str, str, str]]:
-    return sorted(
-        (a["name"], r["id"], r["status"])
-        for a in report["apps"]
-        for r in a["resources"]
-        if r["status"] != "unchanged"
-    )
+    prod = FIXTURES / "snapshots" / "prod.yaml"
+    return run_diff(repo, out, "--snapshot", str(prod), "--allow-env", "FLEET_API_TOKEN", env=env)
 
 
 def test_diff_against_snapshots(tmp_path: Path) -> None:

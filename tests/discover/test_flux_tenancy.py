@@ -10,19 +10,17 @@ staging is bootstrapped (``clusters/staging/flux-system``); production's Kustomi
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gitops_check import proc
 from gitops_check.check import CheckRequest, render_repo
 from gitops_check.cli import main
+from tests.helpers.binaries import cached_tools
+from tests.helpers.fluxrepos import FIXTURES, by_id, findings, flux_repo
 from tests.helpers.gitrepo import GitRepo
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "flux"
 SNAPSHOTS = FIXTURES / "tenancy-snapshots"
 PROJECT = f"""\
 version: 1
@@ -34,20 +32,11 @@ clusters:
 
 @pytest.fixture(autouse=True)
 def tools() -> None:
-    missing = [name for name in ("helm", "kustomize") if proc.find_tool(name) is None]
-    if missing:
-        message = f"{', '.join(missing)} not found; build them with `python scripts/tools.py ensure`"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    cached_tools("helm", "kustomize")
 
 
-def tenancy(tmp_path: Path, *, project: bool = True) -> GitRepo:
-    repo = GitRepo.init(tmp_path / "tenancy")
-    shutil.copytree(FIXTURES / "tenancy", repo.path, dirs_exist_ok=True)
-    repo.git("remote", "add", "origin", "https://github.com/example/flux2-multi-tenancy.git")
-    repo.commit("tenancy")
-    return repo
+def tenancy(tmp_path: Path) -> GitRepo:
+    return flux_repo(tmp_path, "tenancy", "https://github.com/example/flux2-multi-tenancy.git")
 
 
 def test_every_cluster_keeps_its_apps_and_prefix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -74,14 +63,11 @@ def test_every_cluster_keeps_its_apps_and_prefix(tmp_path: Path, capsys: pytest.
 
 
 def objects(app: Any) -> dict[str, dict[str, Any]]:
-    return {
-        f"{o.body['kind']}/{o.body['metadata'].get('namespace', '')}/{o.body['metadata']['name']}": o.body
-        for o in app.output.objects
-    }
+    return by_id(app.output.objects)
 
 
 def test_rendered_objects(tmp_path: Path) -> None:
-    repo = tenancy(tmp_path, project=False)
+    repo = tenancy(tmp_path)
     done = render_repo(CheckRequest(repo=repo.path, revision="HEAD", default_source=None))
     assert done.errors == [] and [r.app.name for r in done.rendered if r.error] == []
     rendered = {r.app.name: objects(r) for r in done.rendered}
@@ -119,13 +105,7 @@ def test_diff_against_each_clusters_snapshot(tmp_path: Path, capsys: pytest.Capt
     capsys.readouterr()
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["errors"] == []
-    found = sorted(
-        (a["name"], r["id"], r["status"])
-        for a in report["apps"]
-        for r in a["resources"]
-        if r["status"] != "unchanged"
-    )
-    assert found == [
+    assert findings(report) == [
         ("production/HelmRelease/apps/podinfo", "Deployment/apps/podinfo", "changed"),
         ("staging/Kustomization/flux-system/tenants", "RoleBinding/apps/dev-team-reconciler", "added"),
     ]
@@ -133,7 +113,7 @@ def test_diff_against_each_clusters_snapshot(tmp_path: Path, capsys: pytest.Capt
 
 
 def test_preview_of_one_clusters_overlay(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    repo = tenancy(tmp_path, project=False)
+    repo = tenancy(tmp_path)
     repo.write(
         {
             "tenants/production/dev-team-patch.yaml": (
@@ -149,13 +129,7 @@ def test_preview_of_one_clusters_overlay(tmp_path: Path, capsys: pytest.CaptureF
     capsys.readouterr()
     report = json.loads((tmp_path / "p.json").read_text())
     assert report["errors"] == []
-    found = sorted(
-        (a["name"], r["id"], r["status"])
-        for a in report["apps"]
-        for r in a["resources"]
-        if r["status"] != "unchanged"
-    )
-    assert found == [
+    assert findings(report) == [
         ("production/HelmRelease/apps/podinfo", "Deployment/apps/podinfo", "changed"),
         ("production/HelmRelease/apps/podinfo", "Ingress/apps/podinfo", "changed"),
         ("production/Kustomization/apps/dev-team", "HelmRelease/apps/podinfo", "changed"),

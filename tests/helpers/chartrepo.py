@@ -18,27 +18,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from gitops_check.proc import tool_cache_dir
-
-HELM = "helm-v3.22.0"
-KUSTOMIZE = "kustomize-v5.8.1"
-
-
-def cached_binary(file_name: str) -> str:
-    """A binary scripts/tools.py builds into the tool cache; skips (fails under CI=true) when missing."""
-    path = tool_cache_dir() / file_name
-    if path.is_file() and os.access(path, os.X_OK):
-        return str(path)
-    message = f"{file_name} not found in {tool_cache_dir()}; build it with `python scripts/tools.py ensure`"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+from tests.helpers.binaries import HELM, cached_binary
 
 
 def helm_binary() -> str:
-    return cached_binary(HELM)
+    return str(cached_binary(HELM))
 
 
 def run(argv: list[str], cwd: Path | None = None) -> str:

@@ -55,6 +55,8 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 
+from tests.helpers.binaries import missing
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOLS_SCRIPT = REPO_ROOT / "scripts" / "tools.py"
 
@@ -115,18 +117,11 @@ def find_tool(name: str) -> Path | None:
     return Path(found) if found else None
 
 
-def _missing(reason: str) -> None:
-    """Skip, or fail under CI=true, because something the test needs was not built."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI=true: missing test binaries are an error)", pytrace=False)
-    pytest.skip(reason)
-
-
 def require_tool(name: str) -> Path:
     """In a test or fixture: the path of a cached binary, or skip (fail under CI=true) if it is missing."""
     path = find_tool(name)
     if path is None:
-        _missing(f"{name} is not built; run: python scripts/tools.py ensure {name}")
+        missing(f"{name} is not built; run: python scripts/tools.py ensure {name}")
     assert path is not None
     return path
 
@@ -881,8 +876,8 @@ def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClust
     try:
         apiserver, etcd = cluster_binaries()
     except MissingBinaries as exc:
-        _missing(str(exc))
-        raise  # unreachable: _missing raises
+        missing(str(exc))
+        raise  # unreachable: missing raises
     cluster = TestCluster(apiserver, etcd, tmp_path_factory.mktemp("kube-cluster"))
     cluster.start()
     try:

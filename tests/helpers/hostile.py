@@ -1,47 +1,31 @@
 """Helpers for the hostile-repository tests (tests/security): real binaries, real git repositories, one CLI run.
 
 Each test builds a repository as a hostile contributor would and runs ``gitops-check diff`` on it the way CI does
-(``main([...])``); the binaries come from the tool cache (tests/render/conftest.py's rules: skip locally, fail
-under CI=true when missing).
+(``main([...])``); the binaries come from the tool cache (tests/helpers/binaries.py: skip locally, fail under CI=true when
+missing).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gitops_check import proc
 from gitops_check.cli import main
+from tests.helpers.binaries import HELM, KUSTOMIZE, cached_binary
 
-HELM = "helm-v3.22.0"
-HELM4 = "helm-v4.3.1"
-KUSTOMIZE = "kustomize-v5.8.1"
 REPO_URL = "https://git.example.com/org/gitops.git"
 
 
-def require_binary(file_name: str) -> Path:
-    path = proc.tool_cache_dir() / file_name
-    if path.is_file() and os.access(path, os.X_OK):
-        return path
-    message = (
-        f"{file_name} not found in {proc.tool_cache_dir()}; build it with `python scripts/tools.py ensure`"
-    )
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 def helm_bin() -> Path:
-    return require_binary(HELM)
+    return cached_binary(HELM)
 
 
 def kustomize_bin() -> Path:
-    return require_binary(KUSTOMIZE)
+    return cached_binary(KUSTOMIZE)
 
 
 @dataclass

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import requests
 
-from tests.helpers.chartrepo import cached_binary, make_ca
+from tests.helpers.binaries import cached_binary
+from tests.helpers.chartrepo import make_ca
 
 REGISTRY = "registry-v3.1.2"
 FLUX_CONFIG = "application/vnd.cncf.flux.config.v1+json"

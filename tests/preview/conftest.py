@@ -5,40 +5,24 @@ A missing binary skips the test with the command that builds it, except under CI
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gitops_check import proc
 from gitops_check.config import RenderOptions
 from gitops_check.model import CheckResult
 from gitops_check.preview import PreviewRequest, run_preview
-
-HELM = "helm-v3.22.0"
-KUSTOMIZE = "kustomize-v5.8.1"
+from tests.helpers.binaries import HELM, KUSTOMIZE, cached_binary
 
 Preview = Callable[..., CheckResult]
-
-
-def require_binary(file_name: str) -> Path:
-    path = proc.tool_cache_dir() / file_name
-    if path.is_file() and os.access(path, os.X_OK):
-        return path
-    message = (
-        f"{file_name} not found in {proc.tool_cache_dir()}; build it with `python scripts/tools.py ensure`"
-    )
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @pytest.fixture
 def render_options() -> RenderOptions:
     return RenderOptions(
-        helm_binary=str(require_binary(HELM)), kustomize_binary=str(require_binary(KUSTOMIZE)), workers=2
+        helm_binary=str(cached_binary(HELM)), kustomize_binary=str(cached_binary(KUSTOMIZE)), workers=2
     )
 
 

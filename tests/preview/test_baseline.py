@@ -16,10 +16,11 @@ from gitops_check.cli import main
 from gitops_check.cluster.snapshot import SnapshotSource
 from gitops_check.model import Status
 from gitops_check.report.markdown import render_markdown_full
+from tests.helpers.binaries import HELM, KUSTOMIZE, cached_binary
 from tests.helpers.cluster import ADMIN_USER, TestCluster, is_dry_run
 from tests.helpers.gitrepo import GitRepo
 from tests.helpers.live import agent_apply, manifests, write_app
-from tests.preview.conftest import HELM, KUSTOMIZE, Preview, by_name, require_binary
+from tests.preview.conftest import Preview, by_name
 
 NS = "shop"
 
@@ -126,7 +127,7 @@ def test_live_cluster_drift_apart_and_flagged(
     code = main([
         "preview", "--repo", str(repo.path), "--base", "HEAD~1", "--live",
         "--kubeconfig", str(kube_cluster.admin_kubeconfig), "--no-cache", "--work-dir", str(tmp_path / "w"),
-        "--helm", str(require_binary(HELM)), "--kustomize", str(require_binary(KUSTOMIZE)),
+        "--helm", str(cached_binary(HELM)), "--kustomize", str(cached_binary(KUSTOMIZE)),
         "--json", str(report), "--no-color",
     ])  # fmt: skip
 

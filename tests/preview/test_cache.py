@@ -42,14 +42,14 @@ def test_warm_cache_skips_every_render(tmp_path: Path, preview: Preview) -> None
 def test_other_tool_version_misses_the_cache(
     tmp_path: Path, preview: Preview, render_options: RenderOptions
 ) -> None:
-    from tests.preview.conftest import require_binary
+    from tests.helpers.binaries import HELM4, cached_binary
 
     repo = make_repo(tmp_path / "repo", MIXED)
     repo.write({"values/web-a.yaml": "replicas: 5\n"})
     repo.commit("scale web-a")
     cache = tmp_path / "cache"
     preview(repo.path, "HEAD~1", cache_dir=cache)
-    helm4 = RenderOptions(helm_binary=str(require_binary("helm-v4.3.1")),
+    helm4 = RenderOptions(helm_binary=str(cached_binary(HELM4)),
                           kustomize_binary=render_options.kustomize_binary)  # fmt: skip
 
     again = preview(repo.path, "HEAD~1", cache_dir=cache, render=helm4)
@@ -58,7 +58,7 @@ def test_other_tool_version_misses_the_cache(
 
 
 def test_secret_values_never_reach_cache_or_reports(tmp_path: Path) -> None:
-    from tests.preview.conftest import HELM, KUSTOMIZE, require_binary
+    from tests.helpers.binaries import HELM, KUSTOMIZE, cached_binary
 
     repo = make_repo(tmp_path / "repo", MIXED)
     repo.write({"values/web-a.yaml": f"replicas: 2\npassword: {NEW_SECRET}\n"})
@@ -66,7 +66,7 @@ def test_secret_values_never_reach_cache_or_reports(tmp_path: Path) -> None:
     out = tmp_path / "out"
     args = [
         "preview", "--repo", str(repo.path), "--base", "HEAD~1", "--cache-dir", str(tmp_path / "cache"),
-        "--helm", str(require_binary(HELM)), "--kustomize", str(require_binary(KUSTOMIZE)),
+        "--helm", str(cached_binary(HELM)), "--kustomize", str(cached_binary(KUSTOMIZE)),
         "--work-dir", str(tmp_path / "work"), "--json", str(out / "r.json"), "--junit", str(out / "r.xml"),
         "--markdown", str(out / "c.md"), "--markdown-full", str(out / "full.md"),
         "--markdown-parts-dir", str(out / "parts"), "-v",

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from gitops_check.cli import main
+from tests.helpers.binaries import HELM, KUSTOMIZE, cached_binary
 from tests.helpers.gitrepo import GitRepo
-from tests.preview.conftest import HELM, KUSTOMIZE, require_binary
 from tests.preview.repos import MIXED, make_repo
 
 NO_CI = {"GITHUB_ACTIONS": "", "GITLAB_CI": "", "GITOPS_CHECK_CACHE_DIR": ""}
@@ -35,7 +35,7 @@ def invoke(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) 
 
     def run(repo: Path, tmp_path: Path, *args: str) -> Run:
         argv = ["preview", "--repo", str(repo), "--no-cache", "--work-dir", str(tmp_path / "work"), "--no-color",
-                "--helm", str(require_binary(HELM)), "--kustomize", str(require_binary(KUSTOMIZE)), *args]  # fmt: skip
+                "--helm", str(cached_binary(HELM)), "--kustomize", str(cached_binary(KUSTOMIZE)), *args]  # fmt: skip
         capsys.readouterr()
         code = main(argv)
         out = capsys.readouterr()
@@ -141,8 +141,8 @@ def test_installed_console_script(tmp_path: Path) -> None:
         **NO_CI,
         "GITOPS_CHECK_CACHE_DIR": str(tmp_path / "cache"),
         "NO_COLOR": "1",
-        "GITOPS_CHECK_HELM": str(require_binary(HELM)),
-        "GITOPS_CHECK_KUSTOMIZE": str(require_binary(KUSTOMIZE)),
+        "GITOPS_CHECK_HELM": str(cached_binary(HELM)),
+        "GITOPS_CHECK_KUSTOMIZE": str(cached_binary(KUSTOMIZE)),
     }
 
     runs = [subprocess.run([script, "preview", "--base", "HEAD~1", "-v", "--json", str(tmp_path / "r.json")],

@@ -20,8 +20,9 @@ from gitops_check.cli import main
 from gitops_check.cluster.snapshot import SnapshotSource
 from gitops_check.model import CheckResult
 from gitops_check.report.jsonout import schema
+from tests.helpers.binaries import HELM, KUSTOMIZE, cached_binary
 from tests.helpers.gitrepo import GitRepo
-from tests.preview.conftest import HELM, KUSTOMIZE, Preview, by_name, require_binary
+from tests.preview.conftest import Preview, by_name
 from tests.preview.repos import CHART, REPO_URL, make_repo
 
 UNREACHABLE = "http://127.0.0.1:9/charts"  # the discard port: nothing answers
@@ -232,7 +233,7 @@ def cli(
 ) -> Callable[..., tuple[int, str]]:
     for name in ("GITHUB_ACTIONS", "GITLAB_CI", "GITOPS_CHECK_CACHE_DIR"):
         monkeypatch.setenv(name, "")
-    tools = ["--helm", str(require_binary(HELM)), "--kustomize", str(require_binary(KUSTOMIZE))]
+    tools = ["--helm", str(cached_binary(HELM)), "--kustomize", str(cached_binary(KUSTOMIZE))]
 
     def run(*argv: str) -> tuple[int, str]:
         capsys.readouterr()

@@ -11,7 +11,8 @@ import pytest
 
 from gitops_check.proc import tool_cache_dir
 from gitops_check.remote.charts import reset
-from tests.helpers.chartrepo import KUSTOMIZE, cached_binary, helm_binary, index, make_chart, package, run
+from tests.helpers.binaries import KUSTOMIZE, cached_binary
+from tests.helpers.chartrepo import helm_binary, index, make_chart, package, run
 
 VERSIONS = ("1.2.4", "1.2.5", "1.3.0-rc.1", "2.0.0")
 
@@ -30,7 +31,7 @@ def _fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for key in [k for k in __import__("os").environ if k.startswith("GITOPS_CHECK_CRED_")]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("GITOPS_CHECK_HELM", helm_binary())
-    monkeypatch.setenv("GITOPS_CHECK_KUSTOMIZE", cached_binary(KUSTOMIZE))
+    monkeypatch.setenv("GITOPS_CHECK_KUSTOMIZE", str(cached_binary(KUSTOMIZE)))
     reset()
     yield
     reset()

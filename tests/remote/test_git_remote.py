@@ -13,7 +13,8 @@ import yaml
 from click.testing import CliRunner, Result
 
 from gitops_check.cli import cli
-from tests.helpers.chartrepo import KUSTOMIZE, cached_binary, helm_binary, run
+from tests.helpers.binaries import KUSTOMIZE, cached_binary
+from tests.helpers.chartrepo import helm_binary, run
 from tests.helpers.githttp import GitServer
 from tests.helpers.gitrepo import GitRepo
 from tests.remote.conftest import snapshot_of

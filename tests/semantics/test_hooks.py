@@ -20,8 +20,8 @@ from gitops_check.cli import main
 from gitops_check.diff.engine import DiffSettings, diff_app
 from gitops_check.identity import KindScopes, assign_keys
 from gitops_check.model import App, Destination, LiveState, Origin, RawObject, ResourceKey, Status
+from tests.helpers.binaries import HELM, cached_binary
 from tests.helpers.gitrepo import GitRepo
-from tests.render.conftest import HELM_VERSIONS, require_binary
 from tests.semantics.argo_repos import URL, application, make_repo, statuses, tracked, write_snapshot
 
 DEPLOYMENT = """apiVersion: apps/v1
@@ -191,7 +191,7 @@ def _after_sync() -> list[dict[str, Any]]:
 
 def _run(repo: Path, snapshot: Path, tmp_path: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
     report = tmp_path / "report.json"
-    helm = require_binary(HELM_VERSIONS["helm3"])
+    helm = cached_binary(HELM)
     proc_out = tmp_path / "out.txt"
     import contextlib
     import io
@@ -302,7 +302,7 @@ def test_preview_compares_hooks_by_their_generate_name(repo: GitRepo, tmp_path: 
     report = tmp_path / "preview.json"
     code = main(["preview", "--repo", str(repo.path), "--repo-url", URL, "--base", "HEAD~1", "--no-cache",
                  "--work-dir", str(tmp_path / "work"), "--json", str(report), "--no-color",
-                 "--helm", str(require_binary(HELM_VERSIONS["helm3"]))])  # fmt: skip
+                 "--helm", str(cached_binary(HELM))])  # fmt: skip
     assert code == 1
     changed = {
         (app, rid): s

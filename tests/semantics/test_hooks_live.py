@@ -18,10 +18,10 @@ import pytest
 
 from gitops_check import yamlio
 from gitops_check.cluster.snapshot import load_snapshot
+from tests.helpers.binaries import HELM, cached_binary
 from tests.helpers.cluster import TestCluster
 from tests.helpers.gitrepo import GitRepo
 from tests.helpers.live import agent_apply, run
-from tests.render.conftest import HELM_VERSIONS, require_binary
 from tests.semantics.argo_repos import URL, application
 from tests.semantics.test_hooks import _files
 
@@ -78,7 +78,7 @@ def test_in_sync_right_after_a_sync(
         "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [
             {"name": "migrate", "image": "migrate:hello"}]}}}}, "helm-hooks")  # fmt: skip
 
-    helm = str(require_binary(HELM_VERSIONS["helm3"]))
+    helm = str(cached_binary(HELM))
     kubeconfig = str(kube_cluster.admin_kubeconfig)
     live = run(
         capsys,

@@ -19,7 +19,7 @@ import pytest
 
 from gitops_check import yamlio
 from gitops_check.cli import main
-from tests.render.conftest import HELM_VERSIONS, KUSTOMIZE, require_binary
+from tests.helpers.binaries import HELM, KUSTOMIZE, cached_binary
 from tests.semantics.argo_repos import URL, application, make_repo, statuses, tracked, write_snapshot
 
 ARGOCD_CM = """apiVersion: v1
@@ -95,9 +95,9 @@ def _files() -> dict[str, str]:
 
 def _kustomize_build(folder: Path, *options: str) -> list[dict[str, Any]]:
     """The oracle: the real kustomize, with the real helm, as Argo CD's repo server runs them."""
-    helm = require_binary(HELM_VERSIONS["helm3"])
+    helm = cached_binary(HELM)
     out = subprocess.run(
-        [str(require_binary(KUSTOMIZE)), "build", str(folder), *options, "--helm-command", str(helm)],
+        [str(cached_binary(KUSTOMIZE)), "build", str(folder), *options, "--helm-command", str(helm)],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     return [d.data for d in yamlio.load_yaml_documents(out.stdout, "oracle")]
@@ -106,8 +106,8 @@ def _kustomize_build(folder: Path, *options: str) -> list[dict[str, Any]]:
 def _run(repo: Path, snapshot: Path, tmp_path: Path, *extra: str) -> tuple[int, dict[str, Any]]:
     report = tmp_path / "report.json"
     code = main(["diff", "--repo", str(repo), "--repo-url", URL, "--snapshot", str(snapshot), "--json", str(report),
-                 "--no-color", "--helm", str(require_binary(HELM_VERSIONS["helm3"])),
-                 "--kustomize", str(require_binary(KUSTOMIZE)), "--assume-complete-snapshot", *extra])  # fmt: skip
+                 "--no-color", "--helm", str(cached_binary(HELM)),
+                 "--kustomize", str(cached_binary(KUSTOMIZE)), "--assume-complete-snapshot", *extra])  # fmt: skip
     return code, json.loads(report.read_text())
 
 
