@@ -13,11 +13,15 @@ value file, then measures:
   start-up and imports: the ratio is between what a user waits for either way. Each side also reports the
   time spent inside the process (after imports), printed apart.
 
+With ``--against DIR`` (the root of another checkout of gitops-check, e.g. ``git worktree add DIR main``), the
+cold preview runs once more per run with that checkout's package (``PYTHONPATH=DIR``), interleaved with this
+one's, so a change is measured against its baseline under the same machine load.
+
 Correctness check in the same run: the apps preview reports as changed must be exactly the apps whose full
 render differs between the commits (computed by the naive run). Exit code 1 when it does not hold.
 
     python bench/bench_preview.py [--out bench/out/preview] [--apps 300] [--workers 4] [--runs 5]
-        [--naive-runs 3]
+        [--naive-runs 3] [--against DIR]
 
 Targets: cold preview at least 20x faster than naive, under 3 s; warm under 1 s.
 """
@@ -150,7 +154,8 @@ def _git(root: Path, *args: str) -> None:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def run_preview(repo: Path, out: Path, name: str, *extra: str) -> dict[str, Any]:
+def run_preview(repo: Path, out: Path, name: str, *extra: str, package: Path | None = None) -> dict[str, Any]:
+    """The console script on ``repo``; ``package``: another checkout whose gitops_check it imports instead."""
     exe = shutil.which("gitops-check") or str(Path(sys.executable).parent / "gitops-check")
     report = out / f"{name}.json"
     argv = [
@@ -166,7 +171,8 @@ def run_preview(repo: Path, out: Path, name: str, *extra: str) -> dict[str, Any]
         *extra,
     ]
     start = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False, env=_clean_env())
+    env = _clean_env() | ({"PYTHONPATH": str(package)} if package else {})
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
     wall = time.perf_counter() - start
     if proc.returncode not in (0, 1):
         raise SystemExit(f"preview failed ({proc.returncode}):\n{proc.stderr[-3000:]}\n{proc.stdout[-3000:]}")
@@ -258,7 +264,21 @@ def _memory_folder() -> str | None:
 
 def repeated(runs: int, one: Any) -> dict[str, Any]:
     """``one(i)`` ``runs`` times: the median run (and the fastest wall time), every changed set kept."""
-    results = [one(i) for i in range(runs)]
+    return summary([one(i) for i in range(runs)])
+
+
+def interleaved(runs: int, one: Any, other: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``one(i)`` and ``other(i)`` in turns (which goes first alternates): ``repeated``'s summary of each."""
+    ones: list[dict[str, Any]] = []
+    others: list[dict[str, Any]] = []
+    for i in range(runs):
+        pair = [(one, ones), (other, others)]
+        for run, results in pair if i % 2 == 0 else pair[::-1]:
+            results.append(run(i))
+    return summary(ones), summary(others)
+
+
+def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
     ordered = sorted(results, key=lambda r: r["wall"])
     median = dict(ordered[len(ordered) // 2])
     median["best"] = ordered[0]["wall"]
@@ -277,6 +297,9 @@ def main() -> int:
     parser.add_argument(
         "--naive-runs", type=int, default=3, help="runs of the naive approach (median reported)"
     )
+    parser.add_argument(
+        "--against", type=Path, metavar="DIR", help="another checkout's root: its cold preview, interleaved"
+    )
     parser.add_argument("--naive", type=Path, metavar="REPO", help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args()
     if args.naive:
@@ -291,9 +314,20 @@ def main() -> int:
 
     # Not timed: writes the byte code of every module the command imports (an installed package ships it).
     run_preview(repo, out, "warm-up", "--no-cache", *workers)
-    cold = repeated(args.runs, lambda i: run_preview(repo, out, f"cold-{i}", "--cache-dir", str(out / f"cache-{i}"),
-                                                     *workers))  # fmt: skip
-    warm = repeated(args.runs, lambda i: run_preview(repo, out, f"warm-{i}", "--cache-dir", str(out / "cache-0"),
+
+    def cold_run(i: int, package: Path | None = None) -> dict[str, Any]:
+        name = f"cold-{'against-' if package else ''}{i}"
+        return run_preview(
+            repo, out, name, "--cache-dir", str(out / f"{name}-cache"), *workers, package=package
+        )
+
+    if args.against:
+        against = args.against.resolve()
+        run_preview(repo, out, "warm-up-against", "--no-cache", *workers, package=against)  # its byte code
+        cold, base = interleaved(args.runs, cold_run, lambda i: cold_run(i, against))
+    else:
+        cold, base = repeated(args.runs, cold_run), None
+    warm = repeated(args.runs, lambda i: run_preview(repo, out, f"warm-{i}", "--cache-dir", str(out / "cold-0-cache"),
                                                      *workers))  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="bench-preview-disk-") as disk:
         on_disk = repeated(args.runs, lambda i: run_preview(repo, out, f"disk-{i}", "--no-cache", "--work-dir", disk,
@@ -308,6 +342,8 @@ def main() -> int:
     print(f"{'run':<32}{'seconds':>8}{'fastest':>8}{'inside':>8}{'renders':>8}{'vs naive':>10}{'inside':>8}")
     rows = [("preview cold (empty cache)", cold), ("preview warm (cache from cold)", warm),
             ("preview cold, commits on disk", on_disk), ("naive: render all twice, diff", naive)]  # fmt: skip
+    if base is not None:
+        rows.insert(1, (f"  the same, {args.against.name} (--against)", base))
     for label, r in rows:
         renders = r["renders"] if r is naive else r["stats"]["renders"]
         print(
@@ -315,7 +351,14 @@ def main() -> int:
             f"{naive['wall'] / r['wall']:>9.1f}x{naive['inside_median'] / r['inside_median']:>7.1f}x"
         )
     print(f"preview cold stages (median run): {json.dumps(cold['timings'])}")
+    if base is not None:
+        print(f"  the same, --against (median run): {json.dumps(base['timings'])}")
+        change = (cold["wall"] - base["wall"], cold["inside_median"] - base["inside_median"])
+        print(
+            f"this checkout minus --against, cold: {change[0]:+.3f} s wall, {change[1]:+.3f} s inside (medians)"
+        )
     every = [*cold["all_changed"], *warm["all_changed"], *on_disk["all_changed"]]
+    every += base["all_changed"] if base is not None else []
     correct = all(changed == naive["changed"] for changed in every) and all(
         changed == naive["changed"] for changed in naive["all_changed"]
     )

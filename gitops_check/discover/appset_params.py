@@ -20,7 +20,6 @@ from functools import lru_cache
 from typing import Any
 
 from gitops_check import globs, yamlio
-from gitops_check.discover import reads
 from gitops_check.discover.gotemplate import Job, TemplateError, Templater
 from gitops_check.errors import InputError
 from gitops_check.model import Workspace
@@ -251,7 +250,6 @@ def cluster_params(gen: Mapping[str, Any], env: GenEnv) -> list[Params]:
 def git_params(gen: Mapping[str, Any], env: GenEnv) -> list[Params]:
     ws = env.workspace_for(str(gen.get("repoURL") or ""), gen.get("revision"))
     commit = ws.revision or ""
-    reads.used_revision()  # every path's commitSHA parameter: another commit's Applications may differ
     prefix = str(gen.get("pathParamPrefix") or "")
     if gen.get("directories"):
         paths = _filter_directories(gen["directories"], _directories(ws.root))

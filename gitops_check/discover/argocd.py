@@ -13,7 +13,6 @@ Argo CD's own ``argocd-cm`` ConfigMap when the repository has it, else Argo CD's
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -25,14 +24,12 @@ from typing import Any
 
 from gitops_check import repourl, yamlio
 from gitops_check.config import ProjectConfig
-from gitops_check.discover import reads
 from gitops_check.discover.appset import expand_appset
 from gitops_check.discover.appset_params import GenEnv, GeneratorError
 from gitops_check.discover.argocd_config import ArgoConfig, parse_argocd_config, reads_of
 from gitops_check.discover.argocd_spec import ArgoSettings, application_to_app, kustomize_settings
 from gitops_check.discover.dispatch import (
     DiscoverOptions,
-    register_adopter,
     register_expander,
     register_scanner,
 )
@@ -243,21 +240,6 @@ def _state(ws: Workspace, options: DiscoverOptions, config: ArgoConfig | None, c
     return state
 
 
-def _adopt(previous: Workspace, ws: Workspace, options: DiscoverOptions) -> None:
-    """``ws`` takes over ``previous``'s settings and scanned apps (dispatch.adopt), bound to ``ws`` itself."""
-    with _LOCK:
-        state = _STATES.get((str(previous.root), previous.revision))
-        if state is None:
-            return
-        settings = dataclasses.replace(
-            state.settings,
-            this_repo_urls=options.this_repo_urls,
-            repo_key=lambda url, rev: _repo_key(url, rev, options),
-            revision_of=lambda repo: _revision_of(repo, ws, options),
-        )
-        _STATES[(str(ws.root), ws.revision)] = _State(state.config, settings, dict(state.seen))
-
-
 def _repo_key(url: str, revision: str | None, options: DiscoverOptions) -> str | None:
     canon = repourl.canonical(url)
     if canon not in options.this_repo_urls:
@@ -344,9 +326,7 @@ def _objects(path: Path, rel: str) -> Iterator[Found]:
         data = path.read_bytes()
     except OSError:
         return
-    found = any(s in data for s in _SNIFF)
-    reads.sniffed(path, _SNIFF, found)
-    if not found:
+    if not any(s in data for s in _SNIFF):
         return
     try:
         docs = list(yamlio.load_documents(data, rel))
@@ -409,4 +389,3 @@ def _reach(roots: list[Found], edges: Mapping[Found, set[Found]]) -> set[Found]:
 
 register_scanner("argocd", scan)
 register_expander("argocd", expand)
-register_adopter("argocd", _adopt)

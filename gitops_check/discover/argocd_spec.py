@@ -21,7 +21,6 @@ from typing import Any
 from gitops_check import repourl, yamlio
 from gitops_check.appspec import parse_ignore_rules
 from gitops_check.config import parse_kustomize_build_options
-from gitops_check.discover import reads
 from gitops_check.errors import ConfigError, InputError
 from gitops_check.model import (
     App,
@@ -344,8 +343,6 @@ def envsubst(text: str, env: Mapping[str, str]) -> str:
             if name == "" and width == 0:
                 out.append("$")
             elif name:
-                if name.startswith("ARGOCD_APP_REVISION"):
-                    reads.used_revision()  # the commit id is in the result: another commit's differs
                 out.append("$" if name == "$" else env.get(name, ""))
             j += width
             i = j + 1

@@ -49,8 +49,8 @@ class DiscoverOptions:
     job: JobOptions = field(default_factory=JobOptions)
     # Applications generated so far in this run (shared by the copies dataclasses.replace makes).
     generated: GeneratedCount = field(default_factory=lambda: GeneratedCount())
-    # What discover() learned about each workspace, for expand() and adopt() later in the same run (shared like
-    # ``generated``; preview's two commits share one, as adopt() reads one commit's and writes the other's).
+    # What discover() learned about each workspace, for expand() later in the same run (shared like
+    # ``generated``; preview's two commits share one).
     state: DiscoveryState = field(default_factory=lambda: DiscoveryState())
 
 
@@ -90,12 +90,8 @@ class DiscoveryState:
 Scanner = Callable[[Workspace, ProjectConfig | None, DiscoverOptions], Discovery]
 Expander = Callable[[App, Sequence[RawObject], Workspace, DiscoverOptions], Discovery]
 
-# (workspace discovered, workspace taking its result over, that one's options): see adopt().
-Adopter = Callable[[Workspace, Workspace, DiscoverOptions], None]
-
 SCANNERS: dict[str, Scanner] = {}
 EXPANDERS: dict[str, Expander] = {}
-ADOPTERS: dict[str, Adopter] = {}
 
 
 def register_scanner(name: str, scanner: Scanner) -> None:
@@ -104,11 +100,6 @@ def register_scanner(name: str, scanner: Scanner) -> None:
 
 def register_expander(name: str, expander: Expander) -> None:
     EXPANDERS[name] = expander
-
-
-def register_adopter(name: str, adopter: Adopter) -> None:
-    """A plug-in whose scanner leaves per-workspace state for its expander registers how another takes it over."""
-    ADOPTERS[name] = adopter
 
 
 def _load_plugins() -> None:
@@ -176,21 +167,6 @@ def discover(
             auto.notes.insert(0, f"{project.path} lists no apps: discovering them")
         _merge(found, auto)
     return found
-
-
-def adopt(previous: Workspace, ws: Workspace, options: DiscoverOptions) -> None:
-    """Let ``ws`` take over what ``discover`` left about ``previous`` (before anything was expanded on it).
-
-    For a caller that uses ``previous``'s discovery result as ``ws``'s because ``discover.reads`` shows the two
-    would be the same: ``expand`` on ``ws`` then behaves as if ``discover`` had run on it. ``options.state``
-    must be the one ``previous`` was discovered with.
-    """
-    _load_plugins()
-    disabled = options.state.disabled(previous)
-    if disabled is not None:
-        options.state.set_disabled(ws, disabled)
-    for adopter in ADOPTERS.values():
-        adopter(previous, ws, options)
 
 
 def expand(app: App, objects: Sequence[RawObject], ws: Workspace, options: DiscoverOptions) -> Discovery:

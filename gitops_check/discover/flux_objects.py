@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from gitops_check import repourl, yamlio
-from gitops_check.discover import reads
 from gitops_check.errors import InputError
 from gitops_check.model import RawObject, Workspace, split_api_version
 
@@ -116,9 +115,7 @@ def scan_workspace(ws: Workspace) -> Scan:
             data = path.read_bytes()
         except OSError:
             continue
-        found = _SNIFF in data or _SNIFF_GENERATOR in data
-        reads.sniffed(path, (_SNIFF, _SNIFF_GENERATOR), found)
-        if not found:
+        if _SNIFF not in data and _SNIFF_GENERATOR not in data:
             continue
         try:
             docs = list(yamlio.load_documents(data, rel))

@@ -3,9 +3,8 @@
 Both commits are written into a temporary folder on a memory-backed file system when it has room, since writing
 a few thousand small files twice is most of a preview's fixed cost; a full memory folder falls back to disk. The
 base commit is written first; the head commit is a copy of it (``cp``, another process, running while the base
-commit's apps are discovered) plus the paths that differ. Discovery runs on the base commit; the head commit
-takes its result over when nothing discovery read changed (``reuse``), else runs its own, with the project file
-parsed once when it is the same blob at both."""
+commit's apps are discovered) plus the paths that differ. Each commit's apps are discovered from its own files,
+with the project file parsed once when it is the same blob at both."""
 
 from __future__ import annotations
 
@@ -20,15 +19,13 @@ from typing import Any
 
 from gitops_check import repourl
 from gitops_check.config import ProjectConfig
-from gitops_check.discover import reads
-from gitops_check.discover.dispatch import DiscoverOptions, adopt, discover
+from gitops_check.discover.dispatch import DiscoverOptions, discover
 from gitops_check.discover.project import Discovery, load_project
 from gitops_check.errors import GitopsCheckError, SourceError
 from gitops_check.inputs import Tree
 from gitops_check.model import App, Workspace
 from gitops_check.preview.plan import Side
 from gitops_check.preview.request import PreviewRequest
-from gitops_check.preview.reuse import carries_over
 from gitops_check.preview.revisions import Revisions
 from gitops_check.sources.git import RepoHandle, open_repo
 
@@ -75,10 +72,6 @@ def materialize(
 
     def head() -> Side:
         index = head_index.result()
-        with reads.unrecorded():  # the copy reads the base files while their discovery is recorded
-            return _head(index)
-
-    def _head(index: dict[str, tuple[str, str]]) -> Side:
         try:
             ws = repo.materialize(revs.head, tmp / "head", like=base.tree.ws)
         except OSError as e:
@@ -87,7 +80,7 @@ def materialize(
                     f"cannot write the head commit to {tmp}: {e.strerror or e}; pass --work-dir"
                 ) from e
             ws = repo.materialize(revs.head, stack.enter_context(_temp(parent)) / "head")
-        # One DiscoveryState for both commits: adopt() hands the base commit's over to the head commit.
+        # One DiscoveryState for the run: both commits note in it what their project files turn off.
         options = DiscoverOptions(
             this_repo_urls=base.options.this_repo_urls, repo_map=base.options.repo_map, job=base.options.job,
             state=base.options.state,
@@ -125,36 +118,20 @@ def _base(repo: RepoHandle, revs: Revisions, request: PreviewRequest, tmp: Path)
 
 
 def discover_apps(side: Side, request: PreviewRequest, other: Side | None = None) -> list[App]:
-    """The apps of ``side``'s commit: ``other``'s when discovering again would find the same (``reuse``)."""
+    """The apps of ``side``'s commit, discovered from its own files (``other``: the commit discovered before)."""
     ws = side.tree.ws
-    if other is not None and _take_over(side, other):
-        found = other.found
-        assert found is not None
-    else:
-        try:
-            with reads.record(ws.root) as record:
-                side.project = _same_project(side, other) or load_project(ws)
-                found = discover(ws, side.project, side.options)
-        except GitopsCheckError as e:
-            raise type(e)(
-                f"{side.name} commit {(ws.revision or '')[:7]}: {e.message}", file=e.file, line=e.line
-            ) from e
-        side.found, side.reads = found, record
+    try:
+        side.project = _same_project(side, other) or load_project(ws)
+        found = discover(ws, side.project, side.options)
+    except GitopsCheckError as e:
+        raise type(e)(
+            f"{side.name} commit {(ws.revision or '')[:7]}: {e.message}", file=e.file, line=e.line
+        ) from e
     if request.only_apps:
         found = Discovery([a for a in found.apps if a.name in request.only_apps], found.notes, found.errors)
     side.notes.extend(found.notes)
     side.errors.extend(found.errors)
     return found.apps
-
-
-def _take_over(side: Side, other: Side) -> bool:
-    if other.found is None or other.reads is None:
-        return False
-    if not carries_over(other.found, other.reads, other.tree, side.tree):
-        return False
-    side.project, side.found, side.discovered_by = other.project, other.found, other.name
-    adopt(other.tree.ws, side.tree.ws, side.options)
-    return True
 
 
 def _same_project(side: Side, other: Side | None) -> ProjectConfig | None:

@@ -22,8 +22,6 @@ from typing import Any
 from gitops_check import progress
 from gitops_check.config import ProjectConfig, RenderOptions
 from gitops_check.discover.dispatch import DiscoverOptions, expand_new
-from gitops_check.discover.project import Discovery
-from gitops_check.discover.reads import Reads
 from gitops_check.errors import GitopsCheckError
 from gitops_check.inputs import (
     AppInputs,
@@ -56,10 +54,6 @@ class Side:
     options: DiscoverOptions
     notes: list[str] = field(default_factory=list)
     errors: list[AppError] = field(default_factory=list)
-    # What discovery found (before --app filtered it) and what it read, for the other commit to take over.
-    found: Discovery | None = None
-    reads: Reads | None = None
-    discovered_by: str = ""  # the side whose discovery this one took over ("" when it ran its own)
 
 
 @dataclass
