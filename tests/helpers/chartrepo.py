@@ -5,20 +5,18 @@ openssl) with optional basic auth, every request recorded (path and whether it c
 
 from __future__ import annotations
 
-import base64
 import os
 import shutil
-import ssl
 import subprocess
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 from tests.helpers.binaries import HELM, cached_binary
+from tests.helpers.loopback import Loopback, answer, basic_auth_ok
 
 
 def helm_binary() -> str:
@@ -115,44 +113,20 @@ class FileServer:
                 if server_ref.redirect is not None:
                     target = server_ref.redirect(self.path)
                     if target:
-                        self._answer(302, b"", {"Location": target})
+                        answer(self, 302, b"", {"Location": target})
                         return
-                if server_ref.auth is not None:
-                    wanted = "Basic " + base64.b64encode(":".join(server_ref.auth).encode()).decode()
-                    if header != wanted:
-                        self._answer(401, b"unauthorized", {"WWW-Authenticate": 'Basic realm="charts"'})
-                        return
+                if server_ref.auth is not None and not basic_auth_ok(header, server_ref.auth):
+                    answer(self, 401, b"unauthorized", {"WWW-Authenticate": 'Basic realm="charts"'})
+                    return
                 path = (server_ref.root / self.path.split("?", 1)[0].lstrip("/")).resolve()
                 if not path.is_file() or server_ref.root.resolve() not in path.parents:
-                    self._answer(404, b"not found", {})
+                    answer(self, 404, b"not found")
                     return
-                self._answer(200, path.read_bytes(), {})
+                answer(self, 200, path.read_bytes())
 
-            def _answer(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        class Server(ThreadingHTTPServer):
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                pass  # a client that hung up on purpose (size limit) is not a test failure
-
-        httpd = Server((self.host, 0), Handler)
-        if self.tls:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(str(self.tls[0]), str(self.tls[1]))
-            httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-        self.port = httpd.server_address[1]
-        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-        thread.start()
-        try:
+        with Loopback(Handler, host=self.host, tls=self.tls) as server:
+            self.port = server.port
             yield self
-        finally:
-            httpd.shutdown()
-            httpd.server_close()
 
 
 def copy_tree(src: Path, dest: Path) -> None:

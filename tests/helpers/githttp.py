@@ -1,20 +1,18 @@
-"""git's own ``git http-backend`` behind a small threaded HTTP server on 127.0.0.1, with optional basic auth;
-records every request (path and whether it carried a credential)."""
+"""git's own ``git http-backend`` on 127.0.0.1 (tests/helpers/loopback.py), with optional basic auth; records
+every request (path and whether it carried a credential)."""
 
 from __future__ import annotations
 
-import base64
-import os
 import subprocess
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 from tests.helpers.chartrepo import Seen
+from tests.helpers.loopback import Loopback, answer, basic_auth_ok, git_backend
 
 
 @dataclass
@@ -61,63 +59,11 @@ class GitServer:
             def _cgi(self) -> None:
                 header = self.headers.get("Authorization")
                 server_ref.seen.append(Seen(self.path, header))
-                if server_ref.auth is not None:
-                    wanted = base64.b64encode(":".join(server_ref.auth).encode()).decode()
-                    scheme, _, credentials = (header or "").partition(" ")
-                    if (
-                        scheme.lower() != "basic" or credentials.strip() != wanted
-                    ):  # the scheme is case-insensitive
-                        self.send_response(401)
-                        self.send_header("WWW-Authenticate", 'Basic realm="git"')
-                        self.send_header("Content-Length", "0")
-                        self.end_headers()
-                        return
-                path, _, query = self.path.partition("?")
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                env = {
-                    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                    "GIT_PROJECT_ROOT": str(server_ref.root),
-                    "GIT_HTTP_EXPORT_ALL": "1",
-                    "PATH_INFO": path,
-                    "QUERY_STRING": query,
-                    "REQUEST_METHOD": self.command,
-                    "CONTENT_TYPE": self.headers.get("Content-Type", ""),
-                    "CONTENT_LENGTH": str(len(body)),
-                    "REMOTE_USER": "tester",
-                    "REMOTE_ADDR": "127.0.0.1",
-                    "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
-                    "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
-                }
-                proc = subprocess.run(
-                    ["git", "http-backend"], input=body, capture_output=True, env=env, check=False
-                )
-                head, _, payload = proc.stdout.partition(b"\r\n\r\n")
-                status = 200
-                headers = []
-                for line in head.decode(errors="replace").split("\r\n"):
-                    name, _, value = line.partition(":")
-                    if name.lower() == "status":
-                        status = int(value.strip().split()[0])
-                    elif name:
-                        headers.append((name, value.strip()))
-                self.send_response(status)
-                for name, value in headers:
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                if server_ref.auth is not None and not basic_auth_ok(header, server_ref.auth):
+                    answer(self, 401, b"", {"WWW-Authenticate": 'Basic realm="git"'})
+                    return
+                git_backend(self, server_ref.root, user="tester")
 
-        class Server(ThreadingHTTPServer):
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                pass
-
-        httpd = Server(("127.0.0.1", 0), Handler)
-        self.port = httpd.server_address[1]
-        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-        thread.start()
-        try:
+        with Loopback(Handler) as server:
+            self.port = server.port
             yield self
-        finally:
-            httpd.shutdown()
-            httpd.server_close()
