@@ -210,14 +210,14 @@ def run_naive(repo: Path, out: Path, name: str, workers: int) -> dict[str, Any]:
 
 def naive_run(repo: Path, workers: int) -> dict[str, Any]:
     """Render every app at both commits, then compare every app: what preview avoids."""
-    from gitops_check.config import RenderOptions
     from gitops_check.diff.engine import diff_object
     from gitops_check.discover.dispatch import discover
     from gitops_check.discover.project import load_project
     from gitops_check.identity import KindScopes, assign_keys
+    from gitops_check.pipeline.rendering import render_all
     from gitops_check.preview.compare import EXACT
+    from gitops_check.project.config import RenderOptions
     from gitops_check.render.base import ToolFinder
-    from gitops_check.rendering import render_all
     from gitops_check.sources.git import open_repo
 
     start = time.perf_counter()

@@ -26,13 +26,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.synth import live_from_desired
 from gitops_check.cluster.snapshot import build_snapshot, write_snapshot
-from gitops_check.config import RenderOptions
 from gitops_check.discover.dispatch import DiscoverOptions, discover
 from gitops_check.discover.project import load_project
 from gitops_check.identity import KindScopes, assign_keys
-from gitops_check.model import GroupKind, SecretHashing
+from gitops_check.model.live import SecretHashing
+from gitops_check.model.objects import GroupKind
+from gitops_check.pipeline.rendering import render_tree
+from gitops_check.project.config import RenderOptions
 from gitops_check.render.base import ToolFinder
-from gitops_check.rendering import render_tree
 from gitops_check.sources.git import open_repo
 
 GIT_ENV = {

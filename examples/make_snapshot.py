@@ -20,13 +20,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from gitops_check.cluster.snapshot import build_snapshot  # noqa: E402
-from gitops_check.config import RenderOptions  # noqa: E402
 from gitops_check.discover.dispatch import DiscoverOptions, discover  # noqa: E402
 from gitops_check.discover.project import load_project  # noqa: E402
 from gitops_check.identity import KindScopes, assign_keys  # noqa: E402
-from gitops_check.model import GroupKind, SecretHashing  # noqa: E402
+from gitops_check.model.live import SecretHashing  # noqa: E402
+from gitops_check.model.objects import GroupKind  # noqa: E402
+from gitops_check.pipeline.rendering import render_tree  # noqa: E402
+from gitops_check.project.config import RenderOptions  # noqa: E402
 from gitops_check.render.base import ToolFinder  # noqa: E402
-from gitops_check.rendering import render_tree  # noqa: E402
 from gitops_check.sources.git import open_repo  # noqa: E402
 from tests.helpers.cluster import TestCluster, cluster_binaries  # noqa: E402
 

@@ -34,9 +34,11 @@ import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from gitops_check.config import ProjectConfig
 from gitops_check.errors import ConfigError
-from gitops_check.model import App, Finding, RawObject
+from gitops_check.model.app import App
+from gitops_check.model.rendered import RawObject
+from gitops_check.model.result import Finding
+from gitops_check.project.config import ProjectConfig
 
 KEYS = {"plainSecrets", "pruneInProduction", "requireSelfHeal", "production"}
 OPT_OUT = ("gitops-check/hygiene", "gitops-check.io/hygiene")

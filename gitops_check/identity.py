@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitops_check import redact, yamlio
-from gitops_check.model import App, GroupKind, Manifest, Origin, RawObject, ResourceKey, split_api_version
+from gitops_check.model.app import App
+from gitops_check.model.objects import GroupKind, Manifest, Origin, ResourceKey, split_api_version
+from gitops_check.model.rendered import RawObject
 
 _CLUSTER_SCOPED: dict[str, tuple[str, ...]] = {
     "": ("Namespace", "Node", "PersistentVolume", "ComponentStatus"),

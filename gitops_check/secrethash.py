@@ -12,7 +12,7 @@ import hmac
 import os
 import secrets
 
-from gitops_check.model import SecretHashing
+from gitops_check.model.live import SecretHashing
 
 PREFIX = "gitops-check-hash:v1:"
 KEY_ENV = "GITOPS_CHECK_SNAPSHOT_KEY"

@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from gitops_check import goyaml
 from gitops_check.errors import InputError
+from gitops_check.gosemantics import goyaml
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 # Total nodes a document may reach once aliases are expanded; real manifests stay far below.

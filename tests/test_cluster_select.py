@@ -12,7 +12,8 @@ import yaml
 from gitops_check.cluster.kubeconfig import context_servers
 from gitops_check.cluster.select import ClusterEntry, ClusterResolver
 from gitops_check.errors import ClusterError
-from gitops_check.model import Destination, LiveState, ReadScope
+from gitops_check.model.app import Destination
+from gitops_check.model.live import LiveState, ReadScope
 
 
 class Source:

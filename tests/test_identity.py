@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 from gitops_check.identity import KindScopes, assign_keys
-from gitops_check.model import App, Destination, Origin, RawObject, ResourceKey
+from gitops_check.model.app import App, Destination
+from gitops_check.model.objects import Origin, ResourceKey
+from gitops_check.model.rendered import RawObject
 
 
 def _raw(body: object, line: int = 1) -> RawObject:

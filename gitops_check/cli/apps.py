@@ -39,8 +39,9 @@ from gitops_check.report.text import one_line
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def apps_command(**kw: Any) -> None:
     """List the apps found in the repository and where each was declared."""
-    from gitops_check.check import CheckRequest, render_repo
-    from gitops_check.model import App, AppError
+    from gitops_check.model.app import App
+    from gitops_check.model.result import AppError
+    from gitops_check.pipeline.check import CheckRequest, render_repo
     from gitops_check.yamlio import dump_json
 
     request = CheckRequest(

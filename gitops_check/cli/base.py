@@ -12,7 +12,11 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from gitops_check import redact
-from gitops_check.config import (
+from gitops_check.errors import ConfigError, GitopsCheckError, InputError
+from gitops_check.model.live import LiveSource
+from gitops_check.model.result import CheckResult
+from gitops_check.model.source import KustomizeBuild, PluginDefinition
+from gitops_check.project.config import (
     DEFAULT_MAX_APPSET_APPS,
     DEFAULT_MAX_GENERATED_APPS,
     DiffOptions,
@@ -21,14 +25,12 @@ from gitops_check.config import (
     parse_kustomize_build_options,
     parse_plugin_definitions,
 )
-from gitops_check.errors import ConfigError, GitopsCheckError, InputError
-from gitops_check.model import CheckResult, KustomizeBuild, LiveSource, PluginDefinition
 from gitops_check.remote.policy import NetworkPolicy
 
 if TYPE_CHECKING:
     from gitops_check.cluster.live import LiveCluster
+    from gitops_check.pipeline.shards import Shard
     from gitops_check.report.links import FileLinks
-    from gitops_check.shards import Shard
 
 EXIT_IN_SYNC, EXIT_DRIFT, EXIT_INCOMPLETE = 0, 1, 2
 
@@ -264,7 +266,7 @@ def live_cluster(
 ) -> LiveCluster:
     """A live cluster source from the --live option group's values."""
     from gitops_check.cluster.live import LiveCluster, LiveOptions
-    from gitops_check.config import DEFAULT_APPLIERS
+    from gitops_check.project.config import DEFAULT_APPLIERS
 
     server_side = kw.get("server_side")
     mode = "auto" if server_side is None else "server" if server_side else "client"
@@ -484,7 +486,7 @@ def shard_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def resolve_shard(kw: dict[str, Any]) -> Shard | None:
     """``--shard`` wins; else GitLab's parallel job variables; None: the whole check."""
-    from gitops_check.shards import parse_shard, shard_from_env
+    from gitops_check.pipeline.shards import parse_shard, shard_from_env
 
     try:
         shard = parse_shard(kw["shard"]) if kw.get("shard") else shard_from_env(os.environ)

@@ -102,7 +102,7 @@ def _snapshot_option() -> Any:
 @sync_on_drift_options
 def diff_command(**kw: Any) -> None:
     """Compare a commit of the repository with a cluster snapshot or the live cluster."""
-    from gitops_check.check import CheckRequest, run_check
+    from gitops_check.pipeline.check import CheckRequest, run_check
 
     clear_outputs(kw)
     default = live_source(kw)

@@ -34,7 +34,7 @@ def merge_command(**kw: Any) -> None:
     """Join the part files of a check split into shards into one set of reports."""
     from gitops_check.cli.preview import write_parts
     from gitops_check.errors import GitopsCheckError
-    from gitops_check.model import AppError
+    from gitops_check.model.result import AppError
     from gitops_check.report.parts import MERGE_APP, Part, load_part, merge_parts
 
     parts: list[Part] = []

@@ -66,7 +66,7 @@ def snapshot_command(**kw: Any) -> None:
         if kinds or namespaces:
             from dataclasses import replace
 
-            from gitops_check.model import GroupKind
+            from gitops_check.model.objects import GroupKind
 
             extra = {(GroupKind(r.group, r.kind), ns) for r in _resolve(live, kinds) for ns in
                      (namespaces or sorted(scope.namespaces)) if r.namespaced}  # fmt: skip
@@ -105,9 +105,9 @@ def _resolve(live: Any, kinds: list[str]) -> list[Any]:
 
 def _repo_scope(kw: dict[str, Any], live: Any) -> tuple[Any, list[str]]:
     """The ReadScope a live check of the repository would read from this cluster, and what was left out."""
-    from gitops_check.check import CheckRequest, render_repo
     from gitops_check.cluster.select import DEFAULT
-    from gitops_check.comparison import group_by_cluster
+    from gitops_check.pipeline.check import CheckRequest, render_repo
+    from gitops_check.pipeline.comparison import group_by_cluster
 
     class Elsewhere:  # apps of other project-file clusters: grouped apart, never read
         def __init__(self, name: str):

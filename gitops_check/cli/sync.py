@@ -16,7 +16,7 @@ import click
 
 from gitops_check.cli.base import EXIT_IN_SYNC, apply_options, fail, write_file
 from gitops_check.cli.syncopts import agent_option_list, agent_options, run_syncs, validate, via_text
-from gitops_check.model import CheckResult
+from gitops_check.model.result import CheckResult
 
 
 def sync_on_drift_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -75,7 +75,7 @@ def sync_after_check(
     check with the outcomes: no re-check after a failed, refused, dry-run or unawaited sync, whose exit
     code then decides (or the drift, when the sync was only asked for).
     """
-    from gitops_check.model import SyncState
+    from gitops_check.model.sync import SyncState
     from gitops_check.sync.previous import from_result
 
     previous = from_result(result)

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from gitops_check.cli.base import apply_options, fail
-from gitops_check.model import SyncOutcome
+from gitops_check.model.sync import SyncOutcome
 
 DEFAULT_TIMEOUT = "5m"
 
@@ -175,8 +175,8 @@ def make_backend(kw: dict[str, Any], say: Callable[[str], None]) -> Any:
 
 def _project_allow(repo: str) -> tuple[tuple[str, ...] | None, str]:
     """The sync.allow list of the project file in ``repo`` as it is on disk (the pipeline's checkout)."""
-    from gitops_check.config import PROJECT_FILE_ALIASES, parse_project
     from gitops_check.errors import InputError
+    from gitops_check.project.config import PROJECT_FILE_ALIASES, parse_project
     from gitops_check.sync.guard import allow_list
 
     for name in PROJECT_FILE_ALIASES:
@@ -219,7 +219,7 @@ def run_syncs(
 ) -> list[SyncOutcome]:
     """Guard rails, then the sync itself; every outcome (refused ones too) in the order of ``names``."""
     from gitops_check.errors import GitopsCheckError
-    from gitops_check.model import SyncState
+    from gitops_check.model.sync import SyncState
     from gitops_check.sync.guard import fork_pipeline
     from gitops_check.sync.plan import Guards, plan_syncs
     from gitops_check.sync.run import SyncRun

@@ -20,7 +20,8 @@ from gitops_check.cluster import openapi, reader
 from gitops_check.cluster.live import LiveCluster
 from gitops_check.cluster.snapshot import build_snapshot
 from gitops_check.errors import ClusterError
-from gitops_check.model import Coverage, GroupKind, LiveState, ReadScope
+from gitops_check.model.live import Coverage, LiveState, ReadScope
+from gitops_check.model.objects import GroupKind
 
 # What ``snapshot --live`` captures when neither --kinds nor --for-repo says: the common GitOps kinds.
 DEFAULT_KINDS = (*reader.NAMESPACED_PRUNE_KINDS, "Namespace", "ClusterRole.rbac.authorization.k8s.io",

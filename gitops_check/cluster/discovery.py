@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitops_check.cluster.client import ApiError, Cluster
-from gitops_check.model import GroupKind, split_api_version
+from gitops_check.model.objects import GroupKind, split_api_version
 
 AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
 

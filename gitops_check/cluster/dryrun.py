@@ -34,7 +34,9 @@ from typing import Any
 from gitops_check.cluster import noop
 from gitops_check.cluster.client import ApiError, Cluster, describe
 from gitops_check.cluster.discovery import ApiResources
-from gitops_check.model import JSON, App, LiveState, Manifest, Prediction, ResourceKey, TrackingMethod
+from gitops_check.model.app import App, TrackingMethod
+from gitops_check.model.live import LiveState, Prediction
+from gitops_check.model.objects import JSON, Manifest, ResourceKey
 
 APPLY_PATCH = "application/apply-patch+yaml"
 TRACKING_ANNOTATION = "argocd.argoproj.io/tracking-id"

@@ -23,7 +23,9 @@ from gitops_check.cluster import dryrun, openapi, reader
 from gitops_check.cluster.client import Cluster, RetryPolicy, connect
 from gitops_check.cluster.discovery import ApiResources, discover
 from gitops_check.errors import ClusterError
-from gitops_check.model import App, Coverage, LiveState, Manifest, Prediction, Predictor, ReadScope
+from gitops_check.model.app import App
+from gitops_check.model.live import Coverage, LiveState, Prediction, Predictor, ReadScope
+from gitops_check.model.objects import Manifest
 
 MODES = ("auto", "server", "client")
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from gitops_check.cluster.client import ApiError, Cluster
 from gitops_check.cluster.discovery import ApiResources
-from gitops_check.model import JSON, GroupKind
+from gitops_check.model.objects import JSON, GroupKind
 
 # Merge keys of Kubernetes' associative lists (x-kubernetes-list-map-keys). A list missing here, or described
 # wrongly, only makes the field sets differ from the server's, so the object is dry-run: never a wrong answer.

@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from gitops_check.model import ResourceKey
+from gitops_check.model.objects import ResourceKey
 
 _SPACE = re.compile(r"[ \t\n\r]*")
 

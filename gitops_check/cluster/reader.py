@@ -26,7 +26,8 @@ from typing import Any
 from gitops_check.cluster.client import ApiError, Cluster, describe
 from gitops_check.cluster.discovery import ApiResource, ApiResources
 from gitops_check.errors import ConfigError
-from gitops_check.model import JSON, GroupKind, ReadScope, ResourceKey
+from gitops_check.model.live import ReadScope
+from gitops_check.model.objects import JSON, GroupKind, ResourceKey
 
 # Kinds listed for pruning even when Git renders none of them: what GitOps repositories commonly hold —
 # namespaced ones in the apps' namespaces, cluster-scoped ones cluster-wide (an app that no longer renders any

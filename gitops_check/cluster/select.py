@@ -23,7 +23,8 @@ from typing import Any
 
 from gitops_check.cluster.kubeconfig import KubeServers
 from gitops_check.errors import ClusterError, ConfigError, GitopsCheckError
-from gitops_check.model import Destination, LiveSource
+from gitops_check.model.app import Destination
+from gitops_check.model.live import LiveSource
 
 IN_CLUSTER_SERVERS = frozenset({"https://kubernetes.default.svc", "https://kubernetes.default.svc/"})
 IN_CLUSTER_NAMES = frozenset({"in-cluster"})

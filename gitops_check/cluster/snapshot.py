@@ -30,7 +30,8 @@ from gitops_check import secrethash, yamlio
 from gitops_check.cluster.packed import PackedObjects, read_own_snapshot
 from gitops_check.errors import InputError
 from gitops_check.identity import KindScopes
-from gitops_check.model import Coverage, GroupKind, LiveState, ResourceKey, SecretHashing, split_api_version
+from gitops_check.model.live import Coverage, LiveState, SecretHashing
+from gitops_check.model.objects import GroupKind, ResourceKey, split_api_version
 
 API_VERSION = "gitops-check.io/v1"
 KIND = "ClusterSnapshot"

@@ -18,7 +18,7 @@ from gitops_check.diff import quantity
 from gitops_check.diff.managed import Owner, Ownership
 from gitops_check.diff.paths import Field, Index, Keyed, Path, SetValue, display
 from gitops_check.kubeschema.model import Node
-from gitops_check.model import Change, ChangeKind
+from gitops_check.model.result import Change, ChangeKind
 
 # Where the kind has no schema: merge keys of Kubernetes' own lists (x-kubernetes-list-map-keys), by field name.
 LIST_MAP_KEYS: dict[str, tuple[str, ...]] = {

@@ -20,19 +20,10 @@ from gitops_check.diff.managed import LAST_APPLIED, ExactOwnership, Owner, Owner
 from gitops_check.diff.paths import Field, Path
 from gitops_check.diff.prune import TrackingIndex
 from gitops_check.kubeschema.model import Node, Schemas
-from gitops_check.model import (
-    App,
-    Change,
-    ChangeKind,
-    IgnoreRule,
-    LiveState,
-    Manifest,
-    ResourceDiff,
-    ResourceKey,
-    SecretHashing,
-    Status,
-    TrackingMethod,
-)
+from gitops_check.model.app import App, IgnoreRule, TrackingMethod
+from gitops_check.model.live import LiveState, SecretHashing
+from gitops_check.model.objects import Manifest, ResourceKey
+from gitops_check.model.result import Change, ChangeKind, ResourceDiff, Status
 
 REDACTED = "<redacted>"
 REDACTED_LIVE = "<redacted: value in cluster>"

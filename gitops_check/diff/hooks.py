@@ -23,7 +23,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gitops_check.identity import flatten_lists
-from gitops_check.model import App, Hook, RawObject
+from gitops_check.model.app import App
+from gitops_check.model.rendered import RawObject
+from gitops_check.model.result import Hook
 
 ARGO_HOOK = "argocd.argoproj.io/hook"
 HELM_HOOK = "helm.sh/hook"

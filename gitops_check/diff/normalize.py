@@ -17,7 +17,8 @@ from typing import Any
 
 from gitops_check.diff.paths import MISSING, Field, Path, pointer_tokens
 from gitops_check.errors import ConfigError
-from gitops_check.model import IgnoreRule, ResourceKey
+from gitops_check.model.app import IgnoreRule
+from gitops_check.model.objects import ResourceKey
 
 SERVER_METADATA = frozenset(
     {"managedFields", "uid", "resourceVersion", "generation", "creationTimestamp", "selfLink",

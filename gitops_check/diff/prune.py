@@ -17,7 +17,9 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from gitops_check.model import App, LiveState, ResourceKey, TrackingMethod
+from gitops_check.model.app import App, TrackingMethod
+from gitops_check.model.live import LiveState
+from gitops_check.model.objects import ResourceKey
 
 TRACKING_ANNOTATION = "argocd.argoproj.io/tracking-id"
 FLUX_NAME = "kustomize.toolkit.fluxcd.io/name"

@@ -19,10 +19,11 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from gitops_check import globs, yamlio
+from gitops_check import yamlio
 from gitops_check.discover.gotemplate import Job, TemplateError, Templater
 from gitops_check.errors import InputError
-from gitops_check.model import Workspace
+from gitops_check.gosemantics import globs
+from gitops_check.model.rendered import Workspace
 
 Params = dict[str, Any]
 SECRET_TYPE_LABEL = "argocd.argoproj.io/secret-type"

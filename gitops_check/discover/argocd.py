@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from gitops_check import repourl, yamlio
-from gitops_check.config import ProjectConfig
 from gitops_check.discover.appset import expand_appset
 from gitops_check.discover.appset_params import GenEnv, GeneratorError
 from gitops_check.discover.argocd_config import ArgoConfig, parse_argocd_config, reads_of
@@ -36,7 +35,10 @@ from gitops_check.discover.dispatch import (
 from gitops_check.discover.gotemplate import Syntax, TemplateError, Templater
 from gitops_check.discover.project import Discovery
 from gitops_check.errors import ConfigError, GitopsCheckError, InputError
-from gitops_check.model import App, AppError, RawObject, TrackingMethod, Workspace
+from gitops_check.model.app import App, TrackingMethod
+from gitops_check.model.rendered import RawObject, Workspace
+from gitops_check.model.result import AppError
+from gitops_check.project.config import ProjectConfig
 
 KINDS = ("Application", "ApplicationSet")
 _SNIFF = (b"argoproj.io", b"argocd-cm")

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitops_check import repourl, yamlio
-from gitops_check.config import ProjectConfig
 from gitops_check.discover.appset_params import ClusterInfo
 from gitops_check.discover.argocd_spec import ArgoSettings
 from gitops_check.errors import ConfigError, InputError
-from gitops_check.model import Workspace
+from gitops_check.model.rendered import Workspace
+from gitops_check.project.config import ProjectConfig
 
 KEYS = {"paths", "namespace", "trackingMethod", "instanceLabelKey", "inClusterEnabled", "newGitFileGlobbing"}
 _KUSTOMIZATIONS = ("kustomization.yaml", "kustomization.yml", "Kustomization")

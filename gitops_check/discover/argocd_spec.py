@@ -19,12 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitops_check import repourl, yamlio
-from gitops_check.appspec import parse_ignore_rules
-from gitops_check.config import parse_kustomize_build_options
 from gitops_check.errors import ConfigError, InputError
-from gitops_check.model import (
-    App,
-    Destination,
+from gitops_check.model.app import App, Destination, SyncPolicy, Tracking, TrackingMethod
+from gitops_check.model.source import (
     DirectoryOptions,
     HelmOptions,
     HelmParameter,
@@ -35,12 +32,11 @@ from gitops_check.model import (
     OCIArtifact,
     PluginSource,
     Source,
-    SyncPolicy,
     Tool,
-    Tracking,
-    TrackingMethod,
     Unsupported,
 )
+from gitops_check.project.appspec import parse_ignore_rules
+from gitops_check.project.config import parse_kustomize_build_options
 
 LABEL_PREFIXES = ("gitops-check/", "gitops-check.io/")
 

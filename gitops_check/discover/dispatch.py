@@ -21,9 +21,12 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from gitops_check.config import JobOptions, ProjectConfig
 from gitops_check.discover.project import Discovery, _project_apps, auto_discover
-from gitops_check.model import JSON, App, AppError, Destination, RawObject, ResourceKey, Workspace
+from gitops_check.model.app import App, Destination
+from gitops_check.model.objects import JSON, ResourceKey
+from gitops_check.model.rendered import RawObject, Workspace
+from gitops_check.model.result import AppError
+from gitops_check.project.config import JobOptions, ProjectConfig
 
 
 @dataclass(frozen=True)

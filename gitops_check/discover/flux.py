@@ -18,7 +18,6 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from gitops_check import repourl
-from gitops_check.config import ProjectConfig
 from gitops_check.discover import flux_objects
 from gitops_check.discover.dispatch import DiscoverOptions, register_expander, register_scanner
 from gitops_check.discover.flux_apps import (
@@ -35,7 +34,10 @@ from gitops_check.discover.flux_sources import AppProblem, Where
 from gitops_check.discover.flux_values import FluxSettings, ObjectSource, parse_settings
 from gitops_check.discover.project import Discovery, load_project
 from gitops_check.errors import GitopsCheckError
-from gitops_check.model import App, AppError, Destination, RawObject, Workspace
+from gitops_check.model.app import App, Destination
+from gitops_check.model.rendered import RawObject, Workspace
+from gitops_check.model.result import AppError
+from gitops_check.project.config import ProjectConfig
 
 
 def scan(ws: Workspace, project: ProjectConfig | None, options: DiscoverOptions) -> Discovery:

@@ -28,18 +28,9 @@ from gitops_check.discover.flux_sources import (
 )
 from gitops_check.discover.flux_values import FluxSettings, ObjectSource, ValuesError, helm_values
 from gitops_check.discover.flux_values import substitute_variables as _variables
-from gitops_check.model import (
-    App,
-    Destination,
-    HelmOptions,
-    IgnoreRule,
-    KustomizeOptions,
-    Source,
-    SyncPolicy,
-    Tool,
-    Tracking,
-    Workspace,
-)
+from gitops_check.model.app import App, Destination, IgnoreRule, SyncPolicy, Tracking
+from gitops_check.model.rendered import Workspace
+from gitops_check.model.source import HelmOptions, KustomizeOptions, Source, Tool
 
 # App labels shared with render/flux.py (which may not import discover): keep the strings in step.
 STRICT_LABEL = "flux.strictSubstitution"

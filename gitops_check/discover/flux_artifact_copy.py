@@ -36,7 +36,7 @@ from gitops_check import yamlio
 from gitops_check.discover import flux_globs
 from gitops_check.discover.flux_globs import BadPattern
 from gitops_check.errors import InputError
-from gitops_check.maps import merge_maps
+from gitops_check.gosemantics.maps import merge_maps
 
 STRATEGIES = ("Overwrite", "Merge", "Extract")
 _TARBALLS = (".tar.gz", ".tgz")

@@ -35,7 +35,7 @@ from gitops_check.discover import flux_pathpattern
 from gitops_check.discover.flux_artifact_copy import CopyError, Staged, apply_copies
 from gitops_check.discover.flux_objects import FluxObject
 from gitops_check.discover.flux_sources import AppProblem, GitSource, Where, git_source
-from gitops_check.model import Workspace
+from gitops_check.model.rendered import Workspace
 
 DISABLED_ANNOTATION = "source.extensions.fluxcd.io/reconcile"
 KEY_PREFIX = "externalartifact:"

@@ -7,7 +7,7 @@
   number of folders, ``{a,b}`` alternatives, ``[...]`` classes (``!`` or ``^`` negates).
 
 Neither dialect treats a leading dot specially. The translations to regular expressions are
-gitops_check.globs' (checked against the Go originals); this module adds fs.Glob's folder-by-folder walk.
+gitops_check.gosemantics.globs' (checked against the Go originals); this module adds fs.Glob's folder-by-folder walk.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import os
 import re
 from pathlib import Path
 
-from gitops_check import globs
+from gitops_check.gosemantics import globs
 
 GLOB_CHARS = "*?[]"  # what makes a ``from`` a pattern rather than a path (source-watcher's containsGlobChars)
 MAX_ALTERNATION_COMMAS = 20  # source-watcher bounds {a,b,...} expansion the same way

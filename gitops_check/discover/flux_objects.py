@@ -21,7 +21,8 @@ from typing import Any
 
 from gitops_check import repourl, yamlio
 from gitops_check.errors import InputError
-from gitops_check.model import RawObject, Workspace, split_api_version
+from gitops_check.model.objects import split_api_version
+from gitops_check.model.rendered import RawObject, Workspace
 
 KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
 HELM_GROUP = "helm.toolkit.fluxcd.io"

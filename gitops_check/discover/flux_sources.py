@@ -13,7 +13,8 @@ from typing import Any
 from gitops_check import repourl
 from gitops_check.discover.dispatch import DiscoverOptions
 from gitops_check.discover.flux_objects import FluxObject, SourceIndex, display_url, normalize_path
-from gitops_check.model import HelmOptions, OCIArtifact, Workspace
+from gitops_check.model.rendered import Workspace
+from gitops_check.model.source import HelmOptions, OCIArtifact
 
 
 class AppProblem(Exception):

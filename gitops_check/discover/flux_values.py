@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitops_check import yamlio
-from gitops_check.config import ProjectConfig
 from gitops_check.discover.strvals import StrvalsError, parse_into, parse_literal_into
 from gitops_check.errors import ConfigError, GitopsCheckError, InputError
-from gitops_check.maps import merge_maps
-from gitops_check.model import JSON, Destination, ResourceKey, SecretText
+from gitops_check.gosemantics.maps import merge_maps
+from gitops_check.model.app import Destination
+from gitops_check.model.objects import JSON, ResourceKey, SecretText
+from gitops_check.project.config import ProjectConfig
 
 HASH_PREFIX = "gitops-check-hash:"
 _OBJECT_KEYS = {"kind", "namespace", "name", "data", "fromEnv"}

@@ -18,9 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from gitops_check import yamlio
-from gitops_check.config import PROJECT_FILE_ALIASES, ProjectConfig, parse_project
 from gitops_check.errors import ConfigError, InputError
-from gitops_check.model import App, AppError, Source, Tool, Workspace
+from gitops_check.model.app import App
+from gitops_check.model.rendered import Workspace
+from gitops_check.model.result import AppError
+from gitops_check.model.source import Source, Tool
+from gitops_check.project.config import PROJECT_FILE_ALIASES, ProjectConfig, parse_project
 
 # Same names as render.base (discover may not import render: they are sibling layers).
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")

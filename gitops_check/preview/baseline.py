@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from gitops_check.errors import GitopsCheckError
-from gitops_check.model import AppResult, CheckResult
+from gitops_check.model.result import AppResult, CheckResult
 from gitops_check.preview.plan import Entry, Planner, Side
 from gitops_check.preview.request import PreviewRequest
 from gitops_check.render.app import render_app
@@ -27,8 +27,8 @@ def compare_base_with_cluster(
     """The cluster against the base render of every app this change touches (changed or removed)."""
     # Only previews with a cluster need these (and what they import): kept out of every other run's start-up.
     from gitops_check.cluster.select import ClusterResolver, parse_clusters
-    from gitops_check.comparison import compare_rendered
-    from gitops_check.rendering import Rendered
+    from gitops_check.pipeline.comparison import compare_rendered
+    from gitops_check.pipeline.rendering import Rendered
 
     touched = {a.app.name for a in apps if a.drifted and a.change != "added"}
     base = sides["base"]

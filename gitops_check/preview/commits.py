@@ -18,15 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from gitops_check import repourl
-from gitops_check.config import ProjectConfig
 from gitops_check.discover.dispatch import DiscoverOptions, discover
 from gitops_check.discover.project import Discovery, load_project
 from gitops_check.errors import GitopsCheckError, SourceError
-from gitops_check.inputs import Tree
-from gitops_check.model import App, Workspace
+from gitops_check.model.app import App
+from gitops_check.model.rendered import Workspace
 from gitops_check.preview.plan import Side
 from gitops_check.preview.request import PreviewRequest
 from gitops_check.preview.revisions import Revisions
+from gitops_check.project.config import ProjectConfig
+from gitops_check.render.inputs import Tree
 from gitops_check.sources.git import RepoHandle, open_repo
 
 _SHM = Path("/dev/shm")

@@ -17,18 +17,11 @@ from gitops_check.diff.engine import REDACTED_BASE, REDACTED_HEAD, DiffSettings,
 from gitops_check.diff.hooks import hook_phases
 from gitops_check.errors import GitopsCheckError
 from gitops_check.identity import KindScopes, assign_keys, flatten_lists
-from gitops_check.model import (
-    App,
-    AppError,
-    AppResult,
-    Manifest,
-    RawObject,
-    ResourceDiff,
-    ResourceKey,
-    SecretHashing,
-    Status,
-    Tracking,
-)
+from gitops_check.model.app import App, Tracking
+from gitops_check.model.live import SecretHashing
+from gitops_check.model.objects import Manifest, ResourceKey
+from gitops_check.model.rendered import RawObject
+from gitops_check.model.result import AppError, AppResult, ResourceDiff, Status
 from gitops_check.preview.plan import AppState, Entry
 
 EXACT = DiffSettings(

@@ -20,10 +20,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitops_check import progress
-from gitops_check.config import ProjectConfig, RenderOptions
 from gitops_check.discover.dispatch import DiscoverOptions, expand_new
 from gitops_check.errors import GitopsCheckError
-from gitops_check.inputs import (
+from gitops_check.model.app import App
+from gitops_check.model.live import SecretHashing
+from gitops_check.model.result import AppError
+from gitops_check.pipeline.shards import Shard
+from gitops_check.preview.sniff import Sniffer
+from gitops_check.project.config import ProjectConfig, RenderOptions
+from gitops_check.remote.charts import resolution_key
+from gitops_check.render.app import render_app
+from gitops_check.render.base import RenderOutput, SymlinkGuard, ToolFinder
+from gitops_check.render.cache import RenderCache, seal
+from gitops_check.render.inputs import (
     AppInputs,
     Tree,
     app_inputs,
@@ -33,13 +42,6 @@ from gitops_check.inputs import (
     context_text,
     same_inputs,
 )
-from gitops_check.model import App, AppError, SecretHashing
-from gitops_check.preview.sniff import Sniffer
-from gitops_check.remote.charts import resolution_key
-from gitops_check.render.app import render_app
-from gitops_check.render.base import RenderOutput, SymlinkGuard, ToolFinder
-from gitops_check.render.cache import RenderCache, seal
-from gitops_check.shards import Shard
 
 SIDES = ("base", "head")
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitops_check.cluster.select import ClusterEntry
-from gitops_check.config import DiffOptions, JobOptions, RenderOptions
-from gitops_check.model import LiveSource
+from gitops_check.model.live import LiveSource
+from gitops_check.pipeline.shards import Shard
+from gitops_check.project.config import DiffOptions, JobOptions, RenderOptions
 from gitops_check.render.cache import DEFAULT_MAX_BYTES
-from gitops_check.shards import Shard
 
 
 @dataclass(frozen=True)

@@ -16,15 +16,15 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from gitops_check import progress, secrethash
-from gitops_check.check import no_apps_error
-from gitops_check.config import RenderOptions, with_project_render
-from gitops_check.model import AppError, AppResult, CheckedSource, CheckResult
+from gitops_check.model.result import AppError, AppResult, CheckedSource, CheckResult
+from gitops_check.pipeline.check import no_apps_error
 from gitops_check.preview.baseline import compare_base_with_cluster
 from gitops_check.preview.commits import discover_apps, materialize
 from gitops_check.preview.compare import compare_entry, flag_drifted, learn_scopes, note_moves
 from gitops_check.preview.plan import Entry, Planner, Side
 from gitops_check.preview.request import PreviewRequest
 from gitops_check.preview.revisions import resolve_revisions
+from gitops_check.project.config import RenderOptions, with_project_render
 from gitops_check.render.base import SymlinkGuard, ToolFinder
 from gitops_check.render.cache import RenderCache, key_context, open_cache, tool_versions
 from gitops_check.sources.git import open_repo

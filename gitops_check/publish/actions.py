@@ -22,7 +22,7 @@ from pathlib import Path
 
 from gitops_check import redact
 from gitops_check.errors import PublishError
-from gitops_check.model import CheckResult
+from gitops_check.model.result import CheckResult
 
 SUMMARY_LIMIT = 1024 * 1024
 MAX_ANNOTATIONS = 10

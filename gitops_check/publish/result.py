@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitops_check.errors import PublishError
-from gitops_check.model import CheckResult
+from gitops_check.model.result import CheckResult
 from gitops_check.publish import actions
 from gitops_check.publish.comment import CommentOutcome, Platform, open_destination, publish
 from gitops_check.publish.sticky import normalize_key

@@ -193,7 +193,7 @@ def resolution_key(item: tuple[str, str, str, str], policy: NetworkPolicy) -> st
     cannot be resolved (the app is then always rendered, and its render says why)."""
     import json
 
-    from gitops_check.model import OCIArtifact
+    from gitops_check.model.source import OCIArtifact
 
     kind, location, name, wanted = item
     try:

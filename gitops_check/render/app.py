@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from gitops_check import repourl
-from gitops_check.config import RenderOptions
 from gitops_check.errors import FetchError, GitopsCheckError, RenderError
-from gitops_check.model import App, Source, Tool, Workspace
+from gitops_check.model.app import App
+from gitops_check.model.rendered import Workspace
+from gitops_check.model.source import Source, Tool
+from gitops_check.project.config import RenderOptions
 from gitops_check.remote.charts import remote_for
 from gitops_check.render import plugin, remote
 from gitops_check.render.base import (

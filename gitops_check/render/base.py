@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Protocol
 
 from gitops_check import proc, repourl
-from gitops_check.config import RenderOptions, required_build_matches
 from gitops_check.errors import RenderError, ToolMissingError
-from gitops_check.model import App, RawObject, Source, Tool, Workspace
+from gitops_check.model.app import App
+from gitops_check.model.rendered import RawObject, Workspace
+from gitops_check.model.source import Source, Tool
+from gitops_check.project.config import RenderOptions, required_build_matches
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 

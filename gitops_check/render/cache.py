@@ -30,9 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from gitops_check import __version__, secrethash
-from gitops_check.config import RenderOptions
 from gitops_check.errors import GitopsCheckError, RenderError
-from gitops_check.model import Origin, RawObject, SecretHashing, Workspace
+from gitops_check.model.live import SecretHashing
+from gitops_check.model.objects import Origin
+from gitops_check.model.rendered import RawObject, Workspace
+from gitops_check.project.config import RenderOptions
 from gitops_check.render import jsonnet
 from gitops_check.render.base import RenderOutput, SymlinkGuard, ToolFinder
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from gitops_check import globs
+from gitops_check.gosemantics import globs
 from gitops_check.render.envsubst_parse import Node, SubstitutionError, Text, parse
 
 # The controller refuses variable names that do not match this (``^[_[:alpha:]][_[:alpha:][:digit:]]*$``).

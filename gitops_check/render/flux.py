@@ -18,7 +18,9 @@ from typing import Any
 
 from gitops_check import yamlio
 from gitops_check.errors import GitopsCheckError, InputError, RenderError
-from gitops_check.model import KustomizeOptions, Origin, RawObject
+from gitops_check.model.objects import Origin
+from gitops_check.model.rendered import RawObject
+from gitops_check.model.source import KustomizeOptions
 from gitops_check.render import flux_secrets
 from gitops_check.render.base import RenderOutput, SourceContext
 from gitops_check.render.envsubst import VAR_NAME, SubstitutionError, substitute

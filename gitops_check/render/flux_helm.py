@@ -29,8 +29,10 @@ from typing import Any
 
 from gitops_check import yamlio
 from gitops_check.errors import RenderError
-from gitops_check.maps import merge_maps
-from gitops_check.model import Origin, RawObject, SecretText, Tool
+from gitops_check.gosemantics.maps import merge_maps
+from gitops_check.model.objects import Origin, SecretText
+from gitops_check.model.rendered import RawObject
+from gitops_check.model.source import Tool
 from gitops_check.render import flux_secrets
 from gitops_check.render.base import RenderOutput, SourceContext, resolve_inside
 from gitops_check.render.flux import skip_marked

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops_check.errors import RenderError
-from gitops_check.model import KustomizeOptions
+from gitops_check.model.source import KustomizeOptions
 from gitops_check.render.base import KUSTOMIZATION_FILES, SourceContext
 from gitops_check.render.kustomize import parse_image
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from gitops_check.errors import RenderError
-from gitops_check.model import SecretText
+from gitops_check.model.objects import SecretText
 
 _CHECKSUM = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?\Z")
 

@@ -31,7 +31,9 @@ from typing import Any
 
 from gitops_check import proc, yamlio
 from gitops_check.errors import InputError, RenderError
-from gitops_check.model import HelmOptions, Origin, RawObject, Workspace
+from gitops_check.model.objects import Origin
+from gitops_check.model.rendered import RawObject, Workspace
+from gitops_check.model.source import HelmOptions
 from gitops_check.render.base import (
     RenderOutput,
     SourceContext,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops_check.errors import RenderError
-from gitops_check.model import JsonnetVar
+from gitops_check.model.source import JsonnetVar
 
 # go-jsonnet's own default (Argo CD does not change it).
 MAX_STACK = 500

@@ -14,12 +14,12 @@ import threading
 from dataclasses import dataclass, field
 
 from gitops_check.errors import GitopsCheckError
-from gitops_check.inputs import Tree, app_inputs, content_key
-from gitops_check.model import App
+from gitops_check.model.app import App
 from gitops_check.remote.charts import resolution_key
 from gitops_check.remote.policy import NetworkPolicy
 from gitops_check.render.base import RenderOutput
 from gitops_check.render.cache import RenderCache, holds_secret_values, seal
+from gitops_check.render.inputs import Tree, app_inputs, content_key
 
 
 @dataclass

@@ -31,7 +31,9 @@ from typing import Any
 
 from gitops_check import proc, redact, yamlio
 from gitops_check.errors import FetchError, GitopsCheckError, RenderError
-from gitops_check.model import KustomizeBuild, KustomizeOptions, Origin, RawObject
+from gitops_check.model.objects import Origin
+from gitops_check.model.rendered import RawObject
+from gitops_check.model.source import KustomizeBuild, KustomizeOptions
 from gitops_check.remote.policy import check_remote_target
 from gitops_check.remote.policy import redact as redact_url
 from gitops_check.render.base import KUSTOMIZATION_FILES, RenderOutput, SourceContext, is_inside

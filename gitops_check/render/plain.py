@@ -19,7 +19,8 @@ from typing import Any
 
 from gitops_check import yamlio
 from gitops_check.errors import InputError, RenderError
-from gitops_check.model import Origin, RawObject
+from gitops_check.model.objects import Origin
+from gitops_check.model.rendered import RawObject
 from gitops_check.render import jsonnet
 from gitops_check.render.base import RenderOutput, SourceContext, is_inside, resolve_inside
 

@@ -26,9 +26,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gitops_check import globs, proc, yamlio
+from gitops_check import proc, yamlio
 from gitops_check.errors import RenderError
-from gitops_check.model import Origin, PluginDefinition, PluginSource, RawObject
+from gitops_check.gosemantics import globs
+from gitops_check.model.objects import Origin
+from gitops_check.model.rendered import RawObject
+from gitops_check.model.source import PluginDefinition, PluginSource
 from gitops_check.render.base import RenderOutput, SourceContext
 
 _INVALID_PARAM_CHARS = re.compile(r"[^A-Z0-9_]")

@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from gitops_check.config import RenderOptions
 from gitops_check.errors import FetchError, RenderError
-from gitops_check.model import Source, Tool, Workspace
+from gitops_check.model.rendered import Workspace
+from gitops_check.model.source import Source, Tool
+from gitops_check.project.config import RenderOptions
 from gitops_check.remote import archive
 from gitops_check.remote.charts import fetch_chart, remote_for
 from gitops_check.remote.oci import HELM_CHART_LAYER, HELM_CHART_LAYER_LEGACY

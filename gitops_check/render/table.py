@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from gitops_check.model import Tool
+from gitops_check.model.source import Tool
 from gitops_check.render import flux, flux_helm, helm, kustomize, plain, plugin
 from gitops_check.render.base import Renderer
 

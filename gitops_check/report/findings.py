@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from gitops_check.model import CheckResult, Finding
+from gitops_check.model.result import CheckResult, Finding
 
 FAILURE, WARNING = "failure", "warning"
 EXIT_MEANING = "hygiene findings fail the run (--strict)"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gitops_check.model import CheckResult
+from gitops_check.model.result import CheckResult
 from gitops_check.report.jsonout import render_json
 from gitops_check.report.junit import render_junit
 from gitops_check.report.markdown import render_markdown_full

@@ -13,7 +13,8 @@ from importlib import resources
 from typing import Any
 
 from gitops_check import __version__
-from gitops_check.model import AppError, AppResult, CheckResult, Origin, ResourceDiff, Status
+from gitops_check.model.objects import Origin
+from gitops_check.model.result import AppError, AppResult, CheckResult, ResourceDiff, Status
 from gitops_check.report import findings, syncs
 from gitops_check.report.text import AppStatus, app_status, key_order, unified_diff
 from gitops_check.yamlio import dump_json_lines

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 
 import junit_xml
 
-from gitops_check.model import AppError, AppResult, CheckResult, Finding, ResourceDiff, Status, SyncState
+from gitops_check.model.result import AppError, AppResult, CheckResult, Finding, ResourceDiff, Status
+from gitops_check.model.sync import SyncState
 from gitops_check.report import findings, syncs
 from gitops_check.report.text import (
     UNTOUCHED_LABEL,

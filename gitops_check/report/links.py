@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from gitops_check import repourl
-from gitops_check.model import AppResult, CheckedSource
+from gitops_check.model.result import AppResult, CheckedSource
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from gitops_check.model import CheckResult
+from gitops_check.model.result import CheckResult
 from gitops_check.report.links import FileLinks
 from gitops_check.report.mdblocks import (
     Item,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from gitops_check.diff import hooks
-from gitops_check.model import AppError, AppResult, CheckResult, Finding, ResourceDiff, Status
+from gitops_check.model.result import AppError, AppResult, CheckResult, Finding, ResourceDiff, Status
 from gitops_check.report import findings, syncs
 from gitops_check.report.links import FileLinks, from_this_repository
 from gitops_check.report.text import (

@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitops_check.errors import InputError
-from gitops_check.model import App, AppError, CheckResult
-from gitops_check.shards import Shard
+from gitops_check.model.app import App
+from gitops_check.model.result import AppError, CheckResult
+from gitops_check.pipeline.shards import Shard
 
 FORMAT = "gitops-check-part"
 VERSION = 1

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from gitops_check.model import CheckResult, SyncOutcome, SyncState
+from gitops_check.model.result import CheckResult
+from gitops_check.model.sync import SyncOutcome, SyncState
 
 ORDER = (
     SyncState.FAILED,

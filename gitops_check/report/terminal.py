@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Protocol
 
 from gitops_check.diff import hooks
-from gitops_check.model import AppError, AppResult, ChangeKind, CheckResult, ResourceDiff, Status
+from gitops_check.model.result import AppError, AppResult, ChangeKind, CheckResult, ResourceDiff, Status
 from gitops_check.report import findings, syncs
 from gitops_check.report.text import (
     BASELINE_TITLE,

@@ -15,14 +15,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gitops_check.model import (
+from gitops_check.model.objects import ResourceKey
+from gitops_check.model.result import (
     AppError,
     AppResult,
     Change,
     ChangeKind,
     CheckResult,
     ResourceDiff,
-    ResourceKey,
     Status,
 )
 from gitops_check.report import findings, syncs

@@ -13,7 +13,7 @@ import stat
 from pathlib import Path
 
 from gitops_check.errors import SourceError
-from gitops_check.model import Workspace
+from gitops_check.model.rendered import Workspace
 from gitops_check.sources.git import NotARepository, RepoHandle, display_path, open_repo
 
 # What the working tree means when no revision was given: the command line's default.

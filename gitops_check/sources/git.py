@@ -30,7 +30,7 @@ from typing import IO
 from urllib.parse import urlsplit
 
 from gitops_check.errors import SourceError
-from gitops_check.model import Workspace
+from gitops_check.model.rendered import Workspace
 
 _TYPE_COMMIT = "commit"  # a gitlink (submodule) inside a tree
 _MODE_SYMLINK = "120000"

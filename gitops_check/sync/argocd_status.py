@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from gitops_check.errors import SyncError
-from gitops_check.model import ResourceKey, SyncState
+from gitops_check.model.objects import ResourceKey
+from gitops_check.model.sync import SyncState
 from gitops_check.sync.base import Progress, SyncSettings, SyncTarget
 from gitops_check.sync.policy import RetryPolicy, format_duration
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from gitops_check.model import ResourceKey, SyncState
+from gitops_check.model.objects import ResourceKey
+from gitops_check.model.sync import SyncState
 from gitops_check.sync.policy import RetryPolicy
 
 

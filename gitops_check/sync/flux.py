@@ -20,7 +20,7 @@ from typing import Any
 
 from gitops_check.cluster.agents import AgentObjects, agent_kind
 from gitops_check.errors import SyncError
-from gitops_check.model import SyncState
+from gitops_check.model.sync import SyncState
 from gitops_check.sync.base import Prepared, Progress, SyncSettings, SyncTarget
 from gitops_check.sync.policy import RetryPolicy, retrying
 

@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from gitops_check.errors import ConfigError
-from gitops_check.model import ResourceKey, SyncOutcome, SyncState
+from gitops_check.model.objects import ResourceKey
+from gitops_check.model.sync import SyncOutcome, SyncState
 from gitops_check.sync.base import AgentObject, SyncTarget
 from gitops_check.sync.guard import not_allowed
 from gitops_check.sync.previous import PreviousCheck

@@ -14,7 +14,9 @@ from typing import Any
 
 from gitops_check import yamlio
 from gitops_check.errors import InputError
-from gitops_check.model import AGENT_KINDS, CheckResult, ResourceKey, Status
+from gitops_check.model.app import AGENT_KINDS
+from gitops_check.model.objects import ResourceKey
+from gitops_check.model.result import CheckResult, Status
 from gitops_check.sync.base import AgentObject
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from gitops_check.errors import GitopsCheckError
-from gitops_check.model import SyncOutcome, SyncState
+from gitops_check.model.sync import SyncOutcome, SyncState
 from gitops_check.sync.base import Backend, Prepared, Progress, SyncSettings, SyncTarget
 from gitops_check.sync.policy import format_duration
 

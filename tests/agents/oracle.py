@@ -11,10 +11,11 @@ from typing import Any
 
 import yaml
 
-from gitops_check.check import CheckRequest, render_repo
-from gitops_check.config import RenderOptions
 from gitops_check.identity import KindScopes, assign_keys, flatten_lists
-from gitops_check.model import RawObject, ResourceKey
+from gitops_check.model.objects import ResourceKey
+from gitops_check.model.rendered import RawObject
+from gitops_check.pipeline.check import CheckRequest, render_repo
+from gitops_check.project.config import RenderOptions
 from tests.helpers.argocd import ArgoCD
 from tests.helpers.cluster import find_tool
 

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from gitops_check.cli import main
-from gitops_check.model import ResourceKey
+from gitops_check.model.objects import ResourceKey
 from tests.helpers.argocd import ArgoCD
 from tests.helpers.cluster import find_tool
 from tests.helpers.gitrepo import GitRepo

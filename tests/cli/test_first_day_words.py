@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from gitops_check.cli import main
-from gitops_check.model import CheckResult, ResourceDiff, ResourceKey, Status
+from gitops_check.model.objects import ResourceKey
+from gitops_check.model.result import CheckResult, ResourceDiff, Status
 from gitops_check.report.text import resource_verdict
 from tests.helpers.gitrepo import GitRepo
 from tests.publish.repos import configmap, drift_repo, secret, write_snapshot
@@ -46,7 +47,7 @@ def test_errors_of_apps_not_selected_do_not_fail_the_run(
 
 
 def test_apps_that_could_not_be_checked_are_not_counted_as_checked() -> None:
-    from gitops_check.model import CheckResult
+    from gitops_check.model.result import CheckResult
     from gitops_check.report.text import summary_line
     from tests.report.results import failed_app, in_sync_app
 
@@ -71,7 +72,7 @@ def test_an_unreadable_snapshot_says_none_could_be_checked(
 
 
 def _run_errors_result() -> CheckResult:
-    from gitops_check.model import AppError
+    from gitops_check.model.result import AppError
 
     same = "ApplicationSet generator failed: cluster generator needs a cluster list"
     return CheckResult(

@@ -21,8 +21,8 @@ from click.testing import CliRunner
 from gitops_check import proc
 from gitops_check.cli import main
 from gitops_check.cli.base import build_render_options, render_options
-from gitops_check.config import RenderOptions, parse_project, with_project_render
 from gitops_check.errors import ConfigError
+from gitops_check.project.config import RenderOptions, parse_project, with_project_render
 from tests.helpers.binaries import cached_binary
 from tests.helpers.gitrepo import GitRepo
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from gitops_check.cli import main
-from gitops_check.shards import Shard, parse_shard, shard_from_env
+from gitops_check.pipeline.shards import Shard, parse_shard, shard_from_env
 from tests.helpers.binaries import HELM, KUSTOMIZE, cached_binary
 from tests.helpers.gitrepo import GitRepo
 

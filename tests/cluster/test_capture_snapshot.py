@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gitops_check.cluster.snapshot import load_snapshot
-from gitops_check.model import GroupKind, ResourceKey
+from gitops_check.model.objects import GroupKind, ResourceKey
 from tests.helpers.cluster import TestCluster
 from tests.helpers.gitrepo import GitRepo
 from tests.helpers.live import APP, agent_apply, findings, manifests, run, write_app

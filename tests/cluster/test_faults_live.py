@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from gitops_check.check import CheckRequest, run_check
 from gitops_check.cluster import client, reader
 from gitops_check.cluster.live import LiveCluster, LiveOptions
-from gitops_check.model import CheckResult, LiveState, ReadScope, Status
+from gitops_check.model.live import LiveState, ReadScope
+from gitops_check.model.result import CheckResult, Status
+from gitops_check.pipeline.check import CheckRequest, run_check
 from tests.helpers.cluster import TestCluster
 from tests.helpers.fault_proxy import FaultProxy
 from tests.helpers.gitrepo import GitRepo

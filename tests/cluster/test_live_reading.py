@@ -13,7 +13,8 @@ from gitops_check.cluster import reader
 from gitops_check.cluster.client import connect
 from gitops_check.cluster.discovery import discover
 from gitops_check.cluster.live import LiveCluster, LiveOptions
-from gitops_check.model import GroupKind, ReadScope, ResourceKey
+from gitops_check.model.live import ReadScope
+from gitops_check.model.objects import GroupKind, ResourceKey
 from tests.helpers.cluster import ADMIN_USER, LIMITED_USER, TestCluster
 from tests.helpers.gitrepo import GitRepo
 from tests.helpers.live import findings, run

@@ -14,7 +14,7 @@ from gitops_check.cluster import snapshot as snapshot_module
 from gitops_check.cluster.packed import PackedObjects, read_own_snapshot
 from gitops_check.cluster.snapshot import load_snapshot
 from gitops_check.errors import InputError
-from gitops_check.model import GroupKind, ResourceKey
+from gitops_check.model.objects import GroupKind, ResourceKey
 
 CRD = {
     "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",

@@ -9,7 +9,8 @@ import pytest
 
 from gitops_check.cluster.snapshot import build_snapshot, load_snapshot, write_snapshot
 from gitops_check.errors import InputError
-from gitops_check.model import GroupKind, ResourceKey, SecretHashing
+from gitops_check.model.live import SecretHashing
+from gitops_check.model.objects import GroupKind, ResourceKey
 
 CM = {
     "apiVersion": "v1",

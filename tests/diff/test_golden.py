@@ -15,13 +15,15 @@ from typing import Any
 import pytest
 import yaml
 
-from gitops_check.appspec import parse_ignore_rules
-from gitops_check.config import DEFAULT_APPLIERS, DEFAULT_MANUAL_MANAGERS
 from gitops_check.diff.engine import DiffSettings, diff_object
 from gitops_check.discover.flux_apps import KUSTOMIZE_CONTROLLER_TAKES_OVER
 from gitops_check.identity import KindScopes, key_for
 from gitops_check.kubeschema.bundled import schemas_for
-from gitops_check.model import App, Manifest, Origin, SecretHashing
+from gitops_check.model.app import App
+from gitops_check.model.live import SecretHashing
+from gitops_check.model.objects import Manifest, Origin
+from gitops_check.project.appspec import parse_ignore_rules
+from gitops_check.project.config import DEFAULT_APPLIERS, DEFAULT_MANUAL_MANAGERS
 from gitops_check.yamlio import dump_yaml
 
 CASES = Path(__file__).parent.parent / "fixtures" / "diff"

@@ -6,11 +6,13 @@ import copy
 import json
 from typing import Any
 
-from gitops_check.config import DEFAULT_APPLIERS, DEFAULT_MANUAL_MANAGERS
 from gitops_check.diff.engine import DiffSettings, diff_predicted
 from gitops_check.discover.flux_apps import KUSTOMIZE_CONTROLLER_TAKES_OVER
 from gitops_check.kubeschema.bundled import schemas_for
-from gitops_check.model import App, ChangeKind, Manifest, Origin, ResourceKey, Status
+from gitops_check.model.app import App
+from gitops_check.model.objects import Manifest, Origin, ResourceKey
+from gitops_check.model.result import ChangeKind, Status
+from gitops_check.project.config import DEFAULT_APPLIERS, DEFAULT_MANUAL_MANAGERS
 
 SETTINGS = DiffSettings(frozenset(DEFAULT_APPLIERS), frozenset(DEFAULT_MANUAL_MANAGERS))
 KEY = ResourceKey("apps", "Deployment", "shop", "web")

@@ -15,12 +15,16 @@ from typing import Any
 
 import pytest
 
-from gitops_check import comparison, hygiene
-from gitops_check.check import CheckRequest, render_repo, run_check
+from gitops_check import hygiene
 from gitops_check.cluster.snapshot import SnapshotSource
-from gitops_check.model import App, CheckResult, Destination, Origin, RawObject
+from gitops_check.model.app import App, Destination
+from gitops_check.model.objects import Origin
+from gitops_check.model.rendered import RawObject
+from gitops_check.model.result import CheckResult
+from gitops_check.pipeline import comparison
+from gitops_check.pipeline.check import CheckRequest, render_repo, run_check
+from gitops_check.pipeline.rendering import Rendered
 from gitops_check.render.base import RenderOutput
-from gitops_check.rendering import Rendered
 from gitops_check.report.jsonout import render_json
 from tests.helpers.gitrepo import GitRepo
 
@@ -124,7 +128,7 @@ def test_streamed_diff_equals_a_diff_of_renders_held_as_they_are(
         seen.append((unpacked, waiting))
         return real_diff(*args, **kw)
 
-    monkeypatch.setattr("gitops_check.check.compare_rendered", compare)
+    monkeypatch.setattr("gitops_check.pipeline.check.compare_rendered", compare)
     monkeypatch.setattr(comparison, "diff_app", diff_app)
     result = run_check(request(repo, snapshot))
 

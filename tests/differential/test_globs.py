@@ -1,4 +1,4 @@
-"""gitops_check.globs against Go's path.Match and doublestar v4's Match on one corpus of patterns and names."""
+"""gitops_check.gosemantics.globs against Go's path.Match and doublestar v4's Match on one corpus of patterns and names."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from gitops_check import globs
+from gitops_check.gosemantics import globs
 from tests.differential import goref
 
 PATTERNS = [

@@ -11,7 +11,7 @@ from gitops_check.discover import gotemplate
 from gitops_check.discover.appset import AppSetResult, expand_appset
 from gitops_check.discover.appset_params import ClusterInfo, GenEnv, GeneratorError
 from gitops_check.discover.gotemplate import Syntax, Templater
-from gitops_check.model import Workspace
+from gitops_check.model.rendered import Workspace
 from tests.helpers.binaries import cached_binary
 from tests.helpers.gitrepo import make_workspace
 

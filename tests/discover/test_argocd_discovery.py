@@ -8,12 +8,13 @@ from typing import Any
 import pytest
 
 from gitops_check import yamlio
-from gitops_check.check import CheckRequest, render_repo
-from gitops_check.config import RenderOptions
 from gitops_check.discover.dispatch import DiscoverOptions, discover
 from gitops_check.discover.project import load_project
 from gitops_check.errors import ConfigError, RenderError
-from gitops_check.model import TrackingMethod, Workspace
+from gitops_check.model.app import TrackingMethod
+from gitops_check.model.rendered import Workspace
+from gitops_check.pipeline.check import CheckRequest, render_repo
+from gitops_check.project.config import RenderOptions
 from gitops_check.render.app import render_app
 from gitops_check.sources.git import open_repo
 from tests.helpers.gitrepo import GitRepo, make_workspace

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from gitops_check.config import parse_project
 from gitops_check.errors import ConfigError
 from gitops_check.hygiene import check_app, describe, findings_for, parse_hygiene
-from gitops_check.model import App, AppError, AppResult, CheckResult, Origin, RawObject, Source, SyncPolicy
+from gitops_check.model.app import App, SyncPolicy
+from gitops_check.model.objects import Origin
+from gitops_check.model.rendered import RawObject
+from gitops_check.model.result import AppError, AppResult, CheckResult
+from gitops_check.model.source import Source
+from gitops_check.project.config import parse_project
 
 SECRET_VALUE = "c3VwZXItc2VjcmV0LXZhbHVl"  # base64 of a fake value
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from gitops_check.check import CheckRequest, render_repo
 from gitops_check.cli import main
 from gitops_check.discover import gotemplate
 from gitops_check.identity import KindScopes, assign_keys
+from gitops_check.pipeline.check import CheckRequest, render_repo
 from tests.helpers.binaries import cached_tools
 from tests.helpers.gitrepo import GitRepo
 

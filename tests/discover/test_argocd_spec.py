@@ -9,7 +9,8 @@ import pytest
 
 from gitops_check.discover.argocd_spec import ArgoSettings, application_to_app, envsubst
 from gitops_check.errors import ConfigError
-from gitops_check.model import HelmParameter, SyncPolicy, Tool, TrackingMethod
+from gitops_check.model.app import SyncPolicy, TrackingMethod
+from gitops_check.model.source import HelmParameter, Tool
 
 THIS = "git.example.com/org/gitops"
 SETTINGS = ArgoSettings(

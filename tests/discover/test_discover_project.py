@@ -8,7 +8,8 @@ import pytest
 
 from gitops_check.discover.project import app_name, auto_discover, discover_apps, load_project
 from gitops_check.errors import ConfigError
-from gitops_check.model import Tool, Workspace
+from gitops_check.model.rendered import Workspace
+from gitops_check.model.source import Tool
 from tests.helpers.gitrepo import make_workspace
 
 

@@ -12,10 +12,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gitops_check.check import CheckRequest, render_repo
 from gitops_check.discover.dispatch import DiscoverOptions, disabled_plugins, discover, expand
 from gitops_check.discover.project import load_project
-from gitops_check.model import App, Origin, RawObject, Source
+from gitops_check.model.app import App
+from gitops_check.model.objects import Origin
+from gitops_check.model.rendered import RawObject
+from gitops_check.model.source import Source
+from gitops_check.pipeline.check import CheckRequest, render_repo
 from tests.helpers.gitrepo import GitRepo, make_workspace
 
 URL = "https://git.example.com/fleet.git"

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from gitops_check.check import CheckRequest, render_repo
 from gitops_check.cli import main
+from gitops_check.pipeline.check import CheckRequest, render_repo
 from tests.helpers.binaries import cached_tools
 from tests.helpers.fluxrepos import EXAMPLE_URL, FIXTURES, by_id, findings, flux_repo, run_diff
 from tests.helpers.gitrepo import GitRepo

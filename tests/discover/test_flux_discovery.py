@@ -11,7 +11,9 @@ from gitops_check.discover.dispatch import DiscoverOptions, discover, expand
 from gitops_check.discover.flux_apps import release_name
 from gitops_check.discover.flux_objects import FluxObject
 from gitops_check.discover.project import load_project
-from gitops_check.model import App, IgnoreRule, RawObject, SyncPolicy, Tool, Workspace
+from gitops_check.model.app import App, IgnoreRule, SyncPolicy
+from gitops_check.model.rendered import RawObject, Workspace
+from gitops_check.model.source import Tool
 from tests.helpers.gitrepo import make_workspace
 
 URL = "ssh://git@github.com/example/fleet"

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from gitops_check.check import CheckRequest, render_repo
 from gitops_check.cli import main
-from gitops_check.config import JobOptions
 from gitops_check.diff.hooks import split_hooks
+from gitops_check.pipeline.check import CheckRequest, render_repo
+from gitops_check.project.config import JobOptions
 from tests.helpers.binaries import cached_tools
 from tests.helpers.fluxrepos import FIXTURES, by_id, findings, flux_repo, run_diff
 from tests.helpers.gitrepo import GitRepo

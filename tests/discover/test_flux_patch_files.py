@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gitops_check.discover import flux_objects
-from gitops_check.model import Workspace
+from gitops_check.model.rendered import Workspace
 
 FILES: dict[str, bytes] = {
     "plain/kustomization.yaml": b"resources: [a.yaml]\npatches:\n  - path: p1.yaml\n",

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from gitops_check.config import parse_project
 from gitops_check.discover.flux_values import (
     FluxSettings,
     ObjectSource,
@@ -21,7 +20,9 @@ from gitops_check.discover.flux_values import (
 )
 from gitops_check.discover.strvals import StrvalsError, parse_into, parse_literal_into
 from gitops_check.errors import ClusterError, ConfigError
-from gitops_check.model import JSON, Destination, ResourceKey, SecretText
+from gitops_check.model.app import Destination
+from gitops_check.model.objects import JSON, ResourceKey, SecretText
+from gitops_check.project.config import parse_project
 
 
 def cm(name: str, data: dict[str, str], namespace: str | None = "apps") -> dict[str, Any]:

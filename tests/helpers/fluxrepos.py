@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from gitops_check.model import RawObject
+from gitops_check.model.rendered import RawObject
 from tests.helpers.gitrepo import GitRepo
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "flux"

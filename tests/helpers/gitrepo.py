@@ -18,7 +18,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from gitops_check.model import Workspace
+from gitops_check.model.rendered import Workspace
 from gitops_check.sources.git import open_repo
 
 # Deterministic identity and no global/system config (the developer's aliases, hooks, signing, ...).

@@ -5,11 +5,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from gitops_check.config import DEFAULT_APPLIERS, DEFAULT_MANUAL_MANAGERS
 from gitops_check.diff.engine import DiffSettings, diff_object
 from gitops_check.kubeschema.bundled import schemas_for
 from gitops_check.kubeschema.compact import from_crd, from_openapi
-from gitops_check.model import App, ChangeKind, Manifest, Origin, ResourceKey, Status
+from gitops_check.model.app import App
+from gitops_check.model.objects import Manifest, Origin, ResourceKey
+from gitops_check.model.result import ChangeKind, Status
+from gitops_check.project.config import DEFAULT_APPLIERS, DEFAULT_MANUAL_MANAGERS
 
 SETTINGS = DiffSettings(frozenset(DEFAULT_APPLIERS), frozenset(DEFAULT_MANUAL_MANAGERS))
 APP = App("web", ())

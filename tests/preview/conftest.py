@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from gitops_check.config import RenderOptions
-from gitops_check.model import CheckResult
+from gitops_check.model.result import CheckResult
 from gitops_check.preview import PreviewRequest, run_preview
+from gitops_check.project.config import RenderOptions
 from tests.helpers.binaries import HELM, KUSTOMIZE, cached_binary
 
 Preview = Callable[..., CheckResult]

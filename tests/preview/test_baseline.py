@@ -14,7 +14,7 @@ import yaml
 
 from gitops_check.cli import main
 from gitops_check.cluster.snapshot import SnapshotSource
-from gitops_check.model import Status
+from gitops_check.model.result import Status
 from gitops_check.report.markdown import render_markdown_full
 from tests.helpers.binaries import HELM, KUSTOMIZE, cached_binary
 from tests.helpers.cluster import ADMIN_USER, TestCluster, is_dry_run

@@ -12,8 +12,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from gitops_check.cli import cli
-from gitops_check.config import RenderOptions
-from gitops_check.model import Origin, RawObject
+from gitops_check.model.objects import Origin
+from gitops_check.model.rendered import RawObject
+from gitops_check.project.config import RenderOptions
 from gitops_check.render.base import RenderOutput
 from gitops_check.render.cache import INVALID_BASE64, RenderCache, seal
 from tests.preview.conftest import Preview, by_name, changed_apps

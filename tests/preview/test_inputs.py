@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gitops_check.inputs import Tree, app_inputs, content_key, norm
-from gitops_check.model import App, HelmOptions, KustomizeOptions, Source, Tool
+from gitops_check.model.app import App
+from gitops_check.model.source import HelmOptions, KustomizeOptions, Source, Tool
 from gitops_check.preview.sniff import Sniffer
+from gitops_check.render.inputs import Tree, app_inputs, content_key, norm
 from gitops_check.sources.git import open_repo
 from tests.helpers.gitrepo import GitRepo
 
@@ -183,7 +184,7 @@ def test_sniff_finds_declared_apps_but_not_annotations(tmp_path: Path) -> None:
 
 
 def test_flux_values_files_are_root_relative_and_secret_values_count(tmp_path: Path) -> None:
-    from gitops_check.model import SecretText
+    from gitops_check.model.objects import SecretText
 
     repo = GitRepo.init(tmp_path / "repo")
     repo.write(FILES)
@@ -206,7 +207,7 @@ def test_flux_values_files_are_root_relative_and_secret_values_count(tmp_path: P
 def test_same_inputs_holds_exactly_when_the_key_would_not_change(tmp_path: Path) -> None:
     """``same_inputs`` lets preview skip computing keys: whenever it says "same", the inputs read at the other
     commit and the key there are equal; every change of something the app reads makes it say "different"."""
-    from gitops_check.inputs import same_inputs
+    from gitops_check.render.inputs import same_inputs
 
     files = {**FILES, "overlays/prod/kustomization.yaml": KUSTOMIZATION.replace(
         "  - https://github.com/example/remote//base?ref=v1\n", "")}  # fmt: skip
@@ -245,7 +246,7 @@ def test_same_inputs_holds_exactly_when_the_key_would_not_change(tmp_path: Path)
 
 
 def test_same_inputs_never_when_a_symlink_changed_or_inputs_are_unresolved(tmp_path: Path) -> None:
-    from gitops_check.inputs import same_inputs
+    from gitops_check.render.inputs import same_inputs
 
     repo = GitRepo.init(tmp_path / "repo")
     repo.write({"apps/web/cm.yaml": "x\n", "a/values.yaml": "x: 1\n", "b/values.yaml": "x: 1\n"})

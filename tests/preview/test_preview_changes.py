@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gitops_check.model import Status
+from gitops_check.model.result import Status
 from tests.preview.conftest import Preview, by_name, changed_apps
 from tests.preview.repos import CHART, MIXED, REPO_URL, application, make_repo
 

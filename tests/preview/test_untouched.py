@@ -18,7 +18,7 @@ import yaml
 
 from gitops_check.cli import main
 from gitops_check.cluster.snapshot import SnapshotSource
-from gitops_check.model import CheckResult
+from gitops_check.model.result import CheckResult
 from gitops_check.report.jsonout import schema
 from tests.helpers.binaries import HELM, KUSTOMIZE, cached_binary
 from tests.helpers.gitrepo import GitRepo

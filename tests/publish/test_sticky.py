@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gitops_check.model import AppError, CheckResult
+from gitops_check.model.result import AppError, CheckResult
 from gitops_check.publish import actions
 from gitops_check.publish.result import default_key
 from gitops_check.publish.sticky import KEY_LIMIT, MARKER_ROOM, marker, normalize_key, parse_marker

@@ -16,19 +16,12 @@ import pytest
 import yaml
 
 from gitops_check.cli import main
-from gitops_check.config import RenderOptions
 from gitops_check.hygiene import check_app, parse_hygiene
-from gitops_check.model import (
-    App,
-    Destination,
-    HelmOptions,
-    KustomizeOptions,
-    RawObject,
-    SecretText,
-    Source,
-    Tool,
-    Workspace,
-)
+from gitops_check.model.app import App, Destination
+from gitops_check.model.objects import SecretText
+from gitops_check.model.rendered import RawObject, Workspace
+from gitops_check.model.source import HelmOptions, KustomizeOptions, Source, Tool
+from gitops_check.project.config import RenderOptions
 from gitops_check.render.app import render_app
 from gitops_check.render.base import RenderOutput
 from tests.helpers.gitrepo import GitRepo, make_workspace

@@ -9,9 +9,13 @@ from typing import Any
 
 import pytest
 
-from gitops_check.config import RenderOptions
 from gitops_check.errors import RenderError, ToolMissingError
-from gitops_check.model import App, Origin, RawObject, Source, Tool, Workspace
+from gitops_check.model.app import App
+from gitops_check.model.objects import Origin
+from gitops_check.model.rendered import RawObject, Workspace
+from gitops_check.model.source import Source, Tool
+from gitops_check.pipeline.rendering import render_all
+from gitops_check.project.config import RenderOptions
 from gitops_check.remote.policy import NetworkPolicy
 from gitops_check.render.app import render_app
 from gitops_check.render.base import (
@@ -23,7 +27,6 @@ from gitops_check.render.base import (
     resolve_inside,
 )
 from gitops_check.render.table import BUILTIN_RENDERERS
-from gitops_check.rendering import render_all
 from tests.helpers.gitrepo import make_workspace
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"

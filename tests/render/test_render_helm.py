@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 
-from gitops_check.config import RenderOptions
 from gitops_check.errors import RenderError
-from gitops_check.model import App, Destination, HelmOptions, HelmParameter, Source, Tool, Workspace
+from gitops_check.model.app import App, Destination
+from gitops_check.model.rendered import Workspace
+from gitops_check.model.source import HelmOptions, HelmParameter, Source, Tool
+from gitops_check.project.config import RenderOptions
 from gitops_check.remote.policy import NetworkPolicy
 from gitops_check.render.app import render_app
 from gitops_check.render.base import RenderOutput

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from gitops_check import yamlio
-from gitops_check.config import RenderOptions
 from gitops_check.errors import RenderError, ToolMissingError
-from gitops_check.model import App, KustomizeOptions, Source, Tool, Workspace
+from gitops_check.model.app import App
+from gitops_check.model.rendered import Workspace
+from gitops_check.model.source import KustomizeOptions, Source, Tool
+from gitops_check.project.config import RenderOptions
 from gitops_check.render.app import render_app
 from gitops_check.render.base import RenderOutput, ToolFinder
 from gitops_check.render.kustomize import is_remote, parse_image

@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from gitops_check import identity, yamlio
-from gitops_check.config import RenderOptions
 from gitops_check.errors import InputError, RenderError
-from gitops_check.model import App, DirectoryOptions, Source, Tool, Workspace
+from gitops_check.model.app import App
+from gitops_check.model.rendered import Workspace
+from gitops_check.model.source import DirectoryOptions, Source, Tool
+from gitops_check.project.config import RenderOptions
 from gitops_check.render.app import render_app
 from gitops_check.render.base import RenderOutput
 from gitops_check.render.plain import glob_regex

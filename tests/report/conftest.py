@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gitops_check.model import CheckResult
+from gitops_check.model.result import CheckResult
 from tests.report.results import build_result, drifted_app, in_sync_app
 
 

@@ -5,19 +5,18 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from gitops_check.model import (
-    App,
+from gitops_check.model.app import App
+from gitops_check.model.objects import Origin, ResourceKey
+from gitops_check.model.result import (
     AppError,
     AppResult,
     Change,
     ChangeKind,
     CheckResult,
-    Origin,
     ResourceDiff,
-    ResourceKey,
-    Source,
     Status,
 )
+from gitops_check.model.source import Source
 
 REDACTED_OLD = "<redacted: sha256 1f2e3d4c>"
 REDACTED_NEW = "<redacted: sha256 9a8b7c6d>"

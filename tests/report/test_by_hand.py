@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from gitops_check.model import AppResult, Change, ChangeKind, CheckResult, ResourceDiff, ResourceKey, Status
+from gitops_check.model.objects import ResourceKey
+from gitops_check.model.result import AppResult, Change, ChangeKind, CheckResult, ResourceDiff, Status
 from gitops_check.report.jsonout import render_json
 from gitops_check.report.terminal import render_terminal
 from gitops_check.sync.previous import from_result

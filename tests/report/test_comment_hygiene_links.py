@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from gitops_check.cli import main
-from gitops_check.model import App, AppResult, CheckedSource, CheckResult, Finding, Source
+from gitops_check.model.app import App
+from gitops_check.model.result import AppResult, CheckedSource, CheckResult, Finding
+from gitops_check.model.source import Source
 from gitops_check.report.links import FileLinks, file_links
 from gitops_check.report.markdown import render_markdown, render_markdown_parts
 from tests.helpers.gitrepo import GitRepo

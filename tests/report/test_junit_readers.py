@@ -14,7 +14,7 @@ from pathlib import Path
 import xmlschema
 from hypothesis import given
 
-from gitops_check.model import CheckResult
+from gitops_check.model.result import CheckResult
 from gitops_check.report.junit import render_junit
 from tests.security.test_writers_fuzz import FUZZ, results
 
@@ -35,7 +35,9 @@ def test_junit_validates_against_the_jenkins_schema_and_reads_as_gitlab_reads_it
 
 
 def test_cases_carry_their_apps_render_time() -> None:
-    from gitops_check.model import App, AppResult, ResourceDiff, ResourceKey, Status
+    from gitops_check.model.app import App
+    from gitops_check.model.objects import ResourceKey
+    from gitops_check.model.result import AppResult, ResourceDiff, Status
 
     diffs = [ResourceDiff(ResourceKey("", "ConfigMap", "shop", n), "web", Status.ADDED) for n in ("a", "b")]
     result = CheckResult(apps=[AppResult(App(name="web", sources=()), diffs=diffs, render_seconds=2.0)],

@@ -15,7 +15,11 @@ import jsonschema
 import pytest
 
 from gitops_check.hygiene import check_app, parse_hygiene
-from gitops_check.model import App, AppError, CheckResult, Origin, RawObject, Source, SyncPolicy
+from gitops_check.model.app import App, SyncPolicy
+from gitops_check.model.objects import Origin
+from gitops_check.model.rendered import RawObject
+from gitops_check.model.result import AppError, CheckResult
+from gitops_check.model.source import Source
 from gitops_check.report.formats import FORMATS
 from gitops_check.report.jsonout import render_json, schema
 from gitops_check.report.junit import render_junit

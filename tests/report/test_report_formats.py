@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
-from gitops_check.model import CheckResult
+from gitops_check.model.result import CheckResult
 from gitops_check.report.formats import FORMATS
 
 

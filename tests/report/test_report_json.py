@@ -9,14 +9,14 @@ import jsonschema
 import pytest
 
 from gitops_check import __version__
-from gitops_check.model import (
+from gitops_check.model.objects import ResourceKey
+from gitops_check.model.result import (
     AppError,
     AppResult,
     Change,
     ChangeKind,
     CheckResult,
     ResourceDiff,
-    ResourceKey,
     Status,
 )
 from gitops_check.report.jsonout import render_json, schema

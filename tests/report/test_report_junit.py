@@ -5,17 +5,9 @@ import xml.etree.ElementTree as ET
 import pytest
 from junitparser import Error, Failure, JUnitXml
 
-from gitops_check.model import (
-    App,
-    AppError,
-    AppResult,
-    CheckResult,
-    Destination,
-    Origin,
-    ResourceDiff,
-    ResourceKey,
-    Status,
-)
+from gitops_check.model.app import App, Destination
+from gitops_check.model.objects import Origin, ResourceKey
+from gitops_check.model.result import AppError, AppResult, CheckResult, ResourceDiff, Status
 from gitops_check.report.junit import render_junit
 from gitops_check.report.text import unified_diff
 from tests.report.results import REDACTED_NEW, configmap, huge_result, in_sync_app, make_app

@@ -4,14 +4,14 @@ import re
 
 import pytest
 
-from gitops_check.model import (
+from gitops_check.model.objects import ResourceKey
+from gitops_check.model.result import (
     AppError,
     AppResult,
     Change,
     ChangeKind,
     CheckResult,
     ResourceDiff,
-    ResourceKey,
     Status,
 )
 from gitops_check.report.markdown import render_markdown, render_markdown_full, render_markdown_parts

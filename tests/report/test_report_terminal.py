@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from gitops_check.model import AppError, CheckResult
+from gitops_check.model.result import AppError, CheckResult
 from gitops_check.report.terminal import render_terminal, should_color
 from tests.report.results import REDACTED_NEW, REDACTED_OLD, in_sync_app
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from gitops_check.model import Change, ChangeKind, CheckResult, ResourceDiff, ResourceKey, Status
+from gitops_check.model.objects import ResourceKey
+from gitops_check.model.result import Change, ChangeKind, CheckResult, ResourceDiff, Status
 from gitops_check.report.text import (
     AppStatus,
     app_status,
@@ -74,7 +75,7 @@ def test_summary_line_counts_apps_and_resources() -> None:
 
 
 def test_summary_line_singular_and_run_errors() -> None:
-    from gitops_check.model import AppError
+    from gitops_check.model.result import AppError
 
     result = CheckResult(
         apps=[in_sync_app("a")], target="t", against="a", errors=[AppError("", "cluster down")]

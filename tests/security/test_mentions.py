@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 
-from gitops_check.model import App, AppError, AppResult, CheckResult, ResourceDiff, ResourceKey, Status
+from gitops_check.model.app import App
+from gitops_check.model.objects import ResourceKey
+from gitops_check.model.result import AppError, AppResult, CheckResult, ResourceDiff, Status
 from gitops_check.report.markdown import render_markdown, render_markdown_full
 
 MENTION = re.compile(r"(?<![\w`])[@#!][\w-]")

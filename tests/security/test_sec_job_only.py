@@ -14,7 +14,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gitops_check.config import RenderOptions, parse_project, required_build_matches, with_project_render
+from gitops_check.project.config import (
+    RenderOptions,
+    parse_project,
+    required_build_matches,
+    with_project_render,
+)
 from tests.helpers.gitrepo import GitRepo
 from tests.helpers.hostile import REPO_URL, kustomize_bin, run_diff
 

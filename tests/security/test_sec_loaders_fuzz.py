@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from gitops_check import yamlio
 from gitops_check.cluster.snapshot import load_snapshot
-from gitops_check.config import parse_project
 from gitops_check.errors import GitopsCheckError
+from gitops_check.project.config import parse_project
 
 FRAGMENTS = [
     "&a ", "*a", "<<: *a\n", "!!python/object:os.system ", "!!binary ", "? ", "- ", ": ", "---\n", "...\n",

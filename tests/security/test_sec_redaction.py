@@ -214,9 +214,10 @@ def test_a_secret_whose_value_is_a_report_word_leaves_the_report_readable(
 
 def test_every_model_word_is_an_own_word() -> None:
     """OWN_WORDS lists the words reports are built from: every status, change kind and sync state."""
-    from gitops_check import model
+    from gitops_check.model.result import ChangeKind, Status
+    from gitops_check.model.sync import SyncState
 
-    words = {m.value for e in (model.Status, model.ChangeKind, model.SyncState) for m in e}
+    words = {m.value for e in (Status, ChangeKind, SyncState) for m in e}
     assert words <= redact.OWN_WORDS
 
 

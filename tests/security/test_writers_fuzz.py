@@ -15,17 +15,16 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gitops_check.model import (
-    App,
+from gitops_check.model.app import App
+from gitops_check.model.objects import Origin, ResourceKey
+from gitops_check.model.result import (
     AppError,
     AppResult,
     Change,
     ChangeKind,
     CheckResult,
     Finding,
-    Origin,
     ResourceDiff,
-    ResourceKey,
     Status,
 )
 from gitops_check.report.junit import render_junit

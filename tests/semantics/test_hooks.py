@@ -19,7 +19,11 @@ import pytest
 from gitops_check.cli import main
 from gitops_check.diff.engine import DiffSettings, diff_app
 from gitops_check.identity import KindScopes, assign_keys
-from gitops_check.model import App, Destination, LiveState, Origin, RawObject, ResourceKey, Status
+from gitops_check.model.app import App, Destination
+from gitops_check.model.live import LiveState
+from gitops_check.model.objects import Origin, ResourceKey
+from gitops_check.model.rendered import RawObject
+from gitops_check.model.result import Status
 from tests.helpers.binaries import HELM, cached_binary
 from tests.helpers.gitrepo import GitRepo
 from tests.semantics.argo_repos import URL, application, make_repo, statuses, tracked, write_snapshot

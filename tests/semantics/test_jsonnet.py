@@ -15,8 +15,8 @@ from typing import Any
 import _gojsonnet
 import pytest
 
-from gitops_check.check import CheckRequest, render_repo
 from gitops_check.cli import main
+from gitops_check.pipeline.check import CheckRequest, render_repo
 from tests.semantics.argo_repos import URL, application, make_repo, statuses, tracked, write_snapshot
 
 PARAMS = """{

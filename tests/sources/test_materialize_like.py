@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gitops_check.model import Workspace
+from gitops_check.model.rendered import Workspace
 from gitops_check.sources import git as git_source
 from gitops_check.sources.git import open_repo
 from tests.helpers.gitrepo import GitRepo

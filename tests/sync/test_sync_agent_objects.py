@@ -16,7 +16,10 @@ import pytest
 from gitops_check.cli.syncopts import agent_objects
 from gitops_check.discover.argocd_spec import ArgoSettings, application_to_app
 from gitops_check.errors import InputError
-from gitops_check.model import App, AppResult, CheckResult, ResourceDiff, ResourceKey, Source, Status
+from gitops_check.model.app import App
+from gitops_check.model.objects import ResourceKey
+from gitops_check.model.result import AppResult, CheckResult, ResourceDiff, Status
+from gitops_check.model.source import Source
 from gitops_check.report.jsonout import render_json
 from gitops_check.sync.base import AgentObject
 from gitops_check.sync.plan import Guards, plan_syncs

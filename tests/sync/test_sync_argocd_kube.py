@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from gitops_check.cluster.agents import open_agents
-from gitops_check.model import SyncState
+from gitops_check.model.sync import SyncState
 from gitops_check.sync.argocd_kube import ArgoKubeBackend
 from gitops_check.sync.base import SyncSettings, SyncTarget
 from gitops_check.sync.policy import RetryPolicy

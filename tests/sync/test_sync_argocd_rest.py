@@ -15,7 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from gitops_check.model import App, AppResult, CheckResult, ResourceDiff, ResourceKey, Source, Status
+from gitops_check.model.app import App
+from gitops_check.model.objects import ResourceKey
+from gitops_check.model.result import AppResult, CheckResult, ResourceDiff, Status
+from gitops_check.model.source import Source
 from gitops_check.report.jsonout import render_json
 from tests.helpers.fake_argocd import FakeArgoCD, degraded, failed, nothing, running, succeeded
 from tests.sync.clirun import FAST, run
@@ -221,7 +224,9 @@ def _report(tmp_path: Path, *, failed_app: bool = False) -> Path:
     apps = [AppResult(app, diffs=diffs)]
     if failed_app:
         broken = AppResult(App("billing", (Source("apps/billing"),)))
-        broken.errors.append(__import__("gitops_check.model").model.AppError("billing", "helm failed"))
+        broken.errors.append(
+            __import__("gitops_check.model.result").model.result.AppError("billing", "helm failed")
+        )
         apps.append(broken)
     path = tmp_path / "check.json"
     path.write_text(render_json(CheckResult(apps=apps, target="commit abc", against="live")))

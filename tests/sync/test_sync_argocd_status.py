@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from gitops_check.errors import SyncError
-from gitops_check.model import ResourceKey, SyncState
+from gitops_check.model.objects import ResourceKey
+from gitops_check.model.sync import SyncState
 from gitops_check.sync import argocd_status as st
 from gitops_check.sync.base import SyncSettings, SyncTarget
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from gitops_check.errors import SyncError
-from gitops_check.model import SyncState
+from gitops_check.model.sync import SyncState
 from gitops_check.sync.flux import progress, requested_at, source_of
 
 VALUE = "2026-11-20T10:00:00.5Z"

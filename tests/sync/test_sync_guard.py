@@ -10,17 +10,11 @@ from typing import Any
 import pytest
 
 from gitops_check.errors import ConfigError
-from gitops_check.model import (
-    App,
-    AppError,
-    AppResult,
-    CheckResult,
-    ResourceDiff,
-    ResourceKey,
-    Source,
-    Status,
-    SyncState,
-)
+from gitops_check.model.app import App
+from gitops_check.model.objects import ResourceKey
+from gitops_check.model.result import AppError, AppResult, CheckResult, ResourceDiff, Status
+from gitops_check.model.source import Source
+from gitops_check.model.sync import SyncState
 from gitops_check.sync.guard import allow_list, fork_pipeline, not_allowed
 from gitops_check.sync.plan import Guards, parse_name, plan_syncs
 from gitops_check.sync.previous import from_result

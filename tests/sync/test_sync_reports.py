@@ -7,17 +7,11 @@ import json
 import jsonschema
 from junitparser import Error, Failure, JUnitXml, Skipped
 
-from gitops_check.model import (
-    App,
-    AppResult,
-    CheckResult,
-    ResourceDiff,
-    ResourceKey,
-    Source,
-    Status,
-    SyncOutcome,
-    SyncState,
-)
+from gitops_check.model.app import App
+from gitops_check.model.objects import ResourceKey
+from gitops_check.model.result import AppResult, CheckResult, ResourceDiff, Status
+from gitops_check.model.source import Source
+from gitops_check.model.sync import SyncOutcome, SyncState
 from gitops_check.report.jsonout import render_json, schema
 from gitops_check.report.junit import render_junit
 from gitops_check.report.markdown import render_markdown, render_markdown_full

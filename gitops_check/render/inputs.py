@@ -31,7 +31,9 @@ from typing import Any
 
 from gitops_check import yamlio
 from gitops_check.errors import GitopsCheckError
-from gitops_check.model import App, Source, Tool, Workspace
+from gitops_check.model.app import App
+from gitops_check.model.rendered import Workspace
+from gitops_check.model.source import Source, Tool
 
 KEY_VERSION = "1"
 # Same names as render.base (this module sits below the renderers and may not import them).
@@ -463,7 +465,7 @@ def plain(value: Any) -> Any:
 
 def app_material(app: App) -> str:
     """The app's own settings as canonical JSON (its ``origin`` left out: it says where, not what)."""
-    # plain(), not repr(): values that came from Secrets (model.SecretText) hide themselves from repr.
+    # plain(), not repr(): values that came from Secrets (model.objects.SecretText) hide themselves from repr.
     fields = plain(app)
     fields.pop("origin", None)
     return json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)

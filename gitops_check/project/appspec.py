@@ -9,22 +9,18 @@ from __future__ import annotations
 from typing import Any
 
 from gitops_check import yamlio
-from gitops_check.fields import Ctx, boolean, mapping, sequence, str_map, string, strings
-from gitops_check.model import (
-    App,
-    Destination,
+from gitops_check.model.app import App, Destination, IgnoreRule, Tracking, TrackingMethod
+from gitops_check.model.source import (
     DirectoryOptions,
     HelmOptions,
     HelmParameter,
-    IgnoreRule,
     JsonnetOptions,
     JsonnetVar,
     KustomizeOptions,
     Source,
     Tool,
-    Tracking,
-    TrackingMethod,
 )
+from gitops_check.project.fields import Ctx, boolean, mapping, sequence, str_map, string, strings
 
 
 def parse_ignore_rules(value: Any, file: str, where: str = "ignoreDifferences") -> tuple[IgnoreRule, ...]:

@@ -13,15 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitops_check import yamlio
-from gitops_check.appspec import parse_app, parse_ignore_rules
-from gitops_check.fields import Ctx, boolean, mapping, sequence, string, strings
-from gitops_check.model import (
-    App,
-    IgnoreRule,
-    KustomizeBuild,
-    PluginCommand,
-    PluginDefinition,
-)
+from gitops_check.model.app import App, IgnoreRule
+from gitops_check.model.source import KustomizeBuild, PluginCommand, PluginDefinition
+from gitops_check.project.appspec import parse_app, parse_ignore_rules
+from gitops_check.project.fields import Ctx, boolean, mapping, sequence, string, strings
 from gitops_check.remote.policy import NetworkPolicy
 
 PROJECT_FILE = ".gitops-check.yaml"

@@ -21,31 +21,29 @@ from pathlib import Path
 from gitops_check import hygiene, progress, repourl
 from gitops_check.cluster.kubeconfig import KubeServers
 from gitops_check.cluster.select import ClusterEntry, ClusterResolver, parse_clusters
-from gitops_check.comparison import compare_rendered
-from gitops_check.config import DiffOptions, JobOptions, ProjectConfig, RenderOptions, with_project_render
 from gitops_check.discover.dispatch import DiscoverOptions, discover
 from gitops_check.discover.project import Discovery, load_project
 from gitops_check.errors import ClusterError, GitopsCheckError
-from gitops_check.inputs import Tree, context_text
-from gitops_check.model import (
-    JSON,
-    App,
-    AppError,
-    CheckedSource,
-    CheckResult,
-    Destination,
-    LiveSource,
-    RawObject,
-    ReadScope,
-    ResourceKey,
-    Workspace,
+from gitops_check.model.app import App, Destination
+from gitops_check.model.live import LiveSource, ReadScope
+from gitops_check.model.objects import JSON, ResourceKey
+from gitops_check.model.rendered import RawObject, Workspace
+from gitops_check.model.result import AppError, CheckedSource, CheckResult
+from gitops_check.pipeline.comparison import compare_rendered
+from gitops_check.pipeline.rendering import Rendered, render_tree
+from gitops_check.pipeline.shards import Shard
+from gitops_check.project.config import (
+    DiffOptions,
+    JobOptions,
+    ProjectConfig,
+    RenderOptions,
+    with_project_render,
 )
 from gitops_check.remote import http
 from gitops_check.render.base import SymlinkGuard, ToolFinder
 from gitops_check.render.cache import DEFAULT_MAX_BYTES, key_context, open_cache, tool_versions
+from gitops_check.render.inputs import Tree, context_text
 from gitops_check.render.keyed import KeyedRenders
-from gitops_check.rendering import Rendered, render_tree
-from gitops_check.shards import Shard
 from gitops_check.sources.folder import FolderHandle, open_tree
 from gitops_check.sources.git import RepoHandle
 

@@ -20,7 +20,6 @@ from typing import Any
 from gitops_check import progress, redact, yamlio
 from gitops_check.cluster.packed import PackedObjects
 from gitops_check.cluster.select import DEFAULT, ClusterResolver
-from gitops_check.config import DiffOptions, ProjectConfig
 from gitops_check.diff.engine import DiffSettings, diff_app
 from gitops_check.diff.hooks import split_hooks
 from gitops_check.diff.prune import TrackingIndex
@@ -28,24 +27,13 @@ from gitops_check.errors import GitopsCheckError
 from gitops_check.identity import KeyedApp, KindScopes, ObjectProblem, assign_keys, key_for, validate
 from gitops_check.kubeschema.bundled import CRD_GROUP, CRD_KIND, schemas_for
 from gitops_check.kubeschema.model import Schemas
-from gitops_check.model import (
-    JSON,
-    App,
-    AppError,
-    AppResult,
-    CheckResult,
-    GroupKind,
-    LiveSource,
-    LiveState,
-    Prediction,
-    RawObject,
-    ReadScope,
-    ResourceDiff,
-    ResourceKey,
-    Status,
-    split_api_version,
-)
-from gitops_check.rendering import Rendered
+from gitops_check.model.app import App
+from gitops_check.model.live import LiveSource, LiveState, Prediction, ReadScope
+from gitops_check.model.objects import JSON, GroupKind, ResourceKey, split_api_version
+from gitops_check.model.rendered import RawObject
+from gitops_check.model.result import AppError, AppResult, CheckResult, ResourceDiff, Status
+from gitops_check.pipeline.rendering import Rendered
+from gitops_check.project.config import DiffOptions, ProjectConfig
 
 
 def _settings(options: DiffOptions, project: ProjectConfig | None) -> DiffSettings:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitops_check.errors import InputError
-from gitops_check.model import App, Workspace
+from gitops_check.model.app import App
+from gitops_check.model.rendered import Workspace
 
 # The kinds and API groups of objects that declare apps (as in preview/sniff.py, which searches git blobs).
 _MARKER = re.compile(

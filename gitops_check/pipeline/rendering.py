@@ -16,22 +16,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitops_check import progress
-from gitops_check.config import RenderOptions
 from gitops_check.diff.hooks import split_hooks
 from gitops_check.discover.dispatch import DiscoverOptions, expand_new
 from gitops_check.discover.project import Discovery
 from gitops_check.errors import GitopsCheckError
 from gitops_check.kubeschema.bundled import CRD_GROUP, CRD_KIND
-from gitops_check.model import (
-    App,
-    AppError,
-    RawObject,
-    Workspace,
-)
+from gitops_check.model.app import App
+from gitops_check.model.rendered import RawObject, Workspace
+from gitops_check.model.result import AppError
+from gitops_check.pipeline.shards import ParentSniffer, Shard
+from gitops_check.project.config import RenderOptions
 from gitops_check.render.app import render_app
 from gitops_check.render.base import RenderOutput, SymlinkGuard, ToolFinder
 from gitops_check.render.keyed import KeyedRenders
-from gitops_check.shards import ParentSniffer, Shard
 
 
 @dataclass
