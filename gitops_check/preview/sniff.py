@@ -18,7 +18,8 @@ import tarfile
 import threading
 from pathlib import Path
 
-from gitops_check.render.inputs import KUSTOMIZATION_FILES, AppInputs, Tree
+from gitops_check.render.base import KUSTOMIZATION_FILES
+from gitops_check.render.inputs import AppInputs, Tree
 
 _MARKER = re.compile(
     rb"""kind["']?\s*:\s*["']?(?:Application|ApplicationSet|Kustomization|HelmRelease)\b"""

@@ -34,10 +34,9 @@ from gitops_check.errors import GitopsCheckError
 from gitops_check.model.app import App
 from gitops_check.model.rendered import Workspace
 from gitops_check.model.source import Source, Tool
+from gitops_check.render.base import KUSTOMIZATION_FILES
 
 KEY_VERSION = "1"
-# Same names as render.base (this module sits below the renderers and may not import them).
-KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 CHART_FILES = ("Chart.yaml", "requirements.yaml")
 MODE_SYMLINK = "120000"
 MODE_TREE = "040000"

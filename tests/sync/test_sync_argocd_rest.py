@@ -17,7 +17,7 @@ import pytest
 
 from gitops_check.model.app import App
 from gitops_check.model.objects import ResourceKey
-from gitops_check.model.result import AppResult, CheckResult, ResourceDiff, Status
+from gitops_check.model.result import AppError, AppResult, CheckResult, ResourceDiff, Status
 from gitops_check.model.source import Source
 from gitops_check.report.jsonout import render_json
 from tests.helpers.fake_argocd import FakeArgoCD, degraded, failed, nothing, running, succeeded
@@ -224,9 +224,7 @@ def _report(tmp_path: Path, *, failed_app: bool = False) -> Path:
     apps = [AppResult(app, diffs=diffs)]
     if failed_app:
         broken = AppResult(App("billing", (Source("apps/billing"),)))
-        broken.errors.append(
-            __import__("gitops_check.model.result").model.result.AppError("billing", "helm failed")
-        )
+        broken.errors.append(AppError("billing", "helm failed"))
         apps.append(broken)
     path = tmp_path / "check.json"
     path.write_text(render_json(CheckResult(apps=apps, target="commit abc", against="live")))
