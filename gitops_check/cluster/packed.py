@@ -27,7 +27,6 @@ class PackedObjects(Mapping[ResourceKey, Any]):
 
     def __init__(self) -> None:
         self._items: dict[ResourceKey, bytes | Any] = {}
-        self.crds: list[Any] = []  # CustomResourceDefinitions among them, as read (their scopes are needed)
 
     def put_text(self, key: ResourceKey, text: str) -> None:
         """An object as the JSON text it was read from (it must decode to a JSON object)."""

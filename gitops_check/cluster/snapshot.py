@@ -104,7 +104,6 @@ def load_snapshot(path: str | os.PathLike[str], *, assume_complete: bool = False
     scopes: dict[GroupKind, bool] = {}
     meta: dict[str, Any] = {}
     schema: dict[str, Any] | None = None
-    crds: list[Any] = []
     for file in _files(root):
         where = str(file)
         data = _read_bytes(file)
@@ -118,10 +117,10 @@ def load_snapshot(path: str | os.PathLike[str], *, assume_complete: bool = False
             unreadable.update(own.unreadable)
             scopes.update(own.scopes)
         objects.absorb(part)
-        crds.extend(part.crds)
     kind_scopes = KindScopes(dict(scopes))
-    for body in crds:
-        kind_scopes.learn_crd(body)
+    for key in objects:
+        if key.kind == "CustomResourceDefinition":  # the scopes of the kinds they define
+            kind_scopes.learn_crd(objects[key])
     if coverage is None:
         coverage = Coverage(complete=assume_complete)
     elif assume_complete:
@@ -140,7 +139,7 @@ def load_snapshot(path: str | os.PathLike[str], *, assume_complete: bool = False
     )
 
 
-def _read_streamed(data: bytes, where: str) -> tuple[_Own | None, PackedObjects] | None:
+def _read_streamed(data: bytes, where: str) -> tuple[_Own, PackedObjects] | None:
     """gitops-check's own format as JSON, read object by object (``packed.read_own_snapshot``); None when the file
     is anything else, or not well-formed (then it is parsed whole, which reports the error with its line)."""
     start = _LEADING_SPACE.match(data)
@@ -164,8 +163,6 @@ def _read_streamed(data: bytes, where: str) -> tuple[_Own | None, PackedObjects]
                 part.put_text(_key(doc), raw)
             else:  # an item of a List: no text of its own
                 part.put(_key(doc), doc)
-            if doc.get("kind") == "CustomResourceDefinition":
-                part.crds.append(doc)
 
     head = read_own_snapshot(text, take)
     if head is None or head.get("kind") != KIND or head.get("apiVersion") != API_VERSION:
@@ -188,8 +185,6 @@ def _read_parsed(data: bytes, where: str) -> tuple[_Own | None, PackedObjects]:
             docs = _objects_of(body, where, doc.line)
         for obj in docs:
             part.put(_key(obj), obj)
-            if obj.get("kind") == "CustomResourceDefinition":
-                part.crds.append(obj)
     return own, part
 
 
