@@ -154,20 +154,16 @@ def _keyed_renders(
     key is made of git object ids); ``said``: why not, when not."""
     if request.cache_dir is None:
         return None
-    revision = ws.revision
-    if revision is None:
-        if not isinstance(repo, RepoHandle) or not repo.worktree_is_head():
-            said.append(
-                "render cache not used: the working tree is not a clean git checkout (its files are not those of "
-                "a commit); commit them, or check a revision with --rev"
-            )
-            return None
-        revision = "HEAD"
-    assert isinstance(repo, RepoHandle)
+    if not isinstance(repo, RepoHandle) or (ws.revision is None and not repo.worktree_is_head()):
+        said.append(
+            "render cache not used: the working tree is not a clean git checkout (its files are not those of "
+            "a commit); commit them, or check a revision with --rev"
+        )
+        return None
     cache = open_cache(request.cache_dir, request.repo, request.cache_max_bytes, said)
     if cache is None:
         return None
-    tree = Tree(ws, repo.tree_index(revision))
+    tree = Tree(ws, repo.tree_index(ws.revision or "HEAD"))
     context = context_text(key_context(tool_versions(tools, cache), render, ws, bool(tree.links), symlinks))
     discovers = any(p.discovers for p in render.plugins)
     return KeyedRenders(cache, tree, context, render.network, plugins_discover=discovers)
