@@ -27,10 +27,10 @@ from gitops_check.discover.appset_params import ClusterInfo
 from gitops_check.discover.argocd_spec import ArgoSettings
 from gitops_check.errors import ConfigError, InputError
 from gitops_check.model.rendered import Workspace
+from gitops_check.model.source import KUSTOMIZATION_FILES
 from gitops_check.project.config import ProjectConfig
 
 KEYS = {"paths", "namespace", "trackingMethod", "instanceLabelKey", "inClusterEnabled", "newGitFileGlobbing"}
-_KUSTOMIZATIONS = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ def reads_of(
 
 
 def _kustomization(ws: Workspace, folder: str) -> str | None:
-    return next((n for n in _KUSTOMIZATIONS if (ws.root / folder / n).is_file()), None)
+    return next((n for n in KUSTOMIZATION_FILES if (ws.root / folder / n).is_file()), None)
 
 
 def _kustomize_reads(ws: Workspace, folder: str, exact: set[str], files: set[str], seen: set[str]) -> None:

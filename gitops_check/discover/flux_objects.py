@@ -23,6 +23,7 @@ from gitops_check import repourl, yamlio
 from gitops_check.errors import InputError
 from gitops_check.model.objects import split_api_version
 from gitops_check.model.rendered import RawObject, Workspace
+from gitops_check.model.source import KUSTOMIZATION_FILES
 
 KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
 HELM_GROUP = "helm.toolkit.fluxcd.io"
@@ -31,7 +32,6 @@ SOURCE_KINDS = frozenset({"GitRepository", "OCIRepository", "HelmRepository", "H
 # source-watcher: composes ExternalArtifacts from other sources (discover/flux_artifacts.py).
 GENERATOR_GROUP = "source.extensions.fluxcd.io"
 GENERATOR = "ArtifactGenerator"
-KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 _MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 _SNIFF = b"toolkit.fluxcd.io"
 _SNIFF_GENERATOR = b"extensions.fluxcd.io"

@@ -22,11 +22,10 @@ from gitops_check.errors import ConfigError, InputError
 from gitops_check.model.app import App
 from gitops_check.model.rendered import Workspace
 from gitops_check.model.result import AppError
-from gitops_check.model.source import Source, Tool
+from gitops_check.model.source import KUSTOMIZATION_FILES, Source, Tool
 from gitops_check.project.config import PROJECT_FILE_ALIASES, ProjectConfig, parse_project
 
 # Same names as render.base (discover may not import render: they are sibling layers).
-KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 _MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 _YAML_OBJECT = re.compile(rb"^apiVersion:.*^kind:|^kind:.*^apiVersion:", re.MULTILINE | re.DOTALL)
 _JSON_OBJECT = re.compile(rb'"apiVersion"\s*:.*"kind"\s*:|"kind"\s*:.*"apiVersion"\s*:', re.DOTALL)

@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 
 from gitops_check.model.objects import JSON
 
+# The names kustomize takes for a folder's kustomization file, in the order it tries them.
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
 
 @dataclass(frozen=True)
 class HelmParameter:

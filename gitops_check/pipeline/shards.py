@@ -20,13 +20,13 @@ from pathlib import Path
 from gitops_check.errors import InputError
 from gitops_check.model.app import App
 from gitops_check.model.rendered import Workspace
+from gitops_check.model.source import KUSTOMIZATION_FILES as _KUSTOMIZATION_FILES
 
 # The kinds and API groups of objects that declare apps (as in preview/sniff.py, which searches git blobs).
 _MARKER = re.compile(
     rb"""kind["']?\s*:\s*["']?(?:Application|ApplicationSet|Kustomization|HelmRelease)\b"""
     rb"""|(?:argoproj\.io|toolkit\.fluxcd\.io)/v\d"""
 )
-_KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
 

@@ -18,7 +18,7 @@ import tarfile
 import threading
 from pathlib import Path
 
-from gitops_check.render.base import KUSTOMIZATION_FILES
+from gitops_check.model.source import KUSTOMIZATION_FILES
 from gitops_check.render.inputs import AppInputs, Tree
 
 _MARKER = re.compile(

@@ -21,11 +21,8 @@ from gitops_check import proc, repourl
 from gitops_check.errors import RenderError, ToolMissingError
 from gitops_check.model.app import App
 from gitops_check.model.rendered import RawObject, Workspace
-from gitops_check.model.source import Source, Tool
+from gitops_check.model.source import KUSTOMIZATION_FILES, Source, Tool
 from gitops_check.project.config import RenderOptions, required_build_matches
-
-KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
-
 
 # ---------------------------------------------------------------------------------------------------------------
 # Results and the renderer protocol

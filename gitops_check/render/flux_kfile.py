@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from gitops_check.errors import RenderError
-from gitops_check.model.source import KustomizeOptions
-from gitops_check.render.base import KUSTOMIZATION_FILES, SourceContext
+from gitops_check.model.source import KUSTOMIZATION_FILES, KustomizeOptions
+from gitops_check.render.base import SourceContext
 from gitops_check.render.kustomize import parse_image
 
 # fluxcd/pkg sourceignore defaults: not part of Flux's source artifact, so never in a generated kustomization.

@@ -33,8 +33,7 @@ from gitops_check import yamlio
 from gitops_check.errors import GitopsCheckError
 from gitops_check.model.app import App
 from gitops_check.model.rendered import Workspace
-from gitops_check.model.source import Source, Tool
-from gitops_check.render.base import KUSTOMIZATION_FILES
+from gitops_check.model.source import KUSTOMIZATION_FILES, Source, Tool
 
 KEY_VERSION = "1"
 CHART_FILES = ("Chart.yaml", "requirements.yaml")

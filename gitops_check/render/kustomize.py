@@ -33,10 +33,10 @@ from gitops_check import proc, redact, yamlio
 from gitops_check.errors import FetchError, GitopsCheckError, RenderError
 from gitops_check.model.objects import Origin
 from gitops_check.model.rendered import RawObject
-from gitops_check.model.source import KustomizeBuild, KustomizeOptions
+from gitops_check.model.source import KUSTOMIZATION_FILES, KustomizeBuild, KustomizeOptions
 from gitops_check.remote.policy import check_remote_target
 from gitops_check.remote.policy import redact as redact_url
-from gitops_check.render.base import KUSTOMIZATION_FILES, RenderOutput, SourceContext, is_inside
+from gitops_check.render.base import RenderOutput, SourceContext, is_inside
 from gitops_check.render.helm import checked_release_name
 
 # Fields whose entries may name another kustomization folder or a remote target.
