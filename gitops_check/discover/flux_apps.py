@@ -17,12 +17,12 @@ from typing import Any
 from gitops_check import yamlio
 from gitops_check.discover.dispatch import DiscoverOptions
 from gitops_check.discover.flux_artifacts import external_artifact, tree_of
-from gitops_check.discover.flux_objects import FluxObject, SourceIndex, normalize_path
+from gitops_check.discover.flux_charts import chart_source
+from gitops_check.discover.flux_objects import FluxObject, SourceIndex, field_map, field_str, normalize_path
 from gitops_check.discover.flux_sources import (
     AppProblem,
     GitSource,
     Where,
-    chart_source,
     git_source,
     oci_source,
 )
@@ -99,12 +99,12 @@ def kustomization_app(obj: FluxObject, ctx: Context) -> App:
     except ValuesError as e:
         raise AppProblem(str(e)) from None
     overrides = KustomizeOptions(
-        name_prefix=_opt_str(spec, "namePrefix"),
-        name_suffix=_opt_str(spec, "nameSuffix"),
-        namespace=_opt_str(spec, "targetNamespace"),
+        name_prefix=field_str(spec, "namePrefix"),
+        name_suffix=field_str(spec, "nameSuffix"),
+        namespace=field_str(spec, "targetNamespace"),
         images=tuple(json.dumps(_image(i), sort_keys=True) for i in _list(spec, "images")),
-        common_labels=_str_map(_map(spec, "commonMetadata").get("labels")),
-        common_annotations=_str_map(_map(spec, "commonMetadata").get("annotations")),
+        common_labels=_str_map(field_map(spec, "commonMetadata").get("labels")),
+        common_annotations=_str_map(field_map(spec, "commonMetadata").get("annotations")),
         patches=tuple(_patch(p) for p in _list(spec, "patches")),
         components=_components(spec, source_ws, path)
         if source_ws is not None
@@ -142,14 +142,14 @@ def kustomization_app(obj: FluxObject, ctx: Context) -> App:
 
 def helmrelease_app(obj: FluxObject, ctx: Context) -> App:
     spec = obj.spec
-    target_ns = _opt_str(spec, "targetNamespace") or obj.namespace
+    target_ns = field_str(spec, "targetNamespace") or obj.namespace
     release = release_name(obj, spec)
     source, where = chart_source(obj, ctx.where, ctx.tree or tree_of(obj.file))
     try:
         values = helm_values(spec, obj.namespace, ctx.values)
     except ValuesError as e:
         raise AppProblem(str(e)) from None
-    crds = str(_map(spec, "install").get("crds") or "Create")
+    crds = str(field_map(spec, "install").get("crds") or "Create")
     helm = HelmOptions(
         release_name=release,
         namespace=target_ns,
@@ -159,7 +159,7 @@ def helmrelease_app(obj: FluxObject, ctx: Context) -> App:
         skip_crds=crds == "Skip",
     )
     post = _post_renderers(spec)
-    metadata = _map(spec, "commonMetadata")
+    metadata = field_map(spec, "commonMetadata")
     post = KustomizeOptions(
         patches=post.patches,
         images=post.images,
@@ -196,7 +196,7 @@ def helmrelease_app(obj: FluxObject, ctx: Context) -> App:
 
 def release_name(obj: FluxObject, spec: Mapping[str, Any]) -> str:
     """helm-controller: releaseName, else ``[targetNamespace-]name``; over 53 characters, 40 of them and a hash."""
-    name = _opt_str(spec, "releaseName") or (
+    name = field_str(spec, "releaseName") or (
         f"{spec['targetNamespace']}-{obj.name}" if spec.get("targetNamespace") else obj.name
     )
     if len(name) <= MAX_RELEASE_NAME:
@@ -209,8 +209,10 @@ def release_name(obj: FluxObject, spec: Mapping[str, Any]) -> str:
 
 
 def _destination(spec: Mapping[str, Any], ctx: Context, namespace: Any) -> Destination:
-    kubeconfig = _map(spec, "kubeConfig")
-    secret = _map(kubeconfig, "secretRef").get("name") or _map(kubeconfig, "configMapRef").get("name")
+    kubeconfig = field_map(spec, "kubeConfig")
+    secret = field_map(kubeconfig, "secretRef").get("name") or field_map(kubeconfig, "configMapRef").get(
+        "name"
+    )
     name = str(secret) if secret else ctx.cluster
     return Destination(namespace=str(namespace) if namespace else None, name=name)
 
@@ -235,7 +237,7 @@ def _sync_policy(spec: Mapping[str, Any], *, helm: bool) -> SyncPolicy:
     chart no longer renders is not an opt-in prune."""
     active = spec.get("suspend") is not True
     if helm:
-        drift = str(_map(spec, "driftDetection").get("mode") or "disabled") == "enabled"
+        drift = str(field_map(spec, "driftDetection").get("mode") or "disabled") == "enabled"
         return SyncPolicy(automated=active, prune=False, self_heal=active and drift)
     return SyncPolicy(automated=active, prune=spec.get("prune") is True, self_heal=active)
 
@@ -272,13 +274,13 @@ def _post_renderers(spec: Mapping[str, Any]) -> KustomizeOptions:
     patches: list[dict[str, Any]] = []
     images: list[str] = []
     for renderer in _list(spec, "postRenderers"):
-        k = _map(renderer if isinstance(renderer, dict) else {}, "kustomize")
+        k = field_map(renderer if isinstance(renderer, dict) else {}, "kustomize")
         patches.extend(_patch(p) for p in _list(k, "patches"))
         for p in _list(k, "patchesStrategicMerge"):
             patches.append({"patch": yamlio.dump_yaml(p)})
         for p in _list(k, "patchesJson6902"):
             if isinstance(p, dict):
-                target = {str(a): b for a, b in _map(p, "target").items() if b not in (None, "")}
+                target = {str(a): b for a, b in field_map(p, "target").items() if b not in (None, "")}
                 patches.append({"patch": yamlio.dump_json(p.get("patch") or []), "target": target})
         images.extend(json.dumps(_image(i), sort_keys=True) for i in _list(k, "images"))
     return KustomizeOptions(patches=tuple(patches), images=tuple(images))
@@ -291,37 +293,27 @@ def _drift_ignore(spec: Mapping[str, Any]) -> tuple[IgnoreRule, ...]:
     and ignoring more than helm-controller does would hide drift.
     """
     rules = []
-    for entry in _list(_map(spec, "driftDetection"), "ignore"):
+    for entry in _list(field_map(spec, "driftDetection"), "ignore"):
         if not isinstance(entry, dict):
             continue
-        target = _map(entry, "target")
+        target = field_map(entry, "target")
         if target.get("labelSelector") or target.get("annotationSelector"):
             continue
         rules.append(
             IgnoreRule(
-                group=_opt_str(target, "group"),
-                kind=_opt_str(target, "kind"),
-                name=_opt_str(target, "name"),
-                namespace=_opt_str(target, "namespace"),
+                group=field_str(target, "group"),
+                kind=field_str(target, "kind"),
+                name=field_str(target, "name"),
+                namespace=field_str(target, "namespace"),
                 json_pointers=tuple(str(p) for p in _list(entry, "paths")),
             )
         )
     return tuple(rules)
 
 
-def _map(data: Mapping[str, Any], key: str) -> dict[str, Any]:
-    value = data.get(key)
-    return value if isinstance(value, dict) else {}
-
-
 def _list(data: Mapping[str, Any], key: str) -> list[Any]:
     value = data.get(key)
     return value if isinstance(value, list) else []
-
-
-def _opt_str(data: Mapping[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    return None if value is None else str(value)
 
 
 def _str_map(value: Any) -> dict[str, str]:

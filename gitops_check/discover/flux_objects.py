@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -187,6 +187,17 @@ def display_url(url: str) -> str:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Which files a Kustomization's path takes in
+
+
+def field_map(data: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """``data[key]`` when it is a mapping, else empty: a malformed field reads as absent."""
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def field_str(data: Mapping[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    return None if value is None else str(value)
 
 
 def normalize_path(path: Any) -> str | None:
