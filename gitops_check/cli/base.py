@@ -192,9 +192,9 @@ def render_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--allow-host", "allow_hosts", multiple=True, envvar="GITOPS_CHECK_ALLOW_HOSTS", metavar="PATTERN",
                      help="Only fetch from hosts matching PATTERN (host or host:port, * wildcards; repeatable). "
                           "Naming a host exactly also allows it on a loopback or private address."),
-        click.option("--fetch-ca-file", "ca_file", type=click.Path(dir_okay=False, exists=True), envvar="GITOPS_CHECK_FETCH_CA_FILE",
+        click.option("--fetch-ca-file", "fetch_ca_file", type=click.Path(dir_okay=False, exists=True), envvar="GITOPS_CHECK_FETCH_CA_FILE",
                      help="CA bundle for HTTPS chart repositories and registries (default: the system's)."),
-        click.option("--fetch-cache-dir", "cache_dir", type=click.Path(file_okay=False), envvar="GITOPS_CHECK_FETCH_CACHE_DIR",
+        click.option("--fetch-cache-dir", "fetch_cache_dir", type=click.Path(file_okay=False), envvar="GITOPS_CHECK_FETCH_CACHE_DIR",
                      help="Cache of fetched charts and artifacts (default: ~/.cache/gitops-check/remote)."),
         click.option("--fetch-cache-max-size", type=click.IntRange(1), default=2048, show_default=True,
                      envvar="GITOPS_CHECK_FETCH_CACHE_MAX_MB", metavar="MIB",
@@ -383,8 +383,8 @@ def network_policy(kw: dict[str, Any]) -> NetworkPolicy:
     return NetworkPolicy(
         offline=bool(kw.get("offline")),
         allow_hosts=hosts,
-        ca_file=kw.get("ca_file"),
-        cache_dir=kw.get("cache_dir"),
+        ca_file=kw.get("fetch_ca_file"),
+        cache_dir=kw.get("fetch_cache_dir"),
         cache_max_bytes=int(kw.get("fetch_cache_max_size") or 2048) * 1024 * 1024,
         max_download=int(kw.get("max_download_size") or 256) * 1024 * 1024,
         timeout=float(kw.get("fetch_timeout") or 30.0),

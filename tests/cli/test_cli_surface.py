@@ -93,3 +93,13 @@ def test_top_level_help() -> None:
     result = CliRunner().invoke(cli, ["--help"], prog_name="gitops-check")
     assert result.exit_code == 0, result.output
     _check(GOLDEN / "gitops-check.top.txt", result.output)
+
+
+@pytest.mark.parametrize("name", _commands())
+def test_no_two_options_share_a_name(name: str) -> None:
+    """Two options under one parameter name reach the command as one value, the last one click processed:
+    ``diff --fetch-cache-dir F`` once moved the render cache to F, and ``--ca-file`` (Argo CD's) became the CA
+    of chart fetches. Flag pairs writing one name on purpose (``--argocd``/``--flux``) are declared here."""
+    shared_on_purpose = {"agent", "platform"}
+    names = [p.name for p in cli.commands[name].params if p.expose_value]
+    assert sorted({n for n in names if names.count(n) > 1} - shared_on_purpose) == []
