@@ -1,4 +1,4 @@
-"""Command line: parse options, call the core with keyword arguments, write reports, map the outcome to an exit code.
+"""Command line: parse options into typed option objects, call the core, write reports, map the outcome to an exit code.
 
 Exit codes (like diff(1) and kubectl diff): 0 everything checked and in sync, 1 drift, 2 something could not be
 checked. 2 wins over 1, and every error path (bad option, unreadable input, internal bug) ends in 2, so an

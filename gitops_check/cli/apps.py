@@ -9,25 +9,34 @@ because the list may then be incomplete.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
-from gitops_check.cli.base import (
-    EXIT_IN_SYNC,
-    EXIT_INCOMPLETE,
-    SectionedCommand,
+from gitops_check.cli.base import EXIT_IN_SYNC, EXIT_INCOMPLETE, SectionedCommand, from_kwargs, say
+from gitops_check.cli.renderopts import (
+    JobArgs,
+    RenderArgs,
     build_job_options,
     build_render_options,
     job_options,
-    parse_repo_map,
     render_options,
-    repo_options,
-    revision,
-    say,
 )
+from gitops_check.cli.repoopts import RepoArgs, parse_repo_map, repo_options
 from gitops_check.report.text import one_line
+
+
+@dataclass(frozen=True)
+class AppsArgs:
+    """Everything ``gitops-check apps`` is given."""
+
+    repo: RepoArgs
+    rendering: RenderArgs
+    job: JobArgs
+    render: bool
+    as_json: bool
 
 
 @click.command("apps", cls=SectionedCommand)
@@ -44,20 +53,22 @@ def apps_command(**kw: Any) -> None:
     from gitops_check.pipeline.check import CheckRequest, render_repo
     from gitops_check.yamlio import dump_json
 
+    args = from_kwargs(AppsArgs, kw)
+    repo = args.repo
     request = CheckRequest(
-        repo=Path(kw["repo"]),
-        revision=revision(kw["rev"], kw["working_tree"]),
+        repo=Path(repo.repo),
+        revision=repo.revision(),
         default_source=None,
-        render=build_render_options(kw),
-        only_apps=tuple(kw["apps"]),
-        repo_map=parse_repo_map(kw["repo_map"]),
-        repo_urls=tuple(kw["repo_urls"]),
-        honour_target_revision=kw["honour_target_revision"],
-        job=build_job_options(kw),
+        render=build_render_options(args.rendering),
+        only_apps=tuple(repo.apps),
+        repo_map=parse_repo_map(repo.repo_map),
+        repo_urls=tuple(repo.repo_urls),
+        honour_target_revision=repo.honour_target_revision,
+        job=build_job_options(args.job),
     )
     apps: list[App]
     errors: list[AppError]
-    if kw["render"]:
+    if args.render:
         done = render_repo(request)
         apps = [r.app for r in done.rendered]
         errors = list(done.errors)
@@ -67,7 +78,7 @@ def apps_command(**kw: Any) -> None:
     else:
         found, notes = _discover_only(request)
         apps, errors = found.apps, found.errors
-    if kw["as_json"]:
+    if args.as_json:
         click.echo(
             dump_json(
                 {"apps": [_row(a) for a in apps], "notes": notes, "errors": [_error(e) for e in errors]}

@@ -11,12 +11,15 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from gitops_check.cli.base import EXIT_IN_SYNC, fail, say
 from gitops_check.errors import InputError
+
+if TYPE_CHECKING:
+    from gitops_check.publish.comment import Platform
 
 _MAX_FILE = 8 * 1024 * 1024
 _NUMBERED = re.compile(r"\d+$")
@@ -100,7 +103,15 @@ def collect(file: str | None, parts: tuple[str, ...], parts_dir: str | None) -> 
     default=None,
     help="Environment variable holding the token (default: GITHUB_TOKEN, GITOPS_CHECK_GITLAB_TOKEN).",
 )
-def comment_command(**kw: Any) -> None:
+def comment_command(
+    file: str | None,
+    parts: tuple[str, ...],
+    parts_dir: str | None,
+    platform: Platform,
+    key: str,
+    number: int | None,
+    token_env: str | None,
+) -> None:
     """Post or update sticky PR/MR comment(s) from Markdown files (a report, or numbered parts).
 
     Exit codes: 0 posted, or nothing to do (not a pull/merge request, no GitLab token, a fork's read-only token:
@@ -109,16 +120,16 @@ def comment_command(**kw: Any) -> None:
     from gitops_check.publish import actions
     from gitops_check.publish.comment import publish_comment
 
-    paths = collect(kw["file"], kw["parts"], kw["parts_dir"])
+    paths = collect(file, parts, parts_dir)
     bodies = [_read(p) for p in paths]
     env = dict(os.environ)
     outcome = publish_comment(
         bodies,
-        key=kw["key"],
-        platform=kw["platform"],
+        key=key,
+        platform=platform,
         env=env,
-        number=kw["number"],
-        token_env=kw["token_env"],
+        number=number,
+        token_env=token_env,
         names=[str(p) for p in paths],
     )
     say(f"comment: {outcome.message}")

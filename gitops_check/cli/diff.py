@@ -2,66 +2,68 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
-from gitops_check.cli.base import (
-    SectionedCommand,
-    apply_options,
+from gitops_check.cli.base import SectionedCommand, fail, from_kwargs, in_section
+from gitops_check.cli.clusteropts import (
+    ClusterArgs,
     build_diff_options,
-    build_job_options,
-    build_render_options,
-    clear_outputs,
-    emit_reports,
     entry_source,
-    fail,
-    in_section,
-    job_options,
     live_options,
     live_source,
     named_sources,
-    parse_repo_map,
+    snapshot_options,
+)
+from gitops_check.cli.renderopts import (
+    JobArgs,
+    RenderArgs,
+    build_job_options,
+    build_render_options,
+    job_options,
     render_options,
-    repo_options,
+)
+from gitops_check.cli.repoopts import RepoArgs, parse_repo_map, repo_options
+from gitops_check.cli.reportopts import (
+    ReportArgs,
+    ShardArgs,
+    clear_outputs,
+    emit_reports,
     report_options,
     resolve_shard,
-    revision,
     shard_options,
     start_progress,
 )
 from gitops_check.cli.sync import check_sync_on_drift, sync_after_check, sync_on_drift_options
+from gitops_check.cli.syncopts import SyncArgs
 
 
-def cluster_options(fn: Any) -> Any:
-    return apply_options(fn, [_snapshot_option(), _complete_option()], "Cluster")
+@dataclass(frozen=True)
+class DiffArgs:
+    """Everything ``gitops-check diff`` is given."""
 
-
-def _complete_option() -> Any:
-    return click.option(
-        "--assume-complete-snapshot",
-        is_flag=True,
-        help="Treat kinds absent from a kubectl-made snapshot as captured (missing objects = drift, not 'not checked').",
-    )
-
-
-def _snapshot_option() -> Any:
-    return click.option(
-        "--snapshot",
-        "snapshot",
-        multiple=True,
-        metavar="[NAME=]FILE",
-        help="Compare with this snapshot file or folder; NAME=FILE for the cluster apps name NAME (repeatable: "
-        "one per cluster). A plain FILE serves in-cluster apps and the cluster the snapshot says it was taken from.",
-    )
+    repo: RepoArgs
+    rendering: RenderArgs
+    job: JobArgs
+    cluster: ClusterArgs
+    reports: ReportArgs
+    sharding: ShardArgs
+    strict: bool
+    fail_on: tuple[str, ...]
+    cache_dir: str | None
+    cache_max_size: int
+    sync_on_drift: bool
+    sync: SyncArgs
 
 
 @click.command("diff", cls=SectionedCommand)
 @repo_options
 @render_options
 @job_options
-@cluster_options
+@snapshot_options
 @live_options
 @report_options
 @shard_options
@@ -102,54 +104,63 @@ def _snapshot_option() -> Any:
 @sync_on_drift_options
 def diff_command(**kw: Any) -> None:
     """Compare a commit of the repository with a cluster snapshot or the live cluster."""
+    run_diff(from_kwargs(DiffArgs, kw))
+
+
+def run_diff(args: DiffArgs) -> None:
     from gitops_check.pipeline.check import CheckRequest, run_check
 
-    clear_outputs(kw)
-    default = live_source(kw)
-    start_progress(kw)
-    named = named_sources(kw)
+    cluster = args.cluster
+    clear_outputs(args.reports)
+    default = live_source(cluster)
+    start_progress(args.reports)
+    named = named_sources(cluster)
     if default is None and not named:
         fail("say what to compare with: --snapshot FILE or --live")
-    check_sync_on_drift(kw)
-    kw["resolved_shard"] = shard = resolve_shard(kw)
+    check_sync_on_drift(args.sync_on_drift, args.sync, live=cluster.live)
+    shard = resolve_shard(args.sharding)
 
     def from_entry(entry: Any) -> Any:
-        return entry_source(entry, kw)
+        return entry_source(entry, cluster)
 
     kube_servers = None
-    if kw.get("live"):
+    if cluster.live:
         import os
 
         from gitops_check.cluster.kubeconfig import context_servers
 
-        kube_servers = context_servers(kw.get("kubeconfig"), kw.get("kube_context"), os.environ)
+        kube_servers = context_servers(cluster.kube.kubeconfig, cluster.kube.kube_context, os.environ)
 
     def make_request(source: Any) -> CheckRequest:
+        repo = args.repo
         return CheckRequest(
-            repo=Path(kw["repo"]),
-            revision=revision(kw["rev"], kw["working_tree"]),
+            repo=Path(repo.repo),
+            revision=repo.revision(),
             default_source=source,
             source_factory=from_entry,
             named_sources=named,
-            render=build_render_options(kw),
-            only_apps=tuple(kw["apps"]),
-            repo_map=parse_repo_map(kw["repo_map"]),
-            repo_urls=tuple(kw["repo_urls"]),
-            honour_target_revision=kw["honour_target_revision"],
-            strict=kw["strict"],
-            job=build_job_options(kw),
-            diff=build_diff_options(kw),
+            render=build_render_options(args.rendering),
+            only_apps=tuple(repo.apps),
+            repo_map=parse_repo_map(repo.repo_map),
+            repo_urls=tuple(repo.repo_urls),
+            honour_target_revision=repo.honour_target_revision,
+            strict=args.strict,
+            job=build_job_options(args.job),
+            diff=build_diff_options(cluster),
             shard=shard,
-            fail_on_manual="manual" in kw["fail_on"],
+            fail_on_manual="manual" in args.fail_on,
             kube_servers=kube_servers,
-            cache_dir=Path(kw["cache_dir"]) if kw["cache_dir"] else None,
-            cache_max_bytes=kw["cache_max_size"] * 1024 * 1024,
+            cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+            cache_max_bytes=args.cache_max_size * 1024 * 1024,
         )
 
     result = run_check(make_request(default))
-    if kw["sync_on_drift"]:  # the second check reads the cluster afresh
-        result = sync_after_check(result, kw, lambda: run_check(make_request(live_source(kw))))
-    emit_reports(result, kw)
+    if args.sync_on_drift:  # the second check reads the cluster afresh
+        result = sync_after_check(
+            result, args.sync, kube=cluster.kube, repo=args.repo.repo, reports=args.reports,
+            recheck=lambda: run_check(make_request(live_source(cluster))),
+        )  # fmt: skip
+    emit_reports(result, args.reports, repo=args.repo.repo, part_path=args.sharding.part_path, shard=shard)
     raise SystemExit(result.exit_code())
 
 

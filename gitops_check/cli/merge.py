@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from gitops_check.cli.base import emit_reports, report_options
+from gitops_check.cli.base import from_kwargs
+from gitops_check.cli.reportopts import ReportArgs, emit_reports, report_options
 
 
 @click.command("merge")
@@ -30,16 +31,19 @@ from gitops_check.cli.base import emit_reports, report_options
     help="The repository, for --comment (which pull/merge request).",
 )
 @report_options
-def merge_command(**kw: Any) -> None:
+def merge_command(
+    parts: tuple[str, ...], shards: int | None, markdown_parts_dir: str | None, repo: str, **kw: Any
+) -> None:
     """Join the part files of a check split into shards into one set of reports."""
     from gitops_check.cli.preview import write_parts
     from gitops_check.errors import GitopsCheckError
     from gitops_check.model.result import AppError
     from gitops_check.report.parts import MERGE_APP, Part, load_part, merge_parts
 
-    parts: list[Part] = []
+    reports = from_kwargs(ReportArgs, kw)
+    loaded: list[Part] = []
     unreadable: list[AppError] = []
-    for name in kw["parts"]:
+    for name in parts:
         try:
             text = Path(name).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
@@ -47,14 +51,14 @@ def merge_command(**kw: Any) -> None:
                                        stage="merge"))  # fmt: skip
             continue
         try:
-            parts.append(load_part(text, name))
+            loaded.append(load_part(text, name))
         except GitopsCheckError as e:  # that shard counts as missing, named; the others are still merged
             unreadable.append(AppError(MERGE_APP, e.message, stage="merge"))
-    result = merge_parts(parts, kw["shards"])
+    result = merge_parts(loaded, shards)
     result.errors.extend(unreadable)
-    if kw["markdown_parts_dir"]:
-        write_parts(Path(kw["markdown_parts_dir"]), result, kw["markdown_limit"])
-    emit_reports(result, kw)
+    if markdown_parts_dir:
+        write_parts(Path(markdown_parts_dir), result, reports.markdown_limit)
+    emit_reports(result, reports, repo=repo)
     raise SystemExit(result.exit_code())
 
 

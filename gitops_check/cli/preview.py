@@ -7,37 +7,68 @@ apart and do not count towards 1.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
-from gitops_check.cli.base import (
-    SectionedCommand,
-    apply_options,
+from gitops_check.cli.base import SectionedCommand, apply_options, from_kwargs, write_file
+from gitops_check.cli.clusteropts import (
+    ClusterArgs,
     build_diff_options,
-    build_job_options,
-    build_render_options,
-    clear_outputs,
-    emit_reports,
     entry_source,
-    file_links,
-    job_options,
     live_options,
     live_source,
     named_sources,
-    parse_repo_map,
+    snapshot_options,
+)
+from gitops_check.cli.renderopts import (
+    JobArgs,
+    RenderArgs,
+    build_job_options,
+    build_render_options,
+    job_options,
     render_options,
+)
+from gitops_check.cli.repoopts import parse_repo_map
+from gitops_check.cli.reportopts import (
+    ReportArgs,
+    ShardArgs,
+    clear_outputs,
+    emit_reports,
+    file_links,
     report_options,
     resolve_shard,
     shard_options,
     start_progress,
-    write_file,
 )
-from gitops_check.cli.diff import cluster_options
 
 PART_PREFIX = "comment-"
 FULL_REPORT = "full.md"
+
+
+@dataclass(frozen=True)
+class PreviewArgs:
+    """Everything ``gitops-check preview`` is given."""
+
+    repo: str
+    base: str | None
+    head: str | None
+    merge_base: bool
+    apps: tuple[str, ...]
+    repo_map: tuple[str, ...]
+    repo_urls: tuple[str, ...]
+    markdown_parts_dir: str | None
+    cache_dir: str | None
+    no_cache: bool
+    cache_max_size: int
+    work_dir: str | None
+    rendering: RenderArgs
+    job: JobArgs
+    cluster: ClusterArgs
+    reports: ReportArgs
+    sharding: ShardArgs
 
 
 def preview_options(fn: Any) -> Any:
@@ -113,7 +144,7 @@ def preview_options(fn: Any) -> Any:
 @preview_options
 @render_options
 @job_options
-@cluster_options
+@snapshot_options
 @live_options
 @report_options
 @shard_options
@@ -123,38 +154,43 @@ def preview_command(**kw: Any) -> None:
     Only apps whose inputs changed are rendered. With --live or --snapshot, what already differs in the
     cluster is shown apart, and objects the change touches that already differ are flagged.
     """
+    run_preview_command(from_kwargs(PreviewArgs, kw))
+
+
+def run_preview_command(args: PreviewArgs) -> None:
     from gitops_check.preview import PreviewRequest, run_preview
     from gitops_check.render.cache import default_cache_dir
 
-    if kw["no_cache"] and kw["cache_dir"]:
+    if args.no_cache and args.cache_dir:
         raise click.UsageError("--cache-dir and --no-cache exclude each other")
-    clear_outputs(kw, parts_dir=kw["markdown_parts_dir"], ours=is_report_part)
-    kw["resolved_shard"] = resolve_shard(kw)
-    start_progress(kw)
-    cache_dir = None if kw["no_cache"] else Path(kw["cache_dir"]) if kw["cache_dir"] else default_cache_dir()
+    clear_outputs(args.reports, parts_dir=args.markdown_parts_dir, ours=is_report_part)
+    shard = resolve_shard(args.sharding)
+    start_progress(args.reports)
+    cache_dir = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else default_cache_dir()
+    cluster = args.cluster
     request = PreviewRequest(
-        repo=Path(kw["repo"]),
-        base=kw["base"],
-        head=kw["head"],
-        merge_base=kw["merge_base"],
-        default_source=live_source(kw),
-        source_factory=lambda entry: entry_source(entry, kw),
-        named_sources=named_sources(kw),
-        render=build_render_options(kw),
-        only_apps=tuple(kw["apps"]),
-        repo_map=parse_repo_map(kw["repo_map"]),
-        repo_urls=tuple(kw["repo_urls"]),
-        job=build_job_options(kw),
-        diff=build_diff_options(kw),
+        repo=Path(args.repo),
+        base=args.base,
+        head=args.head,
+        merge_base=args.merge_base,
+        default_source=live_source(cluster),
+        source_factory=lambda entry: entry_source(entry, cluster),
+        named_sources=named_sources(cluster),
+        render=build_render_options(args.rendering),
+        only_apps=tuple(args.apps),
+        repo_map=parse_repo_map(args.repo_map),
+        repo_urls=tuple(args.repo_urls),
+        job=build_job_options(args.job),
+        diff=build_diff_options(cluster),
         cache_dir=cache_dir,
-        cache_max_bytes=kw["cache_max_size"] * 1024 * 1024,
-        work_dir=Path(kw["work_dir"]) if kw["work_dir"] else None,
-        shard=kw["resolved_shard"],
+        cache_max_bytes=args.cache_max_size * 1024 * 1024,
+        work_dir=Path(args.work_dir) if args.work_dir else None,
+        shard=shard,
     )
     result = run_preview(request)
-    if kw["markdown_parts_dir"]:
-        write_parts(Path(kw["markdown_parts_dir"]), result, kw["markdown_limit"])
-    emit_reports(result, kw)
+    if args.markdown_parts_dir:
+        write_parts(Path(args.markdown_parts_dir), result, args.reports.markdown_limit)
+    emit_reports(result, args.reports, repo=args.repo, part_path=args.sharding.part_path, shard=shard)
     raise SystemExit(result.exit_code())
 
 

@@ -9,21 +9,44 @@ that could not be read are recorded in it and listed as warnings: a diff against
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
-from gitops_check.cli.base import (
-    build_render_options,
-    fail,
-    live_cluster,
-    parse_repo_map,
-    render_options,
-    revision,
-    say,
-)
+from gitops_check.cli.base import fail, from_kwargs, say
+from gitops_check.cli.clusteropts import ClusterArgs, live_cluster
+from gitops_check.cli.renderopts import RenderArgs, build_render_options, render_options
+from gitops_check.cli.repoopts import parse_repo_map, revision
 from gitops_check.errors import ClusterError
+
+# The cluster options a capture does not offer: it compares nothing and only lists.
+CAPTURE_FIXED: dict[str, Any] = {
+    "snapshot": (),
+    "assume_complete_snapshot": False,
+    "server_side": None,
+    "field_manager": None,
+    "accept_unreadable_prune_kinds": False,
+    "dry_run_all": False,
+}
+
+
+@dataclass(frozen=True)
+class CaptureArgs:
+    """Everything ``gitops-check snapshot`` is given (its cluster options with ``CAPTURE_FIXED``)."""
+
+    cluster: ClusterArgs
+    output: str
+    namespaces: tuple[str, ...]
+    kinds: tuple[str, ...]
+    for_repo: str | None
+    rev: str | None
+    working_tree: bool
+    apps: tuple[str, ...]
+    repo_map: tuple[str, ...]
+    cluster_name: str | None
+    rendering: RenderArgs
 
 
 @click.command("snapshot")
@@ -53,16 +76,18 @@ def snapshot_command(**kw: Any) -> None:
     from gitops_check.cluster.capture import DEFAULT_KINDS, read_kinds, read_scope, to_snapshot
     from gitops_check.cluster.snapshot import write_snapshot
 
-    if not kw["live"]:
+    args = from_kwargs(CaptureArgs, kw, **CAPTURE_FIXED)
+    cluster = args.cluster
+    if not cluster.live:
         fail("say what to capture: --live (the cluster of --kubeconfig/--context)")
-    live = live_cluster(kw, name=kw["cluster_name"] or "live", kubeconfig=kw["kubeconfig"],
-                         context=kw["kube_context"])  # fmt: skip
+    live = live_cluster(cluster, name=args.cluster_name or "live", kubeconfig=cluster.kube.kubeconfig,
+                        context=cluster.kube.kube_context)  # fmt: skip
     live.prefetch()
-    kinds = [k.strip() for value in kw["kinds"] for k in value.split(",") if k.strip()]
-    namespaces = list(kw["namespaces"])
+    kinds = [k.strip() for value in args.kinds for k in value.split(",") if k.strip()]
+    namespaces = list(args.namespaces)
     warnings: list[str] = []
-    if kw["for_repo"]:
-        scope, warnings = _repo_scope(kw, live)
+    if args.for_repo:
+        scope, warnings = _repo_scope(args, args.for_repo, live)
         if kinds or namespaces:
             from dataclasses import replace
 
@@ -76,9 +101,9 @@ def snapshot_command(**kw: Any) -> None:
         state = read_kinds(live, kinds or list(DEFAULT_KINDS), namespaces or None)
     captured = to_snapshot(live, state)
     try:
-        write_snapshot(kw["output"], captured.snapshot)
+        write_snapshot(args.output, captured.snapshot)
     except OSError as e:
-        fail(f"cannot write the snapshot {kw['output']}: {e.strerror}")
+        fail(f"cannot write the snapshot {args.output}: {e.strerror}")
     for warning in [*warnings, *captured.warnings]:
         say(f"warning: {warning}")
     cov = state.coverage
@@ -87,7 +112,7 @@ def snapshot_command(**kw: Any) -> None:
         f"{count} namespace{'' if count == 1 else 's'}" if cov.namespaces is not None else "all namespaces"
     )
     click.echo(
-        f"wrote {kw['output']}: {len(state.objects)} objects of {len(cov.kinds or ())} kinds in {where} "
+        f"wrote {args.output}: {len(state.objects)} objects of {len(cov.kinds or ())} kinds in {where} "
         f"({state.requests} API requests)"
     )
 
@@ -103,7 +128,7 @@ def _resolve(live: Any, kinds: list[str]) -> list[Any]:
     return out
 
 
-def _repo_scope(kw: dict[str, Any], live: Any) -> tuple[Any, list[str]]:
+def _repo_scope(args: CaptureArgs, for_repo: str, live: Any) -> tuple[Any, list[str]]:
     """The ReadScope a live check of the repository would read from this cluster, and what was left out."""
     from gitops_check.cluster.select import DEFAULT
     from gitops_check.pipeline.check import CheckRequest, render_repo
@@ -123,17 +148,17 @@ def _repo_scope(kw: dict[str, Any], live: Any) -> tuple[Any, list[str]]:
             return None
 
     request = CheckRequest(
-        repo=Path(kw["for_repo"]),
-        revision=revision(kw["rev"], kw["working_tree"]),
+        repo=Path(for_repo),
+        revision=revision(args.rev, args.working_tree),
         default_source=live,
         source_factory=lambda entry: Elsewhere(entry.name),
-        render=build_render_options(kw),
-        only_apps=tuple(kw["apps"]),
-        repo_map=parse_repo_map(kw["repo_map"]),
+        render=build_render_options(args.rendering),
+        only_apps=tuple(args.apps),
+        repo_map=parse_repo_map(args.repo_map),
     )
     done = render_repo(request)
     groups = group_by_cluster(done.rendered, done.resolver)
-    key = kw["cluster_name"] or DEFAULT
+    key = args.cluster_name or DEFAULT
     warnings = [f"{e.app}: {e.message} (its objects may be missing from the snapshot)" for e in done.errors]
     for r in done.rendered:
         if r.error is not None:
@@ -147,7 +172,7 @@ def _repo_scope(kw: dict[str, Any], live: Any) -> tuple[Any, list[str]]:
                 f"apps of cluster {other} are not captured ({names}): capture that cluster with --cluster {other}"
             )
     if key not in groups.apps:
-        raise ClusterError(f"no app of {kw['for_repo']} is deployed to cluster {key}")
+        raise ClusterError(f"no app of {for_repo} is deployed to cluster {key}")
     return groups.read_scope(key, done.project), warnings
 
 

@@ -8,15 +8,38 @@ wiring live in ``cli.syncopts``, shared with ``diff --sync-on-drift`` (here too)
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import click
 
-from gitops_check.cli.base import EXIT_IN_SYNC, apply_options, fail, write_file
-from gitops_check.cli.syncopts import agent_option_list, agent_options, run_syncs, validate, via_text
+from gitops_check.cli.base import EXIT_IN_SYNC, apply_options, fail, from_kwargs, write_file
+from gitops_check.cli.clusteropts import KubeArgs
+from gitops_check.cli.reportopts import ReportArgs, terminal_text
+from gitops_check.cli.syncopts import (
+    SyncArgs,
+    agent_option_list,
+    agent_options,
+    run_syncs,
+    validate,
+    via_text,
+)
 from gitops_check.model.result import CheckResult
+
+
+@dataclass(frozen=True)
+class SyncCommandArgs:
+    """Everything ``gitops-check sync`` is given."""
+
+    names: tuple[str, ...]
+    sync: SyncArgs
+    kube: KubeArgs
+    from_report: str | None
+    repo: str
+    json_path: str | None
+    junit: str | None
+    markdown: str | None
 
 
 def sync_on_drift_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -28,46 +51,42 @@ def sync_on_drift_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     ], "Sync")  # fmt: skip
 
 
-def write_sync_reports(result: CheckResult, kw: dict[str, Any]) -> None:
-    if kw.get("json_path"):
+def write_sync_reports(result: CheckResult, args: SyncCommandArgs) -> None:
+    if args.json_path:
         from gitops_check.report.jsonout import render_json
 
-        write_file(kw["json_path"], render_json(result), "JSON", json_document=True)
-    if kw.get("junit"):
+        write_file(args.json_path, render_json(result), "JSON", json_document=True)
+    if args.junit:
         from gitops_check.report.junit import render_junit
 
-        write_file(kw["junit"], render_junit(result), "JUnit")
-    if kw.get("markdown"):
+        write_file(args.junit, render_junit(result), "JUnit")
+    if args.markdown:
         from gitops_check.report.markdown import render_markdown_full
 
-        write_file(kw["markdown"], render_markdown_full(result), "Markdown")
+        write_file(args.markdown, render_markdown_full(result), "Markdown")
 
 
-def _print_terminal(result: CheckResult, kw: dict[str, Any]) -> None:
-    import sys
-
-    from gitops_check.report.terminal import render_terminal, should_color
-
-    color = kw["color"] if kw.get("color") is not None else should_color(sys.stdout, os.environ)
-    text = render_terminal(result, color=color, verbose=bool(kw.get("verbose")))
-    click.echo(text, nl=not text.endswith("\n"))
-
-
-def check_sync_on_drift(kw: dict[str, Any]) -> None:
+def check_sync_on_drift(sync_on_drift: bool, sync: SyncArgs, *, live: bool) -> None:
     """Refuse --sync-on-drift where its re-check could not see the sync (before any work is done)."""
-    if not kw.get("sync_on_drift"):
-        if kw.get("agent"):
+    if not sync_on_drift:
+        if sync.agent:
             fail("--argocd / --flux without --sync-on-drift: nothing to sync (use gitops-check sync)")
         return
-    if not kw.get("live"):
+    if not live:
         fail(
             "--sync-on-drift checks again after the sync, so it needs the live cluster (--live), not a snapshot"
         )
-    validate(kw)
+    validate(sync)
 
 
 def sync_after_check(
-    result: CheckResult, kw: dict[str, Any], recheck: Callable[[], CheckResult]
+    result: CheckResult,
+    sync: SyncArgs,
+    *,
+    kube: KubeArgs,
+    repo: str,
+    reports: ReportArgs,
+    recheck: Callable[[], CheckResult],
 ) -> CheckResult:
     """``diff --sync-on-drift``: sync the apps that drifted, then check again.
 
@@ -82,15 +101,17 @@ def sync_after_check(
     names = previous.drifted_apps()
     if not names:
         return result
-    _print_terminal(result, kw)
+    text = terminal_text(result, reports)
+    click.echo(text, nl=not text.endswith("\n"))
     click.echo(f"\n--sync-on-drift: {len(names)} drifted app(s): {', '.join(names)}")
-    outcomes = run_syncs(names, kw, previous=previous)  # discovered apps: their agent object, kind, namespace
-    if outcomes and all(o.state is SyncState.SUCCEEDED for o in outcomes) and not kw["dry_run"]:
+    # discovered apps: their agent object, kind, namespace
+    outcomes = run_syncs(names, sync, kube=kube, repo=repo, previous=previous)
+    if outcomes and all(o.state is SyncState.SUCCEEDED for o in outcomes) and not sync.dry_run:
         click.echo("\n--sync-on-drift: every sync succeeded; checking again\n")
         again = recheck()
         again.syncs = outcomes
         return again
-    why = "dry run" if kw["dry_run"] else "not every sync finished well"
+    why = "dry run" if sync.dry_run else "not every sync finished well"
     click.echo(f"\n--sync-on-drift: no second check ({why}); the report below is the first check's\n")
     result.syncs = outcomes
     return result
@@ -107,7 +128,7 @@ def sync_after_check(
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the JSON report here.")
 @click.option("--junit", type=click.Path(dir_okay=False), help="Write a JUnit XML report here.")
 @click.option("--markdown", type=click.Path(dir_okay=False), help="Write a Markdown report here.")
-def sync_command(names: tuple[str, ...], **kw: Any) -> None:
+def sync_command(**kw: Any) -> None:
     """Ask Argo CD or Flux to sync apps now and wait for the verdict.
 
     Exit codes: 0 synced (or only requested / printed), 1 the agent reports the sync failed or the app
@@ -116,7 +137,9 @@ def sync_command(names: tuple[str, ...], **kw: Any) -> None:
     from gitops_check.report import syncs
     from gitops_check.sync.previous import from_report
 
-    previous = from_report(kw["from_report"]) if kw.get("from_report") else None
+    args = from_kwargs(SyncCommandArgs, kw)
+    names = args.names
+    previous = from_report(args.from_report) if args.from_report else None
     if not names:
         if previous is None:
             fail("name the apps to sync, or give --from-report to sync the apps it found drifted")
@@ -124,10 +147,11 @@ def sync_command(names: tuple[str, ...], **kw: Any) -> None:
         if not names:
             click.echo(f"nothing drifted in {previous.source}; no sync requested")
             raise SystemExit(EXIT_IN_SYNC)
-    outcomes = run_syncs(names, kw, previous=previous)
-    result = CheckResult(apps=[], target=f"sync of {', '.join(names)}", against=via_text(kw), mode="sync")
+    outcomes = run_syncs(names, args.sync, kube=args.kube, repo=args.repo, previous=previous)
+    via = via_text(args.sync, args.kube)
+    result = CheckResult(apps=[], target=f"sync of {', '.join(names)}", against=via, mode="sync")
     result.syncs = outcomes
-    write_sync_reports(result, kw)
+    write_sync_reports(result, args)
     code = result.exit_code()
     click.echo(syncs.summary(outcomes))
     click.echo(f"exit code {code}: " + {0: "done", 1: "the agent reports a failed sync",

@@ -11,15 +11,57 @@ import dataclasses
 import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from gitops_check.cli.base import apply_options, fail
+from gitops_check.cli.clusteropts import KubeArgs
 from gitops_check.model.sync import SyncOutcome
 
+if TYPE_CHECKING:
+    from gitops_check.sync.base import SyncSettings
+    from gitops_check.sync.previous import PreviousCheck
+
 DEFAULT_TIMEOUT = "5m"
+
+
+@dataclass(frozen=True)
+class SyncArgs:
+    """The values of ``agent_option_list``; the kubeconfig context (``--kube``, ``--flux``) comes apart, from
+    ``sync``'s own ``--kubeconfig``/``--context`` or ``diff``'s ``--live`` group."""
+
+    agent: str | None
+    server: str | None
+    token_env: str
+    token_file: str | None
+    insecure: bool
+    ca_file: str | None
+    kube: bool
+    namespace: str | None
+    kind: str | None
+    with_source: bool
+    revision: str | None
+    prune: bool
+    only_drifted: bool
+    dry_run: bool
+    sync_options: tuple[str, ...]
+    strategy: str
+    wait: bool
+    timeout: str
+    poll_interval: str
+    retry_limit: int | None
+    retry_backoff: str | None
+    retry_max: str | None
+    force: bool
+    allow_fork: bool
+    plan_only: bool
+
+    def through_api(self) -> bool:
+        """Argo CD through its own API server (not through the Kubernetes API)."""
+        return self.agent == "argocd" and not self.kube
 
 
 def _reject_token(ctx: click.Context, param: click.Parameter, value: Any) -> None:
@@ -86,91 +128,94 @@ def agent_option_list() -> list[Callable[..., Any]]:
     ]  # fmt: skip
 
 
-def sync_settings(kw: dict[str, Any]) -> Any:
+def sync_settings(args: SyncArgs) -> SyncSettings:
     from gitops_check.sync.base import SyncSettings
     from gitops_check.sync.policy import RetryPolicy, parse_duration
 
     retry = None
-    if any(kw.get(k) is not None for k in ("retry_limit", "retry_backoff", "retry_max")):
+    if any(value is not None for value in (args.retry_limit, args.retry_backoff, args.retry_max)):
         default = RetryPolicy()
         retry = RetryPolicy(
-            limit=kw["retry_limit"] if kw.get("retry_limit") is not None else default.limit,
-            backoff=parse_duration(kw["retry_backoff"], "--retry-backoff")
-            if kw.get("retry_backoff")
+            limit=args.retry_limit if args.retry_limit is not None else default.limit,
+            backoff=parse_duration(args.retry_backoff, "--retry-backoff")
+            if args.retry_backoff
             else default.backoff,
-            max_backoff=parse_duration(kw["retry_max"], "--retry-max")
-            if kw.get("retry_max")
+            max_backoff=parse_duration(args.retry_max, "--retry-max")
+            if args.retry_max
             else default.max_backoff,
             source="--retry-* options",
         )
     return SyncSettings(
-        revision=kw.get("revision"),
-        prune=kw["prune"],
-        dry_run=kw["dry_run"],
-        sync_options=tuple(kw["sync_options"]),
-        strategy=kw["strategy"],
-        wait=kw["wait"],
-        timeout=parse_duration(kw["timeout"], "--timeout"),
-        poll_interval=max(0.01, parse_duration(kw["poll_interval"], "--poll-interval")),
+        revision=args.revision,
+        prune=args.prune,
+        dry_run=args.dry_run,
+        sync_options=tuple(args.sync_options),
+        strategy=args.strategy,
+        wait=args.wait,
+        timeout=parse_duration(args.timeout, "--timeout"),
+        poll_interval=max(0.01, parse_duration(args.poll_interval, "--poll-interval")),
         retry=retry,
-        with_source=kw["with_source"],
+        with_source=args.with_source,
     )
 
 
-def validate(kw: dict[str, Any]) -> None:
-    agent = kw.get("agent")
+def validate(args: SyncArgs) -> None:
+    agent = args.agent
     if agent is None:
         fail("say which agent to ask: --argocd or --flux")
     # --server may come from $ARGOCD_SERVER, set for every job of a pipeline: only an explicit one counts.
-    explicit_server = bool(kw.get("server")) and kw.get("server") != os.environ.get("ARGOCD_SERVER")
+    explicit_server = bool(args.server) and args.server != os.environ.get("ARGOCD_SERVER")
     if agent == "flux":
-        wrong = [f"--{k.replace('_', '-')}" for k in ("revision", "prune", "only_drifted", "dry_run", "kube",
-                                                     "token_file", "insecure") if kw.get(k)]  # fmt: skip
+        argocd_only = (("--revision", args.revision), ("--prune", args.prune), ("--only-drifted", args.only_drifted),
+                       ("--dry-run", args.dry_run), ("--kube", args.kube), ("--token-file", args.token_file),
+                       ("--insecure", args.insecure))  # fmt: skip
+        wrong = [flag for flag, given in argocd_only if given]
         if explicit_server:
             wrong.append("--server")
-        if kw.get("sync_options"):
+        if args.sync_options:
             wrong.append("--sync-option")
         if wrong:
             fail(f"{', '.join(wrong)}: Argo CD options; Flux reconciles what its source holds")
     else:
-        if kw.get("kind") or kw.get("with_source"):
+        if args.kind or args.with_source:
             fail("--kind and --with-source are Flux options")
-        if kw.get("kube") and explicit_server:
+        if args.kube and explicit_server:
             fail("--kube and --server exclude each other: through the Kubernetes API, or through Argo CD's")
-        if not kw.get("kube") and not kw.get("server"):
+        if not args.kube and not args.server:
             fail("say how to reach Argo CD: --server URL (or ARGOCD_SERVER) with a token, or --kube")
 
 
-def via_text(kw: dict[str, Any]) -> str:
-    if kw["agent"] == "argocd" and not kw.get("kube"):
+def via_text(args: SyncArgs, kube: KubeArgs) -> str:
+    if args.through_api():
         from gitops_check.sync.argocd_api import server_url
 
-        return f"Argo CD API {server_url(kw['server'])}"
-    return "Kubernetes API" + (f" (context {kw['kube_context']})" if kw.get("kube_context") else "")
+        return f"Argo CD API {server_url(args.server or '')}"
+    return "Kubernetes API" + (f" (context {kube.kube_context})" if kube.kube_context else "")
 
 
-def make_backend(kw: dict[str, Any], say: Callable[[str], None]) -> Any:
-    if kw["agent"] == "argocd" and not kw.get("kube"):
+def make_backend(args: SyncArgs, kube: KubeArgs, say: Callable[[str], None]) -> Any:
+    if args.through_api():
         from gitops_check.sync.argocd_api import ArgoCDClient, read_token
         from gitops_check.sync.argocd_rest import ArgoRestBackend
 
-        token, source = read_token(env=kw.get("token_env"), file=kw.get("token_file"))
-        verify: bool | str = False if kw["insecure"] else kw.get("ca_file") or True
-        if kw["insecure"]:
-            say(f"warning: --insecure: the TLS certificate of {kw['server']} is not verified")
-        client = ArgoCDClient(kw["server"], token, token_source=source, verify=verify)
-        return ArgoRestBackend(client, app_namespace=kw.get("namespace"))
+        server = args.server or ""  # validate() made sure it is given
+        token, source = read_token(env=args.token_env, file=args.token_file)
+        verify: bool | str = False if args.insecure else args.ca_file or True
+        if args.insecure:
+            say(f"warning: --insecure: the TLS certificate of {server} is not verified")
+        client = ArgoCDClient(server, token, token_source=source, verify=verify)
+        return ArgoRestBackend(client, app_namespace=args.namespace)
     from gitops_check.cluster.agents import open_agents
 
-    objects = open_agents(kw.get("kubeconfig"), kw.get("kube_context"))
-    if kw["agent"] == "argocd":
+    objects = open_agents(kube.kubeconfig, kube.kube_context)
+    if args.agent == "argocd":
         from gitops_check.sync.argocd_kube import ArgoKubeBackend
 
-        return ArgoKubeBackend(objects, namespace=kw.get("namespace") or "argocd", say=say)
+        return ArgoKubeBackend(objects, namespace=args.namespace or "argocd", say=say)
     from gitops_check.sync.flux import FLUX_KINDS, FluxBackend
 
-    kind = FLUX_KINDS[kw.get("kind") or "kustomization"]
-    return FluxBackend(objects, kind=kind, namespace=kw.get("namespace") or "flux-system", say=say)
+    kind = FLUX_KINDS[args.kind or "kustomization"]
+    return FluxBackend(objects, kind=kind, namespace=args.namespace or "flux-system", say=say)
 
 
 def _project_allow(repo: str) -> tuple[tuple[str, ...] | None, str]:
@@ -191,7 +236,7 @@ def _project_allow(repo: str) -> tuple[tuple[str, ...] | None, str]:
     return None, str(Path(repo) / PROJECT_FILE_ALIASES[0])
 
 
-def agent_objects(kw: dict[str, Any], previous: Any) -> dict[str, Any] | None:
+def agent_objects(args: SyncArgs, previous: PreviousCheck | None) -> dict[str, Any] | None:
     """The agent objects discovery found for the apps of the check before (``previous``), by app name.
 
     Flux app names and Argo CD apps outside the control-plane namespace (``ns/name``) carry their namespace,
@@ -200,10 +245,9 @@ def agent_objects(kw: dict[str, Any], previous: Any) -> dict[str, Any] | None:
     """
     if previous is None or not previous.agents:
         return None
-    through_api = kw["agent"] == "argocd" and not kw.get("kube")
     out = {}
     for app, obj in previous.agents.items():
-        if "/" not in app and (kw.get("namespace") or through_api):
+        if "/" not in app and (args.namespace or args.through_api()):
             obj = dataclasses.replace(obj, namespace=None)
         out[app] = obj
     return out
@@ -211,28 +255,31 @@ def agent_objects(kw: dict[str, Any], previous: Any) -> dict[str, Any] | None:
 
 def run_syncs(
     names: Sequence[str],
-    kw: dict[str, Any],
+    args: SyncArgs,
     *,
-    previous: Any = None,
-    kinds: dict[str, str] | None = None,
+    kube: KubeArgs,
+    repo: str,
+    previous: PreviousCheck | None = None,
     say: Callable[[str], None] = click.echo,
 ) -> list[SyncOutcome]:
-    """Guard rails, then the sync itself; every outcome (refused ones too) in the order of ``names``."""
+    """Guard rails, then the sync itself; every outcome (refused ones too) in the order of ``names``. ``repo``:
+    the folder whose project file holds the sync.allow list."""
     from gitops_check.errors import GitopsCheckError
     from gitops_check.model.sync import SyncState
     from gitops_check.sync.guard import fork_pipeline
     from gitops_check.sync.plan import Guards, plan_syncs
     from gitops_check.sync.run import SyncRun
 
-    validate(kw)
-    settings = sync_settings(kw)
-    allow, allow_file = _project_allow(kw.get("repo") or ".")
+    validate(args)
+    settings = sync_settings(args)
+    allow, allow_file = _project_allow(repo or ".")
     if allow is None:
         say(f"note: {allow_file} has no sync.allow list, so any app may be synced")
-    guards = Guards(allow, allow_file, fork_pipeline(os.environ), kw["allow_fork"], kw["force"])
+    guards = Guards(allow, allow_file, fork_pipeline(os.environ), args.allow_fork, args.force)
+    via = via_text(args, kube)
     plan = plan_syncs(
-        names, via=via_text(kw), guards=guards, previous=previous, only_drifted=kw["only_drifted"],
-        prune=kw["prune"], kinds=kinds, agents=agent_objects(kw, previous), agent=kw["agent"],
+        names, via=via, guards=guards, previous=previous, only_drifted=args.only_drifted,
+        prune=args.prune, agents=agent_objects(args, previous), agent=args.agent,
     )  # fmt: skip
     for outcome in plan.refused:
         say(f"{outcome.app}: {outcome.message}")
@@ -241,9 +288,8 @@ def run_syncs(
     if not plan.targets:
         return plan.refused
     try:
-        backend = make_backend(kw, say)
+        backend = make_backend(args, kube, say)
     except GitopsCheckError as e:
-        via = via_text(kw)
         failed = [
             SyncOutcome(t.app, t.name, via, SyncState.ERROR, f"cannot connect: {e}") for t in plan.targets
         ]
@@ -251,6 +297,6 @@ def run_syncs(
             say(f"{outcome.app}: not synced: {outcome.message}")
         return plan.refused + failed
     outcomes = SyncRun(backend, settings, say=say, sleep=time.sleep).run(
-        plan.targets, plan_only=kw["plan_only"]
+        plan.targets, plan_only=args.plan_only
     )
     return plan.refused + outcomes

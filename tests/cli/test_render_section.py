@@ -20,7 +20,8 @@ from click.testing import CliRunner
 
 from gitops_check import proc
 from gitops_check.cli import main
-from gitops_check.cli.base import build_render_options, render_options
+from gitops_check.cli.base import from_kwargs
+from gitops_check.cli.renderopts import RenderArgs, build_render_options, render_options
 from gitops_check.errors import ConfigError
 from gitops_check.project.config import RenderOptions, parse_project, with_project_render
 from tests.helpers.binaries import cached_binary
@@ -120,7 +121,7 @@ def test_the_cli_knows_which_options_were_given(monkeypatch: pytest.MonkeyPatch)
     @click.command()
     @render_options
     def command(**kw: Any) -> None:
-        seen.append(build_render_options(kw))
+        seen.append(build_render_options(from_kwargs(RenderArgs, kw)))
 
     runner = CliRunner()
     monkeypatch.delenv("GITOPS_CHECK_HELM", raising=False)

@@ -11,10 +11,13 @@ import pytest
 from click.testing import CliRunner
 
 from gitops_check.cli import cli
-from gitops_check.cli.base import Failure, entry_source
+from gitops_check.cli.base import Failure
+from gitops_check.cli.clusteropts import ClusterArgs, entry_source
+from gitops_check.cli.diff import DiffArgs, diff_command
 from gitops_check.cluster.live import LiveCluster
 from gitops_check.cluster.select import ClusterEntry
 from gitops_check.cluster.snapshot import SnapshotSource
+from tests.helpers.cliargs import parsed
 from tests.helpers.cluster import TestCluster
 from tests.helpers.gitrepo import GitRepo
 from tests.helpers.live import APP, agent_apply, manifests, write_app
@@ -35,11 +38,15 @@ def test_live_option_errors(args: list[str], message: str, tmp_path: Path) -> No
     assert message in result.output
 
 
+def cluster(argv: list[str]) -> ClusterArgs:
+    return parsed(DiffArgs, diff_command, argv).cluster
+
+
 def test_project_file_clusters_with_contexts_go_live_only_with_live() -> None:
     entry = ClusterEntry(
         name="prod", server="https://prod.example", snapshot="prod.json", context="prod-admin"
     )
-    live = entry_source(entry, {"live": True, "kubeconfig": "/k", "server_side": False})
+    live = entry_source(entry, cluster(["--live", "--kubeconfig", "/k", "--client-side"]))
     assert isinstance(live, LiveCluster)
     assert (live.name, live.options.context, live.options.kubeconfig, live.options.mode) == (
         "prod",
@@ -47,11 +54,11 @@ def test_project_file_clusters_with_contexts_go_live_only_with_live() -> None:
         "/k",
         "client",
     )
-    assert isinstance(entry_source(entry, {"live": False}), SnapshotSource)
+    assert isinstance(entry_source(entry, cluster([])), SnapshotSource)
     with pytest.raises(
         Failure, match=r"cluster staging in the project file has no context or kubeconfig \(for --live\)"
     ):
-        entry_source(ClusterEntry(name="staging", snapshot=None), {"live": True})
+        entry_source(ClusterEntry(name="staging", snapshot=None), cluster(["--live"]))
 
 
 @pytest.mark.cluster

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from gitops_check.cli.syncopts import agent_objects
+from gitops_check.cli.sync import SyncCommandArgs, sync_command
+from gitops_check.cli.syncopts import SyncArgs, agent_objects
 from gitops_check.discover.argocd_spec import ArgoSettings, application_to_app
 from gitops_check.errors import InputError
 from gitops_check.model.app import App
@@ -24,6 +25,7 @@ from gitops_check.report.jsonout import render_json
 from gitops_check.sync.base import AgentObject
 from gitops_check.sync.plan import Guards, plan_syncs
 from gitops_check.sync.previous import from_report, from_result
+from tests.helpers.cliargs import parsed
 
 CM = ResourceKey("", "ConfigMap", "shop", "settings")
 
@@ -86,15 +88,20 @@ def test_the_report_carries_the_agent_objects_to_sync_from_report(tmp_path: Path
         from_report(str(report))
 
 
-def targets(kw: dict[str, Any]) -> tuple[list[tuple[str, str, str | None, str | None]], list[str]]:
+def sync_args(*argv: str) -> SyncArgs:
+    return parsed(SyncCommandArgs, sync_command, list(argv)).sync
+
+
+def targets(*argv: str) -> tuple[list[tuple[str, str, str | None, str | None]], list[str]]:
+    args = sync_args(*argv)
     previous = from_result(result())
     plan = plan_syncs(previous.drifted_apps(), via="v", guards=Guards(), previous=previous,
-                      agents=agent_objects(kw, previous), agent=kw["agent"])  # fmt: skip
+                      agents=agent_objects(args, previous), agent=args.agent)  # fmt: skip
     return [(t.app, t.name, t.namespace, t.kind) for t in plan.targets], plan.notes
 
 
 def test_argocd_through_the_kubernetes_api() -> None:
-    found, notes = targets({"agent": "argocd", "kube": True})
+    found, notes = targets("--argocd", "--kube")
     assert found == [
         ("plain", "plain", None, None),  # not discovered: -n, else argocd
         ("shop", "shop", "gitops", "Application"),
@@ -102,13 +109,13 @@ def test_argocd_through_the_kubernetes_api() -> None:
     ]
     assert notes == ["Kustomization/fleet/apps: a Flux object (Kustomization), not synced by --argocd; sync it "
                      "with --flux"]  # fmt: skip
-    found, _ = targets({"agent": "argocd", "kube": True, "namespace": "argocd"})
+    found, _ = targets("--argocd", "--kube", "-n", "argocd")
     assert found[1] == ("shop", "shop", None, "Application")  # -n wins for plainly named Applications
     assert found[2] == ("team-a/web", "web", "team-a", "Application")  # ... not over a namespace in the name
 
 
 def test_argocd_through_its_api_keeps_the_servers_default() -> None:
-    found, _ = targets({"agent": "argocd", "kube": False})
+    found, _ = targets("--argocd")
     assert found[1:] == [
         ("shop", "shop", None, "Application"),
         ("team-a/web", "web", "team-a", "Application"),
@@ -116,7 +123,7 @@ def test_argocd_through_its_api_keeps_the_servers_default() -> None:
 
 
 def test_flux() -> None:
-    found, notes = targets({"agent": "flux", "namespace": "flux-system"})
+    found, notes = targets("--flux", "-n", "flux-system")
     assert found == [
         ("Kustomization/fleet/apps", "apps", "fleet", "Kustomization"),  # its name carries the namespace
         ("plain", "plain", None, None),
@@ -127,7 +134,7 @@ def test_flux() -> None:
 def test_only_drifted_uses_the_apps_name() -> None:
     previous = from_result(result())
     plan = plan_syncs(["team-a/web"], via="v", guards=Guards(allow=("web",)), previous=previous,
-                      only_drifted=True, agents=agent_objects({"agent": "argocd", "kube": True}, previous),
+                      only_drifted=True, agents=agent_objects(sync_args("--argocd", "--kube"), previous),
                       agent="argocd")  # fmt: skip
     [target] = plan.targets
     assert target.resources == (CM,)
