@@ -58,7 +58,8 @@ def _describes(tracked: ResourceKey, key: ResourceKey) -> bool:
 class TrackingIndex:
     """Live objects grouped by every owner identity they carry; built once per run."""
 
-    def __init__(self, live: LiveState):
+    def __init__(self, live: LiveState, *, indexed: bool = True):
+        """``indexed`` False: empty, filled by ``add`` (so a caller walking the objects anyway decodes each once)."""
         self.by_tracking_id: dict[str, list[ResourceKey]] = defaultdict(list)
         self.by_label: dict[tuple[str, str], list[ResourceKey]] = defaultdict(list)
         self.by_flux: dict[tuple[str, str], list[ResourceKey]] = defaultdict(list)
@@ -68,28 +69,33 @@ class TrackingIndex:
         # the object as requiring pruning, and a sync with pruning deletes it).
         self.extraneous: set[ResourceKey] = set()
         self.objects = live.objects
-        for key, body in live.objects.items():
-            metadata = body.get("metadata") or {}
-            if (key.group, key.kind) in NEVER_PRUNED or metadata.get("ownerReferences"):
-                continue
-            annotations: Mapping[str, Any] = metadata.get("annotations") or {}
-            labels: Mapping[str, Any] = metadata.get("labels") or {}
-            if "IgnoreExtraneous" in str(annotations.get(ARGO_COMPARE_OPTIONS, "")):
-                self.extraneous.add(key)  # still owned (reported with a note), never drift
-            self.candidates.append(key)
-            tracking = annotations.get(TRACKING_ANNOTATION)
-            if isinstance(tracking, str):
-                parsed = parse_tracking_id(tracking)
-                # An annotation copied onto another object does not make that object the app's.
-                if parsed and _describes(parsed[1], key):
-                    self.by_tracking_id[parsed[0]].append(key)
-            for label, value in labels.items():
-                self.by_label[(str(label), str(value))].append(key)
-            if FLUX_NAME in labels and FLUX_NAMESPACE in labels:
-                if str(annotations.get(FLUX_PRUNE, "")).lower() != "disabled":
-                    self.by_flux[(str(labels[FLUX_NAME]), str(labels[FLUX_NAMESPACE]))].append(key)
-            if HELM_RELEASE in annotations and HELM_NAMESPACE in annotations:
-                self.by_helm[(str(annotations[HELM_RELEASE]), str(annotations[HELM_NAMESPACE]))].append(key)
+        if indexed:
+            for key, body in live.objects.items():
+                self.add(key, body)
+
+    def add(self, key: ResourceKey, body: Mapping[str, Any]) -> None:
+        """Index one live object (one of ``objects``) by the owner identities it carries."""
+        metadata = body.get("metadata") or {}
+        if (key.group, key.kind) in NEVER_PRUNED or metadata.get("ownerReferences"):
+            return
+        annotations: Mapping[str, Any] = metadata.get("annotations") or {}
+        labels: Mapping[str, Any] = metadata.get("labels") or {}
+        if "IgnoreExtraneous" in str(annotations.get(ARGO_COMPARE_OPTIONS, "")):
+            self.extraneous.add(key)  # still owned (reported with a note), never drift
+        self.candidates.append(key)
+        tracking = annotations.get(TRACKING_ANNOTATION)
+        if isinstance(tracking, str):
+            parsed = parse_tracking_id(tracking)
+            # An annotation copied onto another object does not make that object the app's.
+            if parsed and _describes(parsed[1], key):
+                self.by_tracking_id[parsed[0]].append(key)
+        for label, value in labels.items():
+            self.by_label[(str(label), str(value))].append(key)
+        if FLUX_NAME in labels and FLUX_NAMESPACE in labels:
+            if str(annotations.get(FLUX_PRUNE, "")).lower() != "disabled":
+                self.by_flux[(str(labels[FLUX_NAME]), str(labels[FLUX_NAMESPACE]))].append(key)
+        if HELM_RELEASE in annotations and HELM_NAMESPACE in annotations:
+            self.by_helm[(str(annotations[HELM_RELEASE]), str(annotations[HELM_NAMESPACE]))].append(key)
 
     def owned_by(self, app: App) -> set[ResourceKey]:
         tracking = app.tracking

@@ -11,19 +11,19 @@ namespaces its apps touch; then every app is keyed and diffed against its cluste
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitops_check import hygiene, progress, repourl
+from gitops_check import hygiene, progress, repourl, scratch
 from gitops_check.cluster.kubeconfig import KubeServers
 from gitops_check.cluster.select import ClusterEntry, ClusterResolver, parse_clusters
 from gitops_check.discover.dispatch import DiscoverOptions, discover
 from gitops_check.discover.project import Discovery, load_project
-from gitops_check.errors import ClusterError, GitopsCheckError
+from gitops_check.errors import ClusterError, GitopsCheckError, SourceError
 from gitops_check.model.app import App, Destination
 from gitops_check.model.live import LiveSource, ReadScope
 from gitops_check.model.objects import JSON, ResourceKey
@@ -169,16 +169,34 @@ def _keyed_renders(
     return KeyedRenders(cache, tree, context, render.network, plugins_discover=discovers)
 
 
+def _materialize(
+    stack: contextlib.ExitStack, repo: RepoHandle | FolderHandle, revision: str | None
+) -> tuple[Path, Workspace]:
+    """The commit's files in a scratch folder (``scratch``: memory-backed when it has room; on disk when the
+    commit does not fit there), and the folder, which also takes the other commits and repositories read."""
+    configured = scratch.configured()
+    memory = None if configured is not None else scratch.in_memory()
+    tmp = stack.enter_context(scratch.folder(memory or configured))
+    try:
+        return tmp, repo.materialize(revision, tmp / "tree")
+    except OSError as e:
+        if memory is None:
+            raise SourceError(
+                f"cannot write the commit to {tmp}: {e.strerror or e}; set ${scratch.WORKDIR_VARIABLE}"
+            ) from e
+    tmp = stack.enter_context(scratch.folder(configured))
+    return tmp, repo.materialize(revision, tmp / "tree")
+
+
 def render_repo(request: CheckRequest, *, pack: bool = False) -> RenderedRepo:
     """Materialize the commit, discover its apps and render them (App of Apps included); ``pack``: renders are
     held compressed until diffed (``Rendered.pack``)."""
     timings: dict[str, float] = {}
     start = time.perf_counter()
     repo = open_tree(request.repo)
-    with tempfile.TemporaryDirectory(prefix="gitops-check-") as tmp_name:
-        tmp = Path(tmp_name)
+    with contextlib.ExitStack() as stack:
         with progress.stage("reading the commit"):
-            ws = repo.materialize(request.revision, tmp / "tree")
+            tmp, ws = _materialize(stack, repo, request.revision)
         timings["materialize"] = time.perf_counter() - start
 
         t = time.perf_counter()

@@ -45,20 +45,24 @@ def _settings(options: DiffOptions, project: ProjectConfig | None) -> DiffSettin
     return DiffSettings(frozenset(appliers), frozenset(manual), ignore, options.detect_pruning)
 
 
-def screen_live(live: LiveState) -> LiveState:
+def screen_live(live: LiveState, *, track: bool = False) -> tuple[LiveState, TrackingIndex | None]:
     """``live`` without objects nested deeper than any stage can walk; their kind and namespace become unreadable
     (not checked), since a hostile object in the cluster must neither crash the run nor vanish silently. Its
-    Secret values are registered for scrubbing on the way."""
+    Secret values are registered for scrubbing on the way; ``track``: the objects kept are also indexed by owner
+    (pruning), in the same pass, since a packed snapshot decodes an object on each access."""
     deep: set[ResourceKey] = set()
-    for key, body in live.objects.items():  # one pass: a packed snapshot decodes each object on access
+    tracker = TrackingIndex(live, indexed=False) if track else None
+    for key, body in live.objects.items():
         if key.kind == "Secret":
             redact.add_secret_object(
                 body
             )  # the cluster's (or snapshot's) Secret values: scrubbed from outputs
         if yamlio.depth_exceeds(body):
             deep.add(key)
+        elif tracker is not None:
+            tracker.add(key, body)
     if not deep:
-        return live
+        return live, tracker
     unreadable = dict(live.unreadable)
     for key in deep:
         unreadable[(key.group_kind, key.namespace)] = (
@@ -69,7 +73,9 @@ def screen_live(live: LiveState) -> LiveState:
         if isinstance(live.objects, PackedObjects)
         else {k: v for k, v in live.objects.items() if k not in deep}
     )
-    return dataclasses.replace(live, objects=objects, unreadable=unreadable)
+    if tracker is not None:
+        tracker.objects = objects
+    return dataclasses.replace(live, objects=objects, unreadable=unreadable), tracker
 
 
 def _error_of(app: str, e: GitopsCheckError, stage: str) -> AppError:
@@ -157,11 +163,16 @@ def compare_rendered(
     scopes, by_cluster, sources = groups.kind_scopes, groups.apps, groups.sources
     unresolved = groups.unresolved
     lives: dict[str, LiveState] = {}
+    trackers: dict[str, TrackingIndex] = {}
     live_errors: dict[str, str] = {}
+    settings = _settings(diff_options, project)
 
     def read(key: str) -> None:
         try:
-            lives[key] = screen_live(sources[key].load(groups.read_scope(key, project)))
+            loaded = sources[key].load(groups.read_scope(key, project))
+            lives[key], tracker = screen_live(loaded, track=settings.detect_pruning)
+            if tracker is not None:
+                trackers[key] = tracker
         except GitopsCheckError as e:
             live_errors[key] = str(e)
         finally:
@@ -186,8 +197,6 @@ def compare_rendered(
         result.warnings.extend(f"cluster {key}: {w}" for w in lives[key].warnings)
 
     t = time.perf_counter()
-    settings = _settings(diff_options, project)
-    trackers = {k: TrackingIndex(live) for k, live in lives.items()} if settings.detect_pruning else {}
     cluster_of = {r.app.name: k for k, rs in by_cluster.items() for r in rs}
     schemas = _schemas(by_cluster, lives)
     predicting = {k for k in lives if sources[k].predictor() is not None}
@@ -292,7 +301,8 @@ def _schemas(
     out = {}
     for key in crds:
         live = lives[key]
-        in_cluster = [body for k, body in live.objects.items() if k.kind == CRD_KIND and k.group == CRD_GROUP]
+        # By key first: a packed snapshot decodes an object on each access.
+        in_cluster = [live.objects[k] for k in live.objects if k.kind == CRD_KIND and k.group == CRD_GROUP]
         out[key] = schemas_for(live.schema, [*in_cluster, *crds[key]])
     return out
 

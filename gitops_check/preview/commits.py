@@ -9,15 +9,11 @@ with the project file parsed once when it is the same blob at both."""
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from gitops_check import repourl
+from gitops_check import repourl, scratch
 from gitops_check.discover.dispatch import DiscoverOptions, discover
 from gitops_check.discover.project import Discovery, load_project
 from gitops_check.errors import GitopsCheckError, SourceError
@@ -29,9 +25,6 @@ from gitops_check.preview.revisions import Revisions
 from gitops_check.project.config import ProjectConfig
 from gitops_check.render.inputs import Tree
 from gitops_check.sources.git import RepoHandle, open_repo
-
-_SHM = Path("/dev/shm")
-_SHM_MIN_FREE = 256 * 1024 * 1024
 
 
 class Commits:
@@ -54,11 +47,10 @@ def materialize(
     The base commit is written first; the head commit is written in the background while the caller discovers
     the base commit's apps: a copy of the base files (``cp``, a process of its own) plus the paths that differ.
     """
-    parent = request.work_dir or (
-        Path(os.environ["GITOPS_CHECK_WORKDIR"]) if os.environ.get("GITOPS_CHECK_WORKDIR") else None
-    )
-    in_memory = parent is None and _roomy(_SHM)
-    tmp = stack.enter_context(_temp(_SHM if in_memory else parent))
+    parent = scratch.configured(request.work_dir)
+    memory = None if parent is not None else scratch.in_memory()
+    in_memory = memory is not None
+    tmp = stack.enter_context(_temp(memory or parent))
     pool = stack.enter_context(ThreadPoolExecutor(max_workers=2, thread_name_prefix="materialize"))
     head_index = pool.submit(repo.tree_index, revs.head)  # one git ls-tree while base is written
     try:
@@ -91,20 +83,8 @@ def materialize(
     return Commits(base, pool.submit(head))
 
 
-@contextmanager
-def _temp(parent: Path | None) -> Iterator[Path]:
-    if parent is not None:
-        parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="gitops-check-preview-", dir=parent) as tmp:
-        yield Path(tmp)
-
-
-def _roomy(path: Path) -> bool:
-    try:
-        st = os.statvfs(path)
-    except OSError:
-        return False
-    return st.f_bavail * st.f_frsize >= _SHM_MIN_FREE and os.access(path, os.W_OK)
+def _temp(parent: Path | None) -> contextlib.AbstractContextManager[Path]:
+    return scratch.folder(parent, "gitops-check-preview-")
 
 
 def _base(repo: RepoHandle, revs: Revisions, request: PreviewRequest, tmp: Path) -> Side:

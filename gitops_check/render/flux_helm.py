@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from gitops_check import yamlio
+from gitops_check import scratch, yamlio
 from gitops_check.errors import RenderError
 from gitops_check.gosemantics.maps import merge_maps
 from gitops_check.model.objects import Origin, SecretText
@@ -153,7 +153,7 @@ def _post_render(ctx: SourceContext, objects: list[RawObject]) -> list[RawObject
         kustomization["patches"] = [dict(p) for p in k.patches]
     if k.images:
         kustomization["images"] = [json.loads(i) if i.startswith("{") else parse_image(i) for i in k.images]
-    with tempfile.TemporaryDirectory(prefix="gitops-check-postrender-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="gitops-check-postrender-", dir=scratch.parent()) as tmp:
         folder = Path(tmp)
         (folder / "helm-output.yaml").write_text(yamlio.dump_yaml_all([o.body for o in objects]))
         (folder / "kustomization.yaml").write_text(yamlio.dump_yaml(kustomization))

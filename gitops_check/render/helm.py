@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from gitops_check import proc, yamlio
+from gitops_check import proc, scratch, yamlio
 from gitops_check.errors import InputError, RenderError
 from gitops_check.model.objects import Origin
 from gitops_check.model.rendered import RawObject, Workspace
@@ -58,7 +58,7 @@ def render_helm(ctx: SourceContext) -> RenderOutput:
     out = RenderOutput()
     _ensure_dependencies(ctx, helm)
     out.resolved.extend(_DEPS_RESOLVED.get((ctx.ws, ctx.folder), ()))
-    with tempfile.TemporaryDirectory(prefix="gitops-check-helm-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="gitops-check-helm-", dir=scratch.parent()) as tmp:
         release = checked_release_name(opts.release_name or ctx.app.name)
         # Every value from the repository is attached to its flag (``--flag=value``) and the positional
         # arguments follow ``--``: nothing the commit writes can become an option of its own (a release name

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gitops_check import proc, redact, yamlio
+from gitops_check import proc, redact, scratch, yamlio
 from gitops_check.errors import FetchError, GitopsCheckError, RenderError
 from gitops_check.model.objects import Origin
 from gitops_check.model.rendered import RawObject
@@ -107,7 +107,7 @@ def _build_with_origins(
         return None, False
     import tempfile
 
-    with tempfile.TemporaryDirectory(prefix="gitops-check-origin-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="gitops-check-origin-", dir=scratch.parent()) as tmp:
         wrapper = os.path.realpath(tmp)
         built = os.path.realpath(folder)
         (Path(wrapper) / "kustomization.yaml").write_text(
