@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -40,11 +41,13 @@ sys.path.insert(0, str(ROOT))
 
 from bench.gen_repo import generate  # noqa: E402
 
-# Runs a command and prints the peak resident memory of its process tree (KiB) on stderr's last line.
+# Runs a command and prints the peak resident memory of its process tree (KiB) and the CPU seconds it used (its
+# own and its children's, user + system) on stderr's last line.
 _MEASURE = (
     "import resource, subprocess, sys\n"
     "code = subprocess.run(sys.argv[1:]).returncode\n"
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
+    "use = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "print(use.ru_maxrss, use.ru_utime + use.ru_stime, file=sys.stderr)\n"
     "sys.exit(code)\n"
 )
 WORK_COUNTERS = {
@@ -71,14 +74,15 @@ def measured(argv: list[str]) -> dict[str, Any]:
         raise SystemExit(
             f"{argv[1]} failed ({proc.returncode}):\n{proc.stderr[-3000:]}\n{proc.stdout[-2000:]}"
         )
-    peak_kb = int(proc.stderr.strip().splitlines()[-1])
-    return {"wall": wall, "peak_mb": peak_kb / 1024, "exit": proc.returncode}
+    peak_kb, cpu = proc.stderr.strip().splitlines()[-1].split()
+    return {"wall": wall, "peak_mb": int(peak_kb) / 1024, "cpu": float(cpu), "exit": proc.returncode}
 
 
 def render_floor(
     out: Path, workers: int, tools: dict[str, str], *, origins: bool = False
-) -> tuple[float, int]:
-    """Sum of every app's own render process time, divided by the workers; and how many processes.
+) -> tuple[float, int, float]:
+    """Sum of every app's own render process time, divided by the workers; how many processes; the CPU seconds
+    they used (user + system: less sensitive than wall time to other work on the machine).
 
     ``origins``: each ``kustomize build`` as gitops-check runs it, through a wrapper kustomization that asks for
     kustomize's origin annotations (the file of each object), which costs kustomize several times the CPU."""
@@ -117,12 +121,15 @@ def render_floor(
         return time.perf_counter() - start
 
     entries = project["apps"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             times = list(pool.map(one, entries))
     finally:
         shutil.rmtree(wrappers, ignore_errors=True)
-    return sum(times) / workers, sum(1 for t in times if t)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return sum(times) / workers, sum(1 for t in times if t), cpu
 
 
 def comparable(report: Path) -> dict[str, Any]:
@@ -172,8 +179,8 @@ def main() -> None:
     shutil.rmtree(runs, ignore_errors=True)
     runs.mkdir()
 
-    floor, processes = render_floor(args.out, args.workers, tools)
-    floor_origins, _ = render_floor(args.out, args.workers, tools, origins=True)
+    floor, processes, floor_cpu = render_floor(args.out, args.workers, tools)
+    floor_origins, _, floor_origins_cpu = render_floor(args.out, args.workers, tools, origins=True)
     cache = ["--cache-dir", str(runs / "render-cache")]  # starts empty: the first run is cold
     single = measured([exe(), "diff", *common, *cache, "--json", str(runs / "single.json")])
     again = measured([exe(), "diff", *common, *cache, "--json", str(runs / "again.json")])
@@ -206,6 +213,12 @@ def main() -> None:
           f"{warm_stats.get('cache_with_secrets', 0)} rendered again (they hold Secret values)")  # fmt: skip
     for k, r in enumerate(shards, 1):
         print(f"shard {k}/{args.shards}: {r['wall']:.1f} s, peak {r['peak_mb']:.0f} MB")
+    # CPU seconds: what the figures above cost the machine, whatever else ran on it meanwhile.
+    shard_cpu = " / ".join(f"{r['cpu']:.1f}" for r in shards)
+    print(f"CPU seconds: render floor {floor_cpu:.1f} plain / {floor_origins_cpu:.1f} with origins; single cold "
+          f"{single['cpu']:.1f} ({single['cpu'] / floor_origins_cpu if floor_origins_cpu else 0:.2f}x with origins), "
+          f"warm {again['cpu']:.1f}; shards {shard_cpu}; "
+          f"merge {merge['cpu']:.1f}")  # fmt: skip
     print(
         f"merge: {merge['wall']:.2f} s, peak {merge['peak_mb']:.0f} MB; exit {merge['exit']} (single {single['exit']})"
     )
@@ -224,6 +237,9 @@ def main() -> None:
     ]
     for text, ok in checks:
         print(f"{'PASS' if ok else 'FAIL'}: {text}")
+    most_cpu = max(r["cpu"] for r in shards)
+    print(f"(shards in CPU seconds: the most costly {most_cpu:.1f} s = {most_cpu / single['cpu']:.2f}x the single "
+          f"job's {single['cpu']:.1f} s)")  # fmt: skip
     print(f"(slowest shard {slowest:.1f} s = {slowest / single['wall']:.2f}x the single job; cold single job "
           f"{single['wall'] / floor_origins if floor_origins else 0:.2f}x the floor with origin annotations)")  # fmt: skip
 
