@@ -17,33 +17,65 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from gitops_check import yamlio
+from gitops_check.model.live import OWNER_ANNOTATIONS
 from gitops_check.model.objects import ResourceKey
 
 _SPACE = re.compile(r"[ \t\n\r]*")
 
 
 class PackedObjects(Mapping[ResourceKey, Any]):
-    """Objects by key; each one decoded anew on access (insertion order kept, a later object replaces one)."""
+    """Objects by key; each one decoded anew on access (insertion order kept, a later object replaces one).
+
+    An object put as text also keeps its *owner view* (its labels, the annotations in ``OWNER_ANNOTATIONS`` and
+    whether it has owner references) and whether its text has enough brackets to nest ``MAX_DEPTH`` levels, so
+    the pass over every live object before diffing (screening, the pruning index) decodes none of them again."""
 
     def __init__(self) -> None:
         self._items: dict[ResourceKey, bytes | Any] = {}
+        self._views: dict[ResourceKey, Any] = {}
+        self._maybe_deep: set[ResourceKey] = set()
 
-    def put_text(self, key: ResourceKey, text: str) -> None:
-        """An object as the JSON text it was read from (it must decode to a JSON object)."""
+    def put_text(self, key: ResourceKey, text: str, body: Mapping[str, Any]) -> None:
+        """An object as the JSON text it was read from and ``body``, that text decoded."""
         self._items[key] = zlib.compress(text.encode(), 1)
+        self._views[key] = owner_view(body)
+        # A value cannot nest deeper than it has brackets; almost no object has MAX_DEPTH of them.
+        if text.count("{") + text.count("[") >= yamlio.MAX_DEPTH:
+            self._maybe_deep.add(key)
+        else:
+            self._maybe_deep.discard(key)
 
     def put(self, key: ResourceKey, body: Any) -> None:
         """An object that came parsed (YAML, a List's items): kept as it is."""
         self._items[key] = body
+        self._views.pop(key, None)
+        self._maybe_deep.discard(key)
 
     def absorb(self, other: PackedObjects) -> None:
         """Take every object of ``other`` (its objects replace ones with the same key)."""
+        for key in other._items:
+            self._views.pop(key, None)
+            self._maybe_deep.discard(key)
         self._items.update(other._items)
+        self._views.update(other._views)
+        self._maybe_deep.update(other._maybe_deep)
 
     def without(self, keys: set[ResourceKey]) -> PackedObjects:
         out = PackedObjects()
         out._items = {k: v for k, v in self._items.items() if k not in keys}
+        out._views = {k: v for k, v in self._views.items() if k not in keys}
+        out._maybe_deep = self._maybe_deep - keys
         return out
+
+    def owner_view(self, key: ResourceKey) -> Any:
+        """What says who owns the object (see ``owner_view``), without decoding it when it was put as text."""
+        view = self._views.get(key)
+        return view if view is not None else self[key]
+
+    def may_be_deep(self, key: ResourceKey) -> bool:
+        """False when the object certainly nests less than ``yamlio.MAX_DEPTH`` levels."""
+        return key in self._maybe_deep or key not in self._views
 
     def __getitem__(self, key: ResourceKey) -> Any:
         value = self._items[key]
@@ -59,6 +91,27 @@ class PackedObjects(Mapping[ResourceKey, Any]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+def owner_view(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a live object that says who owns it: ``metadata.labels``, the ``OWNER_ANNOTATIONS`` it has
+    and ``ownerReferences`` (reduced to one entry when present: only whether there are any is read)."""
+    metadata = body.get("metadata")
+    if not isinstance(metadata, Mapping):
+        return {"metadata": {}}
+    view: dict[str, Any] = {}
+    if metadata.get("labels"):
+        view["labels"] = metadata["labels"]
+    annotations = metadata.get("annotations")
+    if isinstance(annotations, Mapping):
+        kept = {k: v for k, v in annotations.items() if k in OWNER_ANNOTATIONS}
+        if kept:
+            view["annotations"] = kept
+    elif annotations:
+        view["annotations"] = annotations  # not a mapping: left for the reader to judge, as in the object
+    if metadata.get("ownerReferences"):
+        view["ownerReferences"] = [True]
+    return {"metadata": view}
 
 
 def read_own_snapshot(text: str, take: Callable[[Any, str, int], None]) -> dict[str, Any] | None:

@@ -160,7 +160,7 @@ def _read_streamed(data: bytes, where: str) -> tuple[_Own, PackedObjects] | None
             return
         for doc in docs:
             if doc is element:
-                part.put_text(_key(doc), raw)
+                part.put_text(_key(doc), raw, doc)
             else:  # an item of a List: no text of its own
                 part.put(_key(doc), doc)
 

@@ -76,6 +76,14 @@ class LiveState:
         return self._present_kinds
 
 
+# The annotations that say who owns a live object (Argo CD's tracking id and compare options, Flux's prune switch,
+# Helm's release): diff/prune.py reads them; packed snapshot objects keep them with the labels (cluster/packed.py).
+OWNER_ANNOTATIONS = frozenset(
+    {"argocd.argoproj.io/tracking-id", "argocd.argoproj.io/compare-options", "kustomize.toolkit.fluxcd.io/prune",
+     "meta.helm.sh/release-name", "meta.helm.sh/release-namespace"}
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class ReadScope:
     """What the apps compared with one cluster touch: the live reader lists exactly these (kind, namespace) pairs.

@@ -49,10 +49,17 @@ def screen_live(live: LiveState, *, track: bool = False) -> tuple[LiveState, Tra
     """``live`` without objects nested deeper than any stage can walk; their kind and namespace become unreadable
     (not checked), since a hostile object in the cluster must neither crash the run nor vanish silently. Its
     Secret values are registered for scrubbing on the way; ``track``: the objects kept are also indexed by owner
-    (pruning), in the same pass, since a packed snapshot decodes an object on each access."""
+    (pruning), in the same pass. A packed snapshot's object is decoded only when it is a Secret or may nest too
+    deep: its owner view stands for it in the index (``PackedObjects.owner_view``)."""
     deep: set[ResourceKey] = set()
     tracker = TrackingIndex(live, indexed=False) if track else None
-    for key, body in live.objects.items():
+    packed = live.objects if isinstance(live.objects, PackedObjects) else None
+    for key in live.objects:
+        if packed is not None and key.kind != "Secret" and not packed.may_be_deep(key):
+            if tracker is not None:
+                tracker.add(key, packed.owner_view(key))  # no decoding: most objects of a snapshot
+            continue
+        body = live.objects[key]
         if key.kind == "Secret":
             redact.add_secret_object(
                 body
@@ -69,8 +76,8 @@ def screen_live(live: LiveState, *, track: bool = False) -> tuple[LiveState, Tra
             f"{key} is nested more than {yamlio.MAX_DEPTH} levels deep, so this kind is not checked here"
         )
     objects: Mapping[ResourceKey, JSON] = (
-        live.objects.without(deep)
-        if isinstance(live.objects, PackedObjects)
+        packed.without(deep)
+        if packed is not None
         else {k: v for k, v in live.objects.items() if k not in deep}
     )
     if tracker is not None:

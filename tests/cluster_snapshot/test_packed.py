@@ -114,3 +114,75 @@ def test_the_reader_gives_each_element_with_its_text() -> None:
     assert seen == [({"x": [1, 2]}, '{"x": [1, 2]}', 0), ({"y": "]"}, '{"y": "]"}', 1)]
     assert read_own_snapshot("[1]", lambda *a: None) is None
     assert read_own_snapshot('{"a": 1,}', lambda *a: None) is None
+
+
+def _deep(levels: int) -> Any:
+    value: Any = "bottom"
+    for i in range(levels):
+        value = {"n": value} if i % 2 else [value]
+    return value
+
+
+OWNED: list[Any] = [
+    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+        "name": "tracked", "namespace": "shop", "labels": {"app.kubernetes.io/instance": "shop", "x": "1"},
+        "annotations": {"argocd.argoproj.io/tracking-id": "shop:/ConfigMap:shop/tracked",
+                        "kubectl.kubernetes.io/last-applied-configuration": "{" * 300}}},
+    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+        "name": "extraneous", "namespace": "shop",
+        "annotations": {"argocd.argoproj.io/compare-options": "IgnoreExtraneous",
+                        "argocd.argoproj.io/tracking-id": "shop:/ConfigMap:shop/extraneous"}}},
+    {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {
+        "name": "owned", "namespace": "shop", "labels": {"app.kubernetes.io/instance": "shop"},
+        "ownerReferences": [{"kind": "Deployment", "name": "web"}]}},
+    {"apiVersion": "v1", "kind": "Service", "metadata": {
+        "name": "flux", "namespace": "shop", "labels": {"kustomize.toolkit.fluxcd.io/name": "apps",
+                                                         "kustomize.toolkit.fluxcd.io/namespace": "flux-system"},
+        "annotations": {"kustomize.toolkit.fluxcd.io/prune": "disabled"}}},
+    {"apiVersion": "v1", "kind": "Service", "metadata": {
+        "name": "helm", "namespace": "shop",
+        "annotations": {"meta.helm.sh/release-name": "web", "meta.helm.sh/release-namespace": "shop"}}},
+    {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "shop"},
+     "data": {"k": "c2VjcmV0LXZhbHVlLXBhY2tlZA=="}},
+    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "deep", "namespace": "shop"},
+     "data": {"d": _deep(140)}},
+    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "brackets", "namespace": "shop"},
+     "data": {"d": "[" * 200, "e": _deep(10)}},
+]  # fmt: skip
+
+
+def test_screening_a_packed_snapshot_equals_screening_its_objects(tmp_path: Path) -> None:
+    """The pass before diffing reads owner views and bracket counts instead of decoding each packed object: its
+    result (objects kept, kinds made unreadable, the pruning index, Secret values registered) is the same."""
+    from gitops_check import redact
+    from gitops_check.model.live import LiveState
+    from gitops_check.pipeline.comparison import screen_live
+
+    path = tmp_path / "snapshot.json"
+    path.write_text(json.dumps(own(OWNED)))
+    packed = load_snapshot(path)
+    assert isinstance(packed.objects, PackedObjects)
+    plain = LiveState(objects=dict(packed.objects.items()), coverage=packed.coverage, scopes=packed.scopes)
+    out: list[Any] = []
+    for live in (packed, plain):
+        redact.reset()
+        screened, tracker = screen_live(live, track=True)
+        assert tracker is not None
+        index = {name: {k: sorted(map(str, v)) for k, v in getattr(tracker, name).items()}
+                 for name in ("by_tracking_id", "by_label", "by_flux", "by_helm")}  # fmt: skip
+        out.append((sorted(map(str, screened.objects)), screened.unreadable, index,
+                    sorted(map(str, tracker.candidates)), sorted(map(str, tracker.extraneous)),
+                    redact.scrub("c2VjcmV0LXZhbHVlLXBhY2tlZA== secret-value-packed")))  # fmt: skip
+        assert set(tracker.objects) == set(screened.objects)
+    assert out[0] == out[1]
+    assert "deep" not in out[0][0] and "brackets" in str(out[0][0])
+    assert "secret-value-packed" not in out[0][5]
+
+
+def test_owner_annotations_cover_what_the_pruning_index_reads() -> None:
+    from gitops_check.diff import prune
+    from gitops_check.model.live import OWNER_ANNOTATIONS
+
+    read = {prune.TRACKING_ANNOTATION, prune.ARGO_COMPARE_OPTIONS, prune.FLUX_PRUNE, prune.HELM_RELEASE,
+            prune.HELM_NAMESPACE}  # fmt: skip
+    assert read <= OWNER_ANNOTATIONS
