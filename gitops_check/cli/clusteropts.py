@@ -17,6 +17,7 @@ from gitops_check.project.config import DiffOptions
 
 if TYPE_CHECKING:
     from gitops_check.cluster.live import LiveCluster
+    from gitops_check.cluster.select import ClusterEntry
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def live_cluster(
     return LiveCluster(options, name=name)
 
 
-def entry_source(entry: Any, cluster: ClusterArgs) -> LiveSource:
+def entry_source(entry: ClusterEntry, cluster: ClusterArgs) -> LiveSource:
     """The source for a cluster named in the project file's ``clusters:``: its snapshot, or with --live its
     kubeconfig context."""
     from gitops_check.cluster.snapshot import SnapshotSource

@@ -39,6 +39,7 @@ from gitops_check.cli.reportopts import (
 )
 from gitops_check.cli.sync import check_sync_on_drift, sync_after_check, sync_on_drift_options
 from gitops_check.cli.syncopts import SyncArgs
+from gitops_check.model.live import LiveSource
 
 
 @dataclass(frozen=True)
@@ -120,9 +121,6 @@ def run_diff(args: DiffArgs) -> None:
     check_sync_on_drift(args.sync_on_drift, args.sync, live=cluster.live)
     shard = resolve_shard(args.sharding)
 
-    def from_entry(entry: Any) -> Any:
-        return entry_source(entry, cluster)
-
     kube_servers = None
     if cluster.live:
         import os
@@ -131,13 +129,13 @@ def run_diff(args: DiffArgs) -> None:
 
         kube_servers = context_servers(cluster.kube.kubeconfig, cluster.kube.kube_context, os.environ)
 
-    def make_request(source: Any) -> CheckRequest:
+    def make_request(source: LiveSource | None) -> CheckRequest:
         repo = args.repo
         return CheckRequest(
             repo=Path(repo.repo),
             revision=repo.revision(),
             default_source=source,
-            source_factory=from_entry,
+            source_factory=lambda entry: entry_source(entry, cluster),
             named_sources=named,
             render=build_render_options(args.rendering),
             only_apps=tuple(repo.apps),

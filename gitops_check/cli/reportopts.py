@@ -19,6 +19,7 @@ from gitops_check.model.result import CheckResult
 if TYPE_CHECKING:
     from gitops_check.pipeline.shards import Shard
     from gitops_check.publish.comment import Platform
+    from gitops_check.publish.result import ResultPublisher
     from gitops_check.report.links import FileLinks
 
 
@@ -193,7 +194,7 @@ def file_links(result: CheckResult) -> FileLinks | None:
     return links_in(result.source, os.environ)
 
 
-def ci_publisher(result: CheckResult, reports: ReportArgs, *, repo: str) -> Any:
+def ci_publisher(result: CheckResult, reports: ReportArgs, *, repo: str) -> ResultPublisher | None:
     """``--comment`` / ``--github-summary``: a ResultPublisher wrapped around the terminal report, or None."""
     if not reports.comment and not reports.github_summary:
         return None

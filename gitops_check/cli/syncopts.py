@@ -22,7 +22,7 @@ from gitops_check.cli.clusteropts import KubeArgs
 from gitops_check.model.sync import SyncOutcome
 
 if TYPE_CHECKING:
-    from gitops_check.sync.base import SyncSettings
+    from gitops_check.sync.base import AgentObject, Backend, SyncSettings
     from gitops_check.sync.previous import PreviousCheck
 
 DEFAULT_TIMEOUT = "5m"
@@ -193,7 +193,7 @@ def via_text(args: SyncArgs, kube: KubeArgs) -> str:
     return "Kubernetes API" + (f" (context {kube.kube_context})" if kube.kube_context else "")
 
 
-def make_backend(args: SyncArgs, kube: KubeArgs, say: Callable[[str], None]) -> Any:
+def make_backend(args: SyncArgs, kube: KubeArgs, say: Callable[[str], None]) -> Backend:
     if args.through_api():
         from gitops_check.sync.argocd_api import ArgoCDClient, read_token
         from gitops_check.sync.argocd_rest import ArgoRestBackend
@@ -236,7 +236,7 @@ def _project_allow(repo: str) -> tuple[tuple[str, ...] | None, str]:
     return None, str(Path(repo) / PROJECT_FILE_ALIASES[0])
 
 
-def agent_objects(args: SyncArgs, previous: PreviousCheck | None) -> dict[str, Any] | None:
+def agent_objects(args: SyncArgs, previous: PreviousCheck | None) -> dict[str, AgentObject] | None:
     """The agent objects discovery found for the apps of the check before (``previous``), by app name.
 
     Flux app names and Argo CD apps outside the control-plane namespace (``ns/name``) carry their namespace,
