@@ -27,7 +27,7 @@ from gitops_check.model.result import AppError
 from gitops_check.pipeline.shards import ParentSniffer, Shard
 from gitops_check.project.config import RenderOptions
 from gitops_check.render.app import render_app
-from gitops_check.render.base import RenderOutput, SymlinkGuard, ToolFinder
+from gitops_check.render.base import RenderOutput, SharedWork, SymlinkGuard, ToolFinder
 from gitops_check.render.keyed import KeyedRenders
 
 
@@ -88,6 +88,7 @@ def _render_one(
     tools: ToolFinder,
     repos: Mapping[str, Workspace],
     symlinks: SymlinkGuard,
+    shared: SharedWork,
     keyed: KeyedRenders | None,
 ) -> Rendered:
     start = time.perf_counter()
@@ -96,7 +97,7 @@ def _render_one(
         cached = keyed.get(key) if keyed is not None and key is not None else None
         if cached is not None:
             return Rendered(app, cached, seconds=time.perf_counter() - start)
-        output = render_app(app, ws, options, tools=tools, repos=repos, symlinks=symlinks)
+        output = render_app(app, ws, options, tools=tools, repos=repos, symlinks=symlinks, shared=shared)
         if keyed is not None and key is not None:
             keyed.put(key, output)
         return Rendered(app, output, seconds=time.perf_counter() - start)
@@ -114,17 +115,19 @@ def render_all(
     repos: Mapping[str, Workspace] | None = None,
     symlinks: SymlinkGuard | None = None,
     keyed: KeyedRenders | None = None,
+    shared: SharedWork | None = None,
 ) -> list[Rendered]:
     """Render apps in parallel (helm/kustomize run as processes, so threads suffice), results in input order;
     ``keyed``: the render cache answers first."""
     finder = tools or ToolFinder(options)
     mapped = repos or {}
     guard = symlinks or SymlinkGuard()
+    work = shared or SharedWork()
     workers = max(1, min(options.workers, len(apps)))
     if workers == 1:
-        return [_render_one(app, ws, options, finder, mapped, guard, keyed) for app in apps]
+        return [_render_one(app, ws, options, finder, mapped, guard, work, keyed) for app in apps]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="render") as pool:
-        return list(pool.map(lambda a: _render_one(a, ws, options, finder, mapped, guard, keyed), apps))
+        return list(pool.map(lambda a: _render_one(a, ws, options, finder, mapped, guard, work, keyed), apps))
 
 
 def render_tree(
@@ -139,14 +142,15 @@ def render_tree(
     pack: bool = False,
     keyed: KeyedRenders | None = None,
     symlinks: SymlinkGuard | None = None,
+    shared: SharedWork | None = None,
 ) -> tuple[list[Rendered], Discovery]:
     """Render the discovered apps, then the apps they declare (App of Apps), level by level, with a depth limit.
 
     With ``shard``, the result holds the apps it owns only; other apps are rendered only when every shard must
     (a parent known to all whose files may declare apps), to find the apps they declare. ``known`` receives the
     name of every app found, whichever shard checks it. ``pack``: each render is packed (``Rendered.pack``) once
-    the apps it declares are found. ``keyed``: the render cache answers first. ``symlinks``: the run's guard (one
-    is made when not given).
+    the apps it declares are found. ``keyed``: the render cache answers first. ``symlinks``, ``shared``: the run's
+    guard and shared work (made when not given).
     """
     rendered: list[Rendered] = []
     extra = Discovery()
@@ -158,6 +162,7 @@ def render_tree(
     sniffer = ParentSniffer(ws) if shard else None
     # One for every level: a link removed at one level is still reported at the next.
     symlinks = symlinks or SymlinkGuard()
+    shared = shared or SharedWork()
     depth = 0
     while pending:
         if depth > discover_options.max_depth:
@@ -173,7 +178,7 @@ def render_tree(
         if shard is not None and sniffer is not None:
             parents = {a.name for a in pending if a.name in known_to_all and sniffer.may_declare_apps(a)}
             pending = [a for a in pending if owner[a.name] == shard.index or a.name in parents]
-        level = render_all(pending, ws, options, tools, discover_options.repo_map, symlinks, keyed)
+        level = render_all(pending, ws, options, tools, discover_options.repo_map, symlinks, keyed, shared)
         rendered.extend(r for r in level if shard is None or owner[r.app.name] == shard.index)
         pending = []
         for r in level:

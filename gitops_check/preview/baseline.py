@@ -42,7 +42,8 @@ def compare_base_with_cluster(
             # A cached render holds Secret hashes only; comparing with the cluster needs the values.
             try:
                 raw = render_app(state.app, base.tree.ws, request.render, tools=planner.tools,
-                                 repos=base.options.repo_map, symlinks=planner.symlinks)  # fmt: skip
+                                 repos=base.options.repo_map, symlinks=planner.symlinks,
+                                 shared=planner.shared)  # fmt: skip
                 planner.renders += 1
             except GitopsCheckError as e:
                 rendered.append(Rendered(state.app, error=e))

@@ -30,7 +30,7 @@ from gitops_check.preview.sniff import Sniffer
 from gitops_check.project.config import ProjectConfig, RenderOptions
 from gitops_check.remote.charts import resolution_key
 from gitops_check.render.app import render_app
-from gitops_check.render.base import RenderOutput, SymlinkGuard, ToolFinder
+from gitops_check.render.base import RenderOutput, SharedWork, SymlinkGuard, ToolFinder
 from gitops_check.render.cache import RenderCache, seal
 from gitops_check.render.inputs import (
     AppInputs,
@@ -161,6 +161,7 @@ class Planner:
     hashing: SecretHashing
     sniffer: Sniffer = field(default_factory=Sniffer)
     symlinks: SymlinkGuard = field(default_factory=SymlinkGuard)  # the one _contexts checked the commits with
+    shared: SharedWork = field(default_factory=SharedWork)  # work the renders of both commits do once
     entries: dict[str, Entry] = field(default_factory=dict)
     renders: int = 0
     # Sharded: only the apps this shard owns are returned (``shards``); parents known to every shard are rendered by
@@ -308,6 +309,7 @@ class Planner:
                 tools=self.tools,
                 repos=s.options.repo_map,
                 symlinks=self.symlinks,
+                shared=self.shared,
             )
         except GitopsCheckError as e:
             state.error = e

@@ -16,6 +16,7 @@ from gitops_check.render import plugin, remote
 from gitops_check.render.base import (
     Renderer,
     RenderOutput,
+    SharedWork,
     SourceContext,
     SymlinkGuard,
     ToolFinder,
@@ -36,13 +37,18 @@ def render_app(
     repos: Mapping[str, Workspace] | None = None,
     renderers: Mapping[str, Renderer] = BUILTIN_RENDERERS,
     symlinks: SymlinkGuard | None = None,
+    shared: SharedWork | None = None,
 ) -> RenderOutput:
     """Render every source of ``app``; sources from other repositories need ``repos`` (URL -> workspace).
 
-    The renders of one run share ``tools`` and ``symlinks`` (a workspace's bad symlinks are removed when first
-    seen, and only the guard that saw them can tell the next app about them).
+    The renders of one run share ``tools``, ``symlinks`` (a workspace's bad symlinks are removed when first
+    seen, and only the guard that saw them can tell the next app about them) and ``shared`` (a chart folder's
+    dependencies are prepared once, and every app rendering it reports what was fetched).
     """
-    run = _Run(options, tools or ToolFinder(options), repos or {}, renderers, symlinks or SymlinkGuard())
+    run = _Run(
+        options, tools or ToolFinder(options), repos or {}, renderers, symlinks or SymlinkGuard(),
+        shared or SharedWork(),
+    )  # fmt: skip
     out = RenderOutput()
     try:
         refs = run.ref_workspaces(app, ws)
@@ -69,12 +75,14 @@ class _Run:
         repos: Mapping[str, Workspace],
         renderers: Mapping[str, Renderer],
         symlinks: SymlinkGuard,
+        shared: SharedWork,
     ) -> None:
         self.options = options
         self.tools = tools
         self.repos = repos
         self.renderers = renderers
         self.symlinks = symlinks
+        self.shared = shared
 
     def render_source(
         self, app: App, source: Source, ws: Workspace, refs: Mapping[str, Workspace]
@@ -104,7 +112,7 @@ class _Run:
             raise RenderError(f"path {path} does not exist at {src_ws.label}")
         ctx = SourceContext(
             app=app, source=source, ws=src_ws, path=path, folder=folder, options=self.options, tools=self.tools,
-            symlinks=self.symlinks, refs=refs,
+            symlinks=self.symlinks, shared=self.shared, refs=refs,
         )  # fmt: skip
         tool = source.tool
         if tool is Tool.AUTO:

@@ -12,10 +12,10 @@ import os
 import posixpath
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar, cast
 
 from gitops_check import proc, repourl
 from gitops_check.errors import RenderError, ToolMissingError
@@ -48,6 +48,7 @@ class SourceContext:
     options: RenderOptions
     tools: ToolFinder
     symlinks: SymlinkGuard  # the run's: a workspace another source refers to is checked through it too
+    shared: SharedWork  # the run's: work done once for every app (a chart folder's dependencies)
     # Argo CD multi-source: ``$name`` -> the workspace of the source with ``ref: name``.
     refs: Mapping[str, Workspace] = field(default_factory=dict)
 
@@ -191,6 +192,36 @@ class SymlinkGuard:
                 raise RenderError(problem)
 
 
+_T = TypeVar("_T")
+
+
+class SharedWork:
+    """Work the renders of a run do once per key, and its result, for every app that needs it: a chart folder's
+    dependencies are built or fetched once, and every app rendering the chart reports what was fetched. One per
+    run, shared by its renders like ``SymlinkGuard``; a failure is not remembered (the next app tries again).
+    Keys are in different hands: each user puts its own name first (``("helm dependencies", ws, folder)``).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key_locks: dict[Hashable, threading.Lock] = {}
+        self._done: dict[Hashable, object] = {}
+
+    def once(self, key: Hashable, work: Callable[[], _T]) -> _T:
+        """``work()``'s result, run by the first caller with ``key``; the others wait for it (one lock per key, so
+        different keys proceed in parallel)."""
+        with self._lock:
+            lock = self._key_locks.setdefault(key, threading.Lock())
+        with lock:
+            with self._lock:
+                if key in self._done:
+                    return cast(_T, self._done[key])
+            result = work()
+            with self._lock:
+                self._done[key] = result
+            return result
+
+
 def _find_bad_symlinks(root: Path) -> dict[str, str]:
     """Symlinks whose target leaves ``root``: written outside (absolute, ``..`` past the root) or *resolving*
     outside. The second matters because ``..`` after a symlink goes to the link target's parent, not to the
@@ -285,6 +316,7 @@ class ToolFinder:
         self._lock = threading.Lock()
         self._found: dict[str, proc.Tool | None] = {}
         self._versions: dict[str, str] = {}
+        self._lacking: set[tuple[str, str]] = set()  # (binary path, feature) this run saw fail
 
     def find(self, name: str) -> proc.Tool | None:
         with self._lock:
@@ -295,6 +327,15 @@ class ToolFinder:
         with self._lock:
             self._found[name] = tool
         return tool
+
+    def note_lacking(self, binary: str, feature: str) -> None:
+        """Remember for the rest of the run that ``binary`` (a path) failed at ``feature``, so it is not asked again."""
+        with self._lock:
+            self._lacking.add((binary, feature))
+
+    def lacks(self, binary: str, feature: str) -> bool:
+        with self._lock:
+            return (binary, feature) in self._lacking
 
     def require(self, name: str) -> proc.Tool:
         tool = self._located(name)

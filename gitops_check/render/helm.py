@@ -24,7 +24,6 @@ import re
 import shutil
 import tarfile
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,19 +44,15 @@ _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _SOURCE_COMMENT = "# Source: "
 
-_DEPS_LOCK = threading.Lock()
-_DEPS_FOLDER_LOCKS: dict[tuple[Workspace, Path], threading.Lock] = {}
-_DEPS_READY: set[tuple[Workspace, Path]] = set()
-# What was fetched for a chart folder's dependencies, for every app rendering it.
-_DEPS_RESOLVED: dict[tuple[Workspace, Path], list[str]] = {}
-
 
 def render_helm(ctx: SourceContext) -> RenderOutput:
     helm = ctx.tools.require("helm")
     opts = ctx.source.helm
     out = RenderOutput()
-    _ensure_dependencies(ctx, helm)
-    out.resolved.extend(_DEPS_RESOLVED.get((ctx.ws, ctx.folder), ()))
+    # Once per chart folder of the run; what was fetched is reported by every app rendering the chart.
+    out.resolved.extend(
+        ctx.shared.once(("helm dependencies", ctx.ws, ctx.folder), lambda: _dependencies(ctx, helm))
+    )
     with tempfile.TemporaryDirectory(prefix="gitops-check-helm-", dir=scratch.parent()) as tmp:
         release = checked_release_name(opts.release_name or ctx.app.name)
         # Every value from the repository is attached to its flag (``--flag=value``) and the positional
@@ -223,32 +218,22 @@ def _origin_file(ctx: SourceContext, source: str | None) -> str:
 # Dependencies
 
 
-def _ensure_dependencies(ctx: SourceContext, helm: proc.Tool) -> None:
+def _dependencies(ctx: SourceContext, helm: proc.Tool) -> tuple[str, ...]:
+    """Put the chart's missing dependencies into ``charts/``; what was fetched from outside, one line each."""
     folder = ctx.folder
-    key = (ctx.ws, folder)
-    with _DEPS_LOCK:
-        if key in _DEPS_READY:
-            return
-        lock = _DEPS_FOLDER_LOCKS.setdefault(key, threading.Lock())
-    with lock:
-        if key in _DEPS_READY:
-            return
-        missing = missing_dependencies(folder, ctx.rel("Chart.yaml"))
-        remote = [d for d in missing if str(d.get("repository") or "").startswith(_REMOTE_REPOSITORIES)]
-        if remote:
-            resolved = _fetch_dependencies(ctx, missing)
-            with _DEPS_LOCK:
-                _DEPS_RESOLVED[key] = resolved
-        elif missing:
-            _check_buildable(ctx, missing)
-            proc.run(
-                [helm.path, "dependency", "build", "--skip-refresh", "--", str(folder)],
-                what=f"helm dependency build for app {ctx.app.name} ({ctx.path})",
-                cwd=folder,
-                timeout=ctx.options.timeout,
-            )
-        with _DEPS_LOCK:
-            _DEPS_READY.add(key)
+    missing = missing_dependencies(folder, ctx.rel("Chart.yaml"))
+    remote = [d for d in missing if str(d.get("repository") or "").startswith(_REMOTE_REPOSITORIES)]
+    if remote:
+        return tuple(_fetch_dependencies(ctx, missing))
+    if missing:
+        _check_buildable(ctx, missing)
+        proc.run(
+            [helm.path, "dependency", "build", "--skip-refresh", "--", str(folder)],
+            what=f"helm dependency build for app {ctx.app.name} ({ctx.path})",
+            cwd=folder,
+            timeout=ctx.options.timeout,
+        )
+    return ()
 
 
 def missing_dependencies(folder: Path, shown: str) -> list[dict[str, Any]]:

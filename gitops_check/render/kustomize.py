@@ -71,7 +71,7 @@ def render_kustomize(ctx: SourceContext) -> RenderOutput:
             return out
         stdout = run_build(ctx, folder, build=build)
         if tried:  # the plain build works where the wrapped one did not: a kustomize without build metadata
-            _NO_ORIGINS.add(_tool_key(ctx))
+            ctx.tools.note_lacking(_tool_key(ctx), _ORIGINS_FEATURE)
     origin = Origin(ctx.app.name, ctx.path, None)
     out.objects = [RawObject(d.data, origin) for d in yamlio.load_yaml_documents(stdout, where)]
     return out
@@ -80,8 +80,8 @@ def render_kustomize(ctx: SourceContext) -> RenderOutput:
 ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
 
 
-# kustomize binaries (or kubectl) that failed the wrapped build an app's plain build passed: not asked again.
-_NO_ORIGINS: set[str] = set()
+# A kustomize (or kubectl) that failed the wrapped build an app's plain build passed is not asked again in the run.
+_ORIGINS_FEATURE = "kustomize build with origin annotations"
 
 
 def _tool_key(ctx: SourceContext) -> str:
@@ -97,7 +97,7 @@ def _build_with_origins(
     resource (no transformer, so the objects are the same; the annotation is removed again). None when that is not
     possible (no kustomization, a Component, one that asks for build metadata itself) or the wrapped build fails,
     so the caller builds the folder directly and reports that build's own error. Second: whether it was tried."""
-    if kfile is None or _tool_key(ctx) in _NO_ORIGINS:
+    if kfile is None or ctx.tools.lacks(_tool_key(ctx), _ORIGINS_FEATURE):
         return None, False
     try:
         content = load_kustomization(kfile, ctx.relative_to_ws(kfile))
@@ -437,6 +437,8 @@ def check_helm_charts(
                 _inside(ctx, current.parent, extra, f"helmCharts additionalValuesFiles of {shown}")
 
 
+# Locks per folder on disk (process-wide on purpose: they guard files against this process's writers, whichever
+# run they serve; the folder itself remembers what was done).
 _INFLATE_LOCKS: dict[Path, threading.Lock] = {}
 
 
@@ -481,7 +483,7 @@ def _inside(ctx: SourceContext, base: Path, text: str, what: str) -> Path:
 # Argo CD overrides, applied the way `kustomize edit` applies them
 
 
-_FOLDER_LOCKS: dict[Path, threading.Lock] = {}
+_FOLDER_LOCKS: dict[Path, threading.Lock] = {}  # process-wide on purpose, like _INFLATE_LOCKS
 _FOLDER_LOCKS_GUARD = threading.Lock()
 
 

@@ -15,7 +15,7 @@ from gitops_check.model.source import KustomizeOptions, Source, Tool
 from gitops_check.project.config import RenderOptions
 from gitops_check.render import kustomize
 from gitops_check.render.app import render_app
-from gitops_check.render.base import RenderOutput
+from gitops_check.render.base import RenderOutput, ToolFinder
 from tests.helpers.gitrepo import make_workspace
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata: {{a: b}}\n"
@@ -36,18 +36,17 @@ def ws(tmp_path: Path) -> Workspace:
     return make_workspace(tmp_path, FILES)
 
 
-def render(ws: Workspace, path: str, binary: Path, **overrides: object) -> RenderOutput:
+def render(
+    ws: Workspace, path: str, binary: Path, tools: ToolFinder | None = None, **overrides: object
+) -> RenderOutput:
+    """One render; ``tools``: the run's finder, which remembers a kustomize that cannot give origins."""
     source = Source(path=path, tool=Tool.AUTO, kustomize=KustomizeOptions(**overrides))  # type: ignore[arg-type]
-    return render_app(App("app", (source,)), ws, RenderOptions(kustomize_binary=str(binary)))
+    options = RenderOptions(kustomize_binary=str(binary))
+    return render_app(App("app", (source,)), ws, options, tools=tools or ToolFinder(options))
 
 
 def origins(out: RenderOutput) -> dict[str, str | None]:
     return {o.body["metadata"]["name"]: o.origin.file for o in out.objects}
-
-
-@pytest.fixture(autouse=True)
-def _fresh() -> None:
-    kustomize._NO_ORIGINS.clear()
 
 
 def test_each_object_points_at_its_file(ws: Workspace, kustomize_bin: Path) -> None:
@@ -69,8 +68,9 @@ def test_each_object_points_at_its_file(ws: Workspace, kustomize_bin: Path) -> N
 
 def test_objects_are_what_the_plain_build_gives(ws: Workspace, kustomize_bin: Path) -> None:
     traced = render(ws, "overlay", kustomize_bin)
-    kustomize._NO_ORIGINS.add(str(kustomize_bin))  # the plain build
-    plain = render(ws, "overlay", kustomize_bin)
+    tools = ToolFinder(RenderOptions(kustomize_binary=str(kustomize_bin)))
+    tools.note_lacking(str(kustomize_bin), kustomize._ORIGINS_FEATURE)  # the plain build
+    plain = render(ws, "overlay", kustomize_bin, tools)
     assert [o.body for o in traced.objects] == [o.body for o in plain.objects]
     assert {o.origin.file for o in plain.objects} == {"overlay"}
 
@@ -107,6 +107,11 @@ def test_a_kustomize_without_build_metadata_is_asked_once(
         f'exec {kustomize_bin} "$@"\n'
     )
     os.chmod(old, 0o755)
+    tools = ToolFinder(RenderOptions(kustomize_binary=str(old)))  # one run
     for _ in range(3):
-        assert {o.origin.file for o in render(ws, "overlay", old).objects} == {"overlay"}
+        assert {o.origin.file for o in render(ws, "overlay", old, tools).objects} == {"overlay"}
     assert len(log.read_text().splitlines()) == 4  # the wrapper once, then the plain build each time
+    assert {o.origin.file for o in render(ws, "overlay", old).objects} == {
+        "overlay"
+    }  # another run asks again
+    assert len(log.read_text().splitlines()) == 6
