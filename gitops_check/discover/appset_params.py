@@ -362,6 +362,7 @@ def go_path_match(pattern: str, name: str) -> bool:
 _NOTHING = re.compile(r"(?!)")
 
 
+# A constant cache: a pure function of its text, so runs may share it.
 @lru_cache(maxsize=256)
 def _pathspec_regex(pattern: str) -> re.Pattern[str]:
     """git ls-files pathspec: fnmatch without FNM_PATHNAME (``*`` crosses ``/``); a plain path also names a folder."""

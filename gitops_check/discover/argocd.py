@@ -18,7 +18,7 @@ import json
 import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from gitops_check.discover.argocd_config import ArgoConfig, parse_argocd_config,
 from gitops_check.discover.argocd_spec import ArgoSettings, application_to_app, kustomize_settings
 from gitops_check.discover.dispatch import (
     DiscoverOptions,
+    StateKey,
     register_expander,
     register_scanner,
 )
@@ -61,15 +62,16 @@ class Found:
 
 @dataclass
 class _State:
-    """Per workspace: settings, and the apps already found (to tell a re-declared app from a copy)."""
+    """Per workspace of a run: settings, and the apps already found (to tell a re-declared app from a copy)."""
 
     config: ArgoConfig
     settings: ArgoSettings
-    seen: dict[str, tuple[str, str]]  # app name -> (fingerprint, origin)
+    seen: dict[str, tuple[str, str]] = field(default_factory=dict)  # app name -> (fingerprint, origin)
+    lock: threading.Lock = field(default_factory=threading.Lock)  # for ``seen``: apps render in threads
 
 
-_STATES: dict[tuple[str, str | None], _State] = {}
-_LOCK = threading.Lock()
+# Kept in the run's DiscoveryState, per workspace: what scan learned, for expand.
+_STATE = StateKey[_State]("argocd")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -79,7 +81,8 @@ _LOCK = threading.Lock()
 def scan(ws: Workspace, project: ProjectConfig | None, options: DiscoverOptions) -> Discovery:
     config = parse_argocd_config(project)
     found = list(_find(ws, config.paths))
-    state = _state(ws, options, config, [f for f in found if f.kind == "ConfigMap"])
+    state = _new_state(ws, options, config, [f for f in found if f.kind == "ConfigMap"])
+    options.state.put(_STATE, state, ws)
     out = Discovery()
     objects = [f for f in found if f.kind in KINDS]
     if not objects:
@@ -103,7 +106,8 @@ def expand(app: App, objects: Sequence[RawObject], ws: Workspace, options: Disco
     argo = [o for o in objects if _argo_kind(o.body) in KINDS]
     if not argo:
         return out
-    state = _state(ws, options, None, [])
+    # A workspace scan did not see (another repository an Application points at): Argo CD's defaults.
+    state = options.state.get(_STATE, lambda: _new_state(ws, options, ArgoConfig(), []), ws)
     for obj in argo:
         body = obj.body
         f = Found(str(body["kind"]), body, obj.origin.file or app.name, obj.origin.line or 0)
@@ -186,7 +190,7 @@ def _remember(out: Discovery, app: App, doc: Mapping[str, Any], state: _State) -
     fingerprint = hashlib.sha256(
         json.dumps(doc.get("spec"), sort_keys=True, default=str).encode()
     ).hexdigest()
-    with _LOCK:
+    with state.lock:
         earlier = state.seen.get(app.name)
         if earlier is None:
             state.seen[app.name] = (fingerprint, app.origin)
@@ -206,12 +210,7 @@ def _remember(out: Discovery, app: App, doc: Mapping[str, Any], state: _State) -
 # Settings and state
 
 
-def _state(ws: Workspace, options: DiscoverOptions, config: ArgoConfig | None, cms: list[Found]) -> _State:
-    key = (str(ws.root), ws.revision)
-    with _LOCK:
-        if config is None and key in _STATES:
-            return _STATES[key]
-    config = config or ArgoConfig()
+def _new_state(ws: Workspace, options: DiscoverOptions, config: ArgoConfig, cms: list[Found]) -> _State:
     cm_found = next((f for f in cms if (f.doc.get("metadata") or {}).get("name") == "argocd-cm"), None)
     cm = cm_found.doc if cm_found else None
     data = (cm or {}).get("data") or {}
@@ -236,10 +235,7 @@ def _state(ws: Workspace, options: DiscoverOptions, config: ArgoConfig | None, c
         revision_of=lambda repo: _revision_of(repo, ws, options),
         kustomize=kustomize_settings(data, cm_found.where) if cm_found else None,
     )
-    state = _State(config, settings, {})
-    with _LOCK:
-        _STATES[key] = state
-    return state
+    return _State(config, settings)
 
 
 def _repo_key(url: str, revision: str | None, options: DiscoverOptions) -> str | None:
@@ -249,9 +245,8 @@ def _repo_key(url: str, revision: str | None, options: DiscoverOptions) -> str |
     if not options.honour_target_revision or revision in (None, "", "HEAD"):
         return None
     key = f"{canon}@{revision}"
-    with _LOCK:
-        if key in options.repo_map:
-            return key
+    if key in options.repo_map:
+        return key
     if options.materialize is None:
         return None
     try:
@@ -260,8 +255,8 @@ def _repo_key(url: str, revision: str | None, options: DiscoverOptions) -> str |
         raise ConfigError(
             f"targetRevision {revision} of this repository cannot be read: {e.message}"
         ) from None
-    with _LOCK:
-        options.repo_map.setdefault(key, workspace)
+    # One dict operation (atomic); two threads asking for one revision only materialize it twice.
+    options.repo_map.setdefault(key, workspace)
     return key
 
 

@@ -12,7 +12,8 @@ that declares its apps should not also have its folders checked as apps of their
 ``discovery: {argocd: false}`` (or ``flux: false``) in the project file turns a plug-in off entirely: its scanner
 and its expander. ``discover`` notes per workspace which plug-ins are off in the run's ``DiscoveryState`` (part of
 ``DiscoverOptions``), so ``expand`` on the same workspace with the same options (``check``'s App of Apps loop,
-preview) honours the setting without being handed the project file.
+preview) honours the setting without being handed the project file. Plug-ins keep what they learn for the rest
+of the run there too (``StateKey``), never in their modules: two runs in one process share nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar, cast
 
 from gitops_check.discover.project import Discovery, _project_apps, auto_discover
 from gitops_check.model.app import App, Destination
@@ -73,12 +75,44 @@ class GeneratedCount:
             return None
 
 
+_T = TypeVar("_T")
+
+
+class StateKey(Generic[_T]):
+    """A plug-in's place in a run's ``DiscoveryState``, typed by what the plug-in keeps there (one per plug-in
+    module, made at import: the key is a constant, the state lives in the run)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"StateKey({self.name!r})"
+
+
 class DiscoveryState:
-    """Per workspace (root, revision) of one run: the plug-ins its project file turned off."""
+    """What one run's discovery learned: per workspace (root, revision), the plug-ins its project file turned
+    off; and what each plug-in keeps for the run (``get``/``put``), for the whole run or per workspace."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._disabled: dict[tuple[str, str | None], frozenset[str]] = {}
+        self._kept: dict[tuple[StateKey[object], tuple[str, str | None] | None], object] = {}
+
+    def get(self, key: StateKey[_T], make: Callable[[], _T], ws: Workspace | None = None) -> _T:
+        """The plug-in's state for the run (``ws``: for that workspace in the run), made on first use (outside the
+        lock: threads racing to make it all get the first one kept)."""
+        slot = (cast(StateKey[object], key), None if ws is None else _workspace_key(ws))
+        with self._lock:
+            if slot in self._kept:
+                return cast(_T, self._kept[slot])
+        made = make()
+        with self._lock:
+            return cast(_T, self._kept.setdefault(slot, made))
+
+    def put(self, key: StateKey[_T], value: _T, ws: Workspace | None = None) -> None:
+        """Replace the plug-in's state (a scanner starting afresh on a workspace)."""
+        with self._lock:
+            self._kept[(cast(StateKey[object], key), None if ws is None else _workspace_key(ws))] = value
 
     def set_disabled(self, ws: Workspace, names: frozenset[str]) -> None:
         with self._lock:

@@ -15,11 +15,10 @@ to map under ``clusters:`` in the project file; a single cluster is the one give
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import lru_cache
 
 from gitops_check import repourl
 from gitops_check.discover import flux_objects
-from gitops_check.discover.dispatch import DiscoverOptions, register_expander, register_scanner
+from gitops_check.discover.dispatch import DiscoverOptions, StateKey, register_expander, register_scanner
 from gitops_check.discover.flux_apps import (
     OBJECT_LABEL,
     TREE_LABEL,
@@ -42,9 +41,9 @@ from gitops_check.project.config import ProjectConfig
 
 def scan(ws: Workspace, project: ProjectConfig | None, options: DiscoverOptions) -> Discovery:
     out = Discovery()
-    found = flux_objects.scan_workspace(ws)
+    found = _scanned(ws, options)
     out.notes.extend(found.notes)
-    patches = flux_objects.patch_files(ws)
+    patches = options.state.get(_PATCH_FILES, lambda: flux_objects.patch_files(ws), ws)
     objects = [o for o in found.objects if o.file not in patches]
     kustomizations = [o for o in objects if o.kind == "Kustomization"]
     releases = [o for o in objects if o.kind == "HelmRelease"]
@@ -82,11 +81,13 @@ def expand(app: App, objects: Sequence[RawObject], ws: Workspace, options: Disco
     if not children:
         return out
     try:
-        settings = _project_settings(ws, options.job.environment)
+        settings = options.state.get(
+            _SETTINGS, lambda: parse_settings(load_project(ws), dict(options.job.environment)), ws
+        )
     except GitopsCheckError as e:
         out.errors.append(AppError(app.name, e.message, e.file, e.line, "discover"))
         return out
-    sources = SourceIndex(flux_objects.scan_workspace(ws).objects)
+    sources = SourceIndex(_scanned(ws, options).objects)
     sources.add(rendered)
     values = _values(settings, options, app.labels.get(TREE_LABEL))
     values.rendered = [o.body for o in objects]
@@ -126,9 +127,16 @@ def _values(settings: FluxSettings, options: DiscoverOptions, cluster: str | Non
     )
 
 
-@lru_cache(maxsize=8)
-def _project_settings(ws: Workspace, environment: tuple[tuple[str, str], ...]) -> FluxSettings:
-    return parse_settings(load_project(ws), dict(environment))
+# What Flux discovery read from a workspace's files, kept per workspace for the rest of the run (expand reads
+# the repository's objects and settings again for every rendered Kustomization).
+_SCAN = StateKey[flux_objects.Scan]("flux objects")
+_PATCH_FILES = StateKey[frozenset[str]]("flux patch files")
+_PATCHED_PATHS = StateKey[dict[tuple[str, str], frozenset[str]]]("flux patched paths")
+_SETTINGS = StateKey[FluxSettings]("flux project settings")
+
+
+def _scanned(ws: Workspace, options: DiscoverOptions) -> flux_objects.Scan:
+    return options.state.get(_SCAN, lambda: flux_objects.scan_workspace(ws), ws)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -158,7 +166,9 @@ def _inclusions(
     patch in (flux_objects.patched_paths); a Kustomization without a path applies its source's root. For an
     ExternalArtifact source, the files of the built artifact its path takes in, traced back to this repository.
     """
-    patched = flux_objects.patched_paths(ws)
+    patched = options.state.get(
+        _PATCHED_PATHS, lambda: flux_objects.patched_paths(ws, _scanned(ws, options).objects), ws
+    )
     out: dict[int, frozenset[str]] = {}
     for obj in kustomizations:
         paths = patched.get((obj.file or "", obj.name)) or frozenset({str(obj.spec.get("path") or "")})

@@ -11,9 +11,10 @@ the reason.
 ``revision`` and ``originRevision`` only name which source's revision the artifact carries in its metadata:
 nothing rendered depends on them, but an alias they name must exist (the controller refuses the generator).
 
-Built artifacts live in one temporary folder per process, named by the digest of their content, and are
-registered in ``DiscoverOptions.repo_map`` under a key that holds that digest: an app's source then points at
-exactly the content it was built from, and renderers find it like any other repository.
+Built artifacts live in one temporary folder per run (``ArtifactBuilds``, kept in the run's ``DiscoveryState``),
+named by the digest of their content, and are registered in ``DiscoverOptions.repo_map`` under a key that holds
+that digest: an app's source then points at exactly the content it was built from, and renderers find it like any
+other repository.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any
 
 from gitops_check import repourl
 from gitops_check.discover import flux_pathpattern
+from gitops_check.discover.dispatch import StateKey
 from gitops_check.discover.flux_artifact_copy import CopyError, Staged, apply_copies
 from gitops_check.discover.flux_objects import FluxObject
 from gitops_check.discover.flux_sources import AppProblem, GitSource, Where, git_source
@@ -137,9 +139,33 @@ def build(generator: FluxObject, name: str, where: Where) -> Artifact:
     return _cached_build(generator, name, gen_id, copies, roots, repos, where)
 
 
-_LOCK = threading.Lock()
-_BUILT: dict[str, Artifact] = {}
-_ROOT: list[Path] = []
+class ArtifactBuilds:
+    """The artifacts one run built, by recipe, in a temporary folder of the run's (removed when the process
+    exits: renders read it after discovery)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._built: dict[str, Artifact] = {}
+        self._root: Path | None = None
+
+    def get(self, recipe: str) -> Artifact | None:
+        with self._lock:
+            return self._built.get(recipe)
+
+    def add(self, recipe: str, artifact: Artifact) -> Artifact:
+        """The artifact kept for ``recipe``: the first one added (threads may build the same recipe)."""
+        with self._lock:
+            return self._built.setdefault(recipe, artifact)
+
+    def root(self) -> Path:
+        with self._lock:
+            if self._root is None:
+                self._root = Path(tempfile.mkdtemp(prefix="gitops-check-artifacts-"))
+                atexit.register(shutil.rmtree, self._root, True)
+            return self._root
+
+
+_BUILDS = StateKey[ArtifactBuilds]("flux artifacts")
 
 
 def _cached_build(
@@ -154,18 +180,18 @@ def _cached_build(
     recipe = json.dumps(
         [copies, sorted((a, str(p)) for a, p in roots.items()), generator.namespace, name], sort_keys=True
     )
-    with _LOCK:
-        done = _BUILT.get(recipe)
+    builds = where.options.state.get(_BUILDS, ArtifactBuilds)
+    done = builds.get(recipe)
     if done is None:
-        done = _build_into_cache(generator, name, gen_id, copies, roots, repos)
-        with _LOCK:
-            done = _BUILT.setdefault(recipe, done)
-    with _LOCK:
-        where.options.repo_map.setdefault(done.key, done.ws)
+        done = builds.add(
+            recipe, _build_into_cache(builds.root(), generator, name, gen_id, copies, roots, repos)
+        )
+    where.options.repo_map.setdefault(done.key, done.ws)  # one dict operation (atomic)
     return done
 
 
 def _build_into_cache(
+    cache: Path,
     generator: FluxObject,
     name: str,
     gen_id: str,
@@ -173,7 +199,6 @@ def _build_into_cache(
     roots: Mapping[str, Path],
     repos: Mapping[str, str | None],
 ) -> Artifact:
-    cache = _cache_root()
     staging = Path(tempfile.mkdtemp(prefix="staging-", dir=cache))
     staged = Staged(staging)
     try:
@@ -266,12 +291,3 @@ def _digest(root: Path) -> str:
             h.update(full.relative_to(root).as_posix().encode() + b"\0")
             h.update(hashlib.sha256(full.read_bytes()).digest())
     return h.hexdigest()
-
-
-def _cache_root() -> Path:
-    with _LOCK:
-        if not _ROOT:
-            root = Path(tempfile.mkdtemp(prefix="gitops-check-artifacts-"))
-            atexit.register(shutil.rmtree, root, True)
-            _ROOT.append(root)
-        return _ROOT[0]

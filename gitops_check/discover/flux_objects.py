@@ -15,7 +15,6 @@ import posixpath
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -105,9 +104,8 @@ class Scan:
     notes: tuple[str, ...]
 
 
-@lru_cache(maxsize=8)
 def scan_workspace(ws: Workspace) -> Scan:
-    """Every Flux object in the repository's YAML/JSON files (hidden folders skipped); cached per workspace."""
+    """Every Flux object in the repository's YAML/JSON files (hidden folders skipped)."""
     objects: list[FluxObject] = []
     notes: list[str] = []
     for rel in _manifest_files(ws.root):
@@ -249,7 +247,6 @@ def _include(root: Path, folder: str, found: set[str], seen: set[str]) -> None:
                 found.add(target)
 
 
-@lru_cache(maxsize=8)
 def patch_files(ws: Workspace) -> frozenset[str]:
     """Files that kustomization files of the repository use as patches: fragments, not objects of their own."""
     found: set[str] = set()
@@ -306,8 +303,7 @@ def _include_generated(root: Path, folder: str, found: set[str], seen: set[str])
 # Kustomizations in kustomize bases: the spec.path overlays patch in
 
 
-@lru_cache(maxsize=8)
-def patched_paths(ws: Workspace) -> dict[tuple[str, str], frozenset[str]]:
+def patched_paths(ws: Workspace, objects: Sequence[FluxObject]) -> dict[tuple[str, str], frozenset[str]]:
     """``spec.path`` values overlays give Kustomization objects of their bases, by (file, object name).
 
     Flux's multi-tenancy layout keeps a tenant's Kustomization in ``tenants/base/<team>`` without a path and has
@@ -317,7 +313,7 @@ def patched_paths(ws: Workspace) -> dict[tuple[str, str], frozenset[str]]:
     gives one value, and an object several overlays patch has several.
     """
     found: dict[tuple[str, str], set[str]] = {}
-    kustomizations = [o for o in scan_workspace(ws).objects if o.kind == "Kustomization" and o.file]
+    kustomizations = [o for o in objects if o.kind == "Kustomization" and o.file]
     if not kustomizations:
         return {}
     for rel in _manifest_files(ws.root):
