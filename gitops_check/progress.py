@@ -109,6 +109,7 @@ class Reporter:
         self.stream.flush()
 
 
+# Process-wide on purpose: stderr is the process's; the command line installs it and removes it at the end.
 _reporter: Reporter | None = None
 
 

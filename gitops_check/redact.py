@@ -61,6 +61,8 @@ OWN_WORDS = frozenset(
 _SEPARATORS = r"\s\"'`<>{}\[\](),;:|\\"
 _RUN = re.compile(f"[^{_SEPARATORS}]{{{MIN_LENGTH},}}")
 
+# Process-wide on purpose: whatever run learned a secret value, nothing this process prints may show it
+# (cli.main scrubs stdout and stderr with it, and resets it when a run starts).
 _lock = threading.Lock()
 _known: set[str] = set()
 # The first MIN_LENGTH characters of a form's anchor -> the forms anchored there.

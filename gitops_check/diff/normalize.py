@@ -134,6 +134,7 @@ def _delete_pointer(obj: Any, tokens: list[str]) -> Any:
     return obj
 
 
+# A constant cache: the compiled program of an expression (a pure function of its text), shared by runs.
 _jq_lock = threading.Lock()
 _jq_cache: dict[str, Any] = {}
 

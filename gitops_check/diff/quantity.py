@@ -39,6 +39,7 @@ QUANTITY_MAPS = frozenset(
 QUANTITY_FIELDS = frozenset({"sizeLimit", "storage"})
 
 
+# A constant cache: a pure function of its text, so runs may share it.
 @lru_cache(maxsize=4096)
 def parse(text: str) -> Decimal | None:
     m = _QUANTITY.fullmatch(text)

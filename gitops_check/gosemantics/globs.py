@@ -160,6 +160,7 @@ def _split_alternatives(body: str) -> list[str]:
     return out
 
 
+# Constant caches: pure functions of the pattern, so runs may share them.
 @lru_cache(maxsize=512)
 def path_match_regex(pattern: str, *, slash_separates: bool = True) -> re.Pattern[str] | None:
     """Go's ``path.Match`` (``slash_separates=False``: Flux envsubst's copy, where ``*``/``?`` cross ``/``)."""

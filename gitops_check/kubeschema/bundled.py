@@ -20,7 +20,7 @@ CRD_KIND = "CustomResourceDefinition"
 CRD_GROUP = "apiextensions.k8s.io"
 
 
-@functools.cache
+@functools.cache  # a constant: the package's own data file
 def bundled_document() -> Mapping[str, Any]:
     text = resources.files("gitops_check").joinpath("data", "kube-schema.json").read_text(encoding="utf-8")
     doc: Mapping[str, Any] = json.loads(text)

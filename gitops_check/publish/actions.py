@@ -148,6 +148,7 @@ class CommandFence:
             self.start()
 
 
+# Process-wide on purpose: the fence guards the process's stdout, which every run of the process shares.
 _ACTIVE: list[CommandFence] = []
 
 

@@ -435,7 +435,7 @@ def same_inputs(app: App, inputs: AppInputs, old: Tree, new: Tree) -> bool:
 # The key
 
 
-_FIELDS: dict[type, tuple[str, ...]] = {}
+_FIELDS: dict[type, tuple[str, ...]] = {}  # a constant cache: a dataclass's field names
 
 
 def plain(value: Any) -> Any:

@@ -135,6 +135,7 @@ def _walk(folder: Path, prefix: str, recurse: bool) -> Iterator[tuple[str, Path,
 # Globs as Argo CD matches them (github.com/gobwas/glob without separators)
 
 
+# A constant cache: a pure function of its text, so runs may share it.
 @lru_cache(maxsize=256)
 def glob_regex(pattern: str) -> re.Pattern[str]:
     """``*`` and ``**`` match any run of characters including ``/``; ``?`` one character; ``[a-z]``/``[!a-z]``
