@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.gen_repo import generate  # noqa: E402
+from tests.helpers.shards import comparable as comparable_json  # noqa: E402
 
 # Runs a command and prints the peak resident memory of its process tree (KiB) and the CPU seconds it used (its
 # own and its children's, user + system) on stderr's last line.
@@ -50,14 +51,6 @@ _MEASURE = (
     "print(use.ru_maxrss, use.ru_utime + use.ru_stime, file=sys.stderr)\n"
     "sys.exit(code)\n"
 )
-WORK_COUNTERS = {
-    "renders",
-    "cache_hits",
-    "cache_writes",
-    "cache_with_secrets",
-    "api_requests",
-    "live_objects",
-}
 
 
 def exe() -> str:
@@ -133,12 +126,7 @@ def render_floor(
 
 
 def comparable(report: Path) -> dict[str, Any]:
-    doc = json.loads(report.read_text())
-    doc.pop("timings", None)
-    doc["stats"] = {k: v for k, v in doc.get("stats", {}).items() if k not in WORK_COUNTERS}
-    for app in doc["apps"]:
-        app.pop("renderSeconds", None)
-    return doc
+    return comparable_json(json.loads(report.read_text()))
 
 
 def drifts(report: Path) -> set[tuple[str, str, str]]:

@@ -7,44 +7,36 @@ Missing pieces (binaries not built, not root) skip the tests with the reason, an
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import pytest
 
-from tests.helpers.argocd import ArgoCD, missing_pieces
+from tests.helpers import argocd as argocd_harness
+from tests.helpers import flux as flux_harness
+from tests.helpers.agent import AgentProcesses
+from tests.helpers.argocd import ArgoCD
+from tests.helpers.binaries import missing
 from tests.helpers.cluster import TestCluster, cluster_binaries
 from tests.helpers.flux import Flux
-from tests.helpers.flux import missing_pieces as flux_missing_pieces
+
+H = TypeVar("H", bound=AgentProcesses)
 
 
-@pytest.fixture(scope="session")
-def argocd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ArgoCD]:
-    missing = missing_pieces()
-    if missing:
-        missing("the real Argo CD cannot run here: " + "; ".join(missing))
+def _running(
+    factory: pytest.TempPathFactory,
+    name: str,
+    what: str,
+    harness: Callable[..., H],
+    missing_pieces: list[str],
+) -> Iterator[H]:
+    """``harness`` on a kube-apiserver of its own, from start to stop (``name``: its folders' prefix)."""
+    if missing_pieces:
+        missing(f"the real {what} cannot run here: " + "; ".join(missing_pieces))
     apiserver, etcd = cluster_binaries()
-    cluster = TestCluster(apiserver, etcd, tmp_path_factory.mktemp("argocd-cluster"))
+    cluster = TestCluster(apiserver, etcd, factory.mktemp(f"{name}-cluster"))
     cluster.start()
-    argo = ArgoCD(tmp_path_factory.mktemp("argocd"), cluster)
-    try:
-        argo.start()
-        yield argo
-    finally:
-        argo.stop()
-        cluster.stop()
-        shutil.rmtree(cluster.workdir / "etcd-data", ignore_errors=True)
-
-
-@pytest.fixture(scope="session")
-def flux(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flux]:
-    """The real Flux source- and kustomize-controller: one per session, in the ``flux`` xdist group."""
-    missing = flux_missing_pieces()
-    if missing:
-        missing("the real Flux cannot run here: " + "; ".join(missing))
-    apiserver, etcd = cluster_binaries()
-    cluster = TestCluster(apiserver, etcd, tmp_path_factory.mktemp("flux-cluster"))
-    cluster.start()
-    running = Flux(tmp_path_factory.mktemp("flux"), cluster)
+    running = harness(factory.mktemp(name), cluster)
     try:
         running.start()
         yield running
@@ -52,3 +44,15 @@ def flux(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flux]:
         running.stop()
         cluster.stop()
         shutil.rmtree(cluster.workdir / "etcd-data", ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def argocd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ArgoCD]:
+    """Argo CD's redis, repo-server, application-controller and server: one per session, in the ``argocd`` group."""
+    yield from _running(tmp_path_factory, "argocd", "Argo CD", ArgoCD, argocd_harness.missing_pieces())
+
+
+@pytest.fixture(scope="session")
+def flux(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flux]:
+    """The real Flux source- and kustomize-controller: one per session, in the ``flux`` xdist group."""
+    yield from _running(tmp_path_factory, "flux", "Flux", Flux, flux_harness.missing_pieces())

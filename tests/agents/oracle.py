@@ -1,16 +1,19 @@
-"""Comparing Argo CD's answers with gitops-check's: objects keyed the same way, shown as a readable difference."""
+"""Comparing an agent's answers with gitops-check's: objects keyed the same way, shown as a readable difference;
+gitops-check's drift reports in each mode the drift oracles (Argo CD's and Flux's) compare."""
 
 from __future__ import annotations
 
 import copy
 import difflib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
+from gitops_check.cli import main
 from gitops_check.identity import KindScopes, assign_keys, flatten_lists
 from gitops_check.model.objects import ResourceKey
 from gitops_check.model.rendered import RawObject
@@ -20,6 +23,9 @@ from tests.helpers.argocd import ArgoCD
 from tests.helpers.cluster import find_tool
 
 Objects = dict[ResourceKey, dict[str, Any]]
+
+# How the drift oracles run gitops-check: against the live cluster in both modes, and against a snapshot of it.
+MODES = ("client-side", "server-side", "snapshot")
 
 # What Argo CD itself adds to what the tools generated (resource tracking): not part of the render.
 TRACKING_ANNOTATIONS = ("argocd.argoproj.io/tracking-id",)
@@ -90,3 +96,32 @@ def describe_difference(expected: Objects, actual: Objects) -> str:
             diff = difflib.unified_diff(a, b, "argocd", "gitops-check", lineterm="", n=2)
             lines.append(f"{key} differs:\n" + "\n".join(diff))
     return "\n".join(lines)
+
+
+def drift_reports(
+    work: Path,
+    kubeconfig: str,
+    common: Sequence[str],
+    env: Mapping[str, str],
+    snapshot_only: Sequence[str] = (),
+) -> dict[str, dict[str, Any]]:
+    """``gitops-check`` + ``common`` (``diff --repo ...``) in every mode (``MODES``), with ``env`` set: the JSON
+    report of each. ``snapshot``: of a snapshot of the live cluster taken first, checking ``snapshot_only``
+    (``--app`` options) where the live modes check everything."""
+    reports: dict[str, dict[str, Any]] = {}
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in env.items():
+            mp.setenv(name, value)
+        for mode in MODES:
+            out = work / f"report-{mode}.json"
+            if mode == "snapshot":
+                snap = work / "snapshot.json"
+                code = main(["snapshot", "--live", "--kubeconfig", kubeconfig, "--output", str(snap)])
+                assert code == 0, f"snapshot exited {code}"
+                args = [*common, "--snapshot", str(snap), *snapshot_only]
+            else:
+                args = [*common, "--live", "--kubeconfig", kubeconfig, f"--{mode}"]
+            code = main([*args, "--json", str(out)])
+            reports[mode] = json.loads(out.read_text())
+            assert code in (0, 1), f"gitops-check diff ({mode}) exited {code}: {reports[mode].get('errors')}"
+    return reports

@@ -18,15 +18,13 @@ from typing import Any
 import pytest
 import yaml
 
-from gitops_check.cli import main
 from gitops_check.model.objects import ResourceKey
+from tests.agents.oracle import MODES, drift_reports
 from tests.helpers.argocd import ArgoCD
 from tests.helpers.cluster import find_tool
 from tests.helpers.gitrepo import GitRepo
 
 pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("argocd")]
-
-MODES = ("client-side", "server-side", "snapshot")
 
 
 def objects(
@@ -249,26 +247,10 @@ def verdicts(argocd: ArgoCD, tmp_path_factory: pytest.TempPathFactory) -> Verdic
         "GITOPS_CHECK_HELM": str(find_tool("helm4")),
         "GITOPS_CHECK_KUSTOMIZE": str(find_tool("kustomize")),
     }
-    kubeconfig = str(argocd.cluster.admin_kubeconfig)
     common = ["diff", "--repo", str(repo.path), "--repo-url", url, "--no-color"]
-    reports: dict[str, dict[str, Any]] = {}
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in env.items():
-            mp.setenv(name, value)
-        for mode in MODES:
-            out = work / f"report-{mode}.json"
-            if mode == "snapshot":
-                snap = work / "snapshot.json"
-                code = main(["snapshot", "--live", "--kubeconfig", kubeconfig, "--output", str(snap)])
-                assert code == 0, f"snapshot exited {code}"
-                # A snapshot has no server URL to match: the by-url app would need a clusters: entry.
-                only = [a for s in SCENARIOS if not s.by_url for a in ("--app", s.app)]
-                args = [*common, "--snapshot", str(snap), *only]
-            else:
-                args = [*common, "--live", "--kubeconfig", kubeconfig, f"--{mode}"]
-            code = main([*args, "--json", str(out)])
-            reports[mode] = json.loads(out.read_text())
-            assert code in (0, 1), f"gitops-check diff ({mode}) exited {code}: {reports[mode].get('errors')}"
+    # A snapshot has no server URL to match: the by-url app would need a clusters: entry.
+    only = [a for s in SCENARIOS if not s.by_url for a in ("--app", s.app)]
+    reports = drift_reports(work, str(argocd.cluster.admin_kubeconfig), common, env, only)
     return Verdicts(verdict, reports)
 
 

@@ -19,14 +19,13 @@ from typing import Any
 import pytest
 import yaml
 
-from gitops_check.cli import main
+from tests.agents.oracle import MODES, drift_reports
 from tests.helpers.cluster import find_tool
 from tests.helpers.flux import Flux
 from tests.helpers.gitrepo import GitRepo
 
 pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("flux")]
 
-MODES = ("client-side", "server-side", "snapshot")
 SOURCE = "flux-system"  # the GitRepository: gitops-check takes flux-system/flux-system to be the repository
 VARS = "oracle-vars"  # ConfigMap in flux-system, only in the cluster: substituteFrom reads it there
 
@@ -328,23 +327,9 @@ def verdicts(flux: Flux, tmp_path_factory: pytest.TempPathFactory) -> Verdicts:
     _vars(flux, "us-east-2")
     head = write(repo, url, second=True)
 
-    kubeconfig = str(flux.cluster.admin_kubeconfig)
     common = ["diff", "--repo", str(repo.path), "--repo-url", url, "--no-color"]
-    reports: dict[str, dict[str, Any]] = {}
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GITOPS_CHECK_KUSTOMIZE", str(find_tool("kustomize")))
-        for mode in MODES:
-            out = work / f"report-{mode}.json"
-            if mode == "snapshot":
-                snap = work / "snapshot.json"
-                code = main(["snapshot", "--live", "--kubeconfig", kubeconfig, "--output", str(snap)])
-                assert code == 0, f"snapshot exited {code}"
-                args = [*common, "--snapshot", str(snap)]
-            else:
-                args = [*common, "--live", "--kubeconfig", kubeconfig, f"--{mode}"]
-            code = main([*args, "--json", str(out)])
-            reports[mode] = json.loads(out.read_text())
-            assert code in (0, 1), f"gitops-check diff ({mode}) exited {code}: {reports[mode].get('errors')}"
+    env = {"GITOPS_CHECK_KUSTOMIZE": str(find_tool("kustomize"))}
+    reports = drift_reports(work, str(flux.cluster.admin_kubeconfig), common, env)
 
     # Flux reconciles the second commit: the source first, then every Kustomization.
     handled = flux.request_reconcile("GitRepository", SOURCE)

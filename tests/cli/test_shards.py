@@ -15,19 +15,11 @@ from gitops_check.cli import main
 from gitops_check.pipeline.shards import Shard, parse_shard, shard_from_env
 from tests.helpers.binaries import HELM, KUSTOMIZE, cached_binary
 from tests.helpers.gitrepo import GitRepo
+from tests.helpers.shards import comparable as comparable_json
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples"
 URL = "https://git.example.com/org/fleet.git"
 NO_CI = {"GITHUB_ACTIONS": "", "GITLAB_CI": "", "CI_NODE_INDEX": "", "CI_NODE_TOTAL": ""}
-# Counters of work each job did (renders, API requests): a sum over shards, not a single run's figure.
-WORK_COUNTERS = {
-    "renders",
-    "cache_hits",
-    "cache_writes",
-    "cache_with_secrets",
-    "api_requests",
-    "live_objects",
-}
 
 
 @pytest.fixture(autouse=True)
@@ -46,17 +38,7 @@ def reports(out: Path) -> list[str]:
 
 
 def comparable(out: Path) -> dict[str, Any]:
-    doc = json.loads((out / "r.json").read_text())
-
-    def strip(d: dict[str, Any]) -> None:
-        d.pop("timings", None)
-        d["stats"] = {k: v for k, v in d.get("stats", {}).items() if k not in WORK_COUNTERS}
-        for app in d["apps"]:
-            app.pop("renderSeconds", None)
-        if "baseline" in d:
-            strip(d["baseline"])
-
-    strip(doc)
+    doc = comparable_json(json.loads((out / "r.json").read_text()))
     junit = re.sub(r' time="[^"]*"| timestamp="[^"]*"', "", (out / "r.xml").read_text())
     return {
         "json": doc,

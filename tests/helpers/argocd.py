@@ -31,13 +31,14 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 
 from tests.helpers import netns
+from tests.helpers.agent import AgentProcesses
 from tests.helpers.cluster import (
     ClusterError,
     TestCluster,
@@ -49,7 +50,6 @@ from tests.helpers.cluster import (
     poll_until,
     unbuilt_tools,
 )
-from tests.helpers.gitserver import GitServer
 
 NAMESPACE = "argocd"
 APPS = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications"
@@ -96,15 +96,13 @@ def _in_netns(ns_path: str, fn: Callable[[], T]) -> T:
     return box["value"]  # type: ignore[no-any-return]
 
 
-class ArgoCD:
+class ArgoCD(AgentProcesses):
     """Argo CD's processes and objects; :meth:`start` ... :meth:`stop`."""
 
+    error = ArgoError
+
     def __init__(self, workdir: Path, cluster: TestCluster) -> None:
-        self.workdir = workdir
-        self.cluster = cluster
-        self.git_root = workdir / "git"
-        self.git_root.mkdir(parents=True, exist_ok=True)
-        self.git = GitServer(self.git_root)
+        super().__init__(workdir, cluster)
         self.files = Path(str(find_tool("argocd")) + "-files")
         self.binary = find_tool("argocd")
         self.server_port = 0
@@ -112,7 +110,6 @@ class ArgoCD:
         self.admin_password = "admin-" + secrets.token_hex(8)
         self.token = ""
         self._bridge: subprocess.Popen[str] | None = None
-        self._procs: dict[str, _Proc] = {}
         self.bin_dir = workdir / "bin"
 
     # ------------------------------------------------------------------------------------------ lifecycle
@@ -143,9 +140,7 @@ class ArgoCD:
         return self
 
     def stop(self) -> None:
-        for proc in reversed(list(self._procs.values())):
-            proc.stop()
-        self._procs.clear()
+        super().stop()
         if self._bridge is not None:
             self._bridge.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -154,11 +149,6 @@ class ArgoCD:
                 self._bridge.kill()
                 self._bridge.wait(5)
             self._bridge = None
-        with contextlib.suppress(Exception):
-            self.git.stop()
-
-    def logs(self, lines: int = 30) -> str:
-        return "\n".join(f"--- {name} ({p.log}) ---\n{p.tail(lines)}" for name, p in self._procs.items())
 
     def _tools_dir(self) -> None:
         """helm (Helm 4, as Argo CD v3.6 ships), kustomize and git-verify-wrapper.sh for the repo-server."""
@@ -278,11 +268,6 @@ class ArgoCD:
         if not resp.ok:
             raise ArgoError(f"listing Applications: HTTP {resp.status}")
         return list(resp.json().get("items") or [])
-
-    def _check_alive(self) -> None:
-        for name, proc in self._procs.items():
-            if not proc.alive():
-                raise ArgoError(f"{name} exited:\n{proc.tail(40)}")
 
     def _wait_port(self, name: str, port: int) -> None:
         def open_() -> bool:
@@ -579,14 +564,4 @@ class ArgoCD:
         )
 
 
-@contextlib.contextmanager
-def running_argocd(workdir: Path, cluster: TestCluster) -> Iterator[ArgoCD]:
-    argo = ArgoCD(workdir, cluster)
-    argo.start()
-    try:
-        yield argo
-    finally:
-        argo.stop()
-
-
-__all__ = ["ArgoCD", "ArgoError", "bin_cache_dir", "missing_pieces", "running_argocd", "wait_for"]
+__all__ = ["ArgoCD", "ArgoError", "bin_cache_dir", "missing_pieces", "wait_for"]

@@ -29,7 +29,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from tests.helpers.agent import AgentProcesses
 from tests.helpers.cluster import (
     ClusterError,
     TestCluster,
@@ -46,7 +47,6 @@ from tests.helpers.cluster import (
     poll_until,
     unbuilt_tools,
 )
-from tests.helpers.gitserver import GitServer
 
 NAMESPACE = "flux-system"
 SOURCE_API = "source.toolkit.fluxcd.io/v1"
@@ -118,18 +118,15 @@ class ApplyLog:
     pruned: set[str] = field(default_factory=set)  # "Kind/namespace/name"
 
 
-class Flux:
+class Flux(AgentProcesses):
     """Flux's controllers and objects; :meth:`start` ... :meth:`stop`."""
 
+    error = FluxError
+
     def __init__(self, workdir: Path, cluster: TestCluster) -> None:
-        self.workdir = workdir
-        self.cluster = cluster
-        self.git_root = workdir / "git"
-        self.git_root.mkdir(parents=True, exist_ok=True)
-        self.git = GitServer(self.git_root)
+        super().__init__(workdir, cluster)
         self.storage_port = 0
         self.health_ports: dict[str, int] = {}
-        self._procs: dict[str, _Proc] = {}
         self.started_in = 0.0
 
     # ------------------------------------------------------------------------------------------ lifecycle
@@ -163,21 +160,11 @@ class Flux:
             raise
         return self
 
-    def stop(self) -> None:
-        for proc in reversed(list(self._procs.values())):
-            proc.stop()
-        self._procs.clear()
-        with contextlib.suppress(Exception):
-            self.git.stop()
-
     def pid(self, name: str) -> int:
         return self._procs[name].popen.pid
 
     def log_path(self, name: str) -> Path:
         return self._procs[name].log
-
-    def logs(self, lines: int = 30) -> str:
-        return "\n".join(f"--- {name} ({p.log}) ---\n{p.tail(lines)}" for name, p in self._procs.items())
 
     def _start(self, name: str, flags: list[str]) -> None:
         binary = find_tool(name)
@@ -205,11 +192,6 @@ class Flux:
             "RUNTIME_NAMESPACE": NAMESPACE,
         }
         self._procs[name] = _Proc(name, argv, self.workdir / f"{name}.log", env=env)
-
-    def _check_alive(self) -> None:
-        for name, proc in self._procs.items():
-            if not proc.alive():
-                raise FluxError(f"{name} exited:\n{proc.tail(40)}")
 
     def _storage_open(self) -> bool:
         self._check_alive()
@@ -390,22 +372,11 @@ class Flux:
         return out
 
 
-@contextlib.contextmanager
-def running_flux(workdir: Path, cluster: TestCluster) -> Iterator[Flux]:
-    flux = Flux(workdir, cluster)
-    flux.start()
-    try:
-        yield flux
-    finally:
-        flux.stop()
-
-
 __all__ = [
     "ApplyLog",
     "Flux",
     "FluxError",
     "listening_addresses",
     "missing_pieces",
-    "running_flux",
     "wait_for",
 ]
