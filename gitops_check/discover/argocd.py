@@ -27,13 +27,8 @@ from gitops_check.discover.appset import expand_appset
 from gitops_check.discover.appset_params import GenEnv, GeneratorError
 from gitops_check.discover.argocd_config import ArgoConfig, parse_argocd_config, reads_of
 from gitops_check.discover.argocd_spec import ArgoSettings, application_to_app, kustomize_settings
-from gitops_check.discover.dispatch import (
-    DiscoverOptions,
-    StateKey,
-    register_expander,
-    register_scanner,
-)
 from gitops_check.discover.gotemplate import Syntax, TemplateError, Templater
+from gitops_check.discover.options import DiscoverOptions, StateKey
 from gitops_check.discover.project import Discovery
 from gitops_check.errors import ConfigError, GitopsCheckError, InputError
 from gitops_check.model.app import App, TrackingMethod
@@ -382,7 +377,3 @@ def _reach(roots: list[Found], edges: Mapping[Found, set[Found]]) -> set[Found]:
             seen.add(f)
             pending.extend(edges.get(f, ()))
     return seen
-
-
-register_scanner("argocd", scan)
-register_expander("argocd", expand)

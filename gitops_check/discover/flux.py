@@ -18,7 +18,6 @@ from collections.abc import Callable, Sequence
 
 from gitops_check import repourl
 from gitops_check.discover import flux_objects
-from gitops_check.discover.dispatch import DiscoverOptions, StateKey, register_expander, register_scanner
 from gitops_check.discover.flux_apps import (
     OBJECT_LABEL,
     TREE_LABEL,
@@ -31,6 +30,7 @@ from gitops_check.discover.flux_artifacts import external_artifact, tree_of
 from gitops_check.discover.flux_objects import FluxObject, SourceIndex
 from gitops_check.discover.flux_sources import AppProblem, Where
 from gitops_check.discover.flux_values import FluxSettings, ObjectSource, parse_settings
+from gitops_check.discover.options import DiscoverOptions, StateKey
 from gitops_check.discover.project import Discovery, load_project
 from gitops_check.errors import GitopsCheckError
 from gitops_check.model.app import App, Destination
@@ -255,7 +255,3 @@ def _roots(
 
 def _tree_of(obj: FluxObject) -> str | None:
     return tree_of(obj.file)
-
-
-register_scanner("flux", scan)
-register_expander("flux", expand)

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitops_check import yamlio
-from gitops_check.discover.dispatch import DiscoverOptions
 from gitops_check.discover.flux_artifacts import external_artifact, tree_of
 from gitops_check.discover.flux_charts import chart_source
 from gitops_check.discover.flux_objects import FluxObject, SourceIndex, field_map, field_str, normalize_path
@@ -28,6 +27,7 @@ from gitops_check.discover.flux_sources import (
 )
 from gitops_check.discover.flux_values import FluxSettings, ObjectSource, ValuesError, helm_values
 from gitops_check.discover.flux_values import substitute_variables as _variables
+from gitops_check.discover.options import DiscoverOptions
 from gitops_check.model.app import App, Destination, IgnoreRule, SyncPolicy, Tracking
 from gitops_check.model.rendered import Workspace
 from gitops_check.model.source import HelmOptions, KustomizeOptions, Source, Tool

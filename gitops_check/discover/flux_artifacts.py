@@ -33,10 +33,10 @@ from typing import Any
 
 from gitops_check import repourl
 from gitops_check.discover import flux_pathpattern
-from gitops_check.discover.dispatch import StateKey
 from gitops_check.discover.flux_artifact_copy import CopyError, Staged, apply_copies
 from gitops_check.discover.flux_objects import FluxObject
 from gitops_check.discover.flux_sources import AppProblem, GitSource, Where, git_source
+from gitops_check.discover.options import StateKey
 from gitops_check.model.rendered import Workspace
 
 DISABLED_ANNOTATION = "source.extensions.fluxcd.io/reconcile"

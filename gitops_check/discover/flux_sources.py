@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitops_check import repourl
-from gitops_check.discover.dispatch import DiscoverOptions
 from gitops_check.discover.flux_objects import FluxObject, SourceIndex, display_url, field_map, field_str
+from gitops_check.discover.options import DiscoverOptions
 from gitops_check.model.rendered import Workspace
 from gitops_check.model.source import OCIArtifact
 

@@ -25,7 +25,7 @@ from gitops_check.model.result import AppError
 from gitops_check.model.source import KUSTOMIZATION_FILES, Source, Tool
 from gitops_check.project.config import PROJECT_FILE_ALIASES, ProjectConfig, parse_project
 
-# Same names as render.base (discover may not import render: they are sibling layers).
+# The files objects are read from.
 _MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 _YAML_OBJECT = re.compile(rb"^apiVersion:.*^kind:|^kind:.*^apiVersion:", re.MULTILINE | re.DOTALL)
 _JSON_OBJECT = re.compile(rb'"apiVersion"\s*:.*"kind"\s*:|"kind"\s*:.*"apiVersion"\s*:', re.DOTALL)
