@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 
 from gitops_check import yamlio
-from gitops_check.discover.dispatch import DiscoverOptions, discover
+from gitops_check.discover.dispatch import DiscoverOptions, discover, expand
 from gitops_check.discover.project import load_project
 from gitops_check.errors import ConfigError, RenderError
 from gitops_check.model.app import TrackingMethod
-from gitops_check.model.rendered import Workspace
+from gitops_check.model.objects import Origin
+from gitops_check.model.rendered import RawObject, Workspace
 from gitops_check.pipeline.check import CheckRequest, render_repo
 from gitops_check.project.config import RenderOptions
 from gitops_check.render.app import render_app
@@ -188,3 +189,18 @@ def test_honour_target_revision(tmp_path: Path) -> None:
     assert names(False) == ["new"]
     assert names(True) == ["old"]
     assert open_repo(repo.path).resolve("HEAD") == repo.head()  # the checkout was not touched
+
+
+def test_what_discovery_learned_stays_in_its_run(tmp_path: Path) -> None:
+    """argocd-cm's settings reach the apps a root renders in the same run (its DiscoveryState); another run in
+    the same process that did not read the workspace starts from Argo CD's defaults."""
+    cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: argocd-cm\ndata:\n  application.resourceTrackingMethod: label\n"
+    ws = make_workspace(tmp_path, {"argocd/cm.yaml": cm, "root.yaml": application("root", "apps")})
+    run = DiscoverOptions(this_repo_urls=THIS)
+    root = discover(ws, None, run).apps[0]
+    child = yamlio.load_yaml_documents(application("child", "child"), "apps/child.yaml")
+    rendered = [RawObject(d.data, Origin(root.name, "apps/child.yaml", 1)) for d in child]
+    same_run = expand(root, rendered, ws, run).apps
+    other_run = expand(root, rendered, ws, DiscoverOptions(this_repo_urls=THIS)).apps
+    assert [a.tracking.method for a in same_run] == [TrackingMethod.LABEL]
+    assert [a.tracking.method for a in other_run] == [TrackingMethod.ANNOTATION]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from gitops_check.remote.policy import NetworkPolicy
 from gitops_check.render.app import render_app
 from gitops_check.render.base import (
     RenderOutput,
+    SharedWork,
     SourceContext,
     SymlinkGuard,
     ToolFinder,
@@ -287,3 +290,33 @@ def test_real_tool_versions(helm_bin: Path, kustomize_bin: Path) -> None:
     finder = ToolFinder(RenderOptions(helm_binary=str(helm_bin), kustomize_binary=str(kustomize_bin)))
     assert finder.version("helm") == helm_bin.name.removeprefix("helm-")
     assert finder.version("kustomize") == "v5.8.1"
+
+
+def test_shared_work_runs_once_per_key_and_forgets_failures() -> None:
+    """A chart folder's dependencies: prepared by one of the run's threads, the others get its result; a failed
+    attempt is not remembered, so the next app tries again."""
+    shared = SharedWork()
+    calls: list[str] = []
+    started = threading.Barrier(4)
+
+    def work(key: str) -> tuple[str, ...]:
+        calls.append(key)
+        time.sleep(0.05)  # the other threads arrive while it runs
+        return (f"fetched for {key}",)
+
+    def app(key: str) -> tuple[str, ...]:
+        started.wait()
+        return shared.once(("deps", key), lambda: work(key))
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(app, ["a", "a", "a", "b"]))
+    assert results == [("fetched for a",)] * 3 + [("fetched for b",)]
+    assert sorted(calls) == ["a", "b"]
+
+    def failing() -> tuple[str, ...]:
+        raise RenderError("no network")
+
+    with pytest.raises(RenderError):
+        shared.once(("deps", "c"), failing)
+    assert shared.once(("deps", "c"), lambda: ("second try",)) == ("second try",)
+    assert SharedWork().once(("deps", "a"), lambda: ("another run",)) == ("another run",)
