@@ -68,6 +68,8 @@ class Remote:
             return found
 
 
+# Run state kept per process (one per network policy) and forgotten by ``reset`` when a command starts; not yet
+# handed down explicitly like the render's SymlinkGuard.
 _REMOTES: dict[NetworkPolicy, Remote] = {}
 _REMOTES_LOCK = threading.Lock()
 

@@ -292,6 +292,7 @@ def _status_message(url: str, response: requests.Response, what: str, tried: Cre
     return f"{shown}: {status} while {what}"
 
 
+# Run state kept per process, like remote.charts._REMOTES (``reset_fetchers`` forgets it when a command starts).
 _FETCHERS: dict[NetworkPolicy, Fetcher] = {}
 _FETCHERS_LOCK = threading.Lock()
 
