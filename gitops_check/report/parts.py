@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import functools
 import json
-import types
-import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +23,7 @@ from gitops_check.errors import InputError
 from gitops_check.model.app import App
 from gitops_check.model.result import AppError, CheckResult
 from gitops_check.pipeline.shards import Shard
+from gitops_check.report.typedjson import Decoders
 
 FORMAT = "gitops-check-part"
 VERSION = 1
@@ -64,7 +62,7 @@ def load_part(text: str, source: str) -> Part:
                 f"{source}: part format version {doc.get('version')!r}; this gitops-check reads {VERSION}"
             )
         shard = Shard(int(doc["shard"]["index"]), int(doc["shard"]["total"]))
-        result = _decode(CheckResult, doc["result"])
+        result = _DECODERS.decode(CheckResult, doc["result"])
     except InputError:
         raise
     except (ValueError, KeyError, TypeError, AttributeError) as e:
@@ -90,45 +88,12 @@ def _encode(value: Any) -> Any:
     return value
 
 
-@functools.cache
-def _field_hints(kind: type) -> dict[str, Any]:
-    """A dataclass's fields and their types, once per class (``get_type_hints`` evaluates every annotation anew,
-    which made a merge of thousands of objects take seconds)."""
-    hints = typing.get_type_hints(kind)
-    return {f.name: hints[f.name] for f in dataclasses.fields(kind)}
+def _app_from_json(value: Any) -> App:
+    return App(sources=(), **{name: value[name] for name in _APP_FIELDS})
 
 
-def _decode(kind: Any, value: Any) -> Any:
-    if kind is App:
-        return App(sources=(), **{name: value[name] for name in _APP_FIELDS})
-    if kind is Any or kind is object:
-        return value
-    origin = typing.get_origin(kind)
-    args = typing.get_args(kind)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return _decode(inner[0], value) if len(inner) == 1 else value
-    if origin in (list, tuple, Iterable) or kind in (list, tuple):
-        items = [_decode(args[0] if args else Any, v) for v in value]
-        return tuple(items) if origin is tuple or kind is tuple else items
-    if origin in (set, frozenset) or kind in (set, frozenset):
-        items = [_decode(args[0] if args else Any, v) for v in value]
-        return frozenset(items) if origin is frozenset or kind is frozenset else set(items)
-    if origin in (dict, Mapping) or kind is dict:
-        return {k: _decode(args[1] if args else Any, v) for k, v in value.items()}
-    if isinstance(kind, type) and issubclass(kind, enum.Enum):
-        return kind(value)
-    if dataclasses.is_dataclass(kind) and isinstance(kind, type):
-        hints = _field_hints(kind)
-        kwargs = {name: _decode(hints[name], v) for name, v in value.items() if name in hints}
-        return kind(**kwargs)
-    if kind in (str, int, float, bool) and value is not None and not isinstance(value, kind):
-        if kind is float and isinstance(value, int):
-            return float(value)
-        raise TypeError(f"expected {kind.__name__}, got {type(value).__name__}")
-    return value
+# Built once per process; an App comes back as the fields a part keeps (see the module's docstring).
+_DECODERS = Decoders({App: _app_from_json})
 
 
 # ---------------------------------------------------------------------------------------------------------------
