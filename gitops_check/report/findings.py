@@ -27,8 +27,12 @@ def sorted_findings(findings: Sequence[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: (f.app, f.rule, f.file or "", f.line or 0, f.message))
 
 
-def of_app(result: CheckResult, app: str) -> list[Finding]:
-    return sorted_findings([f for f in result.findings if f.app == app])
+def by_app(result: CheckResult) -> dict[str, list[Finding]]:
+    """Each app's findings, sorted; built once per report (a search per app was quadratic in a fleet)."""
+    out: dict[str, list[Finding]] = {}
+    for finding in sorted_findings(result.findings):
+        out.setdefault(finding.app, []).append(finding)
+    return out
 
 
 def failing(result: CheckResult) -> bool:

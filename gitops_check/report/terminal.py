@@ -5,12 +5,20 @@ Colour is decided by the caller (``should_color``) so the renderer stays a pure 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Protocol
 
 from gitops_check.diff import hooks
-from gitops_check.model.result import AppError, AppResult, ChangeKind, CheckResult, ResourceDiff, Status
+from gitops_check.model.result import (
+    AppError,
+    AppResult,
+    ChangeKind,
+    CheckResult,
+    Finding,
+    ResourceDiff,
+    Status,
+)
 from gitops_check.report import findings, syncs
 from gitops_check.report.text import (
     BASELINE_TITLE,
@@ -158,11 +166,11 @@ def _resource_lines(diff: ResourceDiff, mode: str, paint: _Paint) -> list[str]:
     return lines
 
 
-def _finding_lines(result: CheckResult, app: str, paint: _Paint) -> list[str]:
+def _finding_lines(result: CheckResult, found: Sequence[Finding], paint: _Paint) -> list[str]:
     """``hygiene (rule): message (file:line)``: yellow as warnings, red as failures under --strict."""
     color = "red" if findings.failing(result) else "yellow"
     lines = []
-    for finding in findings.of_app(result, app):
+    for finding in found:
         where = findings.where(finding)
         text = f"  {paint(findings.label(result), color)} ({clean(finding.rule)}): {clean(finding.message)}"
         lines.append(text + ("  " + paint(f"({clean(where)})", "dim") if where else ""))
@@ -170,7 +178,12 @@ def _finding_lines(result: CheckResult, app: str, paint: _Paint) -> list[str]:
 
 
 def _app_lines(
-    app: AppResult, mode: str, paint: _Paint, verbose: bool, result: CheckResult | None = None
+    app: AppResult,
+    mode: str,
+    paint: _Paint,
+    verbose: bool,
+    result: CheckResult | None = None,
+    found: Sequence[Finding] = (),
 ) -> list[str]:
     status = app_status(app)
     head = f"{paint(clean(app.app.name), 'bold')} [{paint(app_label(app, mode), _APP_COLOR[status], 'bold')}]"
@@ -191,7 +204,7 @@ def _app_lines(
     for resolved in app.resolved:
         lines.append(f"  {paint('resolved:', 'dim')} {clean(resolved)}")
     if result is not None:
-        lines += _finding_lines(result, app.app.name, paint)
+        lines += _finding_lines(result, found, paint)
     for diff in sort_diffs(app.diffs):
         if diff.status is Status.UNCHANGED and not verbose:
             continue
@@ -224,7 +237,8 @@ def render_terminal(result: CheckResult, *, color: bool, verbose: bool = False) 
     if result.errors or result.warnings or (verbose and result.notes):
         lines.append("")
     quiet: list[AppResult] = []
-    with_findings = {f.app for f in result.findings}
+    found = findings.by_app(result)
+    with_findings = set(found)
     untouched = untouched_apps(result)
     for app in sort_apps(result.apps):
         if app_status(app) is AppStatus.UNTOUCHED and not app.warnings and app.app.name not in with_findings:
@@ -240,7 +254,7 @@ def render_terminal(result: CheckResult, *, color: bool, verbose: bool = False) 
         ):
             quiet.append(app)
             continue
-        lines += [*_app_lines(app, result.mode, paint, verbose, result), ""]
+        lines += [*_app_lines(app, result.mode, paint, verbose, result, found.get(app.app.name, [])), ""]
     if quiet:
         label = w.app_status[AppStatus.IN_SYNC]
         if len(quiet) <= _IN_SYNC_NAMES:
@@ -261,7 +275,7 @@ def render_terminal(result: CheckResult, *, color: bool, verbose: bool = False) 
         lines += _sync_lines(result, paint)
     orphans = sorted(with_findings - {a.app.name for a in result.apps})
     for name in orphans:  # findings of apps without a result of their own (not expected from a check)
-        lines += [paint(clean(name), "bold"), *_finding_lines(result, name, paint), ""]
+        lines += [paint(clean(name), "bold"), *_finding_lines(result, found[name], paint), ""]
     if result.findings:
         lines += [
             paint(sentence(findings.summary(result)), "red" if findings.failing(result) else "yellow"),

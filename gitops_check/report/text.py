@@ -165,7 +165,7 @@ def untouched_title(apps: list[AppResult]) -> str:
 
 
 def drift_count(app: AppResult) -> int:
-    return sum(1 for d in app.diffs if d.is_drift)
+    return sum(1 for d in app.diffs if d.is_drift) if app.drifted else 0
 
 
 def error_count(app: AppResult) -> int:
@@ -359,6 +359,8 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\u
 
 def clean(text: str) -> str:
     """Drop control characters (ANSI escapes from tool output, NULs) that would corrupt a terminal, XML or Markdown."""
+    if text.isascii() and text.isprintable():  # most text, and none of it matches: skip the search
+        return text
     return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
