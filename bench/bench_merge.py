@@ -72,7 +72,7 @@ def scaled_parts(source: Path, out: Path, scale: int) -> tuple[list[Path], int, 
     for path in files:
         doc = json.loads(path.read_text(encoding="utf-8"))
         result = doc["result"]
-        originals, findings = result["apps"], result.get("findings", [])
+        originals, findings = list(result["apps"]), list(result.get("findings", []))
         for k in range(2, scale + 1):
             result["apps"] += [_renamed(app, f"-x{k}") for app in originals]
             result["findings"] += [{**f, "app": f["app"] + f"-x{k}"} for f in findings]
