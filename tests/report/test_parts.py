@@ -147,3 +147,30 @@ def test_decoders_handle_recursive_dataclasses_and_special_types() -> None:
                          _Node("up", extra={"k": [1]}))  # fmt: skip
     assert decoders.decode(tuple[App, ...], ["a"]) == (make_app("a"),)
     assert decoders.of(_Node) is decoders.of(_Node)  # built once
+
+
+@dataclasses.dataclass(frozen=True)
+class _Checked:
+    name: str
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("a name is needed")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Slotted:
+    name: str
+    size: int = 0
+
+
+def test_decoded_dataclasses_equal_constructed_ones_and_keep_their_own_init() -> None:
+    decoders = Decoders()
+    assert decoders.decode(_Slotted, {"name": "a"}) == _Slotted("a")
+    assert decoders.decode(_Checked, {"name": "a"}) == _Checked("a")
+    with pytest.raises(ValueError, match="a name is needed"):  # __post_init__ ran
+        decoders.decode(_Checked, {"name": ""})
+    node = decoders.decode(_Node, {"name": "n"})  # built without calling __init__: the same object
+    assert node == _Node("n") and hash(node.children) == hash(()) and vars(node) == vars(_Node("n"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        node.name = "other"  # type: ignore[misc]
