@@ -9,7 +9,7 @@ before they are parsed.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -263,11 +263,23 @@ def dump_json(data: Any, *, indent: int | None = 2) -> str:
 
 # Python's C encoder serves only unindented output; the indenting one is pure Python, ~10x slower.
 _FAST = json.JSONEncoder(ensure_ascii=False, default=str, separators=(", ", ": "))
+_QUOTE = json.encoder.encode_basestring  # how it quotes strings (ensure_ascii=False)
 
 
-def dump_json_lines(data: Mapping[str, Any]) -> str:
+def json_line(value: Any) -> str:
+    """One value as ``dump_json_lines`` writes it, on one line."""
+    return _FAST.encode(value)
+
+
+def json_string(text: str) -> str:
+    """A string as ``dump_json_lines`` writes it (the C encoder's own quoting)."""
+    return _QUOTE(text)
+
+
+def dump_json_lines(data: Mapping[str, Any], encoded: Collection[str] = ()) -> str:
     """A large document (a fleet's report) as JSON, fast: one top-level field per line, a list one element per
-    line, each value in one line by the C encoder."""
+    line, each value in one line by the C encoder. The lists of the fields named in ``encoded`` hold their
+    elements already written (``json_line``)."""
     encode = _FAST.encode
     lines = ["{"]
     last = len(data) - 1
@@ -277,7 +289,8 @@ def dump_json_lines(data: Mapping[str, Any]) -> str:
         if isinstance(value, list) and value:
             lines.append(head + "[")
             final = len(value) - 1
-            lines += [f"    {encode(item)}{',' if j < final else ''}" for j, item in enumerate(value)]
+            text = value if key in encoded else map(encode, value)
+            lines += [f"    {item}{',' if j < final else ''}" for j, item in enumerate(text)]
             lines.append(f"  ]{end}")
         else:
             lines.append(head + encode(value) + end)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
@@ -18,7 +19,7 @@ from gitops_check.model.objects import Origin
 from gitops_check.model.result import AppError, AppResult, CheckResult, ResourceDiff, Status
 from gitops_check.report import findings, syncs
 from gitops_check.report.text import AppStatus, app_status, key_order, unified_diff
-from gitops_check.yamlio import dump_json_lines
+from gitops_check.yamlio import dump_json_lines, json_line, json_string
 
 SCHEMA_VERSION = 1
 SCHEMA_FILE = "schema-v1.json"
@@ -83,7 +84,26 @@ def _resource(diff: ResourceDiff, mode: str) -> dict[str, Any]:
 
 
 def _app(app: AppResult, status: AppStatus, mode: str) -> dict[str, Any]:
-    out: dict[str, Any] = {
+    head, tail = _app_fields(app, status)
+    return {**head, "resources": [_resource(d, mode) for d in _sorted_diffs(app)], **tail}
+
+
+def _app_line(app: AppResult, status: AppStatus, mode: str) -> str:
+    """``json_line(_app(...))``, with each resource written by ``_resource_line``."""
+    head, tail = _app_fields(app, status)
+    resources = ", ".join([_resource_line(d, mode) for d in _sorted_diffs(app)])
+    return f"{json_line(head)[:-1]}, {json_string('resources')}: [{resources}]" + (
+        f", {json_line(tail)[1:]}" if tail else "}"
+    )
+
+
+def _sorted_diffs(app: AppResult) -> list[ResourceDiff]:
+    return sorted(app.diffs, key=lambda d: key_order(d.key))
+
+
+def _app_fields(app: AppResult, status: AppStatus) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An app's fields before its resources, and after them."""
+    head: dict[str, Any] = {
         "name": app.app.name,
         "kind": app.app.kind,
         "origin": app.app.origin or None,
@@ -93,8 +113,8 @@ def _app(app: AppResult, status: AppStatus, mode: str) -> dict[str, Any]:
         "warnings": list(app.warnings),
         "renderSeconds": round(app.render_seconds, 3),
         "cluster": app.cluster,
-        "resources": [_resource(d, mode) for d in sorted(app.diffs, key=lambda d: key_order(d.key))],
     }
+    out: dict[str, Any] = {}
     if app.hooks:
         # Optional: hooks the agent runs at sync, never compared (diff/hooks.py).
         out["hooks"] = [
@@ -114,11 +134,39 @@ def _app(app: AppResult, status: AppStatus, mode: str) -> dict[str, Any]:
     if kind is not None:
         # Optional: the agent's own object, where ``gitops-check sync --from-report`` asks for a sync.
         out["agent"] = {"kind": kind, "namespace": app.app.agent_namespace, "name": app.app.agent_name}
-    return out
+    return head, out
+
+
+def _resource_line(diff: ResourceDiff, mode: str) -> str:
+    """``json_line(_resource(diff))``; an unchanged resource with nothing to say (most of a fleet) written from a
+    template, which took a fifth of the time of building its dict and encoding that."""
+    key, origin = diff.key, diff.origin
+    if (
+        diff.status is not Status.UNCHANGED
+        or diff.changes
+        or diff.notes
+        or diff.message is not None
+        or (origin is not None and origin.line is not None and type(origin.line) is not int)
+    ):
+        return json_line(_resource(diff, mode))
+    namespace = "null" if key.namespace is None else json_string(key.namespace)
+    where = "null"
+    if origin is not None and origin.file:
+        line = "null" if origin.line is None else str(origin.line)
+        where = f'{{"file": {json_string(origin.file)}, "line": {line}}}'
+    return (
+        f'{{"kind": {json_string(key.kind)}, "group": {json_string(key.group)}, "namespace": {namespace}, '
+        f'"name": {json_string(key.name)}, "id": {json_string(str(key))}, "status": "unchanged", '
+        f'"origin": {where}, "changes": [], "message": null, "notes": [], "diff": ""}}'
+    )
 
 
 def report_dict(result: CheckResult) -> dict[str, Any]:
     """The report as plain data (what ``render_json`` serializes)."""
+    return _report(result, _app)
+
+
+def _report(result: CheckResult, app_entry: Callable[[AppResult, AppStatus, str], Any]) -> dict[str, Any]:
     apps = sorted(result.apps, key=lambda a: a.app.name)
     statuses = [app_status(app) for app in apps]
     by_status = {s.value: 0 for s in AppStatus}
@@ -134,7 +182,7 @@ def report_dict(result: CheckResult) -> dict[str, Any]:
         "against": result.against,
         "exitCode": result.exit_code(),
         "summary": {"apps": {"total": len(apps), **by_status}, "resources": _counts(result.diffs)},
-        "apps": [_app(a, status, result.mode) for a, status in zip(apps, statuses, strict=True)],
+        "apps": [app_entry(a, status, result.mode) for a, status in zip(apps, statuses, strict=True)],
         "errors": [_error(e, with_app=True) for e in result.errors],
         "warnings": list(result.warnings),
         "notes": list(result.notes),
@@ -154,4 +202,5 @@ def report_dict(result: CheckResult) -> dict[str, Any]:
 
 
 def render_json(result: CheckResult) -> str:
-    return dump_json_lines(report_dict(result)) + "\n"
+    """``report_dict`` as JSON; each app written by ``_app_line`` (equal: tests/report/test_report_json.py)."""
+    return dump_json_lines(_report(result, _app_line), encoded={"apps"}) + "\n"
