@@ -27,39 +27,17 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_fleet import comparable  # noqa: E402
+from bench.bench_fleet import comparable, measured  # noqa: E402
 
 # The last commit before merge was made fast (issue 15): the generic decoder and junit_xml's pretty printer.
 DEFAULT_BASELINE = "e415dca"
 TARGET_SECONDS = 5.0
-# Runs a command; prints its peak resident memory (KiB) and CPU seconds on stderr's last line. CPU time is printed
-# too because the machine is shared: wall time grows with the neighbours' load, CPU time much less.
-_MEASURE = (
-    "import resource, subprocess, sys\n"
-    "code = subprocess.run(sys.argv[1:]).returncode\n"
-    "use = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
-    "print(use.ru_maxrss, use.ru_utime + use.ru_stime, file=sys.stderr)\n"
-    "sys.exit(code)\n"
-)
-
-
-def measured(argv: list[str]) -> dict[str, Any]:
-    start = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-c", _MEASURE, *argv], capture_output=True, text=True, check=False
-    )
-    wall = time.perf_counter() - start
-    if proc.returncode not in (0, 1, 2):
-        raise SystemExit(f"merge failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    peak_kb, cpu = proc.stderr.strip().splitlines()[-1].split()
-    return {"wall": wall, "cpu": float(cpu), "peak_mb": int(peak_kb) / 1024}
 
 
 def scaled_parts(source: Path, out: Path, scale: int) -> tuple[list[Path], int, int]:
