@@ -16,7 +16,7 @@ from gitops_check.model.source import HelmOptions, HelmParameter, Source, Tool
 from gitops_check.project.config import RenderOptions
 from gitops_check.remote.policy import NetworkPolicy
 from gitops_check.render.app import render_app
-from gitops_check.render.base import RenderOutput
+from gitops_check.render.base import RenderOutput, SharedWork
 from gitops_check.render.helm import escape_set_value
 from tests.helpers.gitrepo import GitRepo, make_workspace
 
@@ -89,6 +89,7 @@ def render(
     dest_namespace: str | None = "team-a",
     options: RenderOptions | None = None,
     sources: tuple[Source, ...] = (),
+    shared: SharedWork | None = None,
     **helm: Any,
 ) -> RenderOutput:
     opts = options or RenderOptions()
@@ -101,7 +102,7 @@ def render(
     )
     source = Source(path=path, tool=Tool.AUTO, helm=HelmOptions(**helm))
     app = App(name=name, sources=(source, *sources), destination=Destination(namespace=dest_namespace))
-    return render_app(app, ws, opts)
+    return render_app(app, ws, opts, shared=shared)
 
 
 def find(out: RenderOutput, kind: str, name: str) -> dict[str, Any]:
@@ -313,14 +314,22 @@ def test_local_file_dependency_is_built_in_the_workspace(tmp_path: Path, helm_bi
 
 
 def test_shared_chart_dependencies_are_built_once_under_concurrency(tmp_path: Path, helm_bin: Path) -> None:
+    """Apps of one run rendering the same chart at once: its dependencies are prepared once (the run's
+    SharedWork), never by two helm processes in the same folder (they would race on charts/tmpcharts-*)."""
     ws = make_workspace(tmp_path, DEPENDENT_FILES)
+    shared = SharedWork()  # one per run, as pipeline/rendering.py hands it to every render
     results: dict[str, str] = {}
     errors: list[BaseException] = []
 
     def one(i: int) -> None:
         try:
             out = render(
-                ws, helm_bin, path="charts/top", name=f"top{i}", values=({"common": {"from": f"v{i}"}},)
+                ws,
+                helm_bin,
+                path="charts/top",
+                name=f"top{i}",
+                values=({"common": {"from": f"v{i}"}},),
+                shared=shared,
             )
             results[f"top{i}"] = find(out, "ConfigMap", f"top{i}-common")["data"]["from"]
         except BaseException as e:  # pragma: no cover - reported below
