@@ -12,6 +12,7 @@ The checked commit cannot influence this: it comes from the job's command line, 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,9 +41,31 @@ def in_memory() -> Path | None:
     return MEMORY_FOLDER if roomy and os.access(MEMORY_FOLDER, os.W_OK | os.X_OK) else None
 
 
+def chosen(work_dir: Path | None = None) -> tuple[Path | None, bool]:
+    """Where to create a scratch folder (None: the system's temporary folder), and whether that is the memory
+    folder, which a large commit may fill: then the caller writes again in the system's temporary folder."""
+    asked = configured(work_dir)
+    if asked is not None:
+        return asked, False
+    memory = in_memory()
+    return memory, memory is not None
+
+
 def parent(work_dir: Path | None = None) -> Path | None:
-    """Where to create a scratch folder (``dir=`` of ``tempfile``); None: the system's temporary folder."""
-    return configured(work_dir) or in_memory()
+    """Where to create a small scratch folder (``dir=`` of ``tempfile``); None: the system's temporary folder."""
+    return chosen(work_dir)[0]
+
+
+def empty(folder: Path) -> None:
+    """Removes what ``folder`` holds (a write that filled the memory folder), so that memory is given back at once
+    rather than when the run ends; the folder itself stays for its context manager to remove."""
+    if not folder.is_dir():
+        return  # the write failed before making it
+    for child in folder.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
 
 
 @contextmanager

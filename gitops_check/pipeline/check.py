@@ -174,17 +174,17 @@ def _materialize(
 ) -> tuple[Path, Workspace]:
     """The commit's files in a scratch folder (``scratch``: memory-backed when it has room; on disk when the
     commit does not fit there), and the folder, which also takes the other commits and repositories read."""
-    configured = scratch.configured()
-    memory = None if configured is not None else scratch.in_memory()
-    tmp = stack.enter_context(scratch.folder(memory or configured))
+    where, in_memory = scratch.chosen()
+    tmp = stack.enter_context(scratch.folder(where))
     try:
         return tmp, repo.materialize(revision, tmp / "tree")
     except OSError as e:
-        if memory is None:
+        if not in_memory:
             raise SourceError(
                 f"cannot write the commit to {tmp}: {e.strerror or e}; set ${scratch.WORKDIR_VARIABLE}"
             ) from e
-    tmp = stack.enter_context(scratch.folder(configured))
+        scratch.empty(tmp)
+    tmp = stack.enter_context(scratch.folder(None))
     return tmp, repo.materialize(revision, tmp / "tree")
 
 

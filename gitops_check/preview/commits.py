@@ -47,10 +47,8 @@ def materialize(
     The base commit is written first; the head commit is written in the background while the caller discovers
     the base commit's apps: a copy of the base files (``cp``, a process of its own) plus the paths that differ.
     """
-    parent = scratch.configured(request.work_dir)
-    memory = None if parent is not None else scratch.in_memory()
-    in_memory = memory is not None
-    tmp = stack.enter_context(_temp(memory or parent))
+    where, in_memory = scratch.chosen(request.work_dir)
+    tmp = stack.enter_context(_temp(where))
     pool = stack.enter_context(ThreadPoolExecutor(max_workers=2, thread_name_prefix="materialize"))
     head_index = pool.submit(repo.tree_index, revs.head)  # one git ls-tree while base is written
     try:
@@ -60,7 +58,8 @@ def materialize(
             raise SourceError(
                 f"cannot write the two commits to {tmp}: {e.strerror or e}; pass --work-dir"
             ) from e
-        tmp, in_memory = stack.enter_context(_temp(parent)), False
+        scratch.empty(tmp)
+        tmp, in_memory = stack.enter_context(_temp(None)), False
         base = _base(repo, revs, request, tmp)
 
     def head() -> Side:
@@ -72,7 +71,8 @@ def materialize(
                 raise SourceError(
                     f"cannot write the head commit to {tmp}: {e.strerror or e}; pass --work-dir"
                 ) from e
-            ws = repo.materialize(revs.head, stack.enter_context(_temp(parent)) / "head")
+            scratch.empty(tmp / "head")
+            ws = repo.materialize(revs.head, stack.enter_context(_temp(None)) / "head")
         # One DiscoveryState for the run: both commits note in it what their project files turn off.
         options = DiscoverOptions(
             this_repo_urls=base.options.this_repo_urls, repo_map=base.options.repo_map, job=base.options.job,
