@@ -7,7 +7,8 @@ snapshot with server defaults and injected drifts (bench/gen_repo.py), then, in 
   the sum of their wall times divided by the cores is what no renderer-bound tool can beat; measured twice, with
   plain builds and with the builds gitops-check runs (kustomize asked for origin annotations);
 * a single job, twice, with a render cache (``--cache-dir``) that is empty for the first run and holds the first
-  run's renders for the second (apps with plain Secrets, one in ``--secret-every``, are rendered again);
+  run's renders and result for the second: nothing changed, so the run memo (pipeline/memo.py) reports the first
+  run's result again; the warm report is compared with the cold one;
 * ``--shards`` shards run one after another, then ``gitops-check merge`` of their parts.
 
 Printed: wall time, peak memory of each process tree, objects per second, drifts found / injected, false
@@ -197,8 +198,15 @@ def main() -> None:
     for name, r in (("single job, cold render cache", single), ("single job, warm render cache", again)):
         print(f"{name}: {r['wall']:.1f} s, peak {r['peak_mb']:.0f} MB, {objects / r['wall']:.0f} objects/s, "
               f"{r['wall'] / floor if floor else 0:.2f}x the render floor")  # fmt: skip
-    print(f"warm run: {warm_stats.get('cache_hits', 0)} of {info['apps']} apps from the cache, "
-          f"{warm_stats.get('cache_with_secrets', 0)} rendered again (they hold Secret values)")  # fmt: skip
+    if warm_stats.get("memo_hit"):
+        print("warm run: run memo hit: nothing changed, so the cold run's result was reported again (no "
+              "discovery, snapshot read, render or diff)")  # fmt: skip
+    else:
+        print(f"warm run: no run memo hit; {warm_stats.get('cache_hits', 0)} of {info['apps']} apps from the "
+              f"render cache, {warm_stats.get('cache_with_secrets', 0)} rendered again (they hold Secret values)")  # fmt: skip
+    warm_equal = comparable(runs / "again.json") == comparable(runs / "single.json")
+    print(f"warm run's JSON report equal to the cold run's (timings and work counters aside): {warm_equal}; "
+          f"exit {again['exit']} (cold {single['exit']})")  # fmt: skip
     for k, r in enumerate(shards, 1):
         print(f"shard {k}/{args.shards}: {r['wall']:.1f} s, peak {r['peak_mb']:.0f} MB")
     # CPU seconds: what the figures above cost the machine, whatever else ran on it meanwhile.
@@ -222,6 +230,7 @@ def main() -> None:
         ("every injected drift found", expected <= found),
         ("zero false positives", not found - expected),
         ("merged reports equal to the single run's", equal and merge["exit"] == single["exit"]),
+        ("warm run's report equal to the cold run's", warm_equal and again["exit"] == single["exit"]),
     ]
     for text, ok in checks:
         print(f"{'PASS' if ok else 'FAIL'}: {text}")

@@ -173,6 +173,11 @@ def named_sources(cluster: ClusterArgs) -> dict[str, LiveSource]:
     return {name: SnapshotSource(path, assume_complete=complete, name=name) for name, path in named.items()}
 
 
+def snapshot_paths(cluster: ClusterArgs) -> tuple[list[str], dict[str, str]]:
+    """The ``--snapshot`` files: those without a cluster name, and by cluster name."""
+    return _snapshots(cluster)
+
+
 def _snapshots(cluster: ClusterArgs) -> tuple[list[str], dict[str, str]]:
     from gitops_check.cluster.select import parse_named_snapshots
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from gitops_check.cli.base import SectionedCommand, fail, from_kwargs, in_section
+from gitops_check import redact
+from gitops_check.cli.base import SectionedCommand, fail, from_kwargs, in_section, say
 from gitops_check.cli.clusteropts import (
     ClusterArgs,
     build_diff_options,
@@ -17,6 +19,7 @@ from gitops_check.cli.clusteropts import (
     live_source,
     named_sources,
     snapshot_options,
+    snapshot_paths,
 )
 from gitops_check.cli.renderopts import (
     JobArgs,
@@ -39,7 +42,15 @@ from gitops_check.cli.reportopts import (
 )
 from gitops_check.cli.sync import check_sync_on_drift, sync_after_check, sync_on_drift_options
 from gitops_check.cli.syncopts import SyncArgs
+from gitops_check.errors import GitopsCheckError
 from gitops_check.model.live import LiveSource
+from gitops_check.model.result import CheckResult
+
+if TYPE_CHECKING:
+    from gitops_check.cluster.select import ClusterEntry
+    from gitops_check.pipeline.check import CheckRequest
+    from gitops_check.pipeline.memo import RunMemo
+    from gitops_check.pipeline.shards import Shard
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,7 @@ class DiffArgs:
     fail_on: tuple[str, ...]
     cache_dir: str | None
     cache_max_size: int
+    no_cache: bool
     sync_on_drift: bool
     sync: SyncArgs
 
@@ -94,13 +106,19 @@ class DiffArgs:
         metavar="DIR",
         envvar="GITOPS_CHECK_CACHE_DIR",
         help="Render cache folder (also $GITOPS_CHECK_CACHE_DIR; off when not given): an app whose inputs "
-        "were rendered before is read from it. Shared with preview; keep it outside the checkout.",
+        "were rendered before is read from it, and a run against snapshots whose inputs all equal an earlier "
+        "run's reports that run's result again (the run memo). Shared with preview; keep it outside the checkout.",
     ),
 )
 @in_section(
     "Rendering",
     click.option("--cache-max-size", type=click.IntRange(1), default=512, show_default=True, metavar="MIB",
                  help="Least recently used renders are deleted beyond this size."),
+)  # fmt: skip
+@in_section(
+    "Rendering",
+    click.option("--no-cache", is_flag=True,
+                 help="Neither read nor write the render cache and the run memo (wins over $GITOPS_CHECK_CACHE_DIR)."),
 )  # fmt: skip
 @sync_on_drift_options
 def diff_command(**kw: Any) -> None:
@@ -121,6 +139,13 @@ def run_diff(args: DiffArgs) -> None:
     check_sync_on_drift(args.sync_on_drift, args.sync, live=cluster.live)
     shard = resolve_shard(args.sharding)
 
+    # Clusters of the project file's ``clusters:`` read by the run: their snapshots are not in the memo's key.
+    made: list[str] = []
+
+    def project_cluster(entry: ClusterEntry) -> LiveSource:
+        made.append(entry.name)
+        return entry_source(entry, cluster)
+
     kube_servers = None
     if cluster.live:
         import os
@@ -135,7 +160,7 @@ def run_diff(args: DiffArgs) -> None:
             repo=Path(repo.repo),
             revision=repo.revision(),
             default_source=source,
-            source_factory=lambda entry: entry_source(entry, cluster),
+            source_factory=project_cluster,
             named_sources=named,
             render=build_render_options(args.rendering),
             only_apps=tuple(repo.apps),
@@ -148,11 +173,18 @@ def run_diff(args: DiffArgs) -> None:
             shard=shard,
             fail_on_manual="manual" in args.fail_on,
             kube_servers=kube_servers,
-            cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+            cache_dir=Path(args.cache_dir) if args.cache_dir and not args.no_cache else None,
             cache_max_bytes=args.cache_max_size * 1024 * 1024,
         )
 
-    result = run_check(make_request(default))
+    request = make_request(default)
+    # Offline runs only: a live cluster changes without anything the key could see.
+    memo = None if cluster.live else open_run_memo(request, cluster)
+    result = reused_result(memo, args.reports.verbose) if memo else None
+    if result is None:
+        result = run_check(request)
+        if memo:
+            record_result(memo, result, shard, made, args.reports.verbose)
     if args.sync_on_drift:  # the second check reads the cluster afresh
         result = sync_after_check(
             result, args.sync, kube=cluster.kube, repo=args.repo.repo, reports=args.reports,
@@ -160,6 +192,64 @@ def run_diff(args: DiffArgs) -> None:
         )  # fmt: skip
     emit_reports(result, args.reports, repo=args.repo.repo, part_path=args.sharding.part_path, shard=shard)
     raise SystemExit(result.exit_code())
+
+
+def open_run_memo(request: CheckRequest, cluster: ClusterArgs) -> RunMemo | None:
+    """The run memo beside the render cache (``pipeline/memo.py``), keyed by this run's inputs."""
+    from gitops_check.pipeline.memo import open_memo
+
+    plain, named = snapshot_paths(cluster)
+    snapshots = {**({"": plain[0]} if plain else {}), **named}
+    return open_memo(request, snapshots, [])
+
+
+def reused_result(memo: RunMemo, verbose: bool) -> CheckResult | None:
+    """The result of an earlier run with byte-identical inputs, read back as ``merge`` reads a part; None: none."""
+    start = time.perf_counter()
+    hit = memo.get()
+    if hit is None:
+        if verbose and memo.key.why_not:
+            say(f"run memo not used: {memo.key.why_not}")
+        return None
+    from gitops_check.report.parts import load_part
+
+    try:
+        result = load_part(hit.part, "run memo entry").result
+    except GitopsCheckError:
+        memo.forget()  # damaged or from another format: checked anew, and written again
+        return None
+    result.timings = {"memo": time.perf_counter() - start}
+    # Work counters describe the run that did the work; this one rendered nothing.
+    result.stats = {k: 0 if k in _WORK_COUNTERS else v for k, v in result.stats.items()}
+    result.stats["memo_hit"] = 1
+    inputs = "; ".join(f"{name} {value}" for name, value in hit.shown)
+    say(f"run memo: every input is byte-identical to an earlier run's, whose result is reported again without "
+        f"checking anew (memo {hit.key[:12]}: {inputs}); --no-cache checks anew")  # fmt: skip
+    return result
+
+
+_WORK_COUNTERS = frozenset({"cache_hits", "cache_writes", "cache_with_secrets", "fetch_requests"})
+
+
+def record_result(
+    memo: RunMemo, result: CheckResult, shard: Shard | None, other_clusters: list[str], verbose: bool
+) -> None:
+    """Keep a complete offline run's result for identical re-runs (``RunMemo.why_not_kept`` says which)."""
+    from gitops_check.report.parts import dump_part
+
+    result.stats["memo_hit"] = 0
+    why_not = memo.why_not_kept(result, other_clusters=other_clusters)
+    stored = False
+    if why_not is None:
+        part = dump_part(result, shard)
+        # A part never holds a Secret value; if a value the run knows as secret shows anyway, nothing is kept.
+        if redact.present(part):
+            why_not = "the result quotes a value known to be secret"
+        else:
+            stored = memo.put(part)
+    result.stats["memo_stored"] = int(stored)
+    if verbose and why_not:
+        say(f"run memo: this run's result is not kept: {why_not}")
 
 
 COMMANDS = [diff_command]

@@ -82,6 +82,13 @@ def remote_for(policy: NetworkPolicy) -> Remote:
         return found
 
 
+def used() -> bool:
+    """Whether anything of this run reached for a remote source (charts, OCI artifacts, other repositories), from
+    the network or the fetch cache, since the last ``reset``."""
+    with _REMOTES_LOCK:
+        return bool(_REMOTES)
+
+
 def reset() -> None:
     """Forget what this process learned (parsed indexes, tokens, credentials); the disk cache stays."""
     from gitops_check.remote.http import reset_fetchers

@@ -373,6 +373,11 @@ class RepoHandle:
         )  # fmt: skip
         return not status
 
+    def refs_text(self) -> bytes:
+        """Every ref and the object it names (``git for-each-ref``), HEAD first: what revision names resolve to."""
+        head = self._git_bytes("rev-parse", "--verify", "--quiet", "HEAD")
+        return head + self._git_bytes("for-each-ref", "--format=%(objectname) %(refname)")
+
     def tree_index(self, rev: str) -> dict[str, tuple[str, str]]:
         """Every entry under the GitOps root at ``rev``, folders included: path -> (mode, object id).
 

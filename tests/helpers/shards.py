@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 # Counters of work each job did (renders, API requests): a sum over shards, not a single run's figure.
-WORK_COUNTERS = frozenset(
-    {"renders", "cache_hits", "cache_writes", "cache_with_secrets", "api_requests", "live_objects"}
-)
+# Whether the run memo answered or kept the result (pipeline/memo.py) says how, not what, a run checked.
+WORK_COUNTERS = frozenset({
+    "renders", "cache_hits", "cache_writes", "cache_with_secrets", "api_requests", "live_objects", "memo_hit",
+    "memo_stored",
+})  # fmt: skip
 
 
 def comparable(doc: dict[str, Any]) -> dict[str, Any]:
