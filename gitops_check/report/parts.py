@@ -151,6 +151,7 @@ def merge_results(results: list[CheckResult]) -> CheckResult:
         syncs=[s for r in results for s in r.syncs],
         findings=_once(f for r in results for f in r.findings),
         strict=any(r.strict for r in results),
+        fail_on_manual=any(r.fail_on_manual for r in results),
         source=first.source,
     )
     for r in results:

@@ -174,3 +174,14 @@ def test_decoded_dataclasses_equal_constructed_ones_and_keep_their_own_init() ->
     assert node == _Node("n") and hash(node.children) == hash(()) and vars(node) == vars(_Node("n"))
     with pytest.raises(dataclasses.FrozenInstanceError):
         node.name = "other"  # type: ignore[misc]
+
+
+def test_merged_parts_keep_the_run_policy_that_decides_the_exit_code() -> None:
+    from gitops_check.report.parts import merge_results
+
+    policy = dataclasses.replace(_everything(), syncs=[], baseline=None, errors=[])
+    plain = dataclasses.replace(build_result(), strict=False, fail_on_manual=False)
+    merged = merge_results([plain, policy])
+    assert (
+        merged.strict and merged.fail_on_manual
+    )  # --fail-on manual: a shard's hand edits fail the merge too
