@@ -235,3 +235,23 @@ def test_the_key_covers_the_environment_tools_read() -> None:
     assert not any(n in memo_module.ENV_NAMES or n.startswith(memo_module.ENV_PREFIXES)
                    for n in ("CI_JOB_ID", "GITHUB_RUN_ID"))  # fmt: skip
     assert re.fullmatch(r"[0-9]+", str(memo_module.VERSION))
+
+
+def test_what_is_never_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitops_check.model.app import App
+    from gitops_check.model.result import AppError, AppResult, CheckResult
+    from gitops_check.remote import charts
+
+    def result(**kw: Any) -> CheckResult:
+        app = AppResult(App("web", ()), resolved=kw.pop("resolved", []), errors=kw.pop("app_errors", []))
+        return CheckResult(apps=[app], target="t", against="a", **kw)
+
+    why = memo_module.not_stored_because
+    assert why(result()) is None
+    assert why(result(resolved=["podinfo 6.x -> 6.14.1 (sha256:…) from https://charts.example"]))
+    assert why(result(stats={"fetch_requests": 3}))
+    assert why(result(errors=[AppError("*", "no apps found")]))
+    assert why(result(app_errors=[AppError("web", "render failed")]))
+    assert why(result(), other_clusters=["prod"])
+    monkeypatch.setattr(charts, "used", lambda: True)  # something reached for the network or the fetch cache
+    assert why(result())
