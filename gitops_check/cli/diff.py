@@ -178,9 +178,10 @@ def run_diff(args: DiffArgs) -> None:
         )
 
     request = make_request(default)
+    start = time.perf_counter()
     # Offline runs only: a live cluster changes without anything the key could see.
     memo = None if cluster.live else open_run_memo(request, cluster)
-    result = reused_result(memo, args.reports.verbose) if memo else None
+    result = reused_result(memo, start, args.reports.verbose) if memo else None
     if result is None:
         result = run_check(request)
         if memo:
@@ -203,9 +204,9 @@ def open_run_memo(request: CheckRequest, cluster: ClusterArgs) -> RunMemo | None
     return open_memo(request, snapshots, [])
 
 
-def reused_result(memo: RunMemo, verbose: bool) -> CheckResult | None:
-    """The result of an earlier run with byte-identical inputs, read back as ``merge`` reads a part; None: none."""
-    start = time.perf_counter()
+def reused_result(memo: RunMemo, start: float, verbose: bool) -> CheckResult | None:
+    """The result of an earlier run with byte-identical inputs, read back as ``merge`` reads a part; None: none.
+    ``start``: when the key began to be made (its time is the run's)."""
     hit = memo.get()
     if hit is None:
         if verbose and memo.key.why_not:
