@@ -197,6 +197,65 @@ def load_yaml_documents(text: str | bytes, where: str, limit: int | None = None)
         loader.dispose()
 
 
+Head = tuple[str | None, str | None, str | None]
+
+
+def document_heads(text: str | bytes, where: str, limit: int | None = None) -> list[Head]:
+    """(apiVersion, kind, metadata.name) of each non-empty document, without building the documents: libyaml
+    composes the nodes (no Python per scalar) and only those three are read. Each is the string a full load gives,
+    or None when the document lacks it or has it as anything but a string (a plain ``true``, ``0x1``, a tag, a
+    merge key, a duplicate key, a non-mapping document). Raises InputError on invalid YAML, like
+    ``load_yaml_documents``."""
+    check_size(len(text), where, limit)
+    loader = yaml.CBaseLoader(text) if hasattr(yaml, "CBaseLoader") else yaml.BaseLoader(text)
+    heads: list[Head] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None or (isinstance(node, yaml.ScalarNode) and not node.style and node.value == ""):
+                continue  # an empty document
+            top = _string_fields(node, ("apiVersion", "kind", "metadata"))
+            meta = top.get("metadata")
+            name = _string_fields(meta, ("name",)).get("name") if isinstance(meta, yaml.Node) else None
+            heads.append((_string_of(top.get("apiVersion")), _string_of(top.get("kind")), _string_of(name)))
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        raise InputError(
+            f"invalid YAML: {e.problem or e.context or 'invalid YAML'}",
+            file=where,
+            line=mark.line + 1 if mark else None,
+        ) from None
+    except yaml.YAMLError as e:
+        raise InputError(f"invalid YAML: {e}", file=where) from None
+    finally:
+        loader.dispose()
+    return heads
+
+
+def _string_fields(node: yaml.Node, keys: tuple[str, ...]) -> dict[str, yaml.Node | None]:
+    """The value nodes of ``keys`` in a mapping node; a key seen twice, or any merge key, makes it unreadable
+    (None), as does a node that is not a mapping."""
+    found: dict[str, yaml.Node | None] = {}
+    if not isinstance(node, yaml.MappingNode):
+        return dict.fromkeys(keys)
+    for key_node, value_node in node.value:
+        key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+        if key == "<<" or not isinstance(key, str):
+            return dict.fromkeys(keys)
+        if key in keys:
+            found[key] = None if key in found else value_node
+    return found
+
+
+def _string_of(node: yaml.Node | None) -> str | None:
+    """A scalar node's value when the full loader reads it as a string (quoted, or plain and resolving to one)."""
+    if not isinstance(node, yaml.ScalarNode) or node.tag != goyaml.STR:
+        return None
+    if not node.style and goyaml.plain_tag(node.value) != goyaml.STR:  # plain: None, or "" from libyaml
+        return None
+    return str(node.value)
+
+
 def load_json(text: str | bytes, where: str) -> Any:
     check_size(len(text), where)
     try:

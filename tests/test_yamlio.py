@@ -83,3 +83,45 @@ def test_values_json_cannot_hold_are_refused() -> None:
 def test_merge_keys_are_overridden_by_the_mapping_own_keys() -> None:
     doc = yamlio.load_one("base: &b {x: 1, z: 2}\nm:\n  <<: *b\n  z: 3\n", "f.yaml")
     assert doc["m"] == {"x": 1, "z": 3}
+
+
+def test_document_heads_read_what_a_full_load_reads_as_strings() -> None:
+    """(apiVersion, kind, metadata.name) of each document without building it; None wherever a full load would
+    not give a string, or could give another one (tags, merge keys, duplicates)."""
+    text = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: plain, labels: {a: b}}\n---\n"
+        "# only a comment\n---\n"
+        "apiVersion: 'v1'\nkind: \"Secret\"\nmetadata:\n  name: 'true'\n---\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: true}\n---\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: 0x1F}\n---\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: !!str x}\n---\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: !custom x}\n---\n"
+        "base: &b {name: from-anchor}\napiVersion: v1\nkind: ConfigMap\nmetadata: *b\n---\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  <<: {name: merged}\n---\n"
+        "apiVersion: v1\nkind: ConfigMap\nkind: Secret\nmetadata: {name: dup}\n---\n"
+        "- a list\n---\n"
+        "just text\n---\n"
+        "apiVersion: v1\nkind: ConfigMap\n"
+    )
+    assert yamlio.document_heads(text, "f.yaml") == [
+        ("v1", "ConfigMap", "plain"),
+        ("v1", "Secret", "true"),
+        ("v1", "ConfigMap", None),
+        ("v1", "ConfigMap", None),
+        ("v1", "ConfigMap", "x"),
+        ("v1", "ConfigMap", None),
+        ("v1", "ConfigMap", "from-anchor"),
+        ("v1", "ConfigMap", None),
+        ("v1", None, "dup"),
+        (None, None, None),
+        (None, None, None),
+        ("v1", "ConfigMap", None),
+    ]
+    full = [d.data for d in yamlio.load_yaml_documents(text.split("---\n")[5], "f.yaml")]
+    assert full[0]["metadata"]["name"] == "x"  # the same string as the head's
+
+
+def test_document_heads_refuse_what_the_full_load_refuses() -> None:
+    with pytest.raises(InputError) as e:
+        yamlio.document_heads("a: [1\n", "apps/x.yaml")
+    assert e.value.file == "apps/x.yaml" and e.value.line

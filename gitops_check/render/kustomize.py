@@ -25,7 +25,6 @@ import shutil
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ from gitops_check.remote.policy import check_remote_target
 from gitops_check.remote.policy import redact as redact_url
 from gitops_check.render.base import RenderOutput, SourceContext, is_inside
 from gitops_check.render.helm import checked_release_name
+from gitops_check.render.kustomize_origins import Places, origin_at, plan_origins
 
 # Fields whose entries may name another kustomization folder or a remote target.
 _REFERENCE_FIELDS = ("resources", "bases", "components")
@@ -64,17 +64,30 @@ def render_kustomize(ctx: SourceContext) -> RenderOutput:
         check_helm_charts(ctx, kfile, build, out.resolved)
     overrides = ctx.source.kustomize
     where = f"kustomize output for {ctx.path}"
+    fallback = Origin(ctx.app.name, ctx.path, None)
     with _build_folder(ctx, kfile, overrides) as folder:
+        plan = plan_origins(ctx, folder, build) if kfile is not None else None
+        stdout = run_build(ctx, folder, build=build) if plan is not None else None
+        if plan is not None and stdout is not None:
+            docs = [d.data for d in yamlio.load_yaml_documents(stdout, where)]
+            planned = plan.assign(docs, ctx.app.name, _places(ctx, folder), fallback)
+            if planned is not None:
+                out.objects = planned
+                return out
         traced, tried = _build_with_origins(ctx, kfile, folder, build)
         if traced is not None:
             out.objects = traced
             return out
-        stdout = run_build(ctx, folder, build=build)
+        if stdout is None:
+            stdout = run_build(ctx, folder, build=build)
         if tried:  # the plain build works where the wrapped one did not: a kustomize without build metadata
             ctx.tools.note_lacking(_tool_key(ctx), _ORIGINS_FEATURE)
-    origin = Origin(ctx.app.name, ctx.path, None)
-    out.objects = [RawObject(d.data, origin) for d in yamlio.load_yaml_documents(stdout, where)]
+    out.objects = [RawObject(d.data, fallback) for d in yamlio.load_yaml_documents(stdout, where)]
     return out
+
+
+def _places(ctx: SourceContext, folder: Path) -> Places:
+    return Places(os.path.realpath(folder), os.path.realpath(ctx.folder), os.path.realpath(ctx.ws.root))
 
 
 ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
@@ -120,23 +133,14 @@ def _build_with_origins(
         except RenderError:
             return None, True
         docs = yamlio.load_yaml_documents(stdout, f"kustomize output for {ctx.path}")
-        places = _Places(wrapper, built, os.path.realpath(ctx.folder), os.path.realpath(ctx.ws.root))
+        places = _places(ctx, folder)
         fallback = Origin(ctx.app.name, ctx.path, None)
-        return [RawObject(d.data, _take_origin(ctx.app.name, d.data, places) or fallback) for d in docs], True
+        return [
+            RawObject(d.data, _take_origin(ctx.app.name, d.data, wrapper, places) or fallback) for d in docs
+        ], True
 
 
-@dataclass(frozen=True)
-class _Places:
-    """Real paths, resolved once per build: the wrapper, the folder built (maybe an edited copy), the app folder
-    it stands for, the workspace."""
-
-    wrapper: str
-    built: str
-    app: str
-    root: str
-
-
-def _take_origin(app: str, body: Any, places: _Places) -> Origin | None:
+def _take_origin(app: str, body: Any, wrapper: str, places: Places) -> Origin | None:
     """Removes the origin annotation from ``body``; the file (relative to the workspace) it names, when that is a
     file of the workspace; None otherwise (a generated object, a remote base)."""
     meta = body.get("metadata") if isinstance(body, dict) else None
@@ -153,12 +157,7 @@ def _take_origin(app: str, body: Any, places: _Places) -> Origin | None:
     path = _origin_path(text)
     if path is None:
         return None
-    real = os.path.normpath(os.path.join(places.wrapper, path))
-    if places.built != places.app and real.startswith(places.built + os.sep):
-        real = places.app + real[len(places.built) :]  # the edited copy stands for the app folder
-    if not real.startswith(places.root + os.sep) or not os.path.isfile(real):
-        return None
-    return Origin(app, real[len(places.root) + 1 :].replace(os.sep, "/"), None)
+    return origin_at(app, os.path.normpath(os.path.join(wrapper, path)), places)
 
 
 def _origin_path(text: str) -> str | None:
