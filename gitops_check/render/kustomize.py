@@ -10,9 +10,11 @@ original folder, which other apps may use as a base, is never changed.
 
 Remote bases (git URLs, ``github.com/...``) need the network and are refused unless allowed.
 
-Which file holds each object (a base's file too) comes from kustomize itself: a wrapper kustomization with
-nothing but the app folder as resource and ``buildMetadata: [originAnnotations]`` adds no transformer, so the
-objects are the plain build's, plus an origin annotation we read and remove (``_build_with_origins``).
+Which file holds each object (a base's file too) is computed from the kustomization tree for the plain build
+(``kustomize_origins``: exact or nothing). Where it cannot be, kustomize itself says it: a wrapper kustomization
+with nothing but the app folder as resource and ``buildMetadata: [originAnnotations]`` adds no transformer, so
+the objects are the plain build's, plus an origin annotation we read and remove (``_build_with_origins``); that
+costs kustomize about three times the CPU of the plain build, so it is the fallback.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ fixture and on generated cases.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -167,15 +167,21 @@ def _stem(kind: str, name: str) -> tuple[str, str]:
 
 def plan_origins(ctx: SourceContext, folder: Path, build: KustomizeBuild | None) -> OriginPlan | None:
     """The plan for a plain build of ``folder`` (the app folder or its edited copy), or None when kustomize must
-    be asked (see the module docstring)."""
+    be asked (see the module docstring). Resource files are read once per run (``ctx.shared``)."""
     if build is not None and build.exec_functions:
         return None
-    root = os.path.realpath(ctx.ws.root)
-    built = os.path.realpath(folder)
-    walk = _Walk(ctx, root, built)
+    return plan_folder(ctx.ws.root, folder, ctx.shared.once)
+
+
+Once = Callable[[Hashable, Callable[[], Any]], Any]
+
+
+def plan_folder(root: Path, folder: Path, once: Once | None = None) -> OriginPlan | None:
+    """``plan_origins`` for ``folder`` of the tree at ``root``; ``once(key, work)`` memoizes file reads."""
+    walk = _Walk(os.path.realpath(root), once or (lambda _, work: work()))
     items: list[_Item] = []
     try:
-        if not walk.accumulate(built, items, component=False, depth=0):
+        if not walk.accumulate(os.path.realpath(folder), items, component=False, depth=0):
             return None
     except (OSError, GitopsCheckError, RecursionError):
         return None
@@ -183,10 +189,12 @@ def plan_origins(ctx: SourceContext, folder: Path, build: KustomizeBuild | None)
 
 
 class _Walk:
-    def __init__(self, ctx: SourceContext, root: str, built: str) -> None:
-        self.ctx = ctx
+    def __init__(self, root: str, once: Once) -> None:
         self.root = root
-        self.built = built
+        self.once = once
+
+    def shown(self, path: str) -> str:
+        return os.path.relpath(path, self.root)
 
     def inside(self, path: str) -> bool:
         return path.startswith(self.root + os.sep)
@@ -246,13 +254,13 @@ class _Walk:
         found = [os.path.join(kdir, n) for n in KUSTOMIZATION_FILES if os.path.isfile(os.path.join(kdir, n))]
         if len(found) != 1:
             return None  # kustomize refuses several; none: not a kustomization
-        data = yamlio.load_one(Path(found[0]).read_bytes(), self.ctx.relative_to_ws(Path(found[0])))
+        data = yamlio.load_one(Path(found[0]).read_bytes(), self.shown(found[0]))
         return data if isinstance(data, dict) else ({} if data is None else None)
 
     def read_file(self, path: str, into: list[_Item]) -> bool:
         if not self.inside(path) or not self.inside(os.path.realpath(path)):
             return False
-        heads = self.ctx.shared.once(("kustomize resource heads", path), lambda: _heads(self.ctx, path))
+        heads = self.once(("kustomize resource heads", path), lambda: _heads(path, self.shown(path)))
         if heads is None:
             return False
         into.extend(_Item(a, k, n, path) for a, k, n in heads)
@@ -290,10 +298,10 @@ class _Walk:
         return True
 
 
-def _heads(ctx: SourceContext, path: str) -> tuple[tuple[str, str, str], ...] | None:
+def _heads(path: str, shown: str) -> tuple[tuple[str, str, str], ...] | None:
     """(apiVersion, kind, name) of a resource file's objects, or None when one cannot be predicted."""
     try:
-        heads = yamlio.document_heads(Path(path).read_bytes(), ctx.relative_to_ws(Path(path)))
+        heads = yamlio.document_heads(Path(path).read_bytes(), shown)
     except (OSError, GitopsCheckError):
         return None
     out = []
