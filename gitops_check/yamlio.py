@@ -197,15 +197,15 @@ def load_yaml_documents(text: str | bytes, where: str, limit: int | None = None)
         loader.dispose()
 
 
-Head = tuple[str | None, str | None, str | None]
+Head = tuple[str | None, str | None, str | None, str | None]
 
 
 def document_heads(text: str | bytes, where: str, limit: int | None = None) -> list[Head]:
-    """(apiVersion, kind, metadata.name) of each non-empty document, without building the documents: libyaml
-    composes the nodes (no Python per scalar) and only those three are read. Each is the string a full load gives,
-    or None when the document lacks it or has it as anything but a string (a plain ``true``, ``0x1``, a tag, a
-    merge key, a duplicate key, a non-mapping document). Raises InputError on invalid YAML, like
-    ``load_yaml_documents``."""
+    """(apiVersion, kind, metadata.name, metadata.namespace) of each non-empty document, without building the
+    documents: libyaml composes the nodes (no Python per scalar) and only those four are read. Each is the string a
+    full load gives, or None when the document has it as anything but a string (a plain ``true``, ``0x1``, a tag,
+    a merge key, a duplicate key, a non-mapping document) or lacks it; a missing namespace is "". Raises
+    InputError on invalid YAML, like ``load_yaml_documents``."""
     check_size(len(text), where, limit)
     loader = yaml.CBaseLoader(text) if hasattr(yaml, "CBaseLoader") else yaml.BaseLoader(text)
     heads: list[Head] = []
@@ -216,8 +216,20 @@ def document_heads(text: str | bytes, where: str, limit: int | None = None) -> l
                 continue  # an empty document
             top = _string_fields(node, ("apiVersion", "kind", "metadata"))
             meta = top.get("metadata")
-            name = _string_fields(meta, ("name",)).get("name") if isinstance(meta, yaml.Node) else None
-            heads.append((_string_of(top.get("apiVersion")), _string_of(top.get("kind")), _string_of(name)))
+            own = (
+                _string_fields(meta, ("name", "namespace"))
+                if isinstance(meta, yaml.Node)
+                else dict.fromkeys(("name", "namespace"))
+            )
+            namespace = _string_of(own["namespace"]) if "namespace" in own else ""
+            heads.append(
+                (
+                    _string_of(top.get("apiVersion")),
+                    _string_of(top.get("kind")),
+                    _string_of(own.get("name")),
+                    namespace,
+                )
+            )
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         raise InputError(

@@ -86,13 +86,13 @@ def test_merge_keys_are_overridden_by_the_mapping_own_keys() -> None:
 
 
 def test_document_heads_read_what_a_full_load_reads_as_strings() -> None:
-    """(apiVersion, kind, metadata.name) of each document without building it; None wherever a full load would
-    not give a string, or could give another one (tags, merge keys, duplicates)."""
+    """(apiVersion, kind, metadata.name, metadata.namespace) of each document without building it; None wherever
+    a full load would not give a string, or could give another one (tags, merge keys, duplicates)."""
     text = (
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: plain, labels: {a: b}}\n---\n"
         "# only a comment\n---\n"
-        "apiVersion: 'v1'\nkind: \"Secret\"\nmetadata:\n  name: 'true'\n---\n"
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: true}\n---\n"
+        "apiVersion: 'v1'\nkind: \"Secret\"\nmetadata:\n  name: 'true'\n  namespace: ns\n---\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: true, namespace: null}\n---\n"
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: 0x1F}\n---\n"
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: !!str x}\n---\n"
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: !custom x}\n---\n"
@@ -104,18 +104,18 @@ def test_document_heads_read_what_a_full_load_reads_as_strings() -> None:
         "apiVersion: v1\nkind: ConfigMap\n"
     )
     assert yamlio.document_heads(text, "f.yaml") == [
-        ("v1", "ConfigMap", "plain"),
-        ("v1", "Secret", "true"),
-        ("v1", "ConfigMap", None),
-        ("v1", "ConfigMap", None),
-        ("v1", "ConfigMap", "x"),
-        ("v1", "ConfigMap", None),
-        ("v1", "ConfigMap", "from-anchor"),
-        ("v1", "ConfigMap", None),
-        ("v1", None, "dup"),
-        (None, None, None),
-        (None, None, None),
-        ("v1", "ConfigMap", None),
+        ("v1", "ConfigMap", "plain", ""),
+        ("v1", "Secret", "true", "ns"),
+        ("v1", "ConfigMap", None, None),
+        ("v1", "ConfigMap", None, ""),
+        ("v1", "ConfigMap", "x", ""),
+        ("v1", "ConfigMap", None, ""),
+        ("v1", "ConfigMap", "from-anchor", ""),
+        ("v1", "ConfigMap", None, None),
+        ("v1", None, "dup", ""),
+        (None, None, None, None),
+        (None, None, None, None),
+        ("v1", "ConfigMap", None, None),
     ]
     full = [d.data for d in yamlio.load_yaml_documents(text.split("---\n")[5], "f.yaml")]
     assert full[0]["metadata"]["name"] == "x"  # the same string as the head's

@@ -17,17 +17,20 @@ Nothing else in the whitelist below (``_KNOWN_FIELDS``) renames an object: strat
 name and kind unless their options allow a change (refused here), and JSON6902 operations are read and refused
 when one touches ``/metadata/name``, ``/metadata``, ``/kind``, ``/apiVersion`` or the whole object. The
 prediction is then accepted only if the build's objects and the predicted ones pair up exactly, keyed by
-(group, kind, name): every key unique, every object and every prediction used once, a generated name unable to
-pass for a file's. Anything else — a field outside the whitelist (``replacements``, ``vars``, ``helmCharts``,
+(group, kind, name) — and the namespace, where objects share a name and none went through a namespace
+transformer (whether kustomize sets an object's namespace depends on the scope it knows for the kind): every key
+unique, every object and every prediction used once, a generated name unable to pass for a file's. Anything else — a field outside the whitelist (``replacements``, ``vars``, ``helmCharts``,
 plugins, ``configurations``, ``crds``, ``openapi``, ``buildMetadata``, ``sortOptions``...), a remote or
 absolute reference, a symlinked kustomization folder (kustomize's origin path is lexical, its loading is not),
 a ``*List`` document, a name that is not a plain string, a generator merging into a base, KRM functions in the
 build options — returns None, and the caller asks kustomize for the annotations as before.
 
-Residual risk: kustomize would have to give an object a name this model does not know of, and that name would
-have to be exactly the predicted name of another object of the same group and kind that in turn is missing
-from the output; within the whitelist that takes a kustomize whose naming rules differ from 5.x's, not a
-repository. The oracle test (tests/render/test_kustomize_origins_oracle.py) runs both ways on every Kustomize
+Residual risk: a wrong origin needs kustomize to give an object a name this model does not predict, and that
+name to be exactly the predicted name of another object of the same group and kind, which in turn must be
+missing from the output under its own predicted name (objects swapping names). Within the whitelist no field
+renames that way in kustomize 5.8.1, so it takes a kustomize (an old ``kubectl kustomize``) whose naming rules
+differ for these fields, or a name YAML reads differently here and in kustomize (only plain strings are
+accepted); a repository alone cannot do it without a field that falls back. The oracle test (tests/render/test_kustomize_origins_oracle.py) runs both ways on every Kustomize
 fixture and on generated cases.
 """
 
@@ -83,14 +86,19 @@ class _Item:
     """One object the build will output: its identity as it goes through the levels, and the file it is from
     (None: made by a generator)."""
 
-    __slots__ = ("api_version", "group", "kind", "name", "path")
+    __slots__ = ("api_version", "group", "kind", "name", "namespace", "path")
 
-    def __init__(self, api_version: str, kind: str, name: str, path: str | None) -> None:
+    def __init__(
+        self, api_version: str, kind: str, name: str, path: str | None, namespace: str | None = None
+    ) -> None:
         self.api_version = api_version
         self.group = api_version.rpartition("/")[0]
         self.kind = kind
         self.name = name
         self.path = path
+        # As the file has it ("" for none) until a namespace transformer sets it: then None (unknown here, as
+        # it depends on whether kustomize takes the kind for cluster-scoped).
+        self.namespace = namespace
 
 
 @dataclass(frozen=True)
@@ -103,7 +111,7 @@ class OriginPlan:
         self, bodies: Iterable[Any], app: str, places: Places, fallback: Origin
     ) -> list[RawObject] | None:
         """The build's objects with their origins, or None unless they pair up exactly with the plan."""
-        files: dict[tuple[str, str, str], str] = {}
+        by_name: dict[tuple[str, str, str], list[_Item]] = {}
         stems: set[tuple[str, str]] = set()
         for item in self.items:
             if item.path is None:
@@ -111,29 +119,39 @@ class OriginPlan:
                 if stem in stems:
                     return None
                 stems.add(stem)
-                continue
-            key = (item.group, item.kind, item.name)
-            if key in files:
-                return None
-            files[key] = item.path
-        for group, kind, name in files:
+            else:
+                by_name.setdefault((item.group, item.kind, item.name), []).append(item)
+        # (group, kind, name) -> file, or namespace -> file when several objects share a name (and then each must
+        # have a namespace known for sure, and a different one).
+        files: dict[tuple[str, str, str], str | dict[str, str]] = {}
+        for key, items in by_name.items():
+            group, kind, name = key
             if group == "" and ((kind, name) in stems or _stem(kind, name) in stems):
                 return None  # a file's object could pass for a generated one
+            if len(items) == 1:
+                files[key] = items[0].path or ""
+                continue
+            spaces = {i.namespace: i.path or "" for i in items if i.namespace is not None}
+            if len(spaces) != len(items):
+                return None
+            files[key] = spaces
+        expected = sum(len(v) if isinstance(v, dict) else 1 for v in files.values())
         origins: dict[str, Origin] = {}
-        used: set[tuple[str, str, str]] = set()
+        used: set[tuple[str, str, str, str]] = set()
         made: set[tuple[str, str]] = set()
         out: list[RawObject] = []
         for body in bodies:
             identity = _identity(body)
             if identity is None:
                 return None
-            api_version, kind, name = identity
+            api_version, kind, name, namespace = identity
             key = (api_version.rpartition("/")[0], kind, name)
-            path = files.get(key)
-            if path is not None:
-                if key in used:
+            found = files.get(key)
+            if found is not None:
+                path = found.get(namespace) if isinstance(found, dict) else found
+                if path is None or (*key, namespace) in used:
                     return None
-                used.add(key)
+                used.add((*key, namespace))
                 if path not in origins:
                     origins[path] = origin_at(app, path, places) or fallback
                 out.append(RawObject(body, origins[path]))
@@ -143,18 +161,25 @@ class OriginPlan:
                 return None
             made.add(stem)
             out.append(RawObject(body, fallback))
-        if len(used) != len(files) or len(made) != len(stems):
+        if len(used) != expected or len(made) != len(stems):
             return None
         return out
 
 
-def _identity(body: Any) -> tuple[str, str, str] | None:
+def _identity(body: Any) -> tuple[str, str, str, str] | None:
+    """(apiVersion, kind, name, namespace or "") of an object the build output."""
     meta = body.get("metadata") if isinstance(body, dict) else None
     if not isinstance(meta, dict):
         return None
     api_version, kind, name = body.get("apiVersion"), body.get("kind"), meta.get("name")
-    if isinstance(api_version, str) and isinstance(kind, str) and isinstance(name, str):
-        return api_version, kind, name
+    namespace = meta.get("namespace", "")
+    if (
+        isinstance(api_version, str)
+        and isinstance(kind, str)
+        and isinstance(name, str)
+        and isinstance(namespace, str)
+    ):
+        return api_version, kind, name, namespace
     return None
 
 
@@ -238,6 +263,8 @@ class _Walk:
         if not (isinstance(prefix, str) and isinstance(suffix, str) and isinstance(namespace, str)):
             return False
         for item in own:
+            if namespace:
+                item.namespace = None
             if namespace and item.kind == "Namespace" and item.api_version == "v1":
                 item.name = namespace
             if (prefix or suffix) and not _keeps_name(item):
@@ -263,7 +290,7 @@ class _Walk:
         heads = self.once(("kustomize resource heads", path), lambda: _heads(path, self.shown(path)))
         if heads is None:
             return False
-        into.extend(_Item(a, k, n, path) for a, k, n in heads)
+        into.extend(_Item(a, k, n, path, ns) for a, k, n, ns in heads)
         return True
 
     def patches_keep_names(self, kdir: str, content: Mapping[str, Any]) -> bool:
@@ -298,17 +325,17 @@ class _Walk:
         return True
 
 
-def _heads(path: str, shown: str) -> tuple[tuple[str, str, str], ...] | None:
-    """(apiVersion, kind, name) of a resource file's objects, or None when one cannot be predicted."""
+def _heads(path: str, shown: str) -> tuple[tuple[str, str, str, str | None], ...] | None:
+    """(apiVersion, kind, name, namespace) of a resource file's objects, or None when one cannot be predicted."""
     try:
         heads = yamlio.document_heads(Path(path).read_bytes(), shown)
     except (OSError, GitopsCheckError):
         return None
     out = []
-    for api_version, kind, name in heads:
+    for api_version, kind, name, namespace in heads:
         if api_version is None or kind is None or name is None or kind.endswith("List"):
             return None  # kustomize inlines *List items; an object it would refuse
-        out.append((api_version, kind, name))
+        out.append((api_version, kind, name, namespace))
     return tuple(out)
 
 
