@@ -14,12 +14,13 @@ level's transformers that can change it, as kustomize 5 does:
   content hash added once at the very end; their origin is the app folder, as kustomize's annotation gives.
 
 Nothing else in the whitelist below (``_KNOWN_FIELDS``) renames an object: strategic-merge patches keep the
-name and kind unless their options allow a change (refused here), and JSON6902 operations are read and refused
-when one touches ``/metadata/name``, ``/metadata``, ``/kind``, ``/apiVersion`` or the whole object. The
+name and kind unless their options allow a change (refused here), JSON6902 operations are read and refused
+when one touches ``/metadata/name``, ``/metadata``, ``/kind``, ``/apiVersion`` or the whole object, and so are
+replacements whose target field paths may reach ``metadata.name``, ``kind`` or ``apiVersion``. The
 prediction is then accepted only if the build's objects and the predicted ones pair up exactly, keyed by
 (group, kind, name) — and the namespace, where objects share a name and none went through a namespace
 transformer (whether kustomize sets an object's namespace depends on the scope it knows for the kind): every key
-unique, every object and every prediction used once, a generated name unable to pass for a file's. Anything else — a field outside the whitelist (``replacements``, ``vars``, ``helmCharts``,
+unique, every object and every prediction used once, a generated name unable to pass for a file's. Anything else — a field outside the whitelist (``vars``, ``helmCharts``,
 plugins, ``configurations``, ``crds``, ``openapi``, ``buildMetadata``, ``sortOptions``...), a remote or
 absolute reference, a symlinked kustomization folder (kustomize's origin path is lexical, its loading is not),
 a ``*List`` document, a name that is not a plain string, a generator merging into a base, KRM functions in the
@@ -55,6 +56,7 @@ _KNOWN_FIELDS = frozenset(
         "apiVersion", "kind", "metadata", "resources", "bases", "components", "namePrefix", "nameSuffix",
         "namespace", "commonLabels", "labels", "commonAnnotations", "images", "replicas", "patches",
         "patchesStrategicMerge", "patchesJson6902", "configMapGenerator", "secretGenerator", "generatorOptions",
+        "replacements",
     )
 )  # fmt: skip
 _GENERATORS = (("configMapGenerator", "ConfigMap"), ("secretGenerator", "Secret"))
@@ -259,6 +261,8 @@ class _Walk:
                 return False
         if not _generated(content, own) or not self.patches_keep_names(kdir, content):
             return False
+        if not self.replacements_keep_names(kdir, content):
+            return False
         prefix, suffix, namespace = (content.get(f, "") for f in ("namePrefix", "nameSuffix", "namespace"))
         if not (isinstance(prefix, str) and isinstance(suffix, str) and isinstance(namespace, str)):
             return False
@@ -295,7 +299,7 @@ class _Walk:
 
     def patches_keep_names(self, kdir: str, content: Mapping[str, Any]) -> bool:
         """Whether no patch of the kustomization can rename an object or change its kind."""
-        for entry in _list(content.get("patches")):
+        for entry in _entries(content, "patches"):
             if not isinstance(entry, dict) or not set(entry) <= {"path", "patch", "target", "options"}:
                 return False
             options = entry.get("options") or {}
@@ -303,10 +307,34 @@ class _Walk:
                 return False  # allowNameChange / allowKindChange, or an option not known here
             if not self.patch_keeps_names(kdir, entry):
                 return False
-        for entry in _list(content.get("patchesJson6902")):
+        for entry in _entries(content, "patchesJson6902"):
             if not isinstance(entry, dict) or not self.patch_keeps_names(kdir, entry):
                 return False
         return True  # patchesStrategicMerge: kustomize keeps the target's name and kind
+
+    def replacements_keep_names(self, kdir: str, content: Mapping[str, Any]) -> bool:
+        """Whether no replacement writes a name, a kind or an apiVersion (inline, or from a file)."""
+        for entry in _entries(content, "replacements"):
+            if not isinstance(entry, dict):
+                return False
+            replacements: list[Any] = [entry]
+            if "path" in entry:
+                target = _local(kdir, entry["path"]) if set(entry) == {"path"} else None
+                if target is None or not self.inside(target) or not os.path.isfile(target):
+                    return False
+                replacements = []
+                for doc in yamlio.load_yaml_documents(Path(target).read_bytes(), self.shown(target)):
+                    replacements.extend(doc.data if isinstance(doc.data, list) else [doc.data])
+            for replacement in replacements:
+                if not isinstance(replacement, dict):
+                    return False
+                for target_spec in _entries(replacement, "targets"):
+                    paths = target_spec.get("fieldPaths") if isinstance(target_spec, dict) else None
+                    if not isinstance(paths, list) or not paths:
+                        return False
+                    if not all(isinstance(p, str) and not _writes_identity(p) for p in paths):
+                        return False
+        return True
 
     def patch_keeps_names(self, kdir: str, entry: Mapping[str, Any]) -> bool:
         text = entry.get("patch")
@@ -369,6 +397,27 @@ def _operations_keep_names(operations: list[Any]) -> bool:
             ):
                 return False
     return True
+
+
+def _writes_identity(field_path: str) -> bool:
+    """Whether a replacement's target field path (``spec.containers.[name=x].image``) may reach the name, the
+    kind or the apiVersion: ``metadata.name``, ``metadata``, ``kind``, wildcards and selectors included."""
+    parts: list[str] = []
+    depth, current = 0, ""
+    for char in field_path:
+        if char == "." and depth == 0:
+            parts.append(current)
+            current = ""
+            continue
+        depth += (char == "[") - (char == "]")
+        current += char
+    parts.append(current)
+    head = parts[0]
+    if head in ("kind", "apiVersion", "*", "") or head.startswith("["):
+        return True
+    return head == "metadata" and (
+        len(parts) == 1 or parts[1] in ("name", "*", "") or parts[1].startswith("[")
+    )
 
 
 def _keeps_name(item: _Item) -> bool:

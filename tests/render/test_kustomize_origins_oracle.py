@@ -149,6 +149,25 @@ CASES: dict[str, str] = {
         "resources: [../../shared/deeper]\nreplacements:\n- source: {kind: ConfigMap, name: inner-in}\n"
         "  targets: [{select: {kind: Namespace}, fieldPaths: [metadata.name]}]\n"
     ),
+    "cases/replacements-fields/kustomization.yaml": (
+        "resources: [../../shared/base]\nnamePrefix: r-\nreplacements:\n"
+        "- source: {kind: ConfigMap, name: b-settings-bs, fieldPath: data.a}\n"
+        "  targets:\n  - select: {kind: Deployment}\n"
+        "    fieldPaths:\n    - spec.template.spec.containers.[name=main].image\n"
+        "    - metadata.labels.[app.kubernetes.io/x]\n"
+        "    options: {create: true}\n"
+        "- path: more.yaml\n"
+    ),
+    "cases/replacements-fields/more.yaml": (
+        "source: {kind: Deployment, name: b-web-bs}\ntargets:\n- select: {kind: ConfigMap}\n"
+        "  fieldPaths: [data.deployment]\n  options: {create: true}\n"
+    ),
+    "cases/replacements-file-renames/kustomization.yaml": (
+        "resources: [../../shared/deeper]\nreplacements: [{path: r.yaml}]\n"
+    ),
+    "cases/replacements-file-renames/r.yaml": (
+        "- source: {kind: Namespace}\n  targets: [{select: {kind: ConfigMap}, fieldPaths: [metadata.name]}]\n"
+    ),
     "cases/list/kustomization.yaml": "resources: [list.yaml]\n",
     "cases/list/list.yaml": "apiVersion: v1\nkind: ConfigMapList\nitems:\n- "
     + CM.format(name="a").replace("\n", "\n  "),
@@ -203,7 +222,7 @@ OVERRIDES: dict[str, dict[str, Any]] = {
 COMPUTED = {
     "cases/stacked", "cases/plain", "cases/bases-field", "cases/components", "cases/generators",
     "cases/generator-options", "cases/generated-in-base", "cases/patches", "cases/overridden",
-    "cases/overridden-more", "cases/same-name",
+    "cases/overridden-more", "cases/same-name", "cases/replacements-fields",
 }  # fmt: skip
 
 
@@ -361,3 +380,25 @@ def test_a_kustomize_without_build_metadata_still_gets_computed_origins(
     out = render_app(App("app", (Source(path="cases/plain", tool=Tool.KUSTOMIZE),)), workspace, options)
     assert "shared/base/all.yaml" in {o.origin.file for o in out.objects}
     assert len(log.read_text().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("field_path", "writes"),
+    [
+        ("metadata.name", True),
+        ("metadata", True),
+        ("metadata.[name=x]", True),
+        ("metadata.*", True),
+        ("kind", True),
+        ("apiVersion", True),
+        ("*", True),
+        ("[x=y]", True),
+        ("", True),
+        ("metadata.namespace", False),
+        ("metadata.labels.[app.kubernetes.io/name]", False),
+        ("spec.template.metadata.name", False),
+        ("spec.template.spec.containers.[name=main].image", False),
+    ],
+)
+def test_replacement_field_paths_that_may_rename(field_path: str, writes: bool) -> None:
+    assert kustomize_origins._writes_identity(field_path) is writes
