@@ -186,3 +186,37 @@ def test_owner_annotations_cover_what_the_pruning_index_reads() -> None:
     read = {prune.TRACKING_ANNOTATION, prune.ARGO_COMPARE_OPTIONS, prune.FLUX_PRUNE, prune.HELM_RELEASE,
             prune.HELM_NAMESPACE}  # fmt: skip
     assert read <= OWNER_ANNOTATIONS
+
+
+def test_objects_spread_over_many_blocks_read_back_whole(tmp_path: Path) -> None:
+    """Texts are compressed a block at a time: objects of every block (the one still being filled too), of a
+    snapshot folder's several files, of a derived ``without`` view, read concurrently, come back equal."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gitops_check.cluster import packed as packed_module
+
+    def objects(prefix: str, n: int) -> list[Any]:
+        return [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"{prefix}-{i}", "namespace": "ns"},
+                 "data": {"v": f"{prefix}{i}-" + "ü" * (i % 7) + "x" * (i * 37 % 2000)}} for i in range(n)]  # fmt: skip
+
+    (tmp_path / "a.json").write_text(json.dumps(own(objects("a", 400)), ensure_ascii=False))
+    (tmp_path / "b.json").write_text(json.dumps(own(objects("b", 300))))
+    expected = {f"{o['metadata']['name']}": o for o in objects("a", 400) + objects("b", 300)}
+    live = load_snapshot(tmp_path)
+    packed = live.objects
+    assert isinstance(packed, PackedObjects)
+    assert len(packed._blocks._sealed) > 10  # several blocks: the test means something
+    keys = list(packed)
+    order = keys[::-1] + keys[::7] + keys  # far jumps: blocks leave the decompressed few and come back
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda k: packed[k], order))
+    assert all(body == expected[key.name] for key, body in zip(order, got, strict=True))
+    fewer = packed.without({keys[0]})
+    assert keys[0] not in fewer and fewer[keys[1]] == expected[keys[1].name]
+    # The block being filled is read too, and objects put after that go on.
+    blocks = PackedObjects()
+    blocks.put_text(keys[0], json.dumps(expected[keys[0].name]), expected[keys[0].name])
+    assert blocks[keys[0]] == expected[keys[0].name]
+    blocks.put_text(keys[1], json.dumps(expected[keys[1].name]), expected[keys[1].name])
+    assert blocks[keys[1]] == expected[keys[1].name] and blocks[keys[0]] == expected[keys[0].name]
+    assert packed_module.BLOCK_CHARS > 1000
