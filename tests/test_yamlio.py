@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from gitops_check import yamlio
 from gitops_check.errors import InputError
@@ -125,3 +128,65 @@ def test_document_heads_refuse_what_the_full_load_refuses() -> None:
     with pytest.raises(InputError) as e:
         yamlio.document_heads("a: [1\n", "apps/x.yaml")
     assert e.value.file == "apps/x.yaml" and e.value.line
+
+
+def _constructed_by_pyyaml(text: bytes) -> list[tuple[object, int]] | str:
+    """What the documents were before the quick construction: PyYAML's constructor for every node."""
+    loader = yamlio._Loader(text)
+    try:
+        out = []
+        while loader.check_node():
+            node = loader.get_node()
+            data = loader.construct_document(node)
+            if data is not None:
+                out.append((data, node.start_mark.line + 1))
+        return out
+    except (yaml.YAMLError, RecursionError) as e:
+        return type(e).__name__
+    finally:
+        loader.dispose()
+
+
+QUICK_CASES = [
+    "a: 1\nb: [x, 2, 3.5, true, null, ~, '', yes, 0755, 0x1F, 1e3, 12:30]\nc: {d: {e: [[], {}]}}\n",
+    "a: 1\na: 2\n", "? [1, 2]\n: v\n", "1: one\n2.5: two\ntrue: three\n~: four\n", "x: !!binary aGVsbG8=\n",
+    "x: !!set {a, b}\n", "x: !custom v\n", "base: &b {a: 1}\nderived:\n  <<: *b\n  c: 2\n", "<<: {a: 1}\nb: 2\n",
+    "x: 2001-12-14t21:59:43.10-05:00\n", "- a\n- b: c\n---\n---\nz: 1\n", "x: !!str 12\ny: !!int '7'\n",
+    "x: !!float 1\ny: !!bool 'true'\nz: !!null ''\n", "'quoted': \"v\"\nplain key: |\n  block\n  text\n",
+    "k: " + "[" * 150 + "]" * 150 + "\n", "k: " + "{a: " * 300 + "1" + "}" * 300 + "\n", "x: .inf\n",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", QUICK_CASES)
+def test_quick_construction_equals_pyyaml_constructor(text: str) -> None:
+    """Documents without aliases skip PyYAML's constructor where they can (``yamlio._construct``): the data, the
+    lines and the errors are the same."""
+    expected = _constructed_by_pyyaml(text.encode())
+    try:
+        got: object = [(d.data, d.line) for d in yamlio.load_yaml_documents(text.encode(), "f.yaml")]
+    except InputError:
+        got = "error"
+    if isinstance(expected, str):
+        assert got == "error"
+    else:
+        assert got == expected and repr(got) == repr(expected)  # types too: 1 is not 1.0 nor True
+
+
+def test_quick_construction_equals_pyyaml_on_every_yaml_file_of_the_repository() -> None:
+    root = Path(__file__).resolve().parent.parent
+    files = [
+        p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and ".venv" not in p.parts and p.is_file()
+    ]
+    assert len(files) > 100
+    for path in files:
+        text = path.read_bytes()
+        if b"*" in text:
+            continue  # aliases: the constructor builds those documents, as before
+        expected = _constructed_by_pyyaml(text)
+        if isinstance(expected, str):
+            continue
+        try:
+            got = [(d.data, d.line) for d in yamlio.load_yaml_documents(text, str(path))]
+        except InputError:
+            continue  # refused by a check of its own (too deep); PyYAML's constructor read it
+        assert repr(got) == repr(expected), path
