@@ -283,3 +283,25 @@ def test_json_scrubbing_skips_nothing_its_fast_path_passes() -> None:
             assert not [p for p in pieces if len(p) >= redact.MIN_LENGTH and any(p in s for s in strings)], (
                 out
             )
+
+
+def test_runs_found_clean_are_looked_at_again_once_a_value_is_added() -> None:
+    """``present`` remembers the runs of text it found clean (reports repeat the same names): a value registered
+    afterwards is still found in them; values sharing a prefix (one anchor for many forms) are found one by one;
+    differential against the search per form, texts and registrations interleaved."""
+    import random
+
+    rng = random.Random(17)
+    words = [f"gitops-check-{rng.randrange(10**6)}-{'x' * rng.randint(0, 5)}" for _ in range(60)]
+    words += ["gitops-check", "plain value with spaces", "x:y;z-long"]
+    registered: list[str] = []
+    for step in range(120):
+        if step % 10 == 0:
+            value = rng.choice(words)
+            redact.add(value)
+            registered.append(value)
+        forms = {f for v in registered for f in redact.encodings(v)}
+        text = " ".join(
+            rng.choice(words) + rng.choice(["", "\n", '"', "-tail"]) for _ in range(rng.randint(1, 12))
+        )
+        assert set(redact.present(text)) == {f for f in forms if f in text}, (step, text)
