@@ -134,6 +134,9 @@ def _same_value(value: Any, other: Any, schema: Node | None) -> bool:
     return value == other or (schema is not None and schema.quantity and quantity.equal(value, other))
 
 
+_CONTAINERS = (dict, list)
+
+
 @dataclass
 class Walk:
     """One comparison. ``changes`` fills during ``run``; ``views`` is True for the second, view-building pass.
@@ -174,6 +177,16 @@ class Walk:
     def _node(
         self, desired: Any, live: Any, path: Path, parent: str | None, schema: Node | None
     ) -> tuple[Any, Any]:
+        if (
+            not self.views
+            and type(desired) in _CONTAINERS
+            and type(live) is type(desired)
+            and desired == live
+            and repr(desired) == repr(live)
+        ):
+            # Identical (repr tells ``True`` from ``1`` and ``1.0``, which ``==`` mixes): no change anywhere below,
+            # found at C speed. The view pass, which builds the shown values, still walks.
+            return desired, live
         if isinstance(desired, dict) and isinstance(live, dict):
             return self._map(desired, live, path, schema)
         if isinstance(desired, list) and isinstance(live, list):
