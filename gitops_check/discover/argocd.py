@@ -306,6 +306,8 @@ def _find(ws: Workspace, paths: tuple[str, ...]) -> Iterator[Found]:
             rel = name if rel_dir == "." else f"{rel_dir}/{name}"
             if not name.endswith(_SUFFIXES) or not _selected(rel, paths):
                 continue
+            if ws.unmarked is not None and rel in ws.unmarked:
+                continue  # holds none of the markers, _SNIFF among them: seen while the files were written
             yield from _objects(root / rel, rel)
 
 

@@ -109,6 +109,8 @@ def scan_workspace(ws: Workspace) -> Scan:
     objects: list[FluxObject] = []
     notes: list[str] = []
     for rel in _manifest_files(ws.root):
+        if ws.unmarked is not None and rel in ws.unmarked:
+            continue  # holds none of the markers, _SNIFF among them: seen while the files were written
         path = ws.root / rel
         try:
             data = path.read_bytes()

@@ -4,7 +4,7 @@ produced it (``RawObject``), an app's keyed render (``RenderResult``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,19 @@ class Workspace:
     revision: str | None = None  # full commit SHA; None for the working tree
     repo_path: Path | None = None  # the repository the files came from
     warnings: tuple[str, ...] = ()  # what materializing skipped (submodules, nested repositories)
+    # Files (paths relative to root) known to hold none of DISCOVERY_MARKERS, learned while writing them, so
+    # discovery does not read them again; None when not known (a working tree, a copied workspace).
+    unmarked: frozenset[str] | None = field(default=None, compare=False, repr=False)
+
+
+# What discovery looks for in a file before parsing it (Argo CD's and Flux's API groups, Argo CD's settings
+# ConfigMap): a file holding none of them declares nothing discovery reads.
+DISCOVERY_MARKERS: tuple[bytes, ...] = (
+    b"argoproj.io",
+    b"argocd-cm",
+    b"toolkit.fluxcd.io",
+    b"extensions.fluxcd.io",
+)
 
 
 @dataclass(frozen=True)

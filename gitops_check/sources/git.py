@@ -30,7 +30,7 @@ from typing import IO
 from urllib.parse import urlsplit
 
 from gitops_check.errors import SourceError
-from gitops_check.model.rendered import Workspace
+from gitops_check.model.rendered import DISCOVERY_MARKERS, Workspace
 
 _TYPE_COMMIT = "commit"  # a gitlink (submodule) inside a tree
 _MODE_SYMLINK = "120000"
@@ -468,7 +468,12 @@ class RepoHandle:
             )
         sha = self.resolve(rev)
         copied = self._write_like(sha, dest, like) if like is not None else None
-        warnings = copied if copied is not None else self._write_revision(sha, dest)
+        unmarked: set[str] | None = None
+        if copied is None:
+            unmarked = set()
+            warnings = self._write_revision(sha, dest, unmarked)
+        else:
+            warnings = copied
         self._written[dest] = sha
         return Workspace(
             root=dest,
@@ -476,13 +481,14 @@ class RepoHandle:
             revision=sha,
             repo_path=self.root,
             warnings=tuple(warnings),
+            unmarked=frozenset(unmarked) if unmarked is not None else None,
         )
 
-    def _write_revision(self, sha: str, dest: Path) -> list[str]:
+    def _write_revision(self, sha: str, dest: Path, unmarked: set[str] | None = None) -> list[str]:
         blobs, warnings = self._blobs(sha)
         if blobs:
             self._fetch_missing_blobs(sha)
-            self._write_blobs(blobs, dest)
+            self._write_blobs(blobs, dest, unmarked)
         return warnings
 
     def _blobs(self, sha: str) -> tuple[list[_Entry], list[str]]:
@@ -526,7 +532,9 @@ class RepoHandle:
             self._write_blobs(missing, dest)
         return warnings
 
-    def _write_blobs(self, blobs: list[_Entry], dest: Path) -> None:
+    def _write_blobs(self, blobs: list[_Entry], dest: Path, unmarked: set[str] | None = None) -> None:
+        """Write the files; ``unmarked`` receives the paths of the (small, regular) files holding none of
+        ``DISCOVERY_MARKERS``, read here anyway, so discovery need not read them again."""
         proc = self._git.start("cat-file", "--batch")
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         stdin: IO[bytes] = proc.stdin
@@ -573,6 +581,8 @@ class RepoHandle:
                         if len(data) != size + 1:
                             raise SourceError("git cat-file ended early")
                         _write_all(fd, memoryview(data)[:size])
+                        if unmarked is not None and not any(m in data for m in DISCOVERY_MARKERS):
+                            unmarked.add(entry.path)
                     else:
                         for chunk in _read_chunks(stdout, size):
                             _write_all(fd, chunk)

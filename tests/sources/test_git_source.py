@@ -293,3 +293,49 @@ def test_subfolder_of_a_repository_is_the_gitops_root(tmp_path: Path) -> None:
     assert handle.changed_paths(second, None) == {"apps/new.yaml"}
     ids = handle.tree_ids(second, ["apps/web", "apps/missing"])
     assert ids["apps/web"] is not None and ids["apps/missing"] is None
+
+
+def test_files_without_discovery_markers_are_known_from_the_write(tmp_path: Path) -> None:
+    """Materializing a commit notes which files hold none of ``DISCOVERY_MARKERS`` (discovery skips reading them);
+    files holding one, symlinks, files too large to be read whole, and workspaces not written from blobs are not
+    noted; discovery finds the same with and without the note (Argo CD and Flux fixture trees)."""
+    import dataclasses
+    import shutil
+
+    from gitops_check.discover import argocd, flux_objects
+    from gitops_check.discover.dispatch import discover
+    from gitops_check.model.rendered import DISCOVERY_MARKERS
+    from gitops_check.sources import git as git_module
+
+    assert set(argocd._SNIFF) | {flux_objects._SNIFF, flux_objects._SNIFF_GENERATOR} <= set(DISCOVERY_MARKERS)
+    fixtures = Path(__file__).resolve().parent.parent / "fixtures"
+    repo = GitRepo.init(tmp_path / "repo")
+    shutil.copytree(fixtures / "argocd" / "platform", repo.path / "argo")
+    shutil.copytree(fixtures / "flux" / "fleet", repo.path / "flux")
+    repo.write({"plain/cm.yaml": CM.format(name="x"), "plain/app.yaml": "apiVersion: argoproj.io/v1alpha1\n",
+                "plain/big.yaml": "# x\n" * (git_module._CHUNK // 4) + "kind: ConfigMap\n"})  # fmt: skip
+    os.symlink("cm.yaml", repo.path / "plain" / "link.yaml")
+    repo.commit("trees")
+    ws = handle(repo).materialize("HEAD", tmp_path / "ws")
+    assert ws.unmarked is not None
+    files = {
+        p.relative_to(ws.root).as_posix(): p for p in ws.root.rglob("*") if p.is_file() or p.is_symlink()
+    }
+    expected = {rel for rel, p in files.items() if not p.is_symlink() and p.stat().st_size < git_module._CHUNK
+                and not any(m in p.read_bytes() for m in DISCOVERY_MARKERS)}  # fmt: skip
+    assert ws.unmarked == expected
+    assert (
+        "plain/cm.yaml" in expected and not {"plain/app.yaml", "plain/big.yaml", "plain/link.yaml"} & expected
+    )
+    assert any(rel.startswith("argo/") for rel in expected) and any(
+        rel.startswith("flux/") for rel in expected
+    )
+
+    def found(workspace: object) -> tuple[object, ...]:
+        out = discover(workspace, None)  # type: ignore[arg-type]
+        return (sorted(a.name for a in out.apps), sorted(map(str, out.errors)), sorted(out.notes))
+
+    with_note = found(ws)
+    assert with_note[0]  # the fixtures declare apps
+    assert with_note == found(dataclasses.replace(ws, unmarked=None))
+    assert handle(repo).materialize(None, tmp_path / "tree").unmarked is None
