@@ -212,11 +212,17 @@ def reused_result(memo: RunMemo, start: float, verbose: bool) -> CheckResult | N
         if verbose and memo.key.why_not:
             say(f"run memo not used: {memo.key.why_not}")
         return None
+    import gc
+
     from gitops_check.report.parts import load_part
 
+    # As in merge: the result's objects live until exit and form no cycles; the collector's passes over a fleet's
+    # (hundreds of thousands of objects) cost more than the decoding itself.
+    gc.disable()
     try:
         result = load_part(hit.part, "run memo entry").result
     except GitopsCheckError:
+        gc.enable()  # the check runs after all
         memo.forget()  # damaged or from another format: checked anew, and written again
         return None
     result.timings = {"memo": time.perf_counter() - start}
