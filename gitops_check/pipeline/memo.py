@@ -151,8 +151,8 @@ class RunMemo:
             ):
                 raise ValueError("not an entry of this key")
             shown = tuple((str(k), str(v)) for k, v in header["inputs"])
-            if not part.endswith("\n") or not part.startswith("{"):
-                raise ValueError("truncated")
+            if hashlib.sha256(part.encode()).hexdigest() != header["sha256"]:
+                raise ValueError("damaged")  # a truncated or altered file, even one that is still valid JSON
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
@@ -173,11 +173,13 @@ class RunMemo:
         digest = self.key.digest
         if digest is None:
             return False
+        part = part if part.endswith("\n") else part + "\n"
         header = {
             "format": FORMAT,
             "version": VERSION,
             "key": digest,
             "inputs": [list(i) for i in self.key.shown],
+            "sha256": hashlib.sha256(part.encode()).hexdigest(),
         }
         path = self._path(digest)
         try:
@@ -186,7 +188,7 @@ class RunMemo:
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as f:
                     f.write(json.dumps(header, separators=(",", ":")) + "\n")
-                    f.write(part if part.endswith("\n") else part + "\n")
+                    f.write(part)
                 os.replace(tmp, path)
             except BaseException:
                 with contextlib.suppress(OSError):

@@ -172,8 +172,10 @@ def test_a_garbled_entry_is_a_miss(
     cache = tmp_path / "cache"
     code, first, _ = run(shop, snapshot, tmp_path / "a", cache, capsys=capsys)
     (entry,) = entries(cache)
+    assert b'"changed"' in entry.read_bytes()
     for garbage in (b"", b"{not json\n", entry.read_bytes()[: len(entry.read_bytes()) // 2],
-                    entry.read_bytes().replace(b'"apps"', b'"appz"')):  # fmt: skip
+                    entry.read_bytes().replace(b'"apps"', b'"appz"'),
+                    entry.read_bytes().replace(b'"changed"', b'"unchanged"')):  # still JSON  # fmt: skip
         entry.write_bytes(garbage)
         again, doc, _ = run(shop, snapshot, tmp_path / "b", cache, capsys=capsys)
         assert again == code and not hit(doc)
