@@ -3,18 +3,20 @@ run's result again; any input that changes misses; incomplete runs are never kep
 
 from __future__ import annotations
 
+import base64
 import json
 import os
-import re
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from gitops_check.cli import main
 from gitops_check.pipeline import memo as memo_module
 from tests.helpers.binaries import HELM, KUSTOMIZE, cached_binary
+from tests.helpers.cluster import TestCluster
 from tests.helpers.gitrepo import GitRepo
 from tests.helpers.shards import comparable as comparable_json
 
@@ -104,7 +106,7 @@ def test_no_secret_value_is_stored(
     cache = tmp_path / "cache"
     run(shop, snapshot, tmp_path / "a", cache, capsys=capsys)
     assert entries(cache)
-    encoded = [MARKER.encode(), __import__("base64").b64encode(MARKER.encode())]
+    encoded = [MARKER.encode(), base64.b64encode(MARKER.encode())]
     for path in (cache / "memo").rglob("*"):
         if path.is_file():
             data = path.read_bytes()
@@ -230,13 +232,15 @@ def test_a_dirty_working_tree_is_not_memoized(
 
 
 def test_the_key_covers_the_environment_tools_read() -> None:
-    assert {"GITOPS_CHECK_SNAPSHOT_KEY", "HELM_CACHE_HOME", "KUSTOMIZE_PLUGIN_HOME", "XDG_CONFIG_HOME", "HOME",
-            "PATH", "GIT_DIR"} <= {n for n in ("GITOPS_CHECK_SNAPSHOT_KEY", "HELM_CACHE_HOME",
-                                               "KUSTOMIZE_PLUGIN_HOME", "XDG_CONFIG_HOME", "HOME", "PATH", "GIT_DIR")
-                                   if n in memo_module.ENV_NAMES or n.startswith(memo_module.ENV_PREFIXES)}  # fmt: skip
-    assert not any(n in memo_module.ENV_NAMES or n.startswith(memo_module.ENV_PREFIXES)
-                   for n in ("CI_JOB_ID", "GITHUB_RUN_ID"))  # fmt: skip
-    assert re.fullmatch(r"[0-9]+", str(memo_module.VERSION))
+    def keyed(name: str) -> bool:
+        return name in memo_module.ENV_NAMES or name.startswith(memo_module.ENV_PREFIXES)
+
+    read = ("GITOPS_CHECK_SNAPSHOT_KEY", "HELM_CACHE_HOME", "KUSTOMIZE_PLUGIN_HOME", "XDG_CONFIG_HOME", "HOME", "PATH",
+            "GIT_DIR", "CI_NODE_INDEX")  # fmt: skip
+    assert all(keyed(name) for name in read)
+    assert not any(
+        keyed(name) for name in ("CI_JOB_ID", "GITHUB_RUN_ID", "CI_PIPELINE_ID")
+    )  # new in every job
 
 
 def test_what_is_never_kept(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -257,3 +261,78 @@ def test_what_is_never_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     assert why(result(), other_clusters=["prod"])
     monkeypatch.setattr(charts, "used", lambda: True)  # something reached for the network or the fetch cache
     assert why(result())
+
+
+def test_a_moved_branch_misses_with_honour_target_revision(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.cli.test_shards import URL, application, configmap
+
+    repo = GitRepo.init(tmp_path / "repo")
+    repo.git("remote", "add", "origin", URL)
+    repo.write({"apps/web.yaml": application("web", "workloads/web", "web").replace("main", "release"),
+                "workloads/web/cm.yaml": configmap("web", "v1")})  # fmt: skip
+    repo.commit("web")
+    repo.git("branch", "release")
+    snapshot = tmp_path / "cluster.json"
+    live = json.loads(json.dumps(yaml.safe_load(configmap("web", "v1"))))
+    live["metadata"]["namespace"] = "web"
+    snapshot.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [live]}))
+    cache = tmp_path / "cache"
+    args = ("--honour-target-revision", "--assume-complete-snapshot")
+    code, first, _ = run(repo, snapshot, tmp_path / "a", cache, *args, capsys=capsys)
+    assert code == 0 and first["stats"]["memo_stored"] == 1
+
+    # The release branch moves on; the commit checked (HEAD, on main) stays the same.
+    repo.git("checkout", "-q", "-b", "side")
+    repo.write({"workloads/web/cm.yaml": configmap("web", "v2")})
+    repo.commit("v2 on the release branch")
+    repo.git("checkout", "-q", "main")
+    repo.git("branch", "-f", "release", "side")
+    code, moved, _ = run(repo, snapshot, tmp_path / "b", cache, *args, capsys=capsys)
+
+    assert not hit(moved) and code == 1  # the app renders the release branch: v2 against the cluster's v1
+
+
+def test_a_cluster_of_the_project_file_is_not_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.cli.test_shards import URL, application, configmap
+
+    # Its snapshot is a path the project file names (relative to the job's folder), which the key does not cover.
+    repo = GitRepo.init(tmp_path / "repo")
+    repo.git("remote", "add", "origin", URL)
+    app = application("web", "workloads/web", "web").replace(
+        "server: 'https://kubernetes.default.svc'", "name: prod"
+    )
+    repo.write({"apps/web.yaml": app, "workloads/web/cm.yaml": configmap("web", "v1"),
+                ".gitops-check.yaml": "version: 1\nclusters:\n  - name: prod\n    snapshot: prod.json\n"})  # fmt: skip
+    repo.commit("web on the prod cluster")
+    live = yaml.safe_load(configmap("web", "v1"))
+    live["metadata"]["namespace"] = "web"
+    (tmp_path / "prod.json").write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [live]}))
+    monkeypatch.chdir(tmp_path)
+    empty = tmp_path / "other.json"
+    empty.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": []}))
+    for folder in ("a", "b"):
+        code, doc, err = run(repo, empty, tmp_path / folder, tmp_path / "cache", "--assume-complete-snapshot", "-v",
+                             capsys=capsys)  # fmt: skip
+        assert code == 0 and not hit(doc) and doc["stats"]["memo_stored"] == 0, err
+    assert "clusters from the project file's clusters: were read (prod)" in err
+
+
+def test_a_live_run_is_never_memoized(
+    shop: GitRepo, tmp_path: Path, kube_cluster: TestCluster, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The cluster changes without any input of the key changing.
+    cache = tmp_path / "cache"
+    for folder in ("a", "b"):
+        out = tmp_path / folder
+        out.mkdir()
+        main(["diff", "--repo", str(shop.path), "--live", "--kubeconfig", str(kube_cluster.admin_kubeconfig),
+              "--cache-dir", str(cache), "--helm", str(cached_binary(HELM)), "--kustomize",
+              str(cached_binary(KUSTOMIZE)), "--json", str(out / "r.json")])  # fmt: skip
+        stats = json.loads((out / "r.json").read_text())["stats"]
+        assert "memo_hit" not in stats and "memo_stored" not in stats
+        assert "cache_hits" in stats  # the render cache is on
+    assert not list(cache.glob("memo/**/*.json"))
