@@ -201,7 +201,8 @@ def open_run_memo(request: CheckRequest, cluster: ClusterArgs) -> RunMemo | None
 
     plain, named = snapshot_paths(cluster)
     snapshots = {**({"": plain[0]} if plain else {}), **named}
-    return open_memo(request, snapshots, [])
+    # The request holds the sources, not how they were asked for (--assume-complete-snapshot...): all of it is keyed.
+    return open_memo(request, snapshots, [], command=cluster)
 
 
 def reused_result(memo: RunMemo, start: float, verbose: bool) -> CheckResult | None:

@@ -116,12 +116,14 @@ class Hit:
 class RunMemo:
     """The memo folder of one render cache, and the key of this run's inputs."""
 
-    def __init__(self, cache: RenderCache, request: CheckRequest, snapshots: Mapping[str, str]):
+    def __init__(
+        self, cache: RenderCache, request: CheckRequest, snapshots: Mapping[str, str], command: Any = None
+    ):
         self.root = cache.root / FOLDER
         self.max_bytes = max(cache.max_bytes // SHARE_OF_CACHE, 1)
         self.request = request
         self.snapshots = dict(snapshots)
-        self.key = run_key(request, snapshots, cache.hashing.salt)
+        self.key = run_key(request, snapshots, cache.hashing.salt, command)
 
     def why_not_kept(self, result: CheckResult, *, other_clusters: Sequence[str] = ()) -> str | None:
         """Why this run's result must not be reused (None: it may be). ``other_clusters``: clusters the project
@@ -230,15 +232,18 @@ class RunMemo:
         return removed
 
 
-def open_memo(request: CheckRequest, snapshots: Mapping[str, str], said: list[str]) -> RunMemo | None:
+def open_memo(
+    request: CheckRequest, snapshots: Mapping[str, str], said: list[str], *, command: Any = None
+) -> RunMemo | None:
     """The memo for a run against ``snapshots`` (cluster name, "" for the plain one -> path), when the render
-    cache is on; None when it is off or refused (``said``: why)."""
+    cache is on; None when it is off or refused (``said``: why). ``command``: the command's own option objects
+    that the request does not carry (how the snapshots are read: ``--assume-complete-snapshot``...), keyed too."""
     if request.cache_dir is None:
         return None
     cache = open_cache(request.cache_dir, request.repo, request.cache_max_bytes, said)
     if cache is None:
         return None
-    return RunMemo(cache, request, snapshots)
+    return RunMemo(cache, request, snapshots, command)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -249,7 +254,7 @@ class _NotMemoized(Exception):
     """An input that cannot be pinned down: the run is not memoized."""
 
 
-def run_key(request: CheckRequest, snapshots: Mapping[str, str], salt: str) -> MemoKey:
+def run_key(request: CheckRequest, snapshots: Mapping[str, str], salt: str, command: Any = None) -> MemoKey:
     """The key of every input of a run; ``MemoKey.why_not`` when one cannot be pinned down."""
     shown: list[tuple[str, str]] = []
     try:
@@ -279,6 +284,7 @@ def run_key(request: CheckRequest, snapshots: Mapping[str, str], salt: str) -> M
         "memo": [FORMAT, VERSION],
         "program": program,
         "options": _options(request),
+        "command": _plain(command),
         "repository": repository,
         "snapshots": files,
         "tools": tools,

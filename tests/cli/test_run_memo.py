@@ -131,6 +131,8 @@ def one_change(
         snapshot.write_bytes(bytes(data))
     elif name == "option":
         return ["--kube-version", "1.30.0"]
+    elif name == "cluster option":
+        return ["--assume-complete-snapshot"]
     elif name == "tool mtime":
         helm = tmp_path / "helm"
         if not helm.exists():
@@ -143,7 +145,9 @@ def one_change(
     return []
 
 
-@pytest.mark.parametrize("change", ["commit", "snapshot byte", "option", "tool mtime", "environment"])
+@pytest.mark.parametrize(
+    "change", ["commit", "snapshot byte", "option", "cluster option", "tool mtime", "environment"]
+)
 def test_each_input_change_misses(
     change: str,
     shop: GitRepo,
