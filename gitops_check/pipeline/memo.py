@@ -45,7 +45,6 @@ import re
 import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,7 +58,7 @@ from gitops_check.pipeline.check import CheckRequest
 from gitops_check.remote import charts
 from gitops_check.render import jsonnet
 from gitops_check.render.base import ToolFinder
-from gitops_check.render.cache import RenderCache, open_cache
+from gitops_check.render.cache import RenderCache, cache_entries, open_cache
 from gitops_check.sources.folder import open_tree
 from gitops_check.sources.git import RepoHandle
 
@@ -69,7 +68,6 @@ FOLDER = "memo"
 MAX_ENTRIES = 8
 SHARE_OF_CACHE = 4  # memo entries take at most 1/4 of --cache-max-size (a 5,000-app result is ~60 MB)
 _CHUNK = 1 << 20
-_STALE_TMP_SECONDS = 3600
 
 # What a run or the tools it starts read from the environment. Not the whole environment: CI systems set
 # per-job values (CI_JOB_ID, GITHUB_RUN_ID) that would make every run miss.
@@ -204,21 +202,7 @@ class RunMemo:
     def trim(self, *, keep: Path | None = None) -> int:
         """Delete least recently used entries beyond ``MAX_ENTRIES`` or the size bound (``keep``, the entry just
         written, always stays); returns how many went."""
-        entries: list[tuple[float, int, Path]] = []
-        now = time.time()
-        for dirpath, _, filenames in os.walk(self.root):
-            for name in filenames:
-                path = Path(dirpath) / name
-                try:
-                    st = path.stat()
-                except OSError:
-                    continue
-                if name.startswith(".tmp-"):
-                    if now - st.st_mtime > _STALE_TMP_SECONDS:
-                        with contextlib.suppress(OSError):
-                            path.unlink()  # left by a run that was killed
-                    continue
-                entries.append((st.st_mtime, st.st_size, path))
+        entries = cache_entries(self.root)
         entries.sort(reverse=True)  # newest first
         total = 0
         removed = 0

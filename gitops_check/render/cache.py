@@ -312,23 +312,8 @@ class RenderCache:
 
     def prune(self) -> int:
         """Delete least recently used entries until the folder is under 80 % of ``max_bytes``; returns how many."""
-        entries: list[tuple[float, int, Path]] = []
-        total = 0
-        now = time.time()
-        for dirpath, _, filenames in os.walk(self.root / FORMAT):
-            for name in filenames:
-                path = Path(dirpath) / name
-                try:
-                    st = path.stat()
-                except OSError:
-                    continue
-                if name.startswith(".tmp-"):
-                    if now - st.st_mtime > _STALE_TMP_SECONDS:
-                        with contextlib.suppress(OSError):
-                            path.unlink()  # left by a run that was killed
-                    continue
-                entries.append((st.st_mtime, st.st_size, path))
-                total += st.st_size
+        entries = cache_entries(self.root / FORMAT)
+        total = sum(size for _, size, _ in entries)
         if total <= self.max_bytes:
             return 0
         removed = 0
@@ -340,6 +325,27 @@ class RenderCache:
                 removed += 1
             total -= size
         return removed
+
+
+def cache_entries(folder: Path) -> list[tuple[float, int, Path]]:
+    """(mtime, size, path) of every entry below ``folder``; temporary files of runs killed over an hour ago are
+    deleted on the way, those of running ones left alone."""
+    entries: list[tuple[float, int, Path]] = []
+    now = time.time()
+    for dirpath, _, filenames in os.walk(folder):
+        for name in filenames:
+            path = Path(dirpath) / name
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            if name.startswith(".tmp-"):
+                if now - st.st_mtime > _STALE_TMP_SECONDS:
+                    with contextlib.suppress(OSError):
+                        path.unlink()  # left by a run that was killed
+                continue
+            entries.append((st.st_mtime, st.st_size, path))
+    return entries
 
 
 def _valid_salt(text: str) -> str:

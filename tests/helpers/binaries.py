@@ -40,3 +40,19 @@ def cached_tools(*names: str) -> None:
     absent = [name for name in names if proc.find_tool(name) is None]
     if absent:
         missing(f"{', '.join(absent)} not found; build them with `python scripts/tools.py ensure`")
+
+
+def kustomize_without_build_metadata(folder: Path, kustomize: Path) -> tuple[Path, Path]:
+    """A kustomize that refuses ``buildMetadata`` (as old ones do) and logs each call's arguments: the script and
+    its log."""
+    log = folder / "calls.log"
+    script = folder / "old-kustomize"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'echo "$@" >> {log}\n'
+        'for a in "$@"; do d="$a"; done\n'
+        'if grep -qs buildMetadata "$d/kustomization.yaml"; then echo "unknown field buildMetadata" >&2; exit 1; fi\n'
+        f'exec {kustomize} "$@"\n'
+    )
+    os.chmod(script, 0o755)
+    return script, log

@@ -3,7 +3,6 @@ origin annotations, which never reach the compared object; where kustomize canno
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from gitops_check.project.config import RenderOptions
 from gitops_check.render import kustomize
 from gitops_check.render.app import render_app
 from gitops_check.render.base import RenderOutput, ToolFinder
+from tests.helpers.binaries import kustomize_without_build_metadata
 from tests.helpers.gitrepo import make_workspace
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata: {{a: b}}\n"
@@ -101,16 +101,7 @@ def test_a_kustomize_without_build_metadata_is_asked_once(
 ) -> None:
     """An old kustomize refusing buildMetadata: the plain build is used, and the wrapper is not tried again (for
     a kustomization whose origins gitops-check does not compute itself)."""
-    log = tmp_path / "calls.log"
-    old = tmp_path / "old-kustomize"
-    old.write_text(
-        "#!/bin/sh\n"
-        f'echo "$@" >> {log}\n'
-        'for a in "$@"; do d="$a"; done\n'
-        'if grep -qs buildMetadata "$d/kustomization.yaml"; then echo "unknown field buildMetadata" >&2; exit 1; fi\n'
-        f'exec {kustomize_bin} "$@"\n'
-    )
-    os.chmod(old, 0o755)
+    old, log = kustomize_without_build_metadata(tmp_path, kustomize_bin)
     tools = ToolFinder(RenderOptions(kustomize_binary=str(old)))  # one run
     for _ in range(3):
         assert {o.origin.file for o in render(ws, "sorted", old, tools).objects} == {"sorted"}

@@ -20,6 +20,7 @@ from gitops_check.project.config import RenderOptions
 from gitops_check.render import kustomize, kustomize_origins
 from gitops_check.render.app import render_app
 from gitops_check.render.base import SharedWork, SymlinkGuard, ToolFinder
+from tests.helpers.binaries import kustomize_without_build_metadata
 from tests.helpers.gitrepo import make_workspace
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -366,16 +367,7 @@ def test_a_kustomize_without_build_metadata_still_gets_computed_origins(
     workspace: Workspace, kustomize_bin: Path, tmp_path: Path
 ) -> None:
     """The computation needs no build metadata: a kustomize refusing it is run once per app, plainly."""
-    log = tmp_path / "calls.log"
-    old = tmp_path / "old-kustomize"
-    old.write_text(
-        "#!/bin/sh\n"
-        f'echo "$@" >> {log}\n'
-        'for a in "$@"; do d="$a"; done\n'
-        'if grep -qs buildMetadata "$d/kustomization.yaml"; then echo "unknown field buildMetadata" >&2; exit 1; fi\n'
-        f'exec {kustomize_bin} "$@"\n'
-    )
-    os.chmod(old, 0o755)
+    old, log = kustomize_without_build_metadata(tmp_path, kustomize_bin)
     options = RenderOptions(kustomize_binary=str(old))
     out = render_app(App("app", (Source(path="cases/plain", tool=Tool.KUSTOMIZE),)), workspace, options)
     assert "shared/base/all.yaml" in {o.origin.file for o in out.objects}
