@@ -44,7 +44,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +57,7 @@ from gitops_check.pipeline.check import CheckRequest
 from gitops_check.remote import charts
 from gitops_check.render import jsonnet
 from gitops_check.render.base import ToolFinder
-from gitops_check.render.cache import RenderCache, cache_entries, open_cache
+from gitops_check.render.cache import RenderCache, cache_entries, open_cache, write_entry
 from gitops_check.sources.folder import open_tree
 from gitops_check.sources.git import RepoHandle
 
@@ -182,20 +181,8 @@ class RunMemo:
             "sha256": hashlib.sha256(part.encode()).hexdigest(),
         }
         path = self._path(digest)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    f.write(json.dumps(header, separators=(",", ":")) + "\n")
-                    f.write(part)
-                os.replace(tmp, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
-        except OSError:
-            return False  # a full or read-only cache costs the next run time, it does not fail this one
+        if not write_entry(path, json.dumps(header, separators=(",", ":")) + "\n", part):
+            return False
         self.trim(keep=path)
         return True
 

@@ -271,20 +271,8 @@ class RenderCache:
             return False
         if json.loads(text) != doc:  # tuples, non-string keys...: a cached copy would differ from a render
             return False
-        path = self._path(key)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    f.write(text)
-                os.replace(tmp, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
-        except OSError:
-            return False  # a full or read-only cache slows the next run down, it does not fail this one
+        if not write_entry(self._path(key), text):
+            return False
         self.writes += 1
         return True
 
@@ -304,11 +292,7 @@ class RenderCache:
         except (OSError, ValueError):
             facts = {}
         facts[key] = value
-        with contextlib.suppress(OSError):
-            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-facts-")
-            with os.fdopen(fd, "w") as f:
-                json.dump(facts, f)
-            os.replace(tmp, path)  # concurrent runs: the last one wins, every version stays right
+        write_entry(path, json.dumps(facts))  # concurrent runs: the last one wins, every version stays right
 
     def prune(self) -> int:
         """Delete least recently used entries until the folder is under 80 % of ``max_bytes``; returns how many."""
@@ -325,6 +309,27 @@ class RenderCache:
                 removed += 1
             total -= size
         return removed
+
+
+def write_entry(path: Path, *texts: str) -> bool:
+    """``texts``, one after another, as the file ``path``, whole or not at all: written to a temporary file beside it (``.tmp-``, which
+    ``cache_entries`` skips and clears once stale) and renamed into place, so a reader sees a whole entry or none.
+    False when it could not be written: a full or read-only cache slows the next run down, it does not fail this
+    one."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.writelines(texts)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError:
+        return False
+    return True
 
 
 def cache_entries(folder: Path) -> list[tuple[float, int, Path]]:
