@@ -244,13 +244,8 @@ def load_yaml_documents(text: str | bytes, where: str, limit: int | None = None)
             if data is None:
                 continue
             yield Document(data, node.start_mark.line + 1)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark else None
-        problem = e.problem or e.context or "invalid YAML"
-        raise InputError(f"invalid YAML: {problem}", file=where, line=line) from None
     except yaml.YAMLError as e:
-        raise InputError(f"invalid YAML: {e}", file=where) from None
+        raise _invalid(e, where) from None
     except RecursionError:
         raise InputError("YAML nested too deeply", file=where) from None
     finally:
@@ -290,18 +285,20 @@ def document_heads(text: str | bytes, where: str, limit: int | None = None) -> l
                     namespace,
                 )
             )
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        raise InputError(
-            f"invalid YAML: {e.problem or e.context or 'invalid YAML'}",
-            file=where,
-            line=mark.line + 1 if mark else None,
-        ) from None
     except yaml.YAMLError as e:
-        raise InputError(f"invalid YAML: {e}", file=where) from None
+        raise _invalid(e, where) from None
     finally:
         loader.dispose()
     return heads
+
+
+def _invalid(e: yaml.YAMLError, where: str) -> InputError:
+    """A YAML error as the user sees it: what is wrong, with the line when libyaml knows it."""
+    if isinstance(e, yaml.MarkedYAMLError):
+        mark = e.problem_mark or e.context_mark
+        problem = e.problem or e.context or "invalid YAML"
+        return InputError(f"invalid YAML: {problem}", file=where, line=mark.line + 1 if mark else None)
+    return InputError(f"invalid YAML: {e}", file=where)
 
 
 def _string_fields(node: yaml.Node, keys: tuple[str, ...]) -> dict[str, yaml.Node | None]:
