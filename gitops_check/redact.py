@@ -72,9 +72,8 @@ _known: set[str] = set()
 # The first MIN_LENGTH characters of a form's anchor -> the forms anchored there.
 _index: dict[str, list[str]] = {}
 _loose: list[str] = []  # forms without an anchor: searched for directly
-_whole: set[str] = (
-    set()
-)  # forms that are one run (no separator): they occur inside a run of the text or not at all
+# Forms that are one run (no separator): they occur inside a run of the text or not at all.
+_whole: set[str] = set()
 # Runs of text holding no anchor of the forms known when they were looked at (_clean_at: len(_known) then).
 _clean: set[str] = set()
 _clean_at = 0
@@ -175,14 +174,15 @@ def present(text: str) -> list[str]:
             _clean.clear()
             _clean_at = known
         fresh = runs - _clean
-        index = dict(_index)
     found = {form for form in loose if form in text}
     joined = "\n".join(fresh)  # a window across the newline holds a separator: no anchor does
     window = MIN_LENGTH
     windows = set(
         map(joined.__getitem__, map(slice, range(len(joined) - window + 1), range(window, len(joined) + 1)))
     )
-    hits = windows.intersection(index)
+    with _lock:  # only the anchors found are taken from the index (present runs on every terminal write)
+        index = {anchor: tuple(_index[anchor]) for anchor in windows.intersection(_index)}
+    hits = index.keys()
     for anchor in hits:
         # A form without separators lies inside one run, so it is looked for in the few runs holding its anchor
         # (a value shared by many forms, "gitops-check", would otherwise cost a search of the text per form).

@@ -68,9 +68,8 @@ class _Blocks:
 
     def text(self, at: _At) -> str:
         with self._lock:
-            if at.block == len(
-                self._sealed
-            ):  # the block being filled: sealed now, later texts go to the next
+            # The block being filled: sealed now, later texts go to the next.
+            if at.block == len(self._sealed):
                 self._seal()
             block = self._kept.get(at.block)
             if block is not None:
