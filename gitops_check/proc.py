@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +20,12 @@ STDERR_TAIL = 1500
 # Credentials in the CI environment that helm and kustomize never need; kept from them as a precaution
 # (a chart or kustomize plugin should not be able to read a token that can post comments or sync apps).
 _SECRET_ENV_MARKERS = ("TOKEN", "PASSWORD", "SECRET", "PRIVATE_KEY", "CREDENTIALS")
+# helm and kustomize are Go programs that live well under a second: with Go's default collector target (GOGC=100)
+# they spend about a sixth of their CPU collecting garbage they would drop on exit anyway. A target four times
+# larger saves that (measured on the fleet bench: -15% CPU for helm template and kustomize build, same output);
+# the soft memory limit keeps a giant render's heap from growing with it (the collector works harder near the
+# limit instead). Only when the job sets neither: a job that tunes its Go programs keeps its own settings.
+GO_RUNTIME_DEFAULTS = {"GOGC": "400", "GOMEMLIMIT": "1GiB"}
 
 
 def tool_cache_dir() -> Path:
@@ -108,6 +116,65 @@ class _Children:
 CHILDREN = _Children()
 
 
+class _Slots:
+    """How many programs may run at once while ``child_slots`` is active (else any number).
+
+    Render threads outnumber the slots so that a slot freed by a finished program is taken by another thread's
+    program at once, while the first thread parses what its program wrote: with one thread per slot, every
+    slot stood empty while its thread ran Python. A slot is held only while a program runs, never while
+    waiting for anything else, so no wait can close a cycle.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._semaphore: threading.Semaphore | None = None
+        self._users = 0
+        self._waited = threading.local()
+
+    @contextlib.contextmanager
+    def limit(self, count: int) -> Iterator[None]:
+        # Nested or concurrent users share the first one's limit.
+        with self._lock:
+            if self._users == 0:
+                self._semaphore = threading.Semaphore(max(1, count))
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._users -= 1
+                if self._users == 0:
+                    self._semaphore = None
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        semaphore = self._semaphore
+        if semaphore is None:
+            yield
+            return
+        start = time.perf_counter()
+        with semaphore:
+            self._waited.seconds = self.waited() + time.perf_counter() - start
+            yield
+
+    def waited(self) -> float:
+        """Seconds this thread has waited for a slot so far."""
+        return float(getattr(self._waited, "seconds", 0.0))
+
+
+_SLOTS = _Slots()
+
+
+def child_slots(count: int) -> contextlib.AbstractContextManager[None]:
+    """While active, at most ``count`` programs run at once (the run's render workers)."""
+    return _SLOTS.limit(count)
+
+
+def slot_wait() -> float:
+    """Seconds the calling thread has waited for a program slot so far (an app's render time leaves it out)."""
+    return _SLOTS.waited()
+
+
 def kill_group(child: subprocess.Popen[str]) -> None:
     """End a child and its process group (SIGKILL: a renderer has nothing to save)."""
     try:
@@ -140,6 +207,8 @@ def run(
 ) -> str:
     """Run a program and return its stdout; on failure raise RenderError with ``what`` and the stderr tail."""
     full_env = scrubbed_environ()
+    if not any(name in full_env for name in GO_RUNTIME_DEFAULTS):
+        full_env.update(GO_RUNTIME_DEFAULTS)
     if env:
         full_env.update(env)
     return _run_child(argv, what=what, cwd=cwd, env=full_env, timeout=timeout, input_text=input_text)
@@ -154,6 +223,19 @@ def run_isolated(
 
 
 def _run_child(
+    argv: Sequence[str],
+    *,
+    what: str,
+    cwd: str | Path | None,
+    env: dict[str, str],
+    timeout: float,
+    input_text: str | None,
+) -> str:
+    with _SLOTS.held():
+        return _run_held(argv, what=what, cwd=cwd, env=env, timeout=timeout, input_text=input_text)
+
+
+def _run_held(
     argv: Sequence[str],
     *,
     what: str,

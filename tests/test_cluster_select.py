@@ -26,6 +26,9 @@ class Source:
     def load(self, scope: ReadScope) -> LiveState:
         raise AssertionError("not read in these tests")
 
+    def whole_state(self) -> None:
+        return None
+
     def predictor(self) -> None:
         return None
 

@@ -236,7 +236,9 @@ def reused_result(memo: RunMemo, start: float, verbose: bool) -> CheckResult | N
     return result
 
 
-_WORK_COUNTERS = frozenset({"cache_hits", "cache_writes", "cache_with_secrets", "fetch_requests"})
+_WORK_COUNTERS = frozenset(
+    {"cache_hits", "cache_writes", "cache_with_secrets", "fetch_requests", "compared_early"}
+)
 
 
 def record_result(

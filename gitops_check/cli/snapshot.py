@@ -144,6 +144,9 @@ def _repo_scope(args: CaptureArgs, for_repo: str, live: Any) -> tuple[Any, list[
         def load(self, scope: Any) -> Any:
             raise AssertionError("not read")
 
+        def whole_state(self) -> None:
+            return None
+
         def predictor(self) -> None:
             return None
 

@@ -146,6 +146,10 @@ class LiveCluster:
 
     # ------------------------------------------------------------------------------------------ predict
 
+    def whole_state(self) -> None:
+        """A live cluster is read per scope: only what the apps touch."""
+        return None
+
     def predictor(self) -> Predictor | None:
         """Itself, unless in client-side mode (no dry-run is asked for)."""
         return None if self.options.mode == "client" else self

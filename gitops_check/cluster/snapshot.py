@@ -360,6 +360,10 @@ class SnapshotSource:
         assert self._result is not None
         return self._result
 
+    def whole_state(self) -> LiveState:
+        """A snapshot is read whole: the scope changes nothing."""
+        return self.load()
+
     def predictor(self) -> None:
         """A snapshot cannot dry-run anything."""
         return None

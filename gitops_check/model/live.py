@@ -135,6 +135,11 @@ class LiveSource(Protocol):
     def load(self, scope: ReadScope) -> LiveState:
         """The cluster's objects for ``scope``; raises GitopsCheckError when it cannot be read at all."""
 
+    def whole_state(self) -> LiveState | None:
+        """The state ``load`` returns whatever the scope, for a source that reads all there is (a snapshot: waits
+        for ``prefetch``), so apps can be compared with it before every app is rendered; None for a source
+        that reads per scope (a live cluster)."""
+
     def predictor(self) -> Predictor | None:
         """What predicts applies in this cluster, whose apps then wait for their batch; None: the offline engine
         alone compares them (a snapshot, a live cluster in client-side mode)."""

@@ -28,8 +28,9 @@ from gitops_check.model.app import App, Destination
 from gitops_check.model.live import LiveSource, ReadScope
 from gitops_check.model.objects import JSON, ResourceKey
 from gitops_check.model.rendered import RawObject, Workspace
-from gitops_check.model.result import AppError, CheckedSource, CheckResult
-from gitops_check.pipeline.comparison import compare_rendered
+from gitops_check.model.result import AppError, CheckedSource, CheckResult, Finding
+from gitops_check.pipeline.comparison import Inspect, compare_rendered
+from gitops_check.pipeline.early import EarlyComparisons
 from gitops_check.pipeline.rendering import Rendered, render_tree
 from gitops_check.pipeline.shards import Shard
 from gitops_check.project.config import (
@@ -139,6 +140,7 @@ class RenderedRepo:
     timings: dict[str, float]
     source: CheckedSource | None = None
     cache: KeyedRenders | None = None
+    early: EarlyComparisons | None = None  # apps compared with a snapshot while others rendered
 
 
 def _keyed_renders(
@@ -188,9 +190,15 @@ def _materialize(
     return tmp, repo.materialize(revision, tmp / "tree")
 
 
-def render_repo(request: CheckRequest, *, pack: bool = False) -> RenderedRepo:
+def render_repo(
+    request: CheckRequest,
+    *,
+    pack: bool = False,
+    early: Callable[[ProjectConfig | None, ClusterResolver], EarlyComparisons | None] | None = None,
+) -> RenderedRepo:
     """Materialize the commit, discover its apps and render them (App of Apps included); ``pack``: renders are
-    held compressed until diffed (``Rendered.pack``)."""
+    held compressed until diffed (``Rendered.pack``); ``early``: makes what compares packed renders while
+    others render (``pipeline.early``), from the project file and the clusters."""
     timings: dict[str, float] = {}
     start = time.perf_counter()
     repo = open_tree(request.repo)
@@ -239,22 +247,33 @@ def render_repo(request: CheckRequest, *, pack: bool = False) -> RenderedRepo:
         symlinks = SymlinkGuard()  # shared by the content keys and the renders of this run
         keyed = _keyed_renders(request, repo, ws, render, tools, symlinks, cache_notes)
         known: set[str] = set()  # every app found, also those another shard checks
-        with progress.stage("rendering", total=len(found.apps) if request.shard is None else None):
-            rendered, more = render_tree(
-                found,
-                ws,
-                render,
-                discover_options,
-                tools,
-                request.shard,
-                known,
-                pack=pack,
-                keyed=keyed,
-                symlinks=symlinks,
-            )
+        comparing = early(project, resolver) if early is not None and pack else None
+        try:
+            with progress.stage("rendering", total=len(found.apps) if request.shard is None else None):
+                rendered, more = render_tree(
+                    found,
+                    ws,
+                    render,
+                    discover_options,
+                    tools,
+                    request.shard,
+                    known,
+                    pack=pack,
+                    keyed=keyed,
+                    symlinks=symlinks,
+                    on_packed=comparing.offer if comparing is not None else None,
+                )
+        except BaseException:
+            if comparing is not None:
+                comparing.abandon()
+            raise
         if keyed is not None and keyed.cache.writes:
             keyed.cache.prune()
         timings["render"] = time.perf_counter() - t
+        if comparing is not None:
+            t = time.perf_counter()
+            comparing.close()
+            timings["diff_early"] = time.perf_counter() - t  # the apps the thread had not reached yet
     errors = [*found.errors, *more.errors]
     if not known and not errors and not request.job.allow_empty:
         errors.append(no_apps_error())
@@ -273,8 +292,37 @@ def render_repo(request: CheckRequest, *, pack: bool = False) -> RenderedRepo:
             errors.append(AppError(name, f"no app named {name!r} was found", stage="discover"))
     source = CheckedSource(ws.revision, repo.prefix, frozenset(urls)) if ws.revision else None
     return RenderedRepo(
-        ws.label, project, rendered, resolver, errors, notes, list(ws.warnings), timings, source, keyed
+        ws.label,
+        project,
+        rendered,
+        resolver,
+        errors,
+        notes,
+        list(ws.warnings),
+        timings,
+        source,
+        keyed,
+        comparing,
     )
+
+
+def _hygiene(config: hygiene.HygieneConfig) -> Inspect:
+    def inspect(app: App, objects: Sequence[RawObject]) -> list[Finding]:
+        return hygiene.check_app(app, objects, config)
+
+    return inspect
+
+
+def _early(
+    request: CheckRequest, project: ProjectConfig | None, resolver: ClusterResolver
+) -> EarlyComparisons | None:
+    """Compare apps with a snapshot while others render, when the hygiene settings read (else the final
+    comparison meets that error as before)."""
+    try:
+        config = hygiene.parse_hygiene(project)
+    except GitopsCheckError:
+        return None
+    return EarlyComparisons(request.diff, resolver, project, _hygiene(config))
 
 
 def no_apps_error() -> AppError:
@@ -293,7 +341,7 @@ def run_check(request: CheckRequest) -> CheckResult:
     for source in (request.default_source, *request.named_sources.values()):
         if source is not None:
             source.prefetch()
-    done = render_repo(request, pack=True)
+    done = render_repo(request, pack=True, early=lambda project, resolver: _early(request, project, resolver))
     result = CheckResult(apps=[], target=done.label, against="", errors=done.errors)
     result.warnings = done.warnings
     result.notes = done.notes
@@ -305,11 +353,15 @@ def run_check(request: CheckRequest) -> CheckResult:
     result.strict = request.strict
     result.fail_on_manual = request.fail_on_manual
 
-    def inspect(app: App, objects: Sequence[RawObject]) -> None:
-        result.findings.extend(hygiene.check_app(app, objects, config))
-
     compare_rendered(
-        request.diff, done.rendered, done.resolver, done.project, result, inspect=inspect, release=True
+        request.diff,
+        done.rendered,
+        done.resolver,
+        done.project,
+        result,
+        inspect=_hygiene(config),
+        release=True,
+        early=done.early,
     )
     result.timings["total"] = time.perf_counter() - start
     result.stats["fetch_requests"] = http.STATS.total - fetches  # HTTP requests for charts and artifacts

@@ -12,10 +12,10 @@ import contextlib
 import dataclasses
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from gitops_check import progress, redact, yamlio
 from gitops_check.cluster.packed import PackedObjects
@@ -24,19 +24,27 @@ from gitops_check.diff.engine import DiffSettings, diff_app
 from gitops_check.diff.hooks import split_hooks
 from gitops_check.diff.prune import TrackingIndex
 from gitops_check.errors import GitopsCheckError
-from gitops_check.identity import KeyedApp, KindScopes, ObjectProblem, assign_keys, key_for, validate
+from gitops_check.identity import (
+    KeyedApp,
+    KindScopes,
+    ObjectProblem,
+    assign_keys,
+    flatten_lists,
+    key_for,
+    validate,
+)
 from gitops_check.kubeschema.bundled import CRD_GROUP, CRD_KIND, schemas_for
 from gitops_check.kubeschema.model import Schemas
 from gitops_check.model.app import App
 from gitops_check.model.live import LiveSource, LiveState, Prediction, ReadScope
 from gitops_check.model.objects import JSON, GroupKind, ResourceKey, split_api_version
 from gitops_check.model.rendered import RawObject
-from gitops_check.model.result import AppError, AppResult, CheckResult, ResourceDiff, Status
+from gitops_check.model.result import AppError, AppResult, CheckResult, Finding, ResourceDiff, Status
 from gitops_check.pipeline.rendering import Rendered
 from gitops_check.project.config import DiffOptions, ProjectConfig
 
 
-def _settings(options: DiffOptions, project: ProjectConfig | None) -> DiffSettings:
+def diff_settings(options: DiffOptions, project: ProjectConfig | None) -> DiffSettings:
     appliers, manual, ignore = options.appliers, options.manual_managers, options.ignore
     if project is not None:
         appliers = project.appliers if project.appliers is not None else appliers
@@ -144,6 +152,141 @@ def group_by_cluster(rendered: Sequence[Rendered], resolver: ClusterResolver) ->
     return groups
 
 
+@dataclass
+class ClusterView:
+    """What comparing an app with one cluster needs, fixed for the run: the screened state, its owner index
+    (pruning), the schemas and the kind scopes (the rendered CRDs' learned first, then the cluster's)."""
+
+    live: LiveState
+    tracker: TrackingIndex | None
+    schemas: Schemas
+    scopes: Mapping[GroupKind, bool]
+
+
+@dataclass
+class Compared:
+    """One app compared: its result, how many objects it keyed, what ``inspect`` found, the keyed objects when
+    they wait for the cluster's dry-run batch, and every kind the comparison depended on."""
+
+    result: AppResult
+    objects: int = 0
+    findings: list[Finding] = dataclasses.field(default_factory=list)
+    waiting: KeyedApp | None = None
+    kinds: frozenset[GroupKind] = frozenset()
+
+
+Inspect = Callable[[App, Sequence[RawObject]], Sequence[Finding]]
+
+
+def compare_app(
+    r: Rendered,
+    cluster: tuple[str, ClusterView | None, str] | str,
+    settings: DiffSettings,
+    diff_options: DiffOptions,
+    inspect: Inspect | None,
+    *,
+    predicting: bool = False,
+    release: bool = False,
+) -> Compared:
+    """Key and diff one rendered app. ``cluster``: (key, its view or None when it could not be read, the name
+    reports give it), or why the app has no cluster. ``predicting``: the keyed objects wait for the cluster's
+    dry-run batch instead of being diffed here. ``release``: the app's objects are dropped once unpacked."""
+    app_result = AppResult(r.app, render_seconds=r.seconds)
+    done = Compared(app_result)
+    if r.error is not None:
+        app_result.errors.append(_error_of(r.app.name, r.error, "render"))
+        return done
+    assert r.output is not None
+    app_result.warnings.extend(r.output.warnings)
+    app_result.resolved.extend(r.output.resolved)
+    raw = r.objects()
+    if inspect is not None:
+        done.findings.extend(inspect(r.app, raw))
+    if release:
+        r.release()
+    if isinstance(cluster, str):
+        app_result.errors.append(AppError(r.app.name, cluster, stage="cluster"))
+        return done
+    key, view, app_result.cluster = cluster
+    if view is None:
+        app_result.errors.append(
+            AppError(r.app.name, f"not checked: cluster {key} could not be read", stage="cluster")
+        )
+        return done
+    kinds = _kinds_of(raw)
+    objects_of_app, app_result.hooks = split_hooks(r.app, raw)
+    del raw
+    keyed = assign_keys(r.app, objects_of_app, KindScopes(dict(view.scopes)))
+    for problem in keyed.problems:
+        app_result.errors.append(
+            AppError(r.app.name, problem.message, problem.origin.file, problem.origin.line, "render")
+        )
+    done.objects = len(keyed.manifests)
+    if predicting:
+        done.waiting = keyed
+    else:
+        diff_keyed(r.app, app_result, keyed, view, settings, diff_options, Prediction())
+    kinds.update(d.key.group_kind for d in app_result.diffs)
+    done.kinds = frozenset(kinds)
+    return done
+
+
+def _kinds_of(raw: Sequence[RawObject]) -> set[GroupKind]:
+    """The kinds of an app's documents (Lists' items included): what its keys and schemas were looked up for."""
+    kinds: set[GroupKind] = set()
+    for obj in flatten_lists(raw):
+        body = obj.body
+        if (
+            isinstance(body, dict)
+            and isinstance(body.get("apiVersion"), str)
+            and isinstance(body.get("kind"), str)
+        ):
+            kinds.add(GroupKind(split_api_version(body["apiVersion"])[0], body["kind"]))
+    return kinds
+
+
+def diff_keyed(
+    app: App,
+    app_result: AppResult,
+    keyed: KeyedApp,
+    view: ClusterView,
+    settings: DiffSettings,
+    diff_options: DiffOptions,
+    prediction: Prediction,
+) -> None:
+    notes = dict(keyed.notes)
+    for k, note in prediction.notes.items():
+        notes[k] = f"{notes[k]}; {note}" if k in notes else note
+    diffs = diff_app(app, keyed.manifests, view.live, settings, tracking=view.tracker, notes=notes,
+                     predicted=prediction.objects, schemas=view.schemas)  # fmt: skip
+    app_result.diffs.extend(_not_checked(diffs, prediction.errors))
+    app_result.warnings.extend(prediction.warnings)
+    if settings.detect_pruning:
+        _unreadable_prune_kinds(app, keyed, view.live, diff_options, app_result)
+
+
+def crd_kinds(bodies: Iterable[Any]) -> set[GroupKind]:
+    """The kinds these CRDs define, read as loosely as any reader of them does (a superset is only cautious)."""
+    kinds: set[GroupKind] = set()
+    for body in bodies:
+        spec = body.get("spec") if isinstance(body, dict) else None
+        names = spec.get("names") if isinstance(spec, dict) else None
+        if isinstance(names, dict) and names.get("kind") is not None:
+            kinds.add(GroupKind(str(spec.get("group")), str(names["kind"])))  # type: ignore[union-attr]
+    return kinds
+
+
+class EarlyResults(Protocol):
+    """Apps compared while others still rendered (``pipeline.early``)."""
+
+    def view(self, key: str) -> tuple[LiveState, TrackingIndex | None] | None:
+        """The screened state and owner index of cluster ``key`` the early comparisons used, if any."""
+
+    def take(self, r: Rendered, key: str, live: LiveState, defined: set[GroupKind]) -> Compared | None:
+        """``r``'s early comparison, when it holds for the run's final view: made with ``live`` and depending on
+        no kind that a rendered CRD defines (``defined``: those kinds' scopes and schemas were not known yet)."""
+
+
 def compare_rendered(
     diff_options: DiffOptions,
     rendered: Sequence[Rendered],
@@ -151,8 +294,9 @@ def compare_rendered(
     project: ProjectConfig | None,
     result: CheckResult,
     *,
-    inspect: Callable[[App, Sequence[RawObject]], None] | None = None,
+    inspect: Inspect | None = None,
     release: bool = False,
+    early: EarlyResults | None = None,
 ) -> None:
     """Read each cluster once for exactly what ``rendered`` touches, then key and diff every app into ``result``.
 
@@ -162,6 +306,7 @@ def compare_rendered(
     Apps are diffed one after another, each as soon as it is keyed, so only one app's objects are unpacked at a
     time (``Rendered.pack``); ``inspect`` sees every app's objects meanwhile (hygiene), and ``release`` drops them
     once diffed. Apps of a cluster that predicts objects (server-side dry-run) wait for their cluster's batch.
+    ``early``: apps already compared while others rendered; their results are taken where they hold.
     """
     timings = result.timings
     # Group apps by the cluster they are compared with, then read each cluster once.
@@ -172,12 +317,16 @@ def compare_rendered(
     lives: dict[str, LiveState] = {}
     trackers: dict[str, TrackingIndex] = {}
     live_errors: dict[str, str] = {}
-    settings = _settings(diff_options, project)
+    settings = diff_settings(diff_options, project)
 
     def read(key: str) -> None:
         try:
-            loaded = sources[key].load(groups.read_scope(key, project))
-            lives[key], tracker = screen_live(loaded, track=settings.detect_pruning)
+            seen = early.view(key) if early is not None else None
+            if seen is not None:  # a source read whole, already screened for the early comparisons
+                lives[key], tracker = seen
+            else:
+                loaded = sources[key].load(groups.read_scope(key, project))
+                lives[key], tracker = screen_live(loaded, track=settings.detect_pruning)
             if tracker is not None:
                 trackers[key] = tracker
         except GitopsCheckError as e:
@@ -206,65 +355,38 @@ def compare_rendered(
     t = time.perf_counter()
     cluster_of = {r.app.name: k for k, rs in by_cluster.items() for r in rs}
     schemas = _schemas(by_cluster, lives)
+    views = {
+        key: ClusterView(lives[key], trackers.get(key), schemas[key], {**scopes.table, **lives[key].scopes})
+        for key in lives
+    }
     predicting = {k for k in lives if sources[k].predictor() is not None}
+    defined = crd_kinds(body for r in rendered for body in r.crd_bodies()) if early is not None else set()
 
-    def diff_keyed(
-        app: App, app_result: AppResult, keyed: KeyedApp, key: str, prediction: Prediction
-    ) -> None:
-        notes = dict(keyed.notes)
-        for k, note in prediction.notes.items():
-            notes[k] = f"{notes[k]}; {note}" if k in notes else note
-        diffs = diff_app(app, keyed.manifests, lives[key], settings, tracking=trackers.get(key), notes=notes,
-                         predicted=prediction.objects, schemas=schemas[key])  # fmt: skip
-        app_result.diffs.extend(_not_checked(diffs, prediction.errors))
-        app_result.warnings.extend(prediction.warnings)
-        if settings.detect_pruning:
-            _unreadable_prune_kinds(app, keyed, lives[key], diff_options, app_result)
-
-    objects = 0
+    objects = taken = 0
     pending: list[tuple[App, AppResult, KeyedApp, str]] = []
     # Closed on any way out of the loop, so a failure here never leaves the stage open until the run ends.
     with progress.stage("comparing", total=len(rendered)):
         for r in rendered:
             progress.advance()
-            app_result = AppResult(r.app, render_seconds=r.seconds)
-            result.apps.append(app_result)
-            if r.error is not None:
-                app_result.errors.append(_error_of(r.app.name, r.error, "render"))
-                continue
-            assert r.output is not None
-            app_result.warnings.extend(r.output.warnings)
-            app_result.resolved.extend(r.output.resolved)
-            raw = r.objects()
-            if inspect is not None:
-                inspect(r.app, raw)
-            if release:
-                r.release()
-            if r.app.name in unresolved:
-                app_result.errors.append(AppError(r.app.name, unresolved[r.app.name], stage="cluster"))
-                continue
-            key = cluster_of[r.app.name]
-            app_result.cluster = _cluster_name(key, lives.get(key), sources[key])
-            live = lives.get(key)
-            if live is None:
-                app_result.errors.append(
-                    AppError(r.app.name, f"not checked: cluster {key} could not be read", stage="cluster")
+            key = cluster_of.get(r.app.name, "")
+            done = early.take(r, key, lives[key], defined) if early is not None and key in lives else None
+            if done is not None:
+                taken += 1
+                if release:
+                    r.release()
+            elif r.app.name in unresolved:
+                done = compare_app(
+                    r, unresolved[r.app.name], settings, diff_options, inspect, release=release
                 )
-                continue
-            app_scopes = KindScopes(dict(scopes.table))
-            app_scopes.table.update(live.scopes)
-            objects_of_app, app_result.hooks = split_hooks(r.app, raw)
-            del raw
-            keyed = assign_keys(r.app, objects_of_app, app_scopes)
-            for problem in keyed.problems:
-                app_result.errors.append(
-                    AppError(r.app.name, problem.message, problem.origin.file, problem.origin.line, "render")
-                )
-            objects += len(keyed.manifests)
-            if key in predicting:
-                pending.append((r.app, app_result, keyed, key))
             else:
-                diff_keyed(r.app, app_result, keyed, key, Prediction())
+                cluster = (key, views.get(key), cluster_name(key, lives.get(key), sources[key]))
+                done = compare_app(r, cluster, settings, diff_options, inspect,
+                                   predicting=key in predicting, release=release)  # fmt: skip
+            result.apps.append(done.result)
+            result.findings.extend(done.findings)
+            objects += done.objects
+            if done.waiting is not None:
+                pending.append((r.app, done.result, done.waiting, key))
     timings["diff"] = time.perf_counter() - t
     t = time.perf_counter()
     dry_runs = any(sources[k].predictor() is not None for *_, k in pending)
@@ -279,7 +401,8 @@ def compare_rendered(
         else contextlib.nullcontext()
     ):
         for app, app_result, keyed, key in pending:
-            diff_keyed(app, app_result, keyed, key, predictions.get(app.name) or Prediction())
+            prediction = predictions.get(app.name) or Prediction()
+            diff_keyed(app, app_result, keyed, views[key], settings, diff_options, prediction)
             progress.advance()
     timings["diff"] += time.perf_counter() - t
     result.stats = {
@@ -287,11 +410,18 @@ def compare_rendered(
         "objects": objects,
         "live_objects": sum(len(live.objects) for live in lives.values()),
     }
+    if early is not None:
+        result.stats["compared_early"] = taken  # while others rendered
     requests = sum(live.requests for live in lives.values())
     requests += sum(p.requests for p in predictions.values())
     if requests:
         result.stats["api_requests"] = requests
     _shared_objects(result, cluster_of)
+
+
+def in_cluster_crds(live: LiveState) -> list[JSON]:
+    """The cluster's own CRDs (by key first: a packed snapshot decodes an object on each access)."""
+    return [live.objects[k] for k in live.objects if k.kind == CRD_KIND and k.group == CRD_GROUP]
 
 
 def _schemas(
@@ -307,14 +437,11 @@ def _schemas(
         ]  # fmt: skip
     out = {}
     for key in crds:
-        live = lives[key]
-        # By key first: a packed snapshot decodes an object on each access.
-        in_cluster = [live.objects[k] for k in live.objects if k.kind == CRD_KIND and k.group == CRD_GROUP]
-        out[key] = schemas_for(live.schema, [*in_cluster, *crds[key]])
+        out[key] = schemas_for(lives[key].schema, [*in_cluster_crds(lives[key]), *crds[key]])
     return out
 
 
-def _cluster_name(key: str, live: LiveState | None, source: LiveSource) -> str:
+def cluster_name(key: str, live: LiveState | None, source: LiveSource) -> str:
     """What reports call the cluster an app was compared with: its name, or for the command line's cluster the
     name its snapshot gives (else the source's own name: ``snapshot``, ``live``)."""
     if key != DEFAULT:

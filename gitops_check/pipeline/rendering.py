@@ -10,12 +10,12 @@ from __future__ import annotations
 import pickle
 import time
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitops_check import progress
+from gitops_check import proc, progress
 from gitops_check.diff.hooks import split_hooks
 from gitops_check.discover.dispatch import DiscoverOptions, expand_new
 from gitops_check.discover.project import Discovery
@@ -91,18 +91,23 @@ def _render_one(
     shared: SharedWork,
     keyed: KeyedRenders | None,
 ) -> Rendered:
+    waited = proc.slot_wait()
     start = time.perf_counter()
+
+    def seconds() -> float:  # the app's own time: waiting for a program slot left out
+        return time.perf_counter() - start - (proc.slot_wait() - waited)
+
     try:
         key = keyed.key(app) if keyed is not None else None
         cached = keyed.get(key) if keyed is not None and key is not None else None
         if cached is not None:
-            return Rendered(app, cached, seconds=time.perf_counter() - start)
+            return Rendered(app, cached, seconds=seconds())
         output = render_app(app, ws, options, tools=tools, repos=repos, symlinks=symlinks, shared=shared)
         if keyed is not None and key is not None:
             keyed.put(key, output)
-        return Rendered(app, output, seconds=time.perf_counter() - start)
+        return Rendered(app, output, seconds=seconds())
     except GitopsCheckError as e:
-        return Rendered(app, error=e, seconds=time.perf_counter() - start)
+        return Rendered(app, error=e, seconds=seconds())
     finally:
         progress.advance()
 
@@ -119,15 +124,38 @@ def render_all(
 ) -> list[Rendered]:
     """Render apps in parallel (helm/kustomize run as processes, so threads suffice), results in input order;
     ``keyed``: the render cache answers first."""
+    return list(render_stream(apps, ws, options, tools, repos, symlinks, keyed, shared))
+
+
+def render_stream(
+    apps: Sequence[App],
+    ws: Workspace,
+    options: RenderOptions,
+    tools: ToolFinder | None = None,
+    repos: Mapping[str, Workspace] | None = None,
+    symlinks: SymlinkGuard | None = None,
+    keyed: KeyedRenders | None = None,
+    shared: SharedWork | None = None,
+) -> Iterator[Rendered]:
+    """``render_all``, each render given in input order as soon as it and those before it are done (the caller
+    works on it while later apps render)."""
     finder = tools or ToolFinder(options)
     mapped = repos or {}
     guard = symlinks or SymlinkGuard()
     work = shared or SharedWork()
     workers = max(1, min(options.workers, len(apps)))
     if workers == 1:
-        return [_render_one(app, ws, options, finder, mapped, guard, work, keyed) for app in apps]
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="render") as pool:
-        return list(pool.map(lambda a: _render_one(a, ws, options, finder, mapped, guard, work, keyed), apps))
+        for app in apps:
+            yield _render_one(app, ws, options, finder, mapped, guard, work, keyed)
+        return
+    # ``workers`` programs at a time (``proc.child_slots``), by twice as many threads: a thread parsing its
+    # program's output leaves its slot to another thread's program instead of holding it empty.
+    with (
+        proc.child_slots(workers),
+        ThreadPoolExecutor(max_workers=min(2 * workers, len(apps)), thread_name_prefix="render") as pool,
+    ):
+        # Leaving early (an error) cancels the renders not started yet.
+        yield from pool.map(lambda a: _render_one(a, ws, options, finder, mapped, guard, work, keyed), apps)
 
 
 def render_tree(
@@ -143,14 +171,16 @@ def render_tree(
     keyed: KeyedRenders | None = None,
     symlinks: SymlinkGuard | None = None,
     shared: SharedWork | None = None,
+    on_packed: Callable[[Rendered], None] | None = None,
 ) -> tuple[list[Rendered], Discovery]:
     """Render the discovered apps, then the apps they declare (App of Apps), level by level, with a depth limit.
 
     With ``shard``, the result holds the apps it owns only; other apps are rendered only when every shard must
     (a parent known to all whose files may declare apps), to find the apps they declare. ``known`` receives the
     name of every app found, whichever shard checks it. ``pack``: each render is packed (``Rendered.pack``) once
-    the apps it declares are found. ``keyed``: the render cache answers first. ``symlinks``, ``shared``: the run's
-    guard and shared work (made when not given).
+    the apps it declares are found, and then given to ``on_packed`` when this shard owns it (apps compared while
+    others render). ``keyed``: the render cache answers first. ``symlinks``, ``shared``: the run's guard and
+    shared work (made when not given).
     """
     rendered: list[Rendered] = []
     extra = Discovery()
@@ -178,15 +208,19 @@ def render_tree(
         if shard is not None and sniffer is not None:
             parents = {a.name for a in pending if a.name in known_to_all and sniffer.may_declare_apps(a)}
             pending = [a for a in pending if owner[a.name] == shard.index or a.name in parents]
-        level = render_all(pending, ws, options, tools, discover_options.repo_map, symlinks, keyed, shared)
-        rendered.extend(r for r in level if shard is None or owner[r.app.name] == shard.index)
+        level = render_stream(pending, ws, options, tools, discover_options.repo_map, symlinks, keyed, shared)
         pending = []
-        for r in level:
+        for r in level:  # in order, each as soon as it is rendered (later ones render meanwhile)
+            owned = shard is None or owner[r.app.name] == shard.index
+            if owned:
+                rendered.append(r)
             if r.output is None:
                 continue
             children = expand_new(r.app, r.output.objects, ws, discover_options, seen)
             if pack:
                 r.pack()
+                if owned and on_packed is not None:
+                    on_packed(r)
             if shard is not None:
                 if r.app.name in parents:  # every shard rendered it: its children go by the hash
                     known_to_all.update(c.name for c in children.apps)

@@ -9,6 +9,7 @@ no point are two apps' objects unpacked at once.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ from gitops_check.model.app import App, Destination
 from gitops_check.model.objects import Origin
 from gitops_check.model.rendered import RawObject
 from gitops_check.model.result import CheckResult
-from gitops_check.pipeline import comparison
+from gitops_check.pipeline import check, comparison
+from gitops_check.pipeline import early as early_module
 from gitops_check.pipeline.check import CheckRequest, render_repo, run_check
 from gitops_check.pipeline.rendering import Rendered
 from gitops_check.render.base import RenderOutput
@@ -130,6 +132,7 @@ def test_streamed_diff_equals_a_diff_of_renders_held_as_they_are(
 
     monkeypatch.setattr("gitops_check.pipeline.check.compare_rendered", compare)
     monkeypatch.setattr(comparison, "diff_app", diff_app)
+    monkeypatch.setattr(check, "_early", lambda *args: None)  # the comparison after rendering alone
     result = run_check(request(repo, snapshot))
 
     assert comparable(result) == comparable(expected)
@@ -142,3 +145,54 @@ def test_streamed_diff_equals_a_diff_of_renders_held_as_they_are(
     assert seen == [(0, APPS - 1 - n) for n in range(APPS)]
     assert all(r.packed is None and r.output is not None and not r.output.objects for r in packed_renders)
     assert len(result.findings) == APPS  # hygiene saw every app's plain Secret while it was unpacked
+
+
+@pytest.mark.parametrize("crd_in_cluster", [True, False])
+@pytest.mark.parametrize("pruning", [True, False])
+def test_apps_compared_while_others_render_give_the_reports_of_a_comparison_after_rendering(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, crd_in_cluster: bool, pruning: bool
+) -> None:
+    """``pipeline.early``: apps compared with the snapshot as their render is packed, without the rendered CRDs;
+    an app whose kinds a rendered CRD defines (app-1's Widget, cluster-scoped only because of app-0's CRD when
+    the cluster lacks it) is compared again at the end, so the reports equal those of the comparison after
+    rendering, with pruning too."""
+    repo, snapshot = fleet.__wrapped__(tmp_path)  # type: ignore[attr-defined]
+    if not crd_in_cluster:
+        doc = json.loads(snapshot.read_text())
+        doc["items"] = [o for o in doc["items"] if o["kind"] != "CustomResourceDefinition"]
+        snapshot.write_text(json.dumps(doc))
+    req = dataclasses.replace(
+        request(repo, snapshot),
+        diff=dataclasses.replace(request(repo, snapshot).diff, detect_pruning=pruning),
+    )
+    early = run_check(req)
+    monkeypatch.setattr(check, "_early", lambda *args: None)
+    after = run_check(dataclasses.replace(req, default_source=SnapshotSource(str(snapshot))))
+
+    assert early.stats.pop("compared_early") == APPS - 1  # all but app-1, whose Widget a rendered CRD defines
+    assert "compared_early" not in after.stats
+    assert comparable(early) == comparable(after)
+    assert [f.message for f in early.findings] == [f.message for f in after.findings]
+    widgets = {d.key.namespace for a in early.apps for d in a.diffs if d.key.kind == "Widget"}
+    assert widgets == {None}
+
+
+def test_an_app_the_early_comparison_failed_on_is_compared_after_rendering(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure of the early thread loses nothing: that app is compared at the end, as if never offered."""
+    repo, snapshot = fleet.__wrapped__(tmp_path)  # type: ignore[attr-defined]
+    real = early_module.compare_app
+
+    def flaky(r: Rendered, *args: Any, **kw: Any) -> Any:
+        if r.app.name == "app-3":
+            raise RuntimeError("boom")
+        return real(r, *args, **kw)
+
+    monkeypatch.setattr(early_module, "compare_app", flaky)
+    result = run_check(request(repo, snapshot))
+    assert result.stats["compared_early"] == APPS - 2
+    monkeypatch.setattr(check, "_early", lambda *args: None)
+    expected = run_check(request(repo, snapshot))
+    result.stats.pop("compared_early")
+    assert comparable(result) == comparable(expected)

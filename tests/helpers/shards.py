@@ -8,7 +8,7 @@ from typing import Any
 # Whether the run memo answered or kept the result (pipeline/memo.py) says how, not what, a run checked.
 WORK_COUNTERS = frozenset({
     "renders", "cache_hits", "cache_writes", "cache_with_secrets", "api_requests", "live_objects", "memo_hit",
-    "memo_stored",
+    "memo_stored", "compared_early",
 })  # fmt: skip
 
 
