@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -25,3 +27,50 @@ def test_failure_carries_the_stderr_tail() -> None:
 def test_missing_program() -> None:
     with pytest.raises(ToolMissingError, match="not found"):
         proc.run(["/nonexistent/helm"], what="helm template")
+
+
+GO_ENV = "import os; print(os.environ.get('GOGC'), os.environ.get('GOMEMLIMIT'))"
+
+
+def test_go_programs_collect_less_often_unless_the_job_tunes_go(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GOGC", raising=False)
+    monkeypatch.delenv("GOMEMLIMIT", raising=False)
+    assert proc.run([sys.executable, "-c", GO_ENV], what="env").split() == ["400", "1GiB"]
+    monkeypatch.setenv("GOGC", "50")  # the job's own setting wins, and no limit is added beside it
+    assert proc.run([sys.executable, "-c", GO_ENV], what="env").split() == ["50", "None"]
+    monkeypatch.delenv("GOGC")
+    monkeypatch.setenv("GOMEMLIMIT", "300MiB")
+    assert proc.run([sys.executable, "-c", GO_ENV], what="env").split() == ["None", "300MiB"]
+
+
+def test_at_most_the_slots_run_at_once_and_waiting_is_counted_apart(tmp_path: Path) -> None:
+    """``child_slots``: more threads than slots never run more programs at once; each thread knows how long it
+    waited for a slot (left out of an app's render time)."""
+    log = tmp_path / "log"
+    script = (
+        "import os, sys, time; f = open(sys.argv[1], 'a'); f.write(f'+ {time.monotonic()}\\n'); f.flush(); "
+        "time.sleep(0.2); f.write(f'- {time.monotonic()}\\n')"
+    )
+    waits: list[float] = []
+
+    def one(_: int) -> None:
+        proc.run([sys.executable, "-c", script, str(log)], what="sleep")
+        waits.append(proc.slot_wait())
+
+    with proc.child_slots(2), ThreadPoolExecutor(max_workers=6) as pool:
+        with proc.child_slots(5):  # a nested user shares the first limit
+            list(pool.map(one, range(6)))
+    events = sorted((float(t), sign) for sign, t in (line.split() for line in log.read_text().splitlines()))
+    running = peak = 0
+    for _, sign in events:
+        running += 1 if sign == "+" else -1
+        peak = max(peak, running)
+    assert peak == 2 and running == 0
+    assert max(waits) > 0.15  # some waited about a program's time (or two)
+    assert proc.slot_wait() == 0.0  # this thread ran none
+
+
+def test_without_slots_programs_are_not_held_back() -> None:
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        outs = list(pool.map(lambda i: proc.run([sys.executable, "-c", f"print({i})"], what="n"), range(3)))
+    assert [o.strip() for o in outs] == ["0", "1", "2"]
