@@ -273,7 +273,7 @@ def render_repo(
         if comparing is not None:
             t = time.perf_counter()
             comparing.close()
-            timings["diff_early"] = time.perf_counter() - t  # the apps the thread had not reached yet
+            timings["diff"] = time.perf_counter() - t  # the apps the thread had not reached yet
     errors = [*found.errors, *more.errors]
     if not known and not errors and not request.job.allow_empty:
         errors.append(no_apps_error())

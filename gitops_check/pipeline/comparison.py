@@ -387,7 +387,7 @@ def compare_rendered(
             objects += done.objects
             if done.waiting is not None:
                 pending.append((r.app, done.result, done.waiting, key))
-    timings["diff"] = time.perf_counter() - t
+    timings["diff"] = timings.get("diff", 0.0) + time.perf_counter() - t  # after the early comparisons' wait
     t = time.perf_counter()
     dry_runs = any(sources[k].predictor() is not None for *_, k in pending)
     with progress.stage("dry-running in the cluster") if dry_runs else contextlib.nullcontext():
