@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -15,10 +17,13 @@ from gitops_check.model.objects import Origin, ResourceKey
 from gitops_check.model.result import (
     AppError,
     AppResult,
+    Change,
+    ChangeKind,
     CheckedSource,
     CheckResult,
     Finding,
     Hook,
+    Status,
 )
 from gitops_check.model.sync import SyncOutcome, SyncState
 from gitops_check.pipeline.shards import Shard
@@ -185,3 +190,57 @@ def test_merged_parts_keep_the_run_policy_that_decides_the_exit_code() -> None:
     assert (
         merged.strict and merged.fail_on_manual
     )  # --fail-on manual: a shard's hand edits fail the merge too
+
+
+def _walked(value: Any) -> Any:
+    """What a part holds for a value, by a plain walk of it: dataclasses as objects of every field (an app: the
+    fields a part keeps), enums as their values, sets sorted, mapping keys as ``str(key)``."""
+    if isinstance(value, App):
+        return {
+            name: getattr(value, name) for name in ("name", "kind", "origin", "agent_namespace", "agent_name")
+        }
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _walked(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return {str(k): _walked(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_walked(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted(_walked(v) for v in value)
+    return value
+
+
+def _with_untyped_keys() -> CheckResult:
+    """Views and change values (typed ``Any``) holding keys that are not strings, enums and a set: the C encoder
+    alone would write ``True`` as ``true`` and sort 10 before 9 as numbers."""
+    result = _everything()
+    app = result.apps[1]
+    diff = dataclasses.replace(
+        app.diffs[0],
+        desired={"b": {10: "ten", 9: "nine", True: "yes", None: "none"}, "a": [(1, 2), {"x"}]},
+        live={"k": Status.CHANGED, "f": 1.5},
+        changes=(Change(ChangeKind.VALUE, "spec.x", old={2: "two"}, new=ChangeKind.ADDED),),
+    )
+    result.apps[1] = dataclasses.replace(app, diffs=[diff, *app.diffs[1:]])
+    return result
+
+
+@pytest.mark.parametrize(
+    "result",
+    [build_result(), build_result("preview"), huge_result(20, 5), _everything(), _with_untyped_keys()],
+)
+def test_the_part_text_is_the_walk_of_the_result_written_by_json(result: CheckResult) -> None:
+    """The converters made once per class write exactly what a walk of every value gives."""
+    expected = {"format": "gitops-check-part", "version": 1, "shard": {"index": 2, "total": 3},
+                "result": _walked(result)}  # fmt: skip
+    text = json.dumps(expected, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
+    assert dump_part(result, Shard(2, 3)) == text
+
+
+def test_a_value_json_cannot_write_is_refused_as_json_refuses_it() -> None:
+    result = build_result()
+    result.apps[0] = dataclasses.replace(result.apps[0], warnings=[object()])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        dump_part(result, None)
