@@ -182,16 +182,20 @@ def run_diff(args: DiffArgs) -> None:
     # Offline runs only: a live cluster changes without anything the key could see.
     memo = None if cluster.live else open_run_memo(request, cluster)
     result = reused_result(memo, start, args.reports.verbose) if memo else None
+    part: str | None = None  # the result's part text, once written for the memo: --part writes the same
     if result is None:
         result = run_check(request)
         if memo:
-            record_result(memo, result, shard, made, args.reports.verbose)
+            part = record_result(memo, result, shard, made, args.reports.verbose)
     if args.sync_on_drift:  # the second check reads the cluster afresh
+        part = None
         result = sync_after_check(
             result, args.sync, kube=cluster.kube, repo=args.repo.repo, reports=args.reports,
             recheck=lambda: run_check(make_request(live_source(cluster))),
         )  # fmt: skip
-    emit_reports(result, args.reports, repo=args.repo.repo, part_path=args.sharding.part_path, shard=shard)
+    emit_reports(
+        result, args.reports, repo=args.repo.repo, part_path=args.sharding.part_path, shard=shard, part=part
+    )
     raise SystemExit(result.exit_code())
 
 
@@ -227,8 +231,9 @@ def reused_result(memo: RunMemo, start: float, verbose: bool) -> CheckResult | N
         memo.forget()  # damaged or from another format: checked anew, and written again
         return None
     result.timings = {"memo": time.perf_counter() - start}
-    # Work counters describe the run that did the work; this one rendered nothing.
-    result.stats = {k: 0 if k in _WORK_COUNTERS else v for k, v in result.stats.items()}
+    # Work counters describe the run that did the work; this one rendered nothing. Whether that run's result was
+    # stored (``record_result`` writes the entry as the result stands once stored) is not this run's to say.
+    result.stats = {k: 0 if k in _WORK_COUNTERS else v for k, v in result.stats.items() if k != "memo_stored"}
     result.stats["memo_hit"] = 1
     inputs = "; ".join(f"{name} {value}" for name, value in hit.shown)
     say(f"run memo: every input is byte-identical to an earlier run's, whose result is reported again without "
@@ -243,23 +248,27 @@ _WORK_COUNTERS = frozenset(
 
 def record_result(
     memo: RunMemo, result: CheckResult, shard: Shard | None, other_clusters: list[str], verbose: bool
-) -> None:
-    """Keep a complete offline run's result for identical re-runs (``RunMemo.why_not_kept`` says which)."""
+) -> str | None:
+    """Keep a complete offline run's result for identical re-runs (``RunMemo.why_not_kept`` says which); returns
+    the part text stored, which is ``dump_part(result, shard)`` of the result as it now stands (None: none)."""
     from gitops_check.report.parts import dump_part
 
     result.stats["memo_hit"] = 0
     why_not = memo.why_not_kept(result, other_clusters=other_clusters)
-    stored = False
     if why_not is None:
+        # Written as the result stands once stored, so a --part file is this same text, not a second encoding of
+        # a fleet's result; a run reusing it drops ``memo_stored`` (``reused_result``).
+        result.stats["memo_stored"] = 1
         part = dump_part(result, shard)
         # A part never holds a Secret value; if a value the run knows as secret shows anyway, nothing is kept.
         if redact.present(part):
             why_not = "the result quotes a value known to be secret"
-        else:
-            stored = memo.put(part)
-    result.stats["memo_stored"] = int(stored)
+        elif memo.put(part):
+            return part
+    result.stats["memo_stored"] = 0
     if verbose and why_not:
         say(f"run memo: this run's result is not kept: {why_not}")
+    return None
 
 
 COMMANDS = [diff_command]

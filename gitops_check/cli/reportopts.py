@@ -150,16 +150,20 @@ def emit_reports(
     repo: str,
     part_path: str | None = None,
     shard: Shard | None = None,
+    part: str | None = None,
 ) -> None:
     """Write the report files asked for (and the shard's part file), then print the terminal report; ``repo``:
-    the repository whose pull/merge request ``--comment`` posts to."""
+    the repository whose pull/merge request ``--comment`` posts to; ``part``: the part's text when the caller has
+    it already (``dump_part(result, shard)``, written for the run memo)."""
     from gitops_check import progress
 
     progress.install(None)  # its line is erased before the report
     if part_path:
-        from gitops_check.report.parts import dump_part
+        if part is None:
+            from gitops_check.report.parts import dump_part
 
-        write_file(part_path, dump_part(result, shard), "part")
+            part = dump_part(result, shard)
+        write_file(part_path, part, "part")
 
     if reports.junit:
         from gitops_check.report.junit import render_junit

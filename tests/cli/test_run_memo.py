@@ -340,3 +340,49 @@ def test_a_live_run_is_never_memoized(
         assert "memo_hit" not in stats and "memo_stored" not in stats
         assert "cache_hits" in stats  # the render cache is on
     assert not list(cache.glob("memo/**/*.json"))
+
+
+def test_the_part_is_encoded_once_and_is_the_memo_entry(
+    shop: GitRepo,
+    snapshot: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A cold run with --part writes the text it stored in the memo: one encoding of the result, not two; merge
+    reads it as the run's result; the warm run that reuses it reports what the memo's first run reported."""
+    from gitops_check.report import parts
+
+    calls: list[int] = []
+    dump_part = parts.dump_part
+    monkeypatch.setattr(parts, "dump_part", lambda *a: calls.append(1) or dump_part(*a))
+    cache = tmp_path / "cache"
+    code, cold, _ = run(shop, snapshot, tmp_path / "a", cache, capsys=capsys)
+    assert len(calls) == 1 and cold["stats"]["memo_stored"] == 1
+    part_text = (tmp_path / "a" / "part.json").read_text()
+    (entry,) = entries(cache)
+    assert entry.read_text().partition("\n")[2] == part_text
+    stats = dict(cold["stats"])
+    assert parts.load_part(part_text, "part").result.stats == stats
+
+    _, warm, _ = run(shop, snapshot, tmp_path / "b", cache, capsys=capsys)
+    assert hit(warm) and "memo_stored" not in warm["stats"]
+    assert comparable_json(warm) == comparable_json(cold)
+    merged = tmp_path / "m"
+    assert main(["merge", str(tmp_path / "a" / "part.json"), "--json", str(merged / "r.json")]) == code
+    assert json.loads((merged / "r.json").read_text())["stats"] == stats
+
+
+def test_a_part_the_memo_did_not_store_says_so(
+    shop: GitRepo,
+    snapshot: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A memo entry that could not be written (a full or read-only cache): the part file says memo_stored 0."""
+    monkeypatch.setattr(memo_module.RunMemo, "put", lambda self, part: False)
+    _, doc, _ = run(shop, snapshot, tmp_path / "a", tmp_path / "cache", capsys=capsys)
+    assert doc["stats"]["memo_stored"] == 0
+    part = json.loads((tmp_path / "a" / "part.json").read_text())
+    assert part["result"]["stats"]["memo_stored"] == 0
