@@ -305,3 +305,29 @@ def test_runs_found_clean_are_looked_at_again_once_a_value_is_added() -> None:
             rng.choice(words) + rng.choice(["", "\n", '"', "-tail"]) for _ in range(rng.randint(1, 12))
         )
         assert set(redact.present(text)) == {f for f in forms if f in text}, (step, text)
+
+
+def test_str_split_cuts_text_at_exactly_the_whitespace_the_run_expression_does() -> None:
+    """``redact._runs`` cuts ASCII text with ``str.split`` instead of ``_RUN``: the same characters, every code
+    point checked."""
+    import re
+    import sys
+
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        assert (re.fullmatch(r"\s", char) is not None) == (f"a{char}b".split() == ["a", "b"]), hex(code)
+
+
+def test_the_runs_of_a_text_are_the_run_expressions_matches() -> None:
+    """Differential: ``_runs`` (split on ASCII text, the expression otherwise) against ``_RUN.findall``."""
+    import random
+
+    rng = random.Random(18)
+    ascii_alphabet = (
+        "abcXYZ0189-_./+=%&#@!?*~^$" + "\"'`<>{}[](),;:|\\" + " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x00\x7f"
+    )
+    other = "é漢\u00a0\u2028\u3000\x85\U0001f600"
+    for alphabet in (ascii_alphabet, ascii_alphabet + other):
+        for _ in range(300):
+            text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 200)))
+            assert redact._runs(text) == set(redact._RUN.findall(text)), repr(text)
