@@ -22,7 +22,7 @@ from gitops_check.errors import InputError, RenderError
 from gitops_check.model.objects import Origin
 from gitops_check.model.rendered import RawObject
 from gitops_check.render import jsonnet
-from gitops_check.render.base import RenderOutput, SourceContext, is_inside, resolve_inside
+from gitops_check.render.base import RenderOutput, SourceContext, resolve_inside
 
 _MANIFEST_FILE = re.compile(r"^.*\.(yaml|yml|json|jsonnet)$")
 
@@ -38,7 +38,7 @@ def render_directory(ctx: SourceContext) -> RenderOutput:
             continue
         shown = ctx.rel(rel)
         if stat.S_ISLNK(st.st_mode):
-            if not is_inside(ctx.ws.root, path):
+            if not ctx.inside(path):
                 raise RenderError(f"symlink {shown} points outside the repository; refusing to read it")
             try:
                 st = os.stat(path)
