@@ -30,6 +30,7 @@ from gitops_check.render.flux_kfile import (
     warn_sourceignore,
 )
 from gitops_check.render.kustomize import (
+    Kustomizations,
     check_load_paths,
     check_remote_bases,
     find_kustomization,
@@ -52,10 +53,11 @@ def render_flux_kustomization(ctx: SourceContext) -> RenderOutput:
     out = RenderOutput()
     kfile = find_kustomization(ctx.folder)
     if kfile is not None:
-        check_remote_bases(ctx, kfile, allow_remote=ctx.options.allow_remote_bases)
-        register_generated_secrets(ctx, kfile)
-        check_load_paths(ctx, kfile)
-        for _, shown, entry, _ in helm_chart_entries(ctx, kfile):
+        tree = Kustomizations(ctx, kfile)  # walked once, by the first check, and replayed for the others
+        check_remote_bases(tree, allow_remote=ctx.options.allow_remote_bases)
+        register_generated_secrets(tree)
+        check_load_paths(tree)
+        for _, shown, entry, _ in helm_chart_entries(tree):
             raise RenderError(
                 f"{shown} inflates the Helm chart {entry.get('name') or '?'} (helmCharts), which Flux's "
                 "kustomize-controller never does (its build fails: 'must specify --enable-helm'); use a HelmRelease"

@@ -37,7 +37,7 @@ from gitops_check.model.rendered import RawObject
 from gitops_check.model.source import KUSTOMIZATION_FILES, KustomizeBuild, KustomizeOptions
 from gitops_check.remote.policy import check_remote_target
 from gitops_check.remote.policy import redact as redact_url
-from gitops_check.render.base import RenderOutput, SourceContext, is_inside
+from gitops_check.render.base import RenderOutput, SourceContext
 from gitops_check.render.helm import checked_release_name
 from gitops_check.render.kustomize_origins import Places, origin_at, plan_origins
 
@@ -57,13 +57,13 @@ def render_kustomize(ctx: SourceContext) -> RenderOutput:
     if build is not None:
         _check_build_options(ctx, build, out.warnings)
     if kfile is not None:
+        tree = Kustomizations(ctx, kfile)  # walked once, by the first check, and replayed for the others
         # Whatever the settings, references stay inside the repository; only remote ones may be allowed.
-        check_remote_bases(ctx, kfile, allow_remote=ctx.options.allow_remote_bases)
-        register_generated_secrets(ctx, kfile)
-    if kfile is not None and build is not None and build.load_restrictor_none:
-        check_load_paths(ctx, kfile)
-    if kfile is not None:
-        check_helm_charts(ctx, kfile, build, out.resolved)
+        check_remote_bases(tree, allow_remote=ctx.options.allow_remote_bases)
+        register_generated_secrets(tree)
+        if build is not None and build.load_restrictor_none:
+            check_load_paths(tree)
+        check_helm_charts(tree, build, out.resolved)
     overrides = ctx.source.kustomize
     where = f"kustomize output for {ctx.path}"
     fallback = Origin(ctx.app.name, ctx.path, None)
@@ -260,14 +260,66 @@ def _clean(message: str, ctx: SourceContext, folder: Path) -> str:
 # Remote bases
 
 
-def reachable_kustomizations(ctx: SourceContext, kfile: Path) -> Iterator[tuple[Path, str, dict[str, Any]]]:
-    """``kfile`` and every local kustomization it references (resources, bases, components), each once.
+Reached = tuple[Path, str, dict[str, Any]]  # a kustomization file, its name shown to users, its content
 
-    Yields (file, name shown to users, content). A caller checking entries raises before the walk goes on, so a
-    reference it refuses (remote, outside the workspace) is never followed.
+
+class Kustomizations:
+    """``kfile`` and every local kustomization it references (resources, bases, components), each once, in a
+    fixed order: (file, name shown to users, content). The checks before a build each go through them.
+
+    Walked once per app and replayed for every check (each used to walk and parse the tree again). The walk goes
+    only as far as the first check has asked, so a check that raises on an entry (remote, outside the workspace)
+    still does so before the walk follows or reads anything further, and an error of the walk itself (an invalid
+    kustomization file) is raised again at the same place to every later check. Replaying is exact while the
+    folders stay as they were: the workspace is written before rendering, and the only writes between these
+    checks are charts ``check_helm_charts`` fetches into it, after which that check walks on afresh (``after``).
     """
-    seen: set[Path] = set()
-    pending = [kfile]
+
+    def __init__(self, ctx: SourceContext, kfile: Path) -> None:
+        self.ctx = ctx
+        self.kfile = kfile
+        # Each kustomization with what the walk still had pending when it came to it (for ``after``).
+        self._found: list[tuple[Reached, tuple[Path, ...]]] = []
+        self._walk = _walk(ctx, [kfile], set())
+        self._error: Exception | None = None
+
+    def __iter__(self) -> Iterator[Reached]:
+        index = 0
+        while index < len(self._found) or self._advance():
+            yield self._found[index][0]
+            index += 1
+
+    def _advance(self) -> bool:
+        if self._error is not None:
+            raise self._error
+        try:
+            self._found.append(next(self._walk))
+        except StopIteration:
+            return False
+        except Exception as e:  # the generator is over: keep its error for the next check
+            self._error = e
+            raise
+        return True
+
+    def after(self, index: int) -> Iterator[Reached]:
+        """What a walk stopped right after the ``index``-th kustomization yields from there, reading the folders
+        as they are now: its references are looked up again, and so is everything after it."""
+        (current, _, data), pending = self._found[index]
+        seen = {reached[0] for reached, _ in self._found[: index + 1]}
+        for reached, _ in _walk(self.ctx, list(pending), seen, (current, data)):
+            yield reached
+
+
+def _walk(
+    ctx: SourceContext,
+    pending: list[Path],
+    seen: set[Path],
+    resume: tuple[Path, dict[str, Any]] | None = None,
+) -> Iterator[tuple[Reached, tuple[Path, ...]]]:
+    """Depth first from ``pending`` (a stack); a kustomization's references are followed after its caller is
+    done with it. ``resume``: the kustomization the walk stopped at, whose references come first."""
+    if resume is not None:
+        pending.extend(_references(ctx, *resume))
     while pending:
         current = pending.pop()
         if current in seen:
@@ -275,24 +327,32 @@ def reachable_kustomizations(ctx: SourceContext, kfile: Path) -> Iterator[tuple[
         seen.add(current)
         shown = ctx.relative_to_ws(current)
         data = load_kustomization(current, shown)
-        yield current, shown, data
-        base_dir = current.parent
-        for field_name in _REFERENCE_FIELDS:
-            entries = data.get(field_name)
-            for entry in entries if isinstance(entries, list) else ():
-                if not isinstance(entry, str) or is_remote(entry, base_dir):
-                    continue
-                target = Path(os.path.normpath(base_dir / entry.strip()))
-                if is_inside(ctx.ws.root, target) and target.is_dir():
-                    nested = find_kustomization(target)
-                    if nested is not None:
-                        pending.append(nested)
+        yield (current, shown, data), tuple(pending)
+        pending.extend(_references(ctx, current, data))
 
 
-def check_remote_bases(ctx: SourceContext, kfile: Path, *, allow_remote: bool = False) -> None:
+def _references(ctx: SourceContext, current: Path, data: Mapping[str, Any]) -> list[Path]:
+    """The kustomization files of the local folders ``current`` refers to, inside the workspace, in order."""
+    base_dir = current.parent
+    found = []
+    for field_name in _REFERENCE_FIELDS:
+        entries = data.get(field_name)
+        for entry in entries if isinstance(entries, list) else ():
+            if not isinstance(entry, str) or is_remote(entry, base_dir):
+                continue
+            target = Path(os.path.normpath(base_dir / entry.strip()))
+            if ctx.inside(target) and target.is_dir():
+                nested = find_kustomization(target)
+                if nested is not None:
+                    found.append(nested)
+    return found
+
+
+def check_remote_bases(tree: Kustomizations, *, allow_remote: bool = False) -> None:
     """Refuse remote resources (unless ``allow_remote``) and local ones outside the repository, in the
     kustomization or any local base it references, recursively."""
-    for current, shown, data in reachable_kustomizations(ctx, kfile):
+    ctx = tree.ctx
+    for current, shown, data in tree:
         base_dir = current.parent
         for field_name in (*_REFERENCE_FIELDS, *_FILE_FIELDS):
             entries = data.get(field_name)
@@ -315,16 +375,17 @@ def check_remote_bases(ctx: SourceContext, kfile: Path, *, allow_remote: bool = 
                         ) from None
                     continue
                 target = Path(os.path.normpath(base_dir / entry))
-                if not is_inside(ctx.ws.root, target):
+                if not ctx.inside(target):
                     raise RenderError(
                         f"{field_name} entry {entry} in {shown} is outside the repository; refusing it"
                     )
 
 
-def register_generated_secrets(ctx: SourceContext, kfile: Path) -> None:
+def register_generated_secrets(tree: Kustomizations) -> None:
     """``secretGenerator`` values (literals, env files, files) are Secret values: kustomize quotes them in its
     own error texts, so every output scrubs them (gitops_check.redact)."""
-    for current, _, data in reachable_kustomizations(ctx, kfile):
+    ctx = tree.ctx
+    for current, _, data in tree:
         generators = data.get("secretGenerator")
         for gen in generators if isinstance(generators, list) else ():
             if not isinstance(gen, dict):
@@ -351,11 +412,7 @@ def _strings(value: Any) -> list[str]:
 def _generator_file(ctx: SourceContext, base_dir: Path, entry: str) -> str:
     path = Path(os.path.normpath(base_dir / entry.strip()))
     try:
-        if (
-            not is_inside(ctx.ws.root, path)
-            or not path.is_file()
-            or path.stat().st_size > yamlio.MAX_FILE_BYTES
-        ):
+        if not ctx.inside(path) or not path.is_file() or path.stat().st_size > yamlio.MAX_FILE_BYTES:
             return ""
         return path.read_text(errors="replace")
     except OSError:
@@ -389,22 +446,46 @@ def is_remote(entry: str, base_dir: Path) -> bool:
 # helmCharts (kustomize's Helm chart inflation)
 
 
-def helm_chart_entries(ctx: SourceContext, kfile: Path) -> Iterator[tuple[Path, str, dict[str, Any], Any]]:
+def helm_chart_entries(tree: Kustomizations) -> Iterator[tuple[Path, str, dict[str, Any], Any]]:
     """(kustomization file, its name shown, the helmCharts entry, helmGlobals) of every reachable kustomization."""
-    for current, shown, data in reachable_kustomizations(ctx, kfile):
-        charts = data.get("helmCharts")
-        for entry in charts if isinstance(charts, list) else ():
-            yield current, shown, entry if isinstance(entry, dict) else {}, data.get("helmGlobals")
+    for current, shown, data in tree:
+        for entry, globals_ in _chart_entries(data):
+            yield current, shown, entry, globals_
+
+
+def _chart_entries(data: Mapping[str, Any]) -> Iterator[tuple[dict[str, Any], Any]]:
+    charts = data.get("helmCharts")
+    for entry in charts if isinstance(charts, list) else ():
+        yield entry if isinstance(entry, dict) else {}, data.get("helmGlobals")
 
 
 def check_helm_charts(
-    ctx: SourceContext, kfile: Path, build: KustomizeBuild | None, resolved: list[str] | None = None
+    tree: Kustomizations, build: KustomizeBuild | None, resolved: list[str] | None = None
 ) -> None:
     """``helmCharts`` inflate only with ``--enable-helm`` (Argo CD fails without it, like kustomize); a chart
     from a repository that is not vendored is fetched under the job's network policy into the folder kustomize
     looks in (so kustomize never runs ``helm pull`` itself), and every file the inflation reads must be inside
     the repository."""
-    for current, shown, entry, globals_ in helm_chart_entries(ctx, kfile):
+    for index, (current, shown, data) in enumerate(tree):
+        if _check_charts_of(tree.ctx, current, shown, data, build, resolved):
+            # A chart folder was fetched into the workspace, and the references after it may lead there: the
+            # rest of the walk reads the folders as they are now.
+            for current, shown, data in tree.after(index):
+                _check_charts_of(tree.ctx, current, shown, data, build, resolved)
+            return
+
+
+def _check_charts_of(
+    ctx: SourceContext,
+    current: Path,
+    shown: str,
+    data: Mapping[str, Any],
+    build: KustomizeBuild | None,
+    resolved: list[str] | None,
+) -> bool:
+    """``check_helm_charts`` for one kustomization; whether a chart folder was missing and has been fetched."""
+    fetched = False
+    for entry, globals_ in _chart_entries(data):
         name = str(entry.get("name") or "")
         if entry.get("releaseName"):
             # kustomize passes it to helm as a bare argument: "--post-renderer=..." would become an option.
@@ -428,6 +509,7 @@ def check_helm_charts(
             if not repo:
                 continue  # kustomize reports "no repo specified for pull, no chart found"
             described = _fetch_inflated_chart(ctx, shown, repo, name, version, folder)
+            fetched = True
             if resolved is not None:
                 resolved.append(described)
         for key in ("valuesFile",):
@@ -436,6 +518,7 @@ def check_helm_charts(
         for extra in entry.get("additionalValuesFiles") or ():
             if isinstance(extra, str):
                 _inside(ctx, current.parent, extra, f"helmCharts additionalValuesFiles of {shown}")
+    return fetched
 
 
 # Locks per folder on disk (process-wide on purpose: they guard files against this process's writers, whichever
@@ -456,7 +539,7 @@ def _fetch_inflated_chart(
     with lock:
         if folder.is_dir():
             return f"{name} {version or '(newest)'} from {redact_url(repo)} (fetched for another app)"
-        if not is_inside(ctx.ws.root, folder.parent.parent):
+        if not ctx.inside(folder.parent.parent):
             raise RenderError(
                 f"helmCharts of {shown}: the chart folder is outside the repository; refusing it"
             )
@@ -475,7 +558,7 @@ def _fetch_inflated_chart(
 
 def _inside(ctx: SourceContext, base: Path, text: str, what: str) -> Path:
     target = Path(os.path.normpath(base / text.strip()))
-    if text.strip().startswith("/") or _SCHEMES.match(text.strip()) or not is_inside(ctx.ws.root, target):
+    if text.strip().startswith("/") or _SCHEMES.match(text.strip()) or not ctx.inside(target):
         raise RenderError(f"{what} ({text}) is outside the repository; refusing it")
     return target
 
@@ -670,15 +753,16 @@ def _set_replicas(existing: Any, args: tuple[tuple[str, int], ...]) -> list[dict
     return sorted(wanted.values(), key=lambda r: str(r["name"]))
 
 
-def check_load_paths(ctx: SourceContext, kfile: Path) -> None:
+def check_load_paths(tree: Kustomizations) -> None:
     """Every file a reachable kustomization loads must be inside the workspace (kustomize will not check it)."""
-    for current, shown, data in reachable_kustomizations(ctx, kfile):
+    ctx = tree.ctx
+    for current, shown, data in tree:
         base = current.parent
         for field_name, entry in _path_entries(data):
             if is_remote(entry, base):
                 continue  # check_remote_bases decides about remote entries
             target = Path(os.path.normpath(base / entry))
-            if entry.startswith("/") or not is_inside(ctx.ws.root, target):
+            if entry.startswith("/") or not ctx.inside(target):
                 raise RenderError(
                     f"{field_name} entry {entry} in {shown} is outside the repository; refusing it"
                 )
