@@ -5,6 +5,7 @@ reachable kustomization checked and its generated secrets registered."""
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,12 +14,14 @@ from gitops_check import redact
 from gitops_check.errors import InputError, RenderError
 from gitops_check.model.app import App
 from gitops_check.model.rendered import Workspace
-from gitops_check.model.source import Source, Tool
+from gitops_check.model.source import KustomizeBuild, Source, Tool
 from gitops_check.project.config import RenderOptions
+from gitops_check.remote.policy import NetworkPolicy
 from gitops_check.render.app import render_app
 from gitops_check.render.base import SharedWork, SourceContext, SymlinkGuard, ToolFinder, within
 from gitops_check.render.kustomize import (
     Kustomizations,
+    check_helm_charts,
     check_remote_bases,
     find_kustomization,
     register_generated_secrets,
@@ -154,3 +157,38 @@ def test_registering_after_the_check_replays_the_whole_walk(tmp_path: Path) -> N
 def test_within_compares_real_paths_by_their_parts(root: str, path: str, inside: bool) -> None:
     assert within(root, path) is inside
     assert within(root, path) is (Path(path) == Path(root) or Path(root) in Path(path).parents)
+
+
+def test_after_a_chart_is_fetched_the_walk_goes_on_from_the_folders_as_they_are(tmp_path: Path) -> None:
+    """A chart fetched for helmCharts lands in the workspace, where a reference the walk had found no folder for
+    may now lead: the helmCharts check walks on from there as it finds the folders then (its own walk always
+    did), so the fetched chart's kustomization is checked too."""
+    from tests.helpers.chartrepo import FileServer, index, make_chart, package
+
+    chart = make_chart(tmp_path / "src", "demo", "1.0.0")
+    (chart / "kustomization.yaml").write_text(
+        "helmCharts:\n- name: inner\n  releaseName: --post-renderer=x\n"
+    )
+    package(chart, tmp_path / "site")
+    with FileServer(tmp_path / "site").running() as server:
+        index(tmp_path / "site", server.url)
+        ws = make_workspace(tmp_path, {
+            "app/kustomization.yaml": (
+                "resources: [charts/demo-1.0.0/demo]\n"
+                f"helmCharts:\n- name: demo\n  repo: {server.url}\n  version: 1.0.0\n"
+            ),
+        })  # fmt: skip
+        ctx = context(ws, "app")
+        ctx = replace(ctx, options=RenderOptions(
+            network=NetworkPolicy(allow_hosts=("127.0.0.1",), cache_dir=str(tmp_path / "cache"))
+        ))  # fmt: skip
+        tree = Kustomizations(ctx, ctx.folder / "kustomization.yaml")
+        check_remote_bases(tree)
+        assert len(list(tree)) == 1  # no folder there yet
+        resolved: list[str] = []
+        with pytest.raises(
+            RenderError, match="release name '--post-renderer=x' is not a valid Helm release name"
+        ):
+            check_helm_charts(tree, KustomizeBuild(enable_helm=True), resolved)
+    assert (Path(ws.root) / "app/charts/demo-1.0.0/demo/kustomization.yaml").is_file()
+    assert len(resolved) == 1
