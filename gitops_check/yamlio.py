@@ -40,18 +40,31 @@ _PLAIN_TAGS: dict[str, str] = {}
 _PLAIN_TAGS_KEPT = 1 << 16
 
 
+# What PyYAML's resolver gives a node that is not a plain scalar when no path resolver is added (none is):
+# libyaml calls ``resolve`` once per node, so for a quoted scalar (every one in JSON-style YAML) or a collection it
+# is answered here instead of through the resolver's general lookup.
+_SCALAR_NODE = yaml.ScalarNode
+_DEFAULT_TAGS: dict[type, str] = {
+    yaml.ScalarNode: yaml.resolver.BaseResolver.DEFAULT_SCALAR_TAG,
+    yaml.SequenceNode: yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG,
+    yaml.MappingNode: yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+}
+
+
 class _Loader(_BaseLoader):  # type: ignore[misc]
     """SafeLoader with go-yaml v2's scalar resolution (``goyaml``), JSON-style keys and duplicate-key detection."""
 
     def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
-        if kind is yaml.ScalarNode and implicit[0]:
+        if kind is _SCALAR_NODE and implicit[0]:
             tag = _PLAIN_TAGS.get(value)
             if tag is None:
                 tag = goyaml.plain_tag(value)
                 if len(_PLAIN_TAGS) < _PLAIN_TAGS_KEPT:
                     _PLAIN_TAGS[value] = tag
             return tag
-        return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
+        if self.yaml_path_resolvers:
+            return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
+        return _DEFAULT_TAGS[kind]
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         if not isinstance(node, yaml.MappingNode):
@@ -255,6 +268,30 @@ def load_yaml_documents(text: str | bytes, where: str, limit: int | None = None)
 Head = tuple[str | None, str | None, str | None, str | None]
 
 
+class _BaseTags:
+    """``yaml.BaseLoader``'s resolver, which has no implicit or path resolvers: every node gets its kind's default
+    tag. Answered without its general lookup, as libyaml asks once per node."""
+
+    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
+        return _DEFAULT_TAGS[kind]
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
+
+
+# document_heads only composes nodes (no constructor): libyaml's parser with the base resolver's tags.
+_HeadLoader: type | None
+try:
+    from yaml._yaml import CParser
+
+    _HeadLoader = type("_HeadLoader", (_BaseTags, CParser), {})
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    _HeadLoader = None
+
+
 def document_heads(text: str | bytes, where: str, limit: int | None = None) -> list[Head]:
     """(apiVersion, kind, metadata.name, metadata.namespace) of each non-empty document, without building the
     documents: libyaml composes the nodes (no Python per scalar) and only those four are read. Each is the string a
@@ -262,7 +299,7 @@ def document_heads(text: str | bytes, where: str, limit: int | None = None) -> l
     a merge key, a duplicate key, a non-mapping document) or lacks it; a missing namespace is "". Raises
     InputError on invalid YAML, like ``load_yaml_documents``."""
     check_size(len(text), where, limit)
-    loader = yaml.CBaseLoader(text) if hasattr(yaml, "CBaseLoader") else yaml.BaseLoader(text)
+    loader = _HeadLoader(text) if _HeadLoader is not None else yaml.BaseLoader(text)
     heads: list[Head] = []
     try:
         while loader.check_node():

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -190,3 +191,44 @@ def test_quick_construction_equals_pyyaml_on_every_yaml_file_of_the_repository()
         except InputError:
             continue  # refused by a check of its own (too deep); PyYAML's constructor read it
         assert repr(got) == repr(expected), path
+
+
+# Plain, quoted, block, flow, tagged, anchored, merged and empty nodes: what the resolvers tag.
+_TAGGED = (
+    'a: 1\nb: "2"\nc: \'x\'\nd: [1, "y", {e: null}]\nf: |\n  text\ng: !!str 3\nh: !custom z\n'
+    "i: &k {j: 0x1}\nl: *k\nm:\n  <<: *k\n  n: ~\n---\n"
+    '{"apiVersion": "v1", "kind": "List", "items": [{"x": 1.5}, "", true]}\n---\n\n---\n- - - deep\n'
+)
+
+
+def _tags(node: yaml.Node) -> object:
+    if isinstance(node, yaml.ScalarNode):
+        return (node.tag, node.value, node.style)
+    items = (
+        [(_tags(k), _tags(v)) for k, v in node.value]
+        if isinstance(node, yaml.MappingNode)
+        else [_tags(v) for v in node.value]
+    )
+    return (node.tag, items)
+
+
+def _composed(loader: Any) -> list[object]:
+    try:
+        return [_tags(loader.get_node()) for _ in iter(loader.check_node, False)]
+    finally:
+        loader.dispose()
+
+
+def test_node_tags_are_pyyamls_own_for_nodes_that_are_not_plain_scalars() -> None:
+    """The loaders answer the resolver's question for quoted scalars and collections (and document_heads' loader
+    for every node) without PyYAML's general lookup; the tags are the ones that lookup gives."""
+
+    class PyYAMLResolution(yamlio._Loader):
+        def resolve(self, kind: type, value: object, implicit: tuple[bool, bool]) -> str:
+            if kind is yaml.ScalarNode and implicit[0]:
+                return super().resolve(kind, value, implicit)
+            return yaml.resolver.Resolver.resolve(self, kind, value, implicit)  # type: ignore[no-untyped-call,no-any-return]
+
+    assert _composed(yamlio._Loader(_TAGGED)) == _composed(PyYAMLResolution(_TAGGED))
+    assert yamlio._HeadLoader is not None
+    assert _composed(yamlio._HeadLoader(_TAGGED)) == _composed(yaml.CBaseLoader(_TAGGED))
