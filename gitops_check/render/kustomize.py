@@ -89,7 +89,7 @@ def render_kustomize(ctx: SourceContext) -> RenderOutput:
 
 
 def _places(ctx: SourceContext, folder: Path) -> Places:
-    return Places(os.path.realpath(folder), os.path.realpath(ctx.folder), os.path.realpath(ctx.ws.root))
+    return Places(os.path.realpath(folder), os.path.realpath(ctx.folder), ctx.real_root)
 
 
 ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
@@ -280,8 +280,18 @@ class Kustomizations:
         self.kfile = kfile
         # Each kustomization with what the walk still had pending when it came to it (for ``after``).
         self._found: list[tuple[Reached, tuple[Path, ...]]] = []
-        self._walk = _walk(ctx, [kfile], set())
+        self._inside: dict[str, bool] = {}
+        self._walk = _walk(ctx, [kfile], set(), self.inside)
         self._error: Exception | None = None
+
+    def inside(self, path: Path) -> bool:
+        """``ctx.inside(path)``, remembered: the walk and the checks ask about the same references (only until
+        ``after``, which asks the folders as they are then)."""
+        key = str(path)
+        found = self._inside.get(key)
+        if found is None:
+            found = self._inside[key] = self.ctx.inside(path)
+        return found
 
     def __iter__(self) -> Iterator[Reached]:
         index = 0
@@ -306,7 +316,7 @@ class Kustomizations:
         as they are now: its references are looked up again, and so is everything after it."""
         (current, _, data), pending = self._found[index]
         seen = {reached[0] for reached, _ in self._found[: index + 1]}
-        for reached, _ in _walk(self.ctx, list(pending), seen, (current, data)):
+        for reached, _ in _walk(self.ctx, list(pending), seen, self.ctx.inside, (current, data)):
             yield reached
 
 
@@ -314,12 +324,13 @@ def _walk(
     ctx: SourceContext,
     pending: list[Path],
     seen: set[Path],
+    inside: Callable[[Path], bool],
     resume: tuple[Path, dict[str, Any]] | None = None,
 ) -> Iterator[tuple[Reached, tuple[Path, ...]]]:
     """Depth first from ``pending`` (a stack); a kustomization's references are followed after its caller is
     done with it. ``resume``: the kustomization the walk stopped at, whose references come first."""
     if resume is not None:
-        pending.extend(_references(ctx, *resume))
+        pending.extend(_references(inside, *resume))
     while pending:
         current = pending.pop()
         if current in seen:
@@ -328,10 +339,10 @@ def _walk(
         shown = ctx.relative_to_ws(current)
         data = load_kustomization(current, shown)
         yield (current, shown, data), tuple(pending)
-        pending.extend(_references(ctx, current, data))
+        pending.extend(_references(inside, current, data))
 
 
-def _references(ctx: SourceContext, current: Path, data: Mapping[str, Any]) -> list[Path]:
+def _references(inside: Callable[[Path], bool], current: Path, data: Mapping[str, Any]) -> list[Path]:
     """The kustomization files of the local folders ``current`` refers to, inside the workspace, in order."""
     base_dir = current.parent
     found = []
@@ -341,7 +352,7 @@ def _references(ctx: SourceContext, current: Path, data: Mapping[str, Any]) -> l
             if not isinstance(entry, str) or is_remote(entry, base_dir):
                 continue
             target = Path(os.path.normpath(base_dir / entry.strip()))
-            if ctx.inside(target) and target.is_dir():
+            if inside(target) and target.is_dir():
                 nested = find_kustomization(target)
                 if nested is not None:
                     found.append(nested)
@@ -375,7 +386,7 @@ def check_remote_bases(tree: Kustomizations, *, allow_remote: bool = False) -> N
                         ) from None
                     continue
                 target = Path(os.path.normpath(base_dir / entry))
-                if not ctx.inside(target):
+                if not tree.inside(target):
                     raise RenderError(
                         f"{field_name} entry {entry} in {shown} is outside the repository; refusing it"
                     )
@@ -755,14 +766,13 @@ def _set_replicas(existing: Any, args: tuple[tuple[str, int], ...]) -> list[dict
 
 def check_load_paths(tree: Kustomizations) -> None:
     """Every file a reachable kustomization loads must be inside the workspace (kustomize will not check it)."""
-    ctx = tree.ctx
     for current, shown, data in tree:
         base = current.parent
         for field_name, entry in _path_entries(data):
             if is_remote(entry, base):
                 continue  # check_remote_bases decides about remote entries
             target = Path(os.path.normpath(base / entry))
-            if entry.startswith("/") or not ctx.inside(target):
+            if entry.startswith("/") or not tree.inside(target):
                 raise RenderError(
                     f"{field_name} entry {entry} in {shown} is outside the repository; refusing it"
                 )
