@@ -120,6 +120,8 @@ def _resource_case(
         file=clean(origin.file) if origin and origin.file else None,
         line=origin.line if origin and origin.file and origin.line else None,
     )
+    if diff.status is Status.UNCHANGED and not diff.notes and not diff.message:
+        return case  # nothing to say (most of a fleet's resources): no head to build
     verdict = resource_verdict(diff, mode)
     head = [f"{clean(str(diff.key))}: {verdict}"]
     where = location(origin.file, origin.line) if origin else ""
