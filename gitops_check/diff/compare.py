@@ -137,6 +137,20 @@ def _same_value(value: Any, other: Any, schema: Node | None) -> bool:
 _CONTAINERS = (dict, list)
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _identical(desired: Any, live: Any) -> bool:
+    """Equal with the same types all the way down (``repr`` tells ``True`` from ``1`` and ``1.0``, which ``==``
+    mixes): the first pass finds no change anywhere in or below such a pair, so it need not walk it."""
+    kind = type(desired)
+    if kind is not type(live):
+        return False
+    if kind in _CONTAINERS:
+        return bool(desired == live) and repr(desired) == repr(live)
+    return kind in _SCALARS and desired == live
+
+
 @dataclass
 class Walk:
     """One comparison. ``changes`` fills during ``run``; ``views`` is True for the second, view-building pass.
@@ -206,14 +220,18 @@ class Walk:
         name = path[-1].name if path and isinstance(path[-1], Field) else None
         keep_empty = schema.strings if schema is not None and schema.strings else name in STRING_MAPS
         for k, d in desired.items():
-            sub = (*path, Field(k))
             if k in live:
-                a, b = self._node(d, live[k], sub, name, schema.child(k) if schema is not None else None)
+                other = live[k]
+                if not views and _identical(d, other):
+                    continue  # nothing below can change: no path, schema or call for it
+                sub = (*path, Field(k))
+                a, b = self._node(d, other, sub, name, schema.child(k) if schema is not None else None)
                 if views:
                     dv[k], lv[k] = a, b
             elif d is None or (not keep_empty and is_empty(d)):
                 continue
             else:
+                sub = (*path, Field(k))
                 self._add(sub, Change(ChangeKind.ADDED, display(sub), None, d))
                 if views:
                     dv[k] = d
@@ -249,7 +267,10 @@ class Walk:
             self._value_change(path, live, desired)
             return desired, live
         dv, lv = [], []
+        views = self.views
         for i, (d, item) in enumerate(zip(desired, live, strict=True)):
+            if not views and _identical(d, item):
+                continue
             a, b = self._node(d, item, (*path, Index(i)), name, items)
             dv.append(a)
             lv.append(b)
@@ -264,11 +285,15 @@ class Walk:
             return None  # not keyable after all: compare as an atomic list
         live_by_key = dict(zip(live_keys, live, strict=True))
         dv, lv = [], []
+        views = self.views
         for seg, d in zip(desired_keys, desired, strict=True):
             assert seg is not None
             sub = (*path, seg)
             if seg in live_by_key:
-                a, b = self._node(d, live_by_key[seg], sub, None, items)
+                other = live_by_key[seg]
+                if not views and _identical(d, other):
+                    continue
+                a, b = self._node(d, other, sub, None, items)
                 dv.append(a)
                 lv.append(b)
             else:
