@@ -152,7 +152,30 @@ def _read_streamed(data: bytes, where: str) -> tuple[_Own, PackedObjects] | None
     part = PackedObjects()
     problems: list[InputError] = []
 
+    put_text = part.put_text
+
     def take(element: Any, raw: str, index: int) -> None:
+        # What _objects_of accepts and _key reads, for the common case of a plain object whose fields are all
+        # strings: checked here in one go, without building its error context first. Anything else (a List,
+        # a field of another type, a missing one) takes the general path below.
+        if type(element) is dict:
+            kind = element.get("kind")
+            api_version = element.get("apiVersion")
+            metadata = element.get("metadata")
+            if (
+                type(metadata) is dict
+                and type(kind) is str
+                and kind
+                and type(api_version) is str
+                and api_version
+                and not kind.endswith("List")
+            ):
+                name = metadata.get("name")
+                namespace = metadata.get("namespace")
+                if type(name) is str and name and (namespace is None or type(namespace) is str):
+                    group = api_version.rpartition("/")[0]
+                    put_text(ResourceKey(group, kind, namespace or None, name), raw, element)
+                    return
         try:
             docs = list(_objects_of(element, f"{where} (objects[{index}])", 1))
         except InputError as e:
