@@ -296,8 +296,11 @@ def _gen_env(doc: Mapping[str, Any], state: _State, options: DiscoverOptions, ws
 
 def _find(ws: Workspace, paths: tuple[str, ...]) -> Iterator[Found]:
     root = Path(ws.root)
-    for dirpath, dirnames, filenames in os.walk(root):
-        rel_dir = Path(dirpath).relative_to(root).as_posix()
+    top = os.fspath(root)
+    below = top if top.endswith("/") else top + "/"
+    for dirpath, dirnames, filenames in os.walk(top):
+        # os.walk joins each folder to top: slicing gives what Path.relative_to gave, without parsing paths.
+        rel_dir = dirpath[len(below) :] if dirpath != top else "."
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         if "Chart.yaml" in filenames:
             dirnames[:] = []  # a chart's templates are not objects yet; its parent app renders them

@@ -43,6 +43,8 @@ def scan(ws: Workspace, project: ProjectConfig | None, options: DiscoverOptions)
     out = Discovery()
     found = _scanned(ws, options)
     out.notes.extend(found.notes)
+    if not found.objects:
+        return out  # no Flux object: no patch file to tell from one (patch_files reads every kustomization)
     patches = options.state.get(_PATCH_FILES, lambda: flux_objects.patch_files(ws), ws)
     objects = [o for o in found.objects if o.file not in patches]
     kustomizations = [o for o in objects if o.kind == "Kustomization"]
