@@ -231,53 +231,41 @@ def _run_child(
     timeout: float,
     input_text: str | None,
 ) -> str:
-    with _SLOTS.held():
-        return _run_held(argv, what=what, cwd=cwd, env=env, timeout=timeout, input_text=input_text)
-
-
-def _run_held(
-    argv: Sequence[str],
-    *,
-    what: str,
-    cwd: str | Path | None,
-    env: dict[str, str],
-    timeout: float,
-    input_text: str | None,
-) -> str:
-    if CHILDREN.stopping:
-        raise RenderError(f"{what}: not started, the run is being stopped")
-    try:
-        child = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.PIPE if input_text is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-    except FileNotFoundError as e:
-        raise ToolMissingError(f"{what}: {argv[0]} not found") from e
-    except OSError as e:
-        raise RenderError(f"{what}: cannot run {argv[0]}: {e.strerror}") from e
-    CHILDREN.add(child)
-    try:
+    with _SLOTS.held():  # a program slot while the program runs (``child_slots``)
+        if CHILDREN.stopping:
+            raise RenderError(f"{what}: not started, the run is being stopped")
         try:
-            stdout, stderr = child.communicate(input_text, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            kill_group(child)
-            child.communicate()
-            raise RenderError(f"{what}: timed out after {timeout:.0f}s") from None
-        except BaseException:
-            kill_group(child)
-            child.wait()
-            raise
-    finally:
-        CHILDREN.discard(child)
-    if CHILDREN.stopping and child.returncode < 0:
-        raise RenderError(f"{what}: stopped (the run was interrupted)")
-    if child.returncode != 0:
-        detail = tail(stderr) or tail(stdout) or f"exit code {child.returncode}"
-        raise RenderError(f"{what} failed: {detail}")
-    return stdout
+            child = subprocess.Popen(
+                list(argv),
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.PIPE if input_text is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+            )
+        except FileNotFoundError as e:
+            raise ToolMissingError(f"{what}: {argv[0]} not found") from e
+        except OSError as e:
+            raise RenderError(f"{what}: cannot run {argv[0]}: {e.strerror}") from e
+        CHILDREN.add(child)
+        try:
+            try:
+                stdout, stderr = child.communicate(input_text, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                kill_group(child)
+                child.communicate()
+                raise RenderError(f"{what}: timed out after {timeout:.0f}s") from None
+            except BaseException:
+                kill_group(child)
+                child.wait()
+                raise
+        finally:
+            CHILDREN.discard(child)
+        if CHILDREN.stopping and child.returncode < 0:
+            raise RenderError(f"{what}: stopped (the run was interrupted)")
+        if child.returncode != 0:
+            detail = tail(stderr) or tail(stdout) or f"exit code {child.returncode}"
+            raise RenderError(f"{what} failed: {detail}")
+        return stdout

@@ -112,21 +112,6 @@ def _render_one(
         progress.advance()
 
 
-def render_all(
-    apps: Sequence[App],
-    ws: Workspace,
-    options: RenderOptions,
-    tools: ToolFinder | None = None,
-    repos: Mapping[str, Workspace] | None = None,
-    symlinks: SymlinkGuard | None = None,
-    keyed: KeyedRenders | None = None,
-    shared: SharedWork | None = None,
-) -> list[Rendered]:
-    """Render apps in parallel (helm/kustomize run as processes, so threads suffice), results in input order;
-    ``keyed``: the render cache answers first."""
-    return list(render_stream(apps, ws, options, tools, repos, symlinks, keyed, shared))
-
-
 def render_stream(
     apps: Sequence[App],
     ws: Workspace,
@@ -137,8 +122,9 @@ def render_stream(
     keyed: KeyedRenders | None = None,
     shared: SharedWork | None = None,
 ) -> Iterator[Rendered]:
-    """``render_all``, each render given in input order as soon as it and those before it are done (the caller
-    works on it while later apps render)."""
+    """Render apps in parallel (helm/kustomize run as processes, so threads suffice), each render given in input
+    order as soon as it and those before it are done (the caller works on it while later apps render);
+    ``keyed``: the render cache answers first."""
     finder = tools or ToolFinder(options)
     mapped = repos or {}
     guard = symlinks or SymlinkGuard()

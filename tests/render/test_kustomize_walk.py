@@ -115,27 +115,27 @@ def test_a_base_reached_twice_is_still_checked(tmp_path: Path) -> None:
     )
 
 
-def test_generated_secrets_are_registered_from_every_reachable_kustomization(
-    tmp_path: Path, kustomize_bin: Path
-) -> None:
+def diamond_with_secrets(tmp_path: Path) -> tuple[Workspace, dict[str, str]]:
+    """The diamond with a secretGenerator literal of its own in every kustomization (values by folder)."""
     values = {name: secrets.token_hex(12) for name in ("overlay", "a", "b", "base")}
     files = dict(DIAMOND)
     for name, value in values.items():
         generator = f"secretGenerator:\n- name: s-{name}\n  literals: [key={value}]\n"
         files[f"{name}/kustomization.yaml"] = files[f"{name}/kustomization.yaml"] + generator
-    ws = make_workspace(tmp_path, files)
+    return make_workspace(tmp_path, files), values
+
+
+def test_generated_secrets_are_registered_from_every_reachable_kustomization(
+    tmp_path: Path, kustomize_bin: Path
+) -> None:
+    ws, values = diamond_with_secrets(tmp_path)
     render(ws, "overlay", kustomize_bin)
     for value in values.values():
         assert redact.scrub(f"x {value} y") != f"x {value} y"
 
 
 def test_registering_after_the_check_replays_the_whole_walk(tmp_path: Path) -> None:
-    values = {name: secrets.token_hex(12) for name in ("overlay", "a", "b", "base")}
-    files = dict(DIAMOND)
-    for name, value in values.items():
-        generator = f"secretGenerator:\n- name: s-{name}\n  literals: [key={value}]\n"
-        files[f"{name}/kustomization.yaml"] = files[f"{name}/kustomization.yaml"] + generator
-    ws = make_workspace(tmp_path, files)
+    ws, values = diamond_with_secrets(tmp_path)
     tree = tree_of(ws, "overlay")
     check_remote_bases(tree)
     register_generated_secrets(tree)

@@ -16,7 +16,7 @@ from gitops_check.model.app import App
 from gitops_check.model.objects import Origin
 from gitops_check.model.rendered import RawObject, Workspace
 from gitops_check.model.source import Source, Tool
-from gitops_check.pipeline.rendering import render_all
+from gitops_check.pipeline.rendering import render_stream
 from gitops_check.project.config import RenderOptions
 from gitops_check.remote.policy import NetworkPolicy
 from gitops_check.render.app import render_app
@@ -144,9 +144,9 @@ def test_escaping_symlink_elsewhere_fails_only_its_own_app_and_is_removed(tmp_pa
     assert not (ws.root / "elsewhere" / "link").exists()
     with pytest.raises(RenderError, match="symlink elsewhere/link points outside"):
         render_app(app("elsewhere", tool=Tool.DIRECTORY), ws, RenderOptions(), symlinks=guard)
-    # Every app of a run is told, whichever thread renders it (render_all shares one guard).
-    rendered = render_all([app("apps/web", tool=Tool.DIRECTORY), app("elsewhere", tool=Tool.DIRECTORY)], ws,
-                          RenderOptions(), symlinks=guard)  # fmt: skip
+    # Every app of a run is told, whichever thread renders it (render_stream shares one guard).
+    apps = [app("apps/web", tool=Tool.DIRECTORY), app("elsewhere", tool=Tool.DIRECTORY)]
+    rendered = list(render_stream(apps, ws, RenderOptions(), symlinks=guard))
     assert rendered[0].error is None
     assert (
         rendered[1].error is not None and "symlink elsewhere/link points outside" in rendered[1].error.message
