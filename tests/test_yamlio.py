@@ -232,3 +232,46 @@ def test_node_tags_are_pyyamls_own_for_nodes_that_are_not_plain_scalars() -> Non
     assert _composed(yamlio._Loader(_TAGGED)) == _composed(PyYAMLResolution(_TAGGED))
     assert yamlio._HeadLoader is not None
     assert _composed(yamlio._HeadLoader(_TAGGED)) == _composed(yaml.CBaseLoader(_TAGGED))
+
+
+def _depth_by_stack(data: Any, limit: int) -> bool:
+    """The explicit-stack walk depth_exceeds replaced (the reference for the differential test)."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth >= limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def test_depth_exceeds_answers_as_an_explicit_stack_walk() -> None:
+    import random
+
+    rng = random.Random(7)
+
+    def nested(depth: int) -> Any:
+        if depth == 0 or rng.random() < 0.2:
+            return rng.choice([1, "x", None, {}, []])
+        if rng.random() < 0.5:
+            return {str(i): nested(depth - 1) for i in range(rng.randint(1, 3))}
+        return [nested(depth - 1) for _ in range(rng.randint(1, 3))]
+
+    for _ in range(300):
+        data = nested(rng.randint(0, 12))
+        for limit in (0, 1, 2, 3, 5, 8, 13):
+            assert yamlio.depth_exceeds(data, limit) == _depth_by_stack(data, limit)
+    chain: Any = "leaf"
+    for i in range(300):
+        chain = [chain] if i % 2 else {"k": chain}
+    for limit in (127, 128, 129, 256):
+        assert yamlio.depth_exceeds(chain, limit) == _depth_by_stack(chain, limit) is True
+    assert yamlio.depth_exceeds(chain) is True  # MAX_DEPTH, without coming near Python's recursion limit
+    with pytest.raises(ValueError):
+        yamlio.depth_exceeds(chain, 10_000)
