@@ -191,15 +191,8 @@ class Walk:
     def _node(
         self, desired: Any, live: Any, path: Path, parent: str | None, schema: Node | None
     ) -> tuple[Any, Any]:
-        if (
-            not self.views
-            and type(desired) in _CONTAINERS
-            and type(live) is type(desired)
-            and desired == live
-            and repr(desired) == repr(live)
-        ):
-            # Identical (repr tells ``True`` from ``1`` and ``1.0``, which ``==`` mixes): no change anywhere below,
-            # found at C speed. The view pass, which builds the shown values, still walks.
+        if not self.views and _identical(desired, live):
+            # No change anywhere below, found at C speed. The view pass, which builds the shown values, still walks.
             return desired, live
         if isinstance(desired, dict) and isinstance(live, dict):
             return self._map(desired, live, path, schema)

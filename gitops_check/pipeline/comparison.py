@@ -187,10 +187,12 @@ def compare_app(
     *,
     predicting: bool = False,
     release: bool = False,
+    note_kinds: bool = False,
 ) -> Compared:
     """Key and diff one rendered app. ``cluster``: (key, its view or None when it could not be read, the name
     reports give it), or why the app has no cluster. ``predicting``: the keyed objects wait for the cluster's
-    dry-run batch instead of being diffed here. ``release``: the app's objects are dropped once unpacked."""
+    dry-run batch instead of being diffed here. ``release``: the app's objects are dropped once unpacked.
+    ``note_kinds``: ``Compared.kinds`` is filled (only an early comparison is checked against it)."""
     app_result = AppResult(r.app, render_seconds=r.seconds)
     done = Compared(app_result)
     if r.error is not None:
@@ -213,7 +215,7 @@ def compare_app(
             AppError(r.app.name, f"not checked: cluster {key} could not be read", stage="cluster")
         )
         return done
-    kinds = _kinds_of(raw)
+    kinds = _kinds_of(raw) if note_kinds else set()
     objects_of_app, app_result.hooks = split_hooks(r.app, raw)
     del raw
     keyed = assign_keys(r.app, objects_of_app, KindScopes(dict(view.scopes)))
@@ -226,8 +228,9 @@ def compare_app(
         done.waiting = keyed
     else:
         diff_keyed(r.app, app_result, keyed, view, settings, diff_options, Prediction())
-    kinds.update(d.key.group_kind for d in app_result.diffs)
-    done.kinds = frozenset(kinds)
+    if note_kinds:
+        kinds.update(d.key.group_kind for d in app_result.diffs)
+        done.kinds = frozenset(kinds)
     return done
 
 

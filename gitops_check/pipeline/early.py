@@ -99,7 +99,9 @@ class EarlyComparisons:
         if view is None:
             return
         name = cluster_name(key, view.live, source)
-        done = compare_app(r, (key, view, name), self._settings, self._options, self._inspect)
+        done = compare_app(
+            r, (key, view, name), self._settings, self._options, self._inspect, note_kinds=True
+        )
         self._done[r.app.name] = (r, key, done)
 
     def _view(self, source: LiveSource) -> ClusterView | None:
