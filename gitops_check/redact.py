@@ -19,7 +19,7 @@ those words anyway, so the value is no less known; the structural redaction stil
 JSON reports are scrubbed string by string (``scrub_json``), so a value that matches JSON punctuation cannot
 make the file unreadable.
 
-Cost: the search is one pass over the text, whatever the number of values. Every form is indexed by the first
+Cost: the search is one pass over the text, whatever the number of values. Every form is indexed by the last
 ``MIN_LENGTH`` characters of its *anchor* (its longest run without the punctuation and spaces reports put around
 values); the text is cut at the same characters into runs (a regular expression, C speed), the distinct runs'
 windows of ``MIN_LENGTH`` characters are collected into one set and intersected with the index; only a form whose
@@ -35,7 +35,9 @@ their lines only.
 from __future__ import annotations
 
 import base64
+import bisect
 import io
+import itertools
 import json
 import re
 import threading
@@ -82,14 +84,14 @@ _whole: set[str] = set()
 # Runs of text holding no anchor of the forms known when they were looked at (_clean_at: len(_known) then).
 _clean: set[str] = set()
 _clean_at = 0
-# Above this many anchors found in one text, its runs are not sorted into clean and not clean (rare: it costs a
-# search per run and anchor).
-_MAX_HITS_SORTED = 64
 
 
 def _anchor(form: str) -> str | None:
+    # Any window of the longest run would do; the last, because values share beginnings far more than endings
+    # (a snapshot's hashed values all start "gitops-check-hash:v1:", URLs "https://"): with the first, one
+    # anchor held thousands of forms and sat in every report's "gitops-check", so each was searched for.
     runs = _RUN.findall(form)
-    return max(runs, key=len)[:MIN_LENGTH] if runs else None
+    return max(runs, key=len)[-MIN_LENGTH:] if runs else None
 
 
 def encodings(value: str) -> set[str]:
@@ -178,7 +180,7 @@ def present(text: str) -> list[str]:
         if _clean_at != known:
             _clean.clear()
             _clean_at = known
-        fresh = runs - _clean
+        fresh = list(runs - _clean)
     found = {form for form in loose if form in text}
     joined = "\n".join(fresh)  # a window across the newline holds a separator: no anchor does
     window = MIN_LENGTH
@@ -187,22 +189,34 @@ def present(text: str) -> list[str]:
     )
     with _lock:  # only the anchors found are taken from the index (present runs on every terminal write)
         index = {anchor: tuple(_index[anchor]) for anchor in windows.intersection(_index)}
-    hits = index.keys()
-    for anchor in hits:
-        # A form without separators lies inside one run, so it is looked for in the few runs holding its anchor
-        # (a value shared by many forms, "gitops-check", would otherwise cost a search of the text per form).
-        holding = [run for run in fresh if anchor in run]
-        found.update(
-            form
-            for form in index[anchor]
-            if (any(form in run for run in holding) if form in _whole else form in text)
-        )
-    if len(hits) <= _MAX_HITS_SORTED:
-        clean = {run for run in fresh if not any(anchor in run for anchor in hits)} if hits else fresh
-        with _lock:
-            if _clean_at == known:
-                _clean.update(clean)
+    holding_any: set[str] = set()
+    if index:
+        starts = list(itertools.accumulate((len(run) + 1 for run in fresh), initial=0))
+        for anchor, forms in index.items():
+            # The runs holding the anchor, found by searching the joined runs (C speed) rather than asking every
+            # run (anchors x runs: quadratic in a fleet's size). A form without separators lies inside one run.
+            holding = _holding(anchor, joined, fresh, starts)
+            holding_any.update(holding)
+            found.update(
+                form
+                for form in forms
+                if (any(form in run for run in holding) if form in _whole else form in text)
+            )
+    with _lock:
+        if _clean_at == known:
+            _clean.update(run for run in fresh if run not in holding_any)
     return sorted(found, key=len, reverse=True)
+
+
+def _holding(anchor: str, joined: str, runs: list[str], starts: list[int]) -> list[str]:
+    """The runs (joined by newlines into ``joined``; ``starts``: where each begins) that hold ``anchor``."""
+    out: list[str] = []
+    at = joined.find(anchor)
+    while at != -1:
+        k = bisect.bisect_right(starts, at) - 1
+        out.append(runs[k])
+        at = joined.find(anchor, starts[k + 1])  # the next run: one occurrence tells this one holds it
+    return out
 
 
 def _runs(text: str) -> set[str]:

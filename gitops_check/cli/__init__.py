@@ -7,6 +7,7 @@ incomplete check never looks green. Each command lives in its own module of this
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -85,6 +86,12 @@ def _handle_signals() -> dict[int, Any]:
     return previous
 
 
+# A run builds hundreds of thousands of objects that live to its end (renders, the snapshot, the result) and few
+# cycles. With the default thresholds (700, 10, 10) the collector's passes walked that heap again and again:
+# ~7 % of a 5,000-app cold run's CPU. Collections still run, a hundred times less often.
+_GC_THRESHOLDS = (100_000, 50, 1_000)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: returns the exit code instead of raising.
 
@@ -103,9 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     _RECEIVED.clear()
     previous = _handle_signals()
     fence = actions.fence_run(os.environ, click.echo)
+    thresholds = gc.get_threshold()
+    gc.set_threshold(*_GC_THRESHOLDS)
     try:
         return _main(argv)
     finally:
+        gc.set_threshold(*thresholds)
         from gitops_check import progress
 
         progress.install(None)

@@ -12,7 +12,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from gitops_check.cli import cli
-from gitops_check.model.objects import Origin
+from gitops_check.model.objects import Origin, SecretText
 from gitops_check.model.rendered import RawObject
 from gitops_check.project.config import RenderOptions
 from gitops_check.render.base import RenderOutput
@@ -125,6 +125,21 @@ def test_entries_are_exact_or_absent(tmp_path: Path) -> None:
     odd = RenderOutput([RawObject({"kind": "ConfigMap", "data": {1: "int key"}}, Origin("a"))])
 
     assert cache.put("k1", good) and not cache.put("k2", odd)
+    # Whatever would read back as something else is not stored: a tuple, a str subclass (a SecretText would
+    # come back a plain string, no longer known as a secret), NaN, nesting past Python's recursion limit.
+    deep: dict[str, object] = {}
+    for _ in range(2000):
+        deep = {"d": deep}
+    for n, body in enumerate(
+        [
+            {"kind": "ConfigMap", "data": {"k": ("a", "b")}},
+            {"kind": "Secret", "stringData": {"k": SecretText("from-a-secret")}},
+            {"kind": "ConfigMap", "data": {"k": float("nan")}},
+            {"kind": "ConfigMap", "data": deep},
+        ]
+    ):
+        assert not cache.put(f"odd{n}", RenderOutput([RawObject(body, Origin("a"))]))
+        assert cache.get(f"odd{n}") is None
 
     again = cache.get("k1")
     assert again is not None and again.objects == good.objects and again.warnings == ["w"]

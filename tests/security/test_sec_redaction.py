@@ -249,6 +249,9 @@ def test_the_indexed_search_finds_exactly_what_a_search_per_form_finds() -> None
     alphabet = "abcXYZ0189-_./+=:;, \"'<>{}[]()|\\`\n\t%&#@!?"
     values = ["hunter2-secret", "a b c d e f g", "pass:word;x", 'quo"ted value', "line one\nline two long"]
     values += ["".join(rng.choice(alphabet) for _ in range(rng.randint(6, 30))) for _ in range(300)]
+    # Values sharing a beginning (a snapshot's hashed values) or an ending: many forms under few anchors.
+    values += [f"gitops-check-hash:v1:{rng.randrange(16**12):012x}" for _ in range(40)]
+    values += [f"{rng.randrange(10**6)}-shared-ending" for _ in range(40)]
     for value in values:
         redact.add(value)
     forms = sorted(
