@@ -42,6 +42,9 @@ class _At:
     def __init__(self, block: int, start: int, end: int, view: Any, deep: bool) -> None:
         self.block, self.start, self.end, self.view, self.deep = block, start, end, view, deep
 
+    def __reduce__(self) -> tuple[type[_At], tuple[int, int, int, Any, bool]]:
+        return _At, (self.block, self.start, self.end, self.view, self.deep)  # ~2x faster than slots' default
+
 
 class _Blocks:
     """Texts appended one after another and compressed a block at a time; shared (read-only once sealed) by the
@@ -58,6 +61,18 @@ class _Blocks:
         self._kept: OrderedDict[int, str] = OrderedDict()
         self._lock = threading.Lock()
         self._compressor = zlib.compressobj(1, zlib.DEFLATED, -15)
+
+    def __getstate__(self) -> list[bytes]:
+        """Pickled (a snapshot read in a child process): the blocks, every text sealed into one."""
+        with self._lock:
+            self._seal()
+            return list(self._sealed)
+
+    def __setstate__(self, sealed: list[bytes]) -> None:
+        self.__init__()  # type: ignore[misc]
+        self._sealed = (
+            sealed  # later blocks start a new deflate stream: each block inflates on its own anyway
+        )
 
     def append(self, text: str, view: Any, deep: bool) -> _At:
         with self._lock:

@@ -36,6 +36,9 @@ from gitops_check.model.objects import GroupKind, ResourceKey, split_api_version
 API_VERSION = "gitops-check.io/v1"
 KIND = "ClusterSnapshot"
 MAX_SNAPSHOT_BYTES = 2 * 1024 * 1024 * 1024  # decompressed
+# Files from this size on are read by a child process (``snapshot_child``: a fleet's snapshot); smaller ones,
+# where starting an interpreter costs more than it saves, in a thread.
+CHILD_READ_BYTES = 32 * 1024 * 1024
 _LEADING_SPACE = re.compile(rb"[ \t\r\n]*")
 SNAPSHOT_SUFFIXES = (".json", ".yaml", ".yml", ".json.gz", ".yaml.gz", ".yml.gz")
 
@@ -357,9 +360,50 @@ class SnapshotSource:
 
     def _run(self) -> None:
         try:
-            self._result = load_snapshot(self._path, assume_complete=self._assume_complete)
+            self._result = self._read_in_child() or load_snapshot(
+                self._path, assume_complete=self._assume_complete
+            )
         except BaseException as e:  # re-raised in the caller's thread by load()
             self._error = e
+
+    def _read_in_child(self) -> LiveState | None:
+        """A large snapshot file read by a child process (``snapshot_child``); None: read it here."""
+        import pickle
+        import subprocess
+        import sys
+
+        from gitops_check import proc
+
+        try:
+            if not os.path.isfile(self._path) or os.path.getsize(self._path) < CHILD_READ_BYTES:
+                return None
+        except OSError:
+            return None
+        # -P: nothing from the current folder (a checkout) on the import path; the package comes from where this
+        # interpreter has it.
+        argv = [sys.executable, "-P", "-c", "from gitops_check.cluster.snapshot_child import main; main()"]
+        try:
+            child = subprocess.Popen(
+                [*argv, os.fspath(self._path), "1" if self._assume_complete else "0"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError:
+            return None
+        proc.CHILDREN.add(child)  # type: ignore[arg-type]  # ended with the run's programs when it is stopped
+        try:
+            data, _ = child.communicate()
+        finally:
+            proc.CHILDREN.discard(child)  # type: ignore[arg-type]
+        if child.returncode != 0 or not data:
+            return None
+        try:
+            state = pickle.loads(data)  # written by our own child from the file: no other input
+        except Exception:
+            return None
+        return state if isinstance(state, LiveState) else None
 
     def prefetch(self) -> None:
         import threading

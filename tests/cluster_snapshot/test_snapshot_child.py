@@ -1,0 +1,85 @@
+"""A large snapshot is read by a child process (``cluster/snapshot_child.py``): the state that comes back is the
+one a read in this process gives, later objects pack into it as before, and any failure of the child leaves the
+read (and its error) to this process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gitops_check.cluster import snapshot as snapshot_module
+from gitops_check.cluster.packed import PackedObjects
+from gitops_check.cluster.snapshot import SnapshotSource, load_snapshot
+from gitops_check.errors import InputError
+from gitops_check.model.live import LiveState
+from tests.cluster_snapshot.test_packed import OBJECTS, own
+
+
+def _fields(state: LiveState) -> dict[str, Any]:
+    return {
+        "objects": dict(state.objects.items()),
+        "views": {k: state.objects.owner_view(k) for k in state.objects}
+        if isinstance(state.objects, PackedObjects)
+        else None,
+        "coverage": state.coverage,
+        "unreadable": dict(state.unreadable),
+        "scopes": state.scopes,  # a dataclass: compared by its table
+        "rest": (
+            state.source,
+            state.secret_hashing,
+            state.cluster,
+            state.server,
+            state.schema,
+            state.warnings,
+        ),
+    }
+
+
+def test_a_large_snapshot_read_by_the_child_equals_a_read_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    many = [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"c{i}", "namespace": "shop",
+         "labels": {"n": str(i)}, "annotations": {"argocd.argoproj.io/tracking-id": f"app:/ConfigMap:shop/c{i}"}},
+         "data": {"k": "v" * (i % 50)}}
+        for i in range(3000)
+    ] + OBJECTS  # fmt: skip
+    path = tmp_path / "snap.json"
+    path.write_text(json.dumps(own(many, secretHashing={"algorithm": "hmac-sha256", "salt": "ab" * 16})))
+    here = load_snapshot(path)
+
+    monkeypatch.setattr(snapshot_module, "CHILD_READ_BYTES", 0)
+    # The read must come from the child: this process could not read the file itself.
+    monkeypatch.setattr(snapshot_module, "load_snapshot", _refuse)
+    child = SnapshotSource(str(path)).load()
+
+    assert _fields(child) == _fields(here)
+    assert child.present_kinds() == here.present_kinds()
+    # The unpickled blocks take more objects, which read back with the rest (a new deflate stream per block).
+    assert isinstance(child.objects, PackedObjects) and isinstance(here.objects, PackedObjects)
+    extra = PackedObjects()
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "late", "namespace": "x"}}
+    extra.put_text(next(iter(here.objects)), json.dumps(body), body)
+    child.objects.absorb(extra)
+    assert child.objects[next(iter(here.objects))] == body
+    assert len(child.objects) == len(here.objects)
+
+
+def _refuse(*args: Any, **kwargs: Any) -> LiveState:
+    raise AssertionError("read in this process")
+
+
+def test_a_snapshot_the_child_cannot_read_gets_this_process_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "snap.json"
+    path.write_text(
+        '{"apiVersion": "gitops-check.io/v1", "kind": "ClusterSnapshot", "objects": [\n  {"a": 1},\n  ]}'
+    )
+    monkeypatch.setattr(snapshot_module, "CHILD_READ_BYTES", 0)
+    with pytest.raises(InputError) as caught:
+        SnapshotSource(str(path)).load()
+    assert str(path) in str(caught.value)
