@@ -552,24 +552,35 @@ class ArgoCD(AgentProcesses):
 
     def sync_via_operation(self, name: str, *, prune: bool = True) -> dict[str, Any]:
         before = (self.app(name).get("status") or {}).get("operationState", {}).get("startedAt")
-        self.patch_app(
-            name,
-            {
-                "operation": {
-                    "initiatedBy": {"username": "test-harness"},
-                    "sync": {"prune": prune, "syncStrategy": {"hook": {}}},
-                }
-            },
-        )
-        return self.wait_app(
-            name,
-            lambda a: (
-                a.get("operation") is None
-                and (st := (a.get("status") or {}).get("operationState") or {}).get("startedAt") != before
-                and st.get("phase") in ("Succeeded", "Failed", "Error")
-            ),
-            "operation finished",
-        )
+        operation = {
+            "operation": {
+                "initiatedBy": {"username": "test-harness"},
+                "sync": {"prune": prune, "syncStrategy": {"hook": {}}},
+            }
+        }
+        self.patch_app(name, operation)
+        nudged = [time.monotonic()]
+
+        def finished(app: dict[str, Any]) -> bool:
+            state = (app.get("status") or {}).get("operationState") or {}
+            if state.get("startedAt") == before:
+                # Not started yet. As with refreshes (``_refreshed``): under load the controller was seen to miss
+                # the update asking for it (no operation started in 180 s); a later update makes it look again,
+                # and an operation gone without having started is asked for again.
+                if time.monotonic() - nudged[0] > _NUDGE_SECONDS:
+                    if app.get("operation") is not None:
+                        self.patch_app(name, {"metadata": {"annotations": {_NUDGE: str(time.time_ns())}}})
+                    else:
+                        self.patch_app(name, operation)
+                    nudged[0] = time.monotonic()
+                return False
+            return (
+                app.get("operation") is None
+                and state.get("startedAt") != before
+                and state.get("phase") in ("Succeeded", "Failed", "Error")
+            )
+
+        return self.wait_app(name, finished, "operation finished")
 
 
 __all__ = ["ArgoCD", "ArgoError", "bin_cache_dir", "missing_pieces", "wait_for"]
