@@ -19,6 +19,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import enum
+import functools
 import hashlib
 import itertools
 import json
@@ -84,6 +85,25 @@ class Tree:
     def is_file(self, rel: str) -> bool:
         entry = self.index.get(rel)
         return entry is not None and entry[0] not in (MODE_TREE, MODE_SYMLINK, MODE_GITLINK)
+
+    @functools.cached_property
+    def _jsonnet_files(self) -> list[str]:
+        return [rel for rel in self.sorted if rel.endswith(".jsonnet") and self.is_file(rel)]
+
+    def holds_jsonnet(self, path: str, *, recurse: bool) -> bool:
+        """Whether a ``.jsonnet`` file is ``path`` or lies below it (directly in it unless ``recurse``). Asked of
+        every directory app: a look-up among the commit's few ``.jsonnet`` files, not a walk of the folder (an app
+        at the root walked every file of the commit)."""
+        if self.is_file(path):
+            return path.endswith(".jsonnet")
+        prefix = path + "/" if path else ""
+        start = bisect.bisect_left(self._jsonnet_files, prefix)
+        for rel in itertools.islice(self._jsonnet_files, start, None):
+            if not rel.startswith(prefix):
+                break
+            if recurse or "/" not in rel[len(prefix) :]:
+                return True
+        return False
 
     def files_under(self, path: str) -> list[str]:
         """Files (not folders, symlinks or submodules) at or below ``path``."""
@@ -324,11 +344,7 @@ def _jsonnet_inputs(c: _Collector, source: Source, folder: str) -> None:
     """A directory app's ``.jsonnet`` files may import any file of the repository (``../lib``, ``libs``)."""
     if source.tool not in (Tool.AUTO, Tool.DIRECTORY):
         return
-    files = c.tree.files_under(folder)
-    if not source.directory.recurse:
-        prefix = folder + "/" if folder else ""
-        files = [f for f in files if "/" not in f[len(prefix) :]]
-    if any(f.endswith(".jsonnet") for f in files):
+    if c.tree.holds_jsonnet(folder, recurse=source.directory.recurse):
         c.add("", "jsonnet imports")
 
 

@@ -264,3 +264,37 @@ def test_same_inputs_never_when_a_symlink_changed_or_inputs_are_unresolved(tmp_p
     new = tree_of(repo, tmp_path, "new")
     assert not same_inputs(web, app_inputs(web, old), old, new)
     assert app_inputs(web, new).paths != app_inputs(web, old).paths
+
+
+def test_holds_jsonnet_answers_as_the_walk_of_the_folder() -> None:
+    """``Tree.holds_jsonnet`` (a look-up among the commit's .jsonnet files) against walking the folder's files,
+    for every folder and file of a tree with .jsonnet files at several depths, beside folders sharing a prefix."""
+    from gitops_check.model.rendered import Workspace
+
+    files = [
+        "a/x.jsonnet",
+        "a/b/y.yaml",
+        "a/b/c/z.jsonnet",
+        "ab/w.jsonnet",
+        "d/e.yaml",
+        "f.jsonnet",
+        "g/h/i.libsonnet",
+    ]
+    index: dict[str, tuple[str, str]] = {"": ("040000", "t")}
+    for rel in files:
+        parts = rel.split("/")
+        for i in range(1, len(parts)):
+            index["/".join(parts[:i])] = ("040000", "t")
+        index[rel] = ("100644", "b")
+    index["a/link.jsonnet"] = ("120000", "l")  # a symlink is not a file of the folder
+    tree = Tree(Workspace(root=Path("/nowhere"), label="t", revision=None, repo_path=None), index)
+    for path in index:
+        for recurse in (True, False):
+            walked = tree.files_under(path)
+            if not recurse:
+                prefix = path + "/" if path else ""
+                walked = [f for f in walked if "/" not in f[len(prefix) :]]
+            assert tree.holds_jsonnet(path, recurse=recurse) == any(f.endswith(".jsonnet") for f in walked), (
+                path,
+                recurse,
+            )
