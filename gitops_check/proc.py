@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gitops_check.errors import RenderError, ToolMissingError
 
@@ -91,17 +92,17 @@ class _Children:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._running: set[subprocess.Popen[str]] = set()
+        self._running: set[subprocess.Popen[Any]] = set()
         self.stopping = False
 
-    def add(self, child: subprocess.Popen[str]) -> None:
+    def add(self, child: subprocess.Popen[Any]) -> None:
         with self._lock:
             self._running.add(child)
             stopping = self.stopping
         if stopping:  # started while the run was being stopped: end it right away
             kill_group(child)
 
-    def discard(self, child: subprocess.Popen[str]) -> None:
+    def discard(self, child: subprocess.Popen[Any]) -> None:
         with self._lock:
             self._running.discard(child)
 
@@ -175,7 +176,7 @@ def slot_wait() -> float:
     return _SLOTS.waited()
 
 
-def kill_group(child: subprocess.Popen[str]) -> None:
+def kill_group(child: subprocess.Popen[Any]) -> None:
     """End a child and its process group (SIGKILL: a renderer has nothing to save)."""
     try:
         os.killpg(child.pid, signal.SIGKILL)

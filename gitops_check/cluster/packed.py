@@ -70,9 +70,8 @@ class _Blocks:
 
     def __setstate__(self, sealed: list[bytes]) -> None:
         self.__init__()  # type: ignore[misc]
-        self._sealed = (
-            sealed  # later blocks start a new deflate stream: each block inflates on its own anyway
-        )
+        # Blocks appended later start a new deflate stream: each block inflates on its own anyway.
+        self._sealed = sealed
 
     def append(self, text: str, view: Any, deep: bool) -> _At:
         with self._lock:

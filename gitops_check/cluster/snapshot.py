@@ -392,11 +392,11 @@ class SnapshotSource:
             )
         except OSError:
             return None
-        proc.CHILDREN.add(child)  # type: ignore[arg-type]  # ended with the run's programs when it is stopped
+        proc.CHILDREN.add(child)  # ended with the run's programs when it is stopped
         try:
             data, _ = child.communicate()
         finally:
-            proc.CHILDREN.discard(child)  # type: ignore[arg-type]
+            proc.CHILDREN.discard(child)
         if child.returncode != 0 or not data:
             return None
         try:

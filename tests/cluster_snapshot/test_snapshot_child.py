@@ -83,3 +83,28 @@ def test_a_snapshot_the_child_cannot_read_gets_this_process_error(
     with pytest.raises(InputError) as caught:
         SnapshotSource(str(path)).load()
     assert str(path) in str(caught.value)
+
+
+def test_the_child_imports_nothing_from_the_folder_and_takes_the_name_as_a_plain_argument(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The project file may name a snapshot (a relative path): that name reaches the child's command line. A name
+    that reads like interpreter options stays a file name, and a ``gitops_check`` package planted in the current
+    folder (a checkout) is not what the child imports (``-P``)."""
+    monkeypatch.chdir(tmp_path)
+    planted = tmp_path / "gitops_check"
+    (planted / "cluster").mkdir(parents=True)
+    marker = tmp_path / "planted-code-ran"
+    code = f"open({str(marker)!r}, 'w').close()\n"
+    for rel in ("__init__.py", "cluster/__init__.py", "cluster/snapshot_child.py"):
+        (planted / rel).write_text(code + "def main():\n    pass\n")
+    name = "-c print(1) --help -P.json"
+    Path(name).write_text(json.dumps(own(OBJECTS)))
+    here = load_snapshot(name)
+
+    monkeypatch.setattr(snapshot_module, "CHILD_READ_BYTES", 0)
+    monkeypatch.setattr(snapshot_module, "load_snapshot", _refuse)
+    child = SnapshotSource(name).load()
+
+    assert _fields(child) == _fields(here)
+    assert not marker.exists()
