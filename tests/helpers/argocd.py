@@ -500,17 +500,27 @@ class ArgoCD(AgentProcesses):
             )
         return out
 
+    def _nudger(self, name: str) -> Callable[[Mapping[str, Any] | None], None]:
+        """Called while waiting on the controller: at most every ``_NUDGE_SECONDS``, the app is touched (an
+        annotation of the harness's own), or patched with what is given instead."""
+        last = [time.monotonic()]
+
+        def nudge(patch: Mapping[str, Any] | None) -> None:
+            if time.monotonic() - last[0] > _NUDGE_SECONDS:
+                self.patch_app(name, patch or {"metadata": {"annotations": {_NUDGE: str(time.time_ns())}}})
+                last[0] = time.monotonic()
+
+        return nudge
+
     def _refreshed(self, name: str, revision: str | None) -> Callable[[dict[str, Any]], bool]:
         """Whether the controller did the refresh asked for. While the annotation stays, the app is touched again
         every ``_NUDGE_SECONDS``: under load the controller was seen to miss the update asking for it (the
         annotation stayed for 180 s), and any later update of the object makes it look again."""
-        nudged = [time.monotonic()]
+        nudge = self._nudger(name)
 
         def done(app: dict[str, Any]) -> bool:
             if (app["metadata"].get("annotations") or {}).get("argocd.argoproj.io/refresh"):
-                if time.monotonic() - nudged[0] > _NUDGE_SECONDS:
-                    self.patch_app(name, {"metadata": {"annotations": {_NUDGE: str(time.time_ns())}}})
-                    nudged[0] = time.monotonic()
+                nudge(None)
                 return False
             sync = (app.get("status") or {}).get("sync", {})
             return sync.get("status") in ("Synced", "OutOfSync") and (
@@ -559,7 +569,7 @@ class ArgoCD(AgentProcesses):
             }
         }
         self.patch_app(name, operation)
-        nudged = [time.monotonic()]
+        nudge = self._nudger(name)
 
         def finished(app: dict[str, Any]) -> bool:
             state = (app.get("status") or {}).get("operationState") or {}
@@ -567,12 +577,7 @@ class ArgoCD(AgentProcesses):
                 # Not started yet. As with refreshes (``_refreshed``): under load the controller was seen to miss
                 # the update asking for it (no operation started in 180 s); a later update makes it look again,
                 # and an operation gone without having started is asked for again.
-                if time.monotonic() - nudged[0] > _NUDGE_SECONDS:
-                    if app.get("operation") is not None:
-                        self.patch_app(name, {"metadata": {"annotations": {_NUDGE: str(time.time_ns())}}})
-                    else:
-                        self.patch_app(name, operation)
-                    nudged[0] = time.monotonic()
+                nudge(None if app.get("operation") is not None else operation)
                 return False
             return (
                 app.get("operation") is None
