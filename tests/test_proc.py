@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -74,3 +75,41 @@ def test_without_slots_programs_are_not_held_back() -> None:
     with ThreadPoolExecutor(max_workers=3) as pool:
         outs = list(pool.map(lambda i: proc.run([sys.executable, "-c", f"print({i})"], what="n"), range(3)))
     assert [o.strip() for o in outs] == ["0", "1", "2"]
+
+
+def test_output_input_and_newlines_as_text_mode_gives_them() -> None:
+    """Output is captured in memory files, not pipes: what comes back is what ``subprocess`` text mode gave
+    (newlines translated), however large, and the input reaches the program whole."""
+    big = "x" * 3_000_000  # far past a pipe's buffer and one read's chunk
+    script = "import sys; data = sys.stdin.read(); sys.stdout.write('a\\r\\nb\\rc ' + str(len(data)) + ' ' + data[:3])"
+    assert (
+        proc.run([sys.executable, "-c", script], what="echo", input_text=big + "é") == "a\nb\nc 3000001 xxx"
+    )
+    out = proc.run([sys.executable, "-c", f"print('y' * {len(big)}, end='')"], what="big")
+    assert out == "y" * len(big)
+
+
+def test_a_program_that_outlives_the_timeout_is_ended() -> None:
+    start = time.monotonic()
+    with pytest.raises(RenderError, match="timed out after"):
+        proc.run([sys.executable, "-c", "import time; time.sleep(30)"], what="sleeper", timeout=0.5)
+    assert time.monotonic() - start < 10
+
+
+def test_what_a_program_leaves_running_in_its_group_ends_with_it() -> None:
+    """A background command (a plugin's ``sh -c '... &'``) does not outlive the program that started it; the run
+    goes on when the program exits instead of waiting for the straggler."""
+    start = time.monotonic()
+    out = proc.run(["sh", "-c", "sleep 30 & echo $!"], what="plugin", timeout=20)
+    assert time.monotonic() - start < 10
+    straggler = int(out)
+    for _ in range(100):
+        try:
+            state = Path(f"/proc/{straggler}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            break  # gone
+        if state == "Z":
+            break  # ended, waiting for its new parent to reap it
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"sleep {straggler} still running")
