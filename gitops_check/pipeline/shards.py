@@ -17,16 +17,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from gitops_check.discover.markers import may_declare_apps
 from gitops_check.errors import InputError
 from gitops_check.model.app import App
 from gitops_check.model.rendered import Workspace
 from gitops_check.model.source import KUSTOMIZATION_FILES as _KUSTOMIZATION_FILES
 
-# The kinds and API groups of objects that declare apps (as in preview/sniff.py, which searches git blobs).
-_MARKER = re.compile(
-    rb"""kind["']?\s*:\s*["']?(?:Application|ApplicationSet|Kustomization|HelmRelease)\b"""
-    rb"""|(?:argoproj\.io|toolkit\.fluxcd\.io)/v\d"""
-)
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
 
@@ -102,7 +98,7 @@ def _search_folder(folder: Path) -> bool:
             if name in _KUSTOMIZATION_FILES:
                 continue
             try:
-                if _MARKER.search(Path(dirpath, name).read_bytes()):
+                if may_declare_apps(Path(dirpath, name).read_bytes()):
                     return True
             except OSError:
                 return True

@@ -13,18 +13,14 @@ marks the app too: when in doubt, render.
 
 from __future__ import annotations
 
-import re
 import tarfile
 import threading
 from pathlib import Path
 
+from gitops_check.discover.markers import may_declare_apps
 from gitops_check.model.source import KUSTOMIZATION_FILES
 from gitops_check.render.inputs import AppInputs, Tree
 
-_MARKER = re.compile(
-    rb"""kind["']?\s*:\s*["']?(?:Application|ApplicationSet|Kustomization|HelmRelease)\b"""
-    rb"""|(?:argoproj\.io|toolkit\.fluxcd\.io)/v\d"""
-)
 _ARCHIVE_LIMIT = 64 * 1024 * 1024
 
 
@@ -70,7 +66,7 @@ def _search(path: Path) -> bool:
     try:
         if path.name.endswith((".tgz", ".tar.gz")):
             return _search_archive(path)
-        return bool(_MARKER.search(path.read_bytes()))
+        return may_declare_apps(path.read_bytes())
     except (OSError, tarfile.TarError, EOFError):
         return True
 
@@ -85,6 +81,6 @@ def _search_archive(path: Path) -> bool:
             if read > _ARCHIVE_LIMIT:
                 return True
             f = archive.extractfile(member)
-            if f is not None and _MARKER.search(f.read()):
+            if f is not None and may_declare_apps(f.read()):
                 return True
     return False
