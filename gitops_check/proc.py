@@ -317,8 +317,9 @@ def _text(fd: int) -> str:
 
 
 def _wait_exit(child: subprocess.Popen[Any], timeout: float) -> bool:
-    """Whether ``child`` exits within ``timeout`` seconds; it is left unreaped (its process group stays its own).
-    One blocking poll on a process file descriptor; where there is none, Popen's own wait (which polls)."""
+    """Whether ``child`` exits within ``timeout`` seconds. One blocking poll on a process file descriptor, which
+    leaves it unreaped (its group id stays its own until ``child.wait()``); where there is none, Popen's own wait,
+    which polls and reaps it."""
     try:
         pidfd = os.pidfd_open(child.pid)
     except (AttributeError, OSError):

@@ -579,11 +579,7 @@ class ArgoCD(AgentProcesses):
                 # and an operation gone without having started is asked for again.
                 nudge(None if app.get("operation") is not None else operation)
                 return False
-            return (
-                app.get("operation") is None
-                and state.get("startedAt") != before
-                and state.get("phase") in ("Succeeded", "Failed", "Error")
-            )
+            return app.get("operation") is None and state.get("phase") in ("Succeeded", "Failed", "Error")
 
         return self.wait_app(name, finished, "operation finished")
 
