@@ -237,13 +237,19 @@ def main() -> None:
         args.out, args.workers, tools, env=proc.GO_RUNTIME_DEFAULTS
     )
     floor_tuned = sum(tuned_times.values()) / args.workers
-    floor, processes = sum(plain_times.values()) / args.workers, len(plain_times)
+    floor_before, processes = sum(plain_times.values()) / args.workers, len(plain_times)
     floor_origins = sum(origin_times.values()) / args.workers
     # What gitops-check pays: the plain build where it computes the origins, the wrapper build elsewhere (after a
     # plain build whose origins did not pair up: counted too).
-    floor_paid = floor + sum(origin_times[n] for n in kustomize_apps - computed) / args.workers
     cache = ["--cache-dir", str(runs / "render-cache")]  # starts empty: the first run is cold
     single = measured([exe(), "diff", *common, *cache, "--json", str(runs / "single.json")])
+    # The floor again, right after the cold job: on a shared machine the same program runs cost up to a third more
+    # or less from one quarter of an hour to the next, so a floor timed only before the job would judge the job
+    # against another machine's speed. The target is judged against the mean of the two (both are printed).
+    after_times, after_cpu, _ = render_floor(args.out, args.workers, tools)
+    floor_after = sum(after_times.values()) / args.workers
+    floor, floor_cpu = (floor_before + floor_after) / 2, (floor_cpu + after_cpu) / 2
+    floor_paid = floor + sum(origin_times[n] for n in kustomize_apps - computed) / args.workers
     again = measured([exe(), "diff", *common, *cache, "--json", str(runs / "again.json")])
     warm_stats = json.loads((runs / "again.json").read_text())["stats"]
     shards = []
@@ -252,19 +258,23 @@ def main() -> None:
         shards.append(
             measured([exe(), "diff", *common, "--shard", f"{k}/{args.shards}", "--part", str(part)])
         )
-    merge = measured([exe(), "merge", *(str(runs / f"part-{k}.json") for k in range(1, args.shards + 1)),
-                      "--json", str(runs / "merged.json"), "--no-color"])  # fmt: skip
+    # Three times: a run of ~5 s moves by as much as its margin with the machine's speed; judged by the median.
+    merge_argv = [exe(), "merge", *(str(runs / f"part-{k}.json") for k in range(1, args.shards + 1)),
+                  "--json", str(runs / "merged.json"), "--no-color"]  # fmt: skip
+    merges = sorted((measured(merge_argv) for _ in range(3)), key=lambda r: r["wall"])
+    merge = merges[1]
 
     found = drifts(runs / "merged.json")
     equal = comparable(runs / "merged.json") == comparable(runs / "single.json")
     objects = info["objects"]
     slowest = max(s["wall"] for s in shards)
-    peak = max(r["peak_mb"] for r in (single, again, *shards, merge))
+    peak = max(r["peak_mb"] for r in (single, again, *shards, *merges))
     print(
         f"fleet: {info['apps']} apps, {objects} objects, {len(expected)} injected drifts, {args.workers} workers"
     )
     print(
-        f"render floor: {floor:.1f} s ({processes} helm/kustomize processes, sum of their times / {args.workers}); "
+        f"render floor: {floor:.1f} s ({processes} helm/kustomize processes, sum of their times / {args.workers}; "
+        f"the mean of {floor_before:.1f} s before the cold job and {floor_after:.1f} s right after it); "
         f"{floor_origins:.1f} s with kustomize's origin annotations (the reference: what gitops-check paid before "
         f"computing origins); gitops-check pays {floor_paid:.1f} s: origins computed on the plain build for "
         f"{len(computed)} of {len(kustomize_apps)} Kustomize apps"
@@ -272,6 +282,8 @@ def main() -> None:
     for name, r in (("single job, cold render cache", single), ("single job, warm render cache", again)):
         print(f"{name}: {r['wall']:.1f} s, peak {r['peak_mb']:.0f} MB, {objects / r['wall']:.0f} objects/s, "
               f"{r['wall'] / floor if floor else 0:.2f}x the render floor")  # fmt: skip
+    print(f"cold single job against each floor alone: {single['wall'] / floor_before:.2f}x the one before, "
+          f"{single['wall'] / floor_after:.2f}x the one after")  # fmt: skip
     if warm_stats.get("memo_hit"):
         print("warm run: run memo hit: nothing changed, so the cold run's result was reported again (no "
               "discovery, snapshot read, render or diff)")  # fmt: skip
@@ -293,8 +305,10 @@ def main() -> None:
           f"{single['cpu'] / floor_origins_cpu if floor_origins_cpu else 0:.2f}x with origins), "
           f"warm {again['cpu']:.1f}; shards {shard_cpu}; "
           f"merge {merge['cpu']:.1f}")  # fmt: skip
+    merge_walls = " / ".join(f"{r['wall']:.2f}" for r in merges)
     print(
-        f"merge: {merge['wall']:.2f} s, peak {merge['peak_mb']:.0f} MB; exit {merge['exit']} (single {single['exit']})"
+        f"merge: {merge['wall']:.2f} s (median of {merge_walls} s), peak "
+        f"{max(r['peak_mb'] for r in merges):.0f} MB; exit {merge['exit']} (single {single['exit']})"
     )
     print(
         f"drifts found {len(found & expected)} / injected {len(expected)}; false positives {len(found - expected)}"
@@ -307,7 +321,10 @@ def main() -> None:
         (f"slowest of {args.shards} shards at most 0.3x of the single job", slowest <= 0.3 * single["wall"]),
         ("every injected drift found", expected <= found),
         ("zero false positives", not found - expected),
-        ("merged reports equal to the single run's", equal and merge["exit"] == single["exit"]),
+        (
+            "merged reports equal to the single run's",
+            equal and all(r["exit"] == single["exit"] for r in merges),
+        ),
         ("warm run's report equal to the cold run's", warm_equal and again["exit"] == single["exit"]),
     ]
     for text, ok in checks:
