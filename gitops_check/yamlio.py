@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from gitops_check import blockyaml
 from gitops_check.errors import InputError
 from gitops_check.gosemantics import goyaml
 
@@ -255,9 +256,33 @@ def check_size(size: int, where: str, limit: int | None = None) -> None:
         )
 
 
+def _block_documents(text: str | bytes) -> blockyaml.Documents | None:
+    """The documents by ``blockyaml`` (plain block YAML, read without libyaml's nodes), None when it gives up."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            return None  # another encoding (a UTF-16 byte order mark) or not text: libyaml says which
+    return blockyaml.load(text)
+
+
 def load_yaml_documents(text: str | bytes, where: str, limit: int | None = None) -> Iterator[Document]:
-    """Parse a multi-document YAML stream; empty documents are skipped. Raises InputError with file:line."""
+    """Parse a multi-document YAML stream; empty documents are skipped. Raises InputError with file:line.
+
+    Plain block YAML (what kustomize writes, and most manifests) is read by ``blockyaml``; anything else, and
+    anything it is not sure of, by libyaml (``load_with_libyaml``), which gives the same values for every text both
+    read (tests/test_blockyaml.py)."""
     check_size(len(text), where, limit)
+    block = _block_documents(text)
+    if block is not None:
+        for data, line in block:
+            yield Document(data, line)
+        return
+    yield from load_with_libyaml(text, where)
+
+
+def load_with_libyaml(text: str | bytes, where: str) -> Iterator[Document]:
+    """``load_yaml_documents`` by libyaml alone (the size already checked)."""
     may_alias = ("*" in text) if isinstance(text, str) else (b"*" in text)
     loader = _Loader(text)
     try:
@@ -315,6 +340,31 @@ def document_heads(text: str | bytes, where: str, limit: int | None = None) -> l
     a merge key, a duplicate key, a non-mapping document) or lacks it; a missing namespace is "". Raises
     InputError on invalid YAML, like ``load_yaml_documents``."""
     check_size(len(text), where, limit)
+    block = _block_documents(text)
+    if block is not None:
+        return [_head_of(data) for data, _ in block]
+    return heads_with_libyaml(text, where)
+
+
+def _head_of(data: Any) -> Head:
+    """A loaded document's head, as ``heads_with_libyaml`` reads it from the nodes (strings only, a missing
+    namespace "", a metadata that is not a mapping: no name and no namespace; a mapping with a "<<" key, quoted
+    or not, is read as a merge there: nothing of it)."""
+    if type(data) is not dict or "<<" in data:  # a "<<" key, even quoted, makes the heads' mapping unreadable
+        return (None, None, None, None)
+    metadata = data.get("metadata")
+    name = namespace = None
+    if type(metadata) is dict and "<<" not in metadata:
+        name, namespace = metadata.get("name"), metadata.get("namespace", "")
+
+    def text(value: Any) -> str | None:
+        return value if type(value) is str else None
+
+    return (text(data.get("apiVersion")), text(data.get("kind")), text(name), text(namespace))
+
+
+def heads_with_libyaml(text: str | bytes, where: str) -> list[Head]:
+    """``document_heads`` by libyaml's composer alone (the size already checked)."""
     loader = _HeadLoader(text) if _HeadLoader is not None else yaml.BaseLoader(text)
     heads: list[Head] = []
     try:
