@@ -22,6 +22,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.synth import live_from_desired
@@ -78,8 +80,23 @@ def _opaque(kind: str, seed: str) -> str:
     return hashlib.sha256(f"{kind}/{seed}".encode()).hexdigest()[: 20 if kind == "user" else 24]
 
 
-def _dump(docs: list[dict[str, Any]]) -> str:
-    return "".join("---\n" + json.dumps(d, indent=1) + "\n" for d in docs)
+def _dump(docs: list[dict[str, Any]], style: str = "block") -> str:
+    """Manifests as repositories hold them: block YAML (``block``, as kubectl and kustomize write it), or each
+    document as JSON (``json``, the fleets of the benchmark's first sessions)."""
+    if style == "json":
+        return "".join("---\n" + json.dumps(d, indent=1) + "\n" for d in docs)
+    # Wide lines: a long string folded over two lines would be a style no manifest writer uses.
+    return "".join(
+        "---\n" + yaml.dump(d, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1 << 20)
+        for d in docs
+    )
+
+
+class _Dumper(yaml.CSafeDumper):
+    """PyYAML's dumper without anchors for values a document shares (its labels): manifests spell them out."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 HELM_TEMPLATE = """{{- range .Values.components }}
@@ -150,9 +167,12 @@ spec:
 """
 
 
-def write_repo(root: Path, apps: int, components: int, secret_every: int = 1) -> list[dict[str, Any]]:
+def write_repo(
+    root: Path, apps: int, components: int, secret_every: int = 1, style: str = "block"
+) -> list[dict[str, Any]]:
     """Write the repository; returns the project-file app entries. ``secret_every``: one app in that many holds
-    plain Secrets (the others reference Secrets made elsewhere, as with Sealed Secrets or External Secrets)."""
+    plain Secrets (the others reference Secrets made elsewhere, as with Sealed Secrets or External Secrets);
+    ``style``: how manifests are written (``_dump``)."""
     entries = []
     kinds = ["plain", "kust", "helm"]
     for i in range(apps):
@@ -165,7 +185,7 @@ def write_repo(root: Path, apps: int, components: int, secret_every: int = 1) ->
             folder.mkdir(parents=True)
             for c in range(components):
                 (folder / f"component-{c:02d}.yaml").write_text(
-                    _dump(_component_docs(name, c, secret=secret))
+                    _dump(_component_docs(name, c, secret=secret), style)
                 )
             entries.append({"name": name, "path": f"apps/{name}", "tool": "directory", "namespace": ns})
         elif kind == "kust":
@@ -175,7 +195,9 @@ def write_repo(root: Path, apps: int, components: int, secret_every: int = 1) ->
             overlay.mkdir(parents=True)
             files = []
             for c in range(components):
-                (base / f"component-{c:02d}.yaml").write_text(_dump(_component_docs(name, c, secret=secret)))
+                (base / f"component-{c:02d}.yaml").write_text(
+                    _dump(_component_docs(name, c, secret=secret), style)
+                )
                 files.append(f"component-{c:02d}.yaml")
             (base / "kustomization.yaml").write_text(json.dumps({"resources": files}, indent=1))
             images = [
@@ -328,13 +350,18 @@ def inject(
 
 
 def generate(
-    out: Path, apps: int = 200, components: int = 10, seed: int = 42, secret_every: int = 1
+    out: Path,
+    apps: int = 200,
+    components: int = 10,
+    seed: int = 42,
+    secret_every: int = 1,
+    style: str = "block",
 ) -> dict[str, Any]:
     repo = out / "repo"
     if repo.exists():
         raise SystemExit(f"{repo} exists; remove it first")
     repo.mkdir(parents=True)
-    write_repo(repo, apps, components, secret_every)
+    write_repo(repo, apps, components, secret_every, style)
     _git(repo, "init", "-q", "-b", "main")
     _git(repo, "add", "-A")
     _git(repo, "commit", "-q", "-m", "synthetic")
@@ -356,7 +383,13 @@ def generate(
         hashing=SecretHashing("hmac-sha256", "be" * 16),
     )
     write_snapshot(out / "snapshot.json", snapshot)
-    info = {"apps": apps, "objects": len(desired), "live_objects": len(live), "expected": expected}
+    info = {
+        "apps": apps,
+        "objects": len(desired),
+        "live_objects": len(live),
+        "expected": expected,
+        "style": style,
+    }
     (out / "expected.json").write_text(json.dumps(info, indent=1))
     return info
 
@@ -366,8 +399,11 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--apps", type=int, default=200)
     parser.add_argument("--components", type=int, default=10)
+    parser.add_argument(
+        "--style", choices=("block", "json"), default="block", help="how manifests are written"
+    )
     args = parser.parse_args()
-    info = generate(args.out, args.apps, args.components)
+    info = generate(args.out, args.apps, args.components, style=args.style)
     print(
         f"{info['apps']} apps, {info['objects']} objects, {len(info['expected'])} injected drifts -> {args.out}"
     )
