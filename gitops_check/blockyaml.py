@@ -58,6 +58,8 @@ _FLOW_ITEM = re.compile(rf" *({_FLOW_SCALAR}) *")
 # Tags of plain scalars by text, for the process up to a bound (manifests repeat the same texts).
 _PLAIN_TAGS: dict[str, str] = {}
 _PLAIN_TAGS_KEPT = 1 << 16
+# Longer texts are not kept (they seldom repeat): what the caches hold stays small whatever the input.
+_KEPT_LENGTH = 256
 
 
 def load(text: str) -> Documents | None:
@@ -79,7 +81,7 @@ def _plain_tag(text: str) -> str:
     tag = _PLAIN_TAGS.get(text)
     if tag is None:
         tag = goyaml.plain_tag(text)
-        if len(_PLAIN_TAGS) < _PLAIN_TAGS_KEPT:
+        if len(_PLAIN_TAGS) < _PLAIN_TAGS_KEPT and len(text) <= _KEPT_LENGTH:
             _PLAIN_TAGS[text] = tag
     return tag
 
@@ -224,7 +226,7 @@ def _line(raw: str) -> Line:
             raise _GiveUp
         op, key, value = _entry(entry)
         found = (op, indent, indent, key, value)
-    if len(_LINES) < _LINES_KEPT:
+    if len(_LINES) < _LINES_KEPT and len(raw) <= _KEPT_LENGTH:
         _LINES[raw] = found
     return found
 
