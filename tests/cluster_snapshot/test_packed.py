@@ -220,3 +220,37 @@ def test_objects_spread_over_many_blocks_read_back_whole(tmp_path: Path) -> None
     blocks.put_text(keys[1], json.dumps(expected[keys[1].name]), expected[keys[1].name])
     assert blocks[keys[1]] == expected[keys[1].name] and blocks[keys[0]] == expected[keys[0].name]
     assert packed_module.BLOCK_CHARS > 1000
+
+
+def test_pickled_objects_come_back_with_their_places_views_and_parsed_bodies() -> None:
+    """A snapshot read in a child comes back pickled column by column (``PackedObjects.__reduce__``): texts,
+    owner views, depth flags, objects put parsed, cluster-scoped keys and the order all survive."""
+    import pickle
+
+    packed = PackedObjects()
+    bodies = {}
+    for i in range(300):
+        namespace = None if i % 5 == 0 else f"ns-{i % 3}"
+        key = ResourceKey(
+            "apps" if i % 2 else "", "Deployment" if i % 2 else "ConfigMap", namespace, f"o-{i}"
+        )
+        metadata: dict[str, Any] = {"name": key.name, "labels": {"app": f"a{i % 4}"}}
+        if i % 7 == 0:
+            metadata["ownerReferences"] = [{"uid": "u"}]
+        body = {
+            "apiVersion": "v1",
+            "kind": key.kind,
+            "metadata": metadata,
+            "data": {"k": "v" * (i * 13 % 900)},
+        }
+        bodies[key] = body
+        if i % 11 == 0:
+            packed.put(key, body)
+        else:
+            packed.put_text(key, json.dumps(body), body)
+    back = pickle.loads(pickle.dumps(packed, protocol=pickle.HIGHEST_PROTOCOL))
+    assert list(back) == list(packed)
+    for key, body in bodies.items():
+        assert back[key] == body
+        assert back.owner_view(key) == packed.owner_view(key)
+        assert back.may_be_deep(key) == packed.may_be_deep(key)
