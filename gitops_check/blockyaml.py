@@ -34,7 +34,7 @@ class _GiveUp(Exception):
     """Not in the subset (or not sure): the caller reads the text with libyaml."""
 
 
-_STR, _NULL, _INT, _FLOAT, _BOOL = goyaml.STR, goyaml.NULL, goyaml.INT, goyaml.FLOAT, goyaml.BOOL
+_STR, _NULL = goyaml.STR, goyaml.NULL
 # Characters this reader leaves to libyaml: those YAML refuses in a stream (control characters among them), the
 # line breaks it knows besides "\n" (NEL, LS, PS) and the byte order mark.
 _UNUSUAL = re.compile(
@@ -55,11 +55,7 @@ _FLOW_KEY = r"""[A-Za-z0-9_./$][A-Za-z0-9_./$@+=~-]*|"[^"\\,\[\]{}:]*"|'[^',\[\]
 _FLOW_PAIR = re.compile(rf" *({_FLOW_KEY}): +({_FLOW_SCALAR}) *")
 _FLOW_ITEM = re.compile(rf" *({_FLOW_SCALAR}) *")
 
-# Tags of plain scalars by text, for the process up to a bound (manifests repeat the same texts).
-_PLAIN_TAGS: dict[str, str] = {}
-_PLAIN_TAGS_KEPT = 1 << 16
-# Longer texts are not kept (they seldom repeat): what the caches hold stays small whatever the input.
-_KEPT_LENGTH = 256
+_PLAIN_TAGS, _CONVERTERS = goyaml.PLAIN_TAGS, goyaml.CONVERTERS  # shared with yamlio's libyaml path
 
 
 def load(text: str) -> Documents | None:
@@ -78,12 +74,7 @@ def load(text: str) -> Documents | None:
 
 
 def _plain_tag(text: str) -> str:
-    tag = _PLAIN_TAGS.get(text)
-    if tag is None:
-        tag = goyaml.plain_tag(text)
-        if len(_PLAIN_TAGS) < _PLAIN_TAGS_KEPT and len(text) <= _KEPT_LENGTH:
-            _PLAIN_TAGS[text] = tag
-    return tag
+    return _PLAIN_TAGS.get(text) or goyaml.remembered_plain_tag(text)
 
 
 def _plain(text: str) -> Any:
@@ -93,13 +84,10 @@ def _plain(text: str) -> Any:
         return text
     if tag == _NULL:
         return None
-    if tag == _INT:
-        return goyaml.to_int(text)
-    if tag == _FLOAT:
-        return goyaml.to_float(text)
-    if tag == _BOOL:
-        return goyaml.to_bool(text)
-    raise _GiveUp  # "<<" as a value
+    convert = _CONVERTERS.get(tag)
+    if convert is None:
+        raise _GiveUp  # "<<" as a value
+    return convert(text)
 
 
 def _key(text: str) -> str:
@@ -186,6 +174,7 @@ _ITEM_VALUE, _ITEM_FLOW, _ITEM_ENTRY_VALUE, _ITEM_ENTRY_OPEN, _ITEM_ENTRY_FLOW, 
 Line = tuple[int, int, int, str, Any]
 _LINES: dict[str, Line] = {}
 _LINES_KEPT = 1 << 16
+_LINE_KEPT_LENGTH = 256  # longer lines seldom repeat: what the cache holds stays small whatever the input
 _BLANK_LINE: Line = (_BLANK, 0, 0, "", None)
 # Collections open at once past which this reader gives up: far below where the libyaml path's recursion stops,
 # far above any manifest (yamlio.MAX_DEPTH is checked per object later).
@@ -226,7 +215,7 @@ def _line(raw: str) -> Line:
             raise _GiveUp
         op, key, value = _entry(entry)
         found = (op, indent, indent, key, value)
-    if len(_LINES) < _LINES_KEPT and len(raw) <= _KEPT_LENGTH:
+    if len(_LINES) < _LINES_KEPT and len(raw) <= _LINE_KEPT_LENGTH:
         _LINES[raw] = found
     return found
 

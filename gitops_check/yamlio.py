@@ -35,10 +35,7 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _BaseDumper = yaml.SafeDumper
 
 
-# The tag of a plain scalar depends on its text only, and manifests repeat the same texts (keys, kinds, names):
-# remembered for the process (a constant of the language, like a compiled pattern), up to a bound.
-_PLAIN_TAGS: dict[str, str] = {}
-_PLAIN_TAGS_KEPT = 1 << 16
+_PLAIN_TAGS = goyaml.PLAIN_TAGS  # plain scalars' tags by text, shared with blockyaml
 
 
 # What PyYAML's resolver gives a node that is not a plain scalar when no path resolver is added (none is):
@@ -52,28 +49,26 @@ _DEFAULT_TAGS: dict[type, str] = {
 }
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc]
-    """SafeLoader with go-yaml v2's scalar resolution (``goyaml``), JSON-style keys and duplicate-key detection."""
+class _NoPathResolvers:
+    """libyaml calls these around every node, for path resolvers, which gitops-check's loaders never have: the
+    inherited ones look that up each time (~10 % of a load)."""
 
-    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
-        if kind is _SCALAR_NODE and implicit[0]:
-            tag = _PLAIN_TAGS.get(value)
-            if tag is None:
-                tag = goyaml.plain_tag(value)
-                if len(_PLAIN_TAGS) < _PLAIN_TAGS_KEPT:
-                    _PLAIN_TAGS[value] = tag
-            return tag
-        if self.yaml_path_resolvers:
-            return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
-        return _DEFAULT_TAGS[kind]
-
-    # libyaml calls these around every node, for path resolvers, which this loader never has (``resolve`` above
-    # still defers to them if one were added): the inherited ones look that up each time, ~10 % of a load.
     def descend_resolver(self, current_node: Any, current_index: Any) -> None:
         pass
 
     def ascend_resolver(self) -> None:
         pass
+
+
+class _Loader(_NoPathResolvers, _BaseLoader):  # type: ignore[misc]
+    """SafeLoader with go-yaml v2's scalar resolution (``goyaml``), JSON-style keys and duplicate-key detection."""
+
+    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is _SCALAR_NODE and implicit[0]:
+            return _PLAIN_TAGS.get(value) or goyaml.remembered_plain_tag(value)
+        if self.yaml_path_resolvers:
+            return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
+        return _DEFAULT_TAGS[kind]
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         if not isinstance(node, yaml.MappingNode):
@@ -119,19 +114,10 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
                 None, None, f"cannot read {node.value!r} as {node.tag.rpartition(':')[2]}", node.start_mark
             ) from None
 
-    def construct_go_int(self, node: yaml.ScalarNode) -> Any:
-        return self._go_scalar(node, goyaml.to_int)
 
-    def construct_go_float(self, node: yaml.ScalarNode) -> Any:
-        return self._go_scalar(node, goyaml.to_float)
-
-    def construct_go_bool(self, node: yaml.ScalarNode) -> Any:
-        return self._go_scalar(node, goyaml.to_bool)
-
-
-_Loader.add_constructor(goyaml.INT, _Loader.construct_go_int)
-_Loader.add_constructor(goyaml.FLOAT, _Loader.construct_go_float)
-_Loader.add_constructor(goyaml.BOOL, _Loader.construct_go_bool)
+_CONVERTERS = goyaml.CONVERTERS
+for _tag, _convert in _CONVERTERS.items():
+    _Loader.add_constructor(_tag, lambda loader, node, convert=_convert: loader._go_scalar(node, convert))
 # "<<" outside a key position is just text to go-yaml.
 _Loader.add_constructor(goyaml.MERGE, _Loader.construct_yaml_str)
 
@@ -156,7 +142,7 @@ def _construct(loader: _Loader, node: yaml.Node) -> Any:
         return loader.construct_document(node)
 
 
-_STR, _NULL, _INT, _FLOAT, _BOOL = goyaml.STR, goyaml.NULL, goyaml.INT, goyaml.FLOAT, goyaml.BOOL
+_STR, _NULL = goyaml.STR, goyaml.NULL
 
 
 def _node(loader: _Loader, node: yaml.Node) -> Any:
@@ -167,13 +153,10 @@ def _node(loader: _Loader, node: yaml.Node) -> Any:
             return node.value
         if tag == _NULL:
             return None
-        if tag == _INT:
-            return loader.construct_go_int(node)
-        if tag == _FLOAT:
-            return loader.construct_go_float(node)
-        if tag == _BOOL:
-            return loader.construct_go_bool(node)
-        raise _Unusual
+        convert = _CONVERTERS.get(tag)
+        if convert is None:
+            raise _Unusual
+        return loader._go_scalar(node, convert)
     if type(node) is yaml.MappingNode and tag == _MAP:
         mapping: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -309,18 +292,12 @@ def load_with_libyaml(text: str | bytes, where: str) -> Iterator[Document]:
 Head = tuple[str | None, str | None, str | None, str | None]
 
 
-class _BaseTags:
+class _BaseTags(_NoPathResolvers):
     """``yaml.BaseLoader``'s resolver, which has no implicit or path resolvers: every node gets its kind's default
     tag. Answered without its general lookup, as libyaml asks once per node."""
 
     def resolve(self, kind: type, value: Any, implicit: Any) -> str:
         return _DEFAULT_TAGS[kind]
-
-    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
-        pass
-
-    def ascend_resolver(self) -> None:
-        pass
 
 
 # document_heads only composes nodes (no constructor): libyaml's parser with the base resolver's tags.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import re
 import struct
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -137,6 +138,27 @@ def float_key(value: str) -> str:
 
 def to_bool(value: str) -> bool:
     return _BOOLS[value]
+
+
+# How a plain scalar of each tag but str and null becomes its value (yamlio's constructor and blockyaml read by it).
+CONVERTERS: dict[str, Callable[[str], Any]] = {INT: to_int, FLOAT: to_float, BOOL: to_bool}
+
+# The tag of a plain scalar depends on its text only, and manifests repeat the same texts (keys, kinds, names):
+# remembered for the process (a constant of the language, like a compiled pattern), up to a bound; long texts,
+# which seldom repeat, are not kept. Hot paths look a text up here before calling ``remembered_plain_tag``.
+PLAIN_TAGS: dict[str, str] = {}
+_PLAIN_TAGS_KEPT = 1 << 16
+_PLAIN_TAG_TEXT_KEPT = 256
+
+
+def remembered_plain_tag(value: str) -> str:
+    """``plain_tag``, remembered in ``PLAIN_TAGS``."""
+    tag = PLAIN_TAGS.get(value)
+    if tag is None:
+        tag = plain_tag(value)
+        if len(PLAIN_TAGS) < _PLAIN_TAGS_KEPT and len(value) <= _PLAIN_TAG_TEXT_KEPT:
+            PLAIN_TAGS[value] = tag
+    return tag
 
 
 def key_string(key: Any) -> str:
