@@ -137,10 +137,20 @@ def find_kubectl() -> str | None:
 # ---------------------------------------------------------------------------------------- helpers
 
 
+# Ports handed out by this process: the kernel may give a port again once its probing socket is closed, and two
+# servers started together were once given the same one (Flux's artifact server and a controller's metrics).
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port free now and not handed out before by this process."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def _tail(path: Path, lines: int = 40) -> str:
