@@ -68,10 +68,26 @@ def failure(exc: BaseException, what: str, server: str) -> ApiError:
     def any_of(*types: type[BaseException]) -> bool:
         return any(isinstance(c, types) for c in chain)
 
-    if any_of(ssl.SSLError, u3.SSLError):
-        why = "certificate verify failed" if any_of(ssl.SSLCertVerificationError) else "handshake failed"
+    if any_of(ssl.SSLCertVerificationError):
         return ApiError(
-            f"cluster {server}: TLS {why} (check certificate-authority in the kubeconfig)", reason="TLS"
+            f"cluster {server}: TLS certificate verify failed (check certificate-authority in the kubeconfig)",
+            reason="TLS",
+        )
+    if any_of(ssl.SSLError, u3.SSLError):
+        # The connection ended mid-handshake (a loaded server or a proxy closing it): nothing about certificates
+        # was decided, so a later attempt may pass. An alert from the server (wrong version, no shared cipher) is final.
+        ended = any_of(
+            ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError, ConnectionResetError
+        ) or any(isinstance(c, (ssl.SSLError, u3.SSLError)) and "EOF" in str(c) for c in chain)
+        if ended:
+            return ApiError(
+                f"cluster {server} dropped the connection during the TLS handshake ({what})",
+                reason="Dropped",
+                transient=True,
+            )
+        return ApiError(
+            f"cluster {server}: TLS handshake failed (check certificate-authority in the kubeconfig)",
+            reason="TLS",
         )
     if any_of(ConnectionRefusedError):
         return ApiError(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +178,39 @@ def test_wrong_certificate_authority_and_rejected_token(kube_cluster: TestCluste
         cluster.request("GET", "/api/v1/namespaces", what="list namespaces")
     assert cluster.requests == 1  # TLS failures are not transient
     assert kube_cluster.token() not in str(err.value)
+
+
+def test_a_connection_dropped_mid_handshake_is_retried(kube_cluster: TestCluster, tmp_path: Path) -> None:
+    """A server that reads the ClientHello and hangs up (as a loaded API server or a proxy may) has decided
+    nothing about certificates: the request is tried again, and the error says what happened."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    hung_up = 0
+
+    def hang_up() -> None:
+        nonlocal hung_up
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.recv(4096)
+            conn.close()
+            hung_up += 1
+
+    threading.Thread(target=hang_up, daemon=True).start()
+    try:
+        server = f"https://127.0.0.1:{listener.getsockname()[1]}"
+        config = _kubeconfig(kube_cluster, {"admin": {"token": kube_cluster.token()}}, "admin", server=server)
+        cluster = connect(_write(tmp_path / "k.yaml", config), retry=FAST)
+        with pytest.raises(ApiError) as err:
+            cluster.request("GET", "/api/v1/namespaces", what="list namespaces")
+    finally:
+        listener.close()
+    assert str(err.value) == (
+        f"cluster {server} dropped the connection during the TLS handshake (list namespaces)"
+        " (gave up after 3 attempts)"
+    )
+    assert err.value.reason == "Dropped" and cluster.requests == 3 and hung_up == 3
 
 
 def test_with_retries_honours_retry_after_and_gives_up() -> None:
