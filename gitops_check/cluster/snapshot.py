@@ -27,7 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from gitops_check import secrethash, yamlio
-from gitops_check.cluster.packed import PackedObjects, read_own_snapshot
+from gitops_check.cluster.packed import (
+    FileIdentity,
+    FileTexts,
+    PackedObjects,
+    file_identity,
+    read_own_snapshot,
+)
 from gitops_check.errors import InputError
 from gitops_check.identity import KindScopes
 from gitops_check.model.live import Coverage, LiveState, SecretHashing
@@ -43,17 +49,18 @@ _LEADING_SPACE = re.compile(rb"[ \t\r\n]*")
 SNAPSHOT_SUFFIXES = (".json", ".yaml", ".yml", ".json.gz", ".yaml.gz", ".yml.gz")
 
 
-def _read_bytes(path: Path) -> bytes:
+def _read_bytes(path: Path) -> tuple[bytes, bool]:
+    """The file's bytes (decompressed when gzip) and whether they are the file's own (not decompressed)."""
     try:
         data = path.read_bytes()
     except OSError as e:
         raise InputError(f"cannot read snapshot: {e.strerror}", file=str(path)) from None
     if data[:2] == b"\x1f\x8b":
         try:
-            data = gzip.decompress(data)
+            return gzip.decompress(data), False
         except (OSError, EOFError) as e:
             raise InputError(f"corrupt gzip data: {e}", file=str(path)) from None
-    return data
+    return data, True
 
 
 def _key(obj: dict[str, Any]) -> ResourceKey:
@@ -94,11 +101,15 @@ def _files(path: Path) -> list[Path]:
     return [path]
 
 
-def load_snapshot(path: str | os.PathLike[str], *, assume_complete: bool = False) -> LiveState:
+def load_snapshot(
+    path: str | os.PathLike[str], *, assume_complete: bool = False, spans: bool = False
+) -> LiveState:
     """Load a snapshot file or folder into a LiveState. Raises InputError with file and line.
 
     gitops-check's own JSON format is read object by object and its objects kept packed (``cluster.packed``), so
-    a fleet's snapshot never sits in memory as Python objects; other inputs are parsed whole."""
+    a fleet's snapshot never sits in memory as Python objects; other inputs are parsed whole. ``spans`` (the
+    child process): the objects of one uncompressed ASCII file are kept as spans of it (``packed.FileTexts``),
+    which the process that unpickles the state must open (``PackedObjects.open_file``)."""
     root = Path(path)
     objects = PackedObjects()
     coverage: Coverage | None = None
@@ -107,11 +118,17 @@ def load_snapshot(path: str | os.PathLike[str], *, assume_complete: bool = False
     scopes: dict[GroupKind, bool] = {}
     meta: dict[str, Any] = {}
     schema: dict[str, Any] | None = None
-    for file in _files(root):
+    files = _files(root)
+    for file in files:
         where = str(file)
-        data = _read_bytes(file)
+        before = _identity(file) if spans and len(files) == 1 else None
+        data, as_stored = _read_bytes(file)
         yamlio.check_size(len(data), where, MAX_SNAPSHOT_BYTES)
-        read = _read_streamed(data, where) or _read_parsed(data, where)
+        # Spans must be of the file as read: not gzip (offsets into its decompressed text), unchanged meanwhile.
+        in_file = None
+        if before is not None and as_stored and _identity(file) == before and data.isascii():
+            in_file = FileTexts(os.path.abspath(file), before)
+        read = _read_streamed(data, where, in_file) or _read_parsed(data, where)
         del data
         own, part = read
         if own is not None:
@@ -142,9 +159,19 @@ def load_snapshot(path: str | os.PathLike[str], *, assume_complete: bool = False
     )
 
 
-def _read_streamed(data: bytes, where: str) -> tuple[_Own, PackedObjects] | None:
+def _identity(file: Path) -> FileIdentity | None:
+    try:
+        return file_identity(file.stat())
+    except OSError:
+        return None
+
+
+def _read_streamed(
+    data: bytes, where: str, in_file: FileTexts | None = None
+) -> tuple[_Own, PackedObjects] | None:
     """gitops-check's own format as JSON, read object by object (``packed.read_own_snapshot``); None when the file
-    is anything else, or not well-formed (then it is parsed whole, which reports the error with its line)."""
+    is anything else, or not well-formed (then it is parsed whole, which reports the error with its line).
+    ``in_file``: ``data`` is that file's ASCII bytes, and its objects are kept as spans of it."""
     start = _LEADING_SPACE.match(data)
     if start is None or data[start.end() : start.end() + 1] != b"{":
         return None
@@ -155,9 +182,10 @@ def _read_streamed(data: bytes, where: str) -> tuple[_Own, PackedObjects] | None
     part = PackedObjects()
     problems: list[InputError] = []
 
-    put_text = part.put_text
+    put_text, put_span = part.put_text, part.put_span
+    max_depth = yamlio.MAX_DEPTH
 
-    def take(element: Any, raw: str, index: int) -> None:
+    def take(element: Any, start: int, end: int, index: int) -> None:
         # What _objects_of accepts and _key reads, for the common case of a plain object whose fields are all
         # strings: checked here in one go, without building its error context first. Anything else (a List,
         # a field of another type, a missing one) takes the general path below.
@@ -176,8 +204,12 @@ def _read_streamed(data: bytes, where: str) -> tuple[_Own, PackedObjects] | None
                 name = metadata.get("name")
                 namespace = metadata.get("namespace")
                 if type(name) is str and name and (namespace is None or type(namespace) is str):
-                    group = api_version.rpartition("/")[0]
-                    put_text(ResourceKey(group, kind, namespace or None, name), raw, element)
+                    key = ResourceKey(api_version.rpartition("/")[0], kind, namespace or None, name)
+                    if in_file is None:
+                        put_text(key, text[start:end], element)
+                    else:  # brackets counted as put_text counts them, without copying the text out
+                        deep = text.count("{", start, end) + text.count("[", start, end) >= max_depth
+                        put_span(key, in_file, start, end, element, deep)
                     return
         try:
             docs = list(_objects_of(element, f"{where} (objects[{index}])", 1))
@@ -186,7 +218,7 @@ def _read_streamed(data: bytes, where: str) -> tuple[_Own, PackedObjects] | None
             return
         for doc in docs:
             if doc is element:
-                part.put_text(_key(doc), raw, doc)
+                part.put_text(_key(doc), text[start:end], doc)
             else:  # an item of a List: no text of its own
                 part.put(_key(doc), doc)
 
@@ -368,6 +400,7 @@ class SnapshotSource:
 
     def _read_in_child(self) -> LiveState | None:
         """A large snapshot file read by a child process (``snapshot_child``); None: read it here."""
+        import gc
         import pickle
         import subprocess
         import sys
@@ -399,11 +432,24 @@ class SnapshotSource:
             proc.CHILDREN.discard(child)
         if child.returncode != 0 or not data:
             return None
+        # The collector's passes over the 200,000 owner views being made would cost a third of the read; they
+        # live until exit and form no cycles. (Global, but only for this read; at worst another thread's read
+        # runs collected.)
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             state = pickle.loads(data)  # written by our own child from the file: no other input
         except Exception:
             return None
-        return state if isinstance(state, LiveState) else None
+        finally:
+            if collecting:
+                gc.enable()
+        if not isinstance(state, LiveState):
+            return None
+        # Its objects are spans of the file: read here only if it is still the file the child read.
+        if isinstance(state.objects, PackedObjects) and not state.objects.open_file():
+            return None
+        return state
 
     def prefetch(self) -> None:
         import threading

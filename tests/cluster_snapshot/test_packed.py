@@ -109,7 +109,7 @@ def test_errors_are_those_of_the_whole_parse(tmp_path: Path, text: str) -> None:
 def test_the_reader_gives_each_element_with_its_text() -> None:
     seen: list[tuple[Any, str, int]] = []
     text = '{"a": 1, "objects": [ {"x": [1, 2]} ,{"y": "]"}], "b": {"objects": [3]}}'
-    head = read_own_snapshot(text, lambda e, raw, i: seen.append((e, raw, i)))
+    head = read_own_snapshot(text, lambda e, start, end, i: seen.append((e, text[start:end], i)))
     assert head == {"a": 1, "objects": [], "b": {"objects": [3]}}
     assert seen == [({"x": [1, 2]}, '{"x": [1, 2]}', 0), ({"y": "]"}, '{"y": "]"}', 1)]
     assert read_own_snapshot("[1]", lambda *a: None) is None

@@ -4,14 +4,17 @@ read (and its error) to this process."""
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
+import pickle
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gitops_check.cluster import snapshot as snapshot_module
-from gitops_check.cluster.packed import PackedObjects
+from gitops_check.cluster.packed import FileTexts, PackedObjects
 from gitops_check.cluster.snapshot import SnapshotSource, load_snapshot
 from gitops_check.errors import InputError
 from gitops_check.model.live import LiveState
@@ -66,6 +69,62 @@ def test_a_large_snapshot_read_by_the_child_equals_a_read_here(
     child.objects.absorb(extra)
     assert child.objects[next(iter(here.objects))] == body
     assert len(child.objects) == len(here.objects)
+
+
+def _spans(path: Path) -> LiveState:
+    """A state as the child sends it: read with its texts left in the file, then pickled."""
+    state = pickle.loads(pickle.dumps(load_snapshot(path, spans=True)))
+    assert isinstance(state.objects, PackedObjects)
+    return state
+
+
+def test_the_child_leaves_the_texts_in_the_file_and_reads_them_back_from_it(tmp_path: Path) -> None:
+    path = tmp_path / "snap.json"
+    path.write_text(json.dumps(own(OBJECTS)))
+    state = _spans(path)
+    assert isinstance(state.objects, PackedObjects) and isinstance(state.objects._file, FileTexts)
+    assert state.objects.open_file()
+    assert _fields(state) == _fields(load_snapshot(path))
+
+    # Gzip (spans would be of the decompressed text) and non-ASCII files (characters are not bytes) keep their
+    # texts in compressed blocks, as a read in the parent does.
+    zipped = tmp_path / "snap.json.gz"
+    zipped.write_bytes(gzip.compress(path.read_bytes()))
+    wide = tmp_path / "wide.json"
+    wide.write_text(json.dumps(own([{**OBJECTS[0], "data": {"k": "é"}}]), ensure_ascii=False))
+    for other in (zipped, wide):
+        kept = _spans(other)
+        assert isinstance(kept.objects, PackedObjects) and kept.objects._file is None
+        assert _fields(kept) == _fields(load_snapshot(other))
+
+
+def test_a_snapshot_file_changed_after_the_child_read_it_is_never_read_as_another_object(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "snap.json"
+    text = json.dumps(own(OBJECTS))
+    path.write_text(text)
+    # Changed before the parent opens it: refused (the parent then reads the file itself).
+    state = _spans(path)
+    os.utime(path, ns=(1, 1))
+    assert isinstance(state.objects, PackedObjects) and not state.objects.open_file()
+
+    # Changed in place after it was opened (the same size and place, other names): an error naming the file,
+    # never the other object.
+    path.write_text(text)
+    state = _spans(path)
+    assert isinstance(state.objects, PackedObjects) and state.objects.open_file()
+    key = next(k for k in state.objects if k.name in text)
+    with open(path, "r+") as f:
+        f.write(text.replace(f'"{key.name}"', '"' + "x" * len(key.name) + '"'))
+    with pytest.raises(InputError, match="changed while the check read it") as caught:
+        state.objects[key]
+    assert caught.value.file == str(path)
+    # Cut short: the same.
+    with open(path, "r+") as f:
+        f.truncate(10)
+    with pytest.raises(InputError, match="changed while the check read it"):
+        state.objects[key]
 
 
 def _refuse(*args: Any, **kwargs: Any) -> LiveState:
