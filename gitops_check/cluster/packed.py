@@ -23,6 +23,7 @@ a file changed under the run is an error, never another object.
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import re
 import threading
@@ -225,7 +226,13 @@ class PackedObjects(Mapping[ResourceKey, Any]):
             (v.block, v.start, v.end, v.view, v.deep) if type(v) is _At else (v,)
             for v in self._items.values()
         ]
-        return _unpickle_packed, (self._blocks, keys, places, self._file)
+        # marshal writes these plain tuples, dicts and strings in half pickle's time (it keeps no memo) and reads
+        # them as fast; a value it refuses (another type, nesting past its limit) leaves them to pickle.
+        try:
+            columns: bytes | tuple[Any, Any] = marshal.dumps((keys, places), 4)
+        except ValueError:
+            columns = (keys, places)
+        return _unpickle_packed, (self._blocks, columns, self._file)
 
     def absorb(self, other: PackedObjects) -> None:
         """Take every object of ``other`` (its objects replace ones with the same key)."""
@@ -290,11 +297,10 @@ class PackedObjects(Mapping[ResourceKey, Any]):
 
 
 def _unpickle_packed(
-    blocks: _Blocks,
-    keys: list[tuple[str, str, str | None, str]],
-    places: list[tuple[Any, ...]],
-    file: FileTexts | None = None,
+    blocks: _Blocks, columns: bytes | tuple[Any, Any], file: FileTexts | None
 ) -> PackedObjects:
+    # marshal's bytes come from our own child (``__reduce__``), as the pickle around them does.
+    keys, places = marshal.loads(columns) if isinstance(columns, bytes) else columns
     out = PackedObjects(blocks, file)
     out._items = {
         ResourceKey(*key): _At(*place) if len(place) == 5 else place[0]

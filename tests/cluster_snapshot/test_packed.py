@@ -254,3 +254,13 @@ def test_pickled_objects_come_back_with_their_places_views_and_parsed_bodies() -
         assert back[key] == body
         assert back.owner_view(key) == packed.owner_view(key)
         assert back.may_be_deep(key) == packed.may_be_deep(key)
+
+    # A value marshal refuses (here a str subclass in an object put parsed) leaves the columns to pickle.
+    odd = ResourceKey("", "ConfigMap", "x", "odd")
+    packed.put(odd, {"kind": "ConfigMap", "data": {"k": Tagged("v")}})
+    back = pickle.loads(pickle.dumps(packed, protocol=pickle.HIGHEST_PROTOCOL))
+    assert list(back) == list(packed) and back[odd] == packed[odd]
+
+
+class Tagged(str):
+    """A str subclass: marshal refuses it, pickle takes it."""
