@@ -167,3 +167,30 @@ def test_the_child_imports_nothing_from_the_folder_and_takes_the_name_as_a_plain
 
     assert _fields(child) == _fields(here)
     assert not marker.exists()
+
+
+def test_a_snapshot_changed_under_a_check_is_exit_2_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The child reads the example's snapshot as spans; every read back here then finds the file changed (as if
+    it were rewritten after the parent opened it): the check cannot be trusted, so it is exit 2 with the file
+    named, not a report on other objects, and no traceback."""
+    from gitops_check.cli import main
+
+    example = Path(__file__).resolve().parents[2] / "examples"
+    snapshot = tmp_path / "cluster.json"
+    snapshot.write_bytes((example / "shop-cluster.json").read_bytes())
+    monkeypatch.setattr(snapshot_module, "CHILD_READ_BYTES", 0)
+    monkeypatch.setattr(snapshot_module, "load_snapshot", _refuse)  # the child's read, not this process's
+
+    def changed(self: FileTexts, at: Any) -> str:
+        raise self.changed()
+
+    monkeypatch.setattr(FileTexts, "text", changed)
+    report = tmp_path / "r.json"
+    code = main(["diff", "--repo", str(example / "shop"), "--working-tree", "--snapshot", str(snapshot),
+                 "--json", str(report)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"{snapshot}: the snapshot file changed while the check read it" in err + report.read_text()
+    assert "Traceback" not in err
