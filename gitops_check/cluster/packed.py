@@ -162,9 +162,13 @@ class FileTexts:
             raise self.changed()
         assert self._fd is not None
         data = os.pread(self._fd, at.end - at.start, at.start)
-        if len(data) != at.end - at.start or not data.isascii():
+        # Written to since it was read (its size or modification time moved), or cut short: not the same text.
+        if len(data) != at.end - at.start or file_identity(os.fstat(self._fd)) != self.identity:
             raise self.changed()
-        return data.decode("ascii")
+        try:
+            return data.decode("ascii")
+        except UnicodeDecodeError:
+            raise self.changed() from None
 
     def changed(self) -> InputError:
         return InputError(
