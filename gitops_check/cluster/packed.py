@@ -123,7 +123,7 @@ def file_identity(st: os.stat_result) -> FileIdentity:
 
 
 class FileTexts:
-    """Texts that are spans of one file (ASCII: characters are bytes), read with ``os.pread`` when asked for.
+    """Texts that are byte spans of one UTF-8 file, read with ``os.pread`` when asked for.
     Pickled as the file's path and identity; the unpickling process calls ``open``, which refuses a file that is
     no longer the one read."""
 
@@ -166,7 +166,7 @@ class FileTexts:
         if len(data) != at.end - at.start or file_identity(os.fstat(self._fd)) != self.identity:
             raise self.changed()
         try:
-            return data.decode("ascii")
+            return data.decode()
         except UnicodeDecodeError:
             raise self.changed() from None
 
@@ -202,8 +202,8 @@ class PackedObjects(Mapping[ResourceKey, Any]):
     def put_span(
         self, key: ResourceKey, file: FileTexts, start: int, end: int, body: Any, deep: bool
     ) -> None:
-        """An object whose JSON text is ``file``'s characters ``start:end`` (one file per PackedObjects) and
-        ``body``, that text decoded; ``deep`` as ``put_text`` counts it."""
+        """An object whose JSON text is ``file``'s bytes ``start:end`` (one file per PackedObjects) and ``body``,
+        that text decoded; ``deep`` as ``put_text`` counts it."""
         self._file = file
         self._items[key] = _At(IN_FILE, start, end, owner_view(body), deep)
 

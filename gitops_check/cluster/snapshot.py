@@ -108,7 +108,7 @@ def load_snapshot(
 
     gitops-check's own JSON format is read object by object and its objects kept packed (``cluster.packed``), so
     a fleet's snapshot never sits in memory as Python objects; other inputs are parsed whole. ``spans`` (the
-    child process): the objects of one uncompressed ASCII file are kept as spans of it (``packed.FileTexts``),
+    child process): the objects of one uncompressed file are kept as spans of it (``packed.FileTexts``),
     which the process that unpickles the state must open (``PackedObjects.open_file``)."""
     root = Path(path)
     objects = PackedObjects()
@@ -126,7 +126,7 @@ def load_snapshot(
         yamlio.check_size(len(data), where, MAX_SNAPSHOT_BYTES)
         # Spans must be of the file as read: not gzip (offsets into its decompressed text), unchanged meanwhile.
         in_file = None
-        if before is not None and as_stored and _identity(file) == before and data.isascii():
+        if before is not None and as_stored and _identity(file) == before:
             in_file = FileTexts(os.path.abspath(file), before)
         read = _read_streamed(data, where, in_file) or _read_parsed(data, where)
         del data
@@ -171,7 +171,7 @@ def _read_streamed(
 ) -> tuple[_Own, PackedObjects] | None:
     """gitops-check's own format as JSON, read object by object (``packed.read_own_snapshot``); None when the file
     is anything else, or not well-formed (then it is parsed whole, which reports the error with its line).
-    ``in_file``: ``data`` is that file's ASCII bytes, and its objects are kept as spans of it."""
+    ``in_file``: ``data`` is that file's bytes, and its objects are kept as byte spans of it."""
     start = _LEADING_SPACE.match(data)
     if start is None or data[start.end() : start.end() + 1] != b"{":
         return None
@@ -184,6 +184,16 @@ def _read_streamed(
 
     put_text, put_span = part.put_text, part.put_span
     max_depth = yamlio.MAX_DEPTH
+    # Spans are of the file's bytes; the reader counts characters. In an ASCII file they are the same; otherwise
+    # each character's bytes are counted once, as the elements come in order.
+    counted = [0, 0]  # characters read, and their bytes
+
+    def byte_at(i: int) -> int:
+        counted[1] += len(text[counted[0] : i].encode())
+        counted[0] = i
+        return counted[1]
+
+    same = data.isascii()
 
     def take(element: Any, start: int, end: int, index: int) -> None:
         # What _objects_of accepts and _key reads, for the common case of a plain object whose fields are all
@@ -209,7 +219,10 @@ def _read_streamed(
                         put_text(key, text[start:end], element)
                     else:  # brackets counted as put_text counts them, without copying the text out
                         deep = text.count("{", start, end) + text.count("[", start, end) >= max_depth
-                        put_span(key, in_file, start, end, element, deep)
+                        if same:
+                            put_span(key, in_file, start, end, element, deep)
+                        else:
+                            put_span(key, in_file, byte_at(start), byte_at(end), element, deep)
                     return
         try:
             docs = list(_objects_of(element, f"{where} (objects[{index}])", 1))

@@ -4,7 +4,7 @@ Reading a fleet's snapshot is ~6 s of Python (JSON decoding, packing) that, in a
 lock the commit's materialization, discovery and the first renders need at the same moment: they ran one after
 another on one core while the other stood idle. In a child the read takes the other core; what comes back is the
 loaded state pickled: each object's key, owner view and place, its text left in the file (``packed.FileTexts``;
-~1 s to read back at 205,000 objects), or in compressed blocks when the file is gzip or not ASCII.
+~1 s to read back at 205,000 objects), or in compressed blocks when the file is gzip.
 
 The child writes the pickled ``LiveState`` on stdout and exits 0; on any failure it exits non-zero and the parent
 reads the file itself, which reports the error as it always did.

@@ -86,16 +86,27 @@ def test_the_child_leaves_the_texts_in_the_file_and_reads_them_back_from_it(tmp_
     assert state.objects.open_file()
     assert _fields(state) == _fields(load_snapshot(path))
 
-    # Gzip (spans would be of the decompressed text) and non-ASCII files (characters are not bytes) keep their
-    # texts in compressed blocks, as a read in the parent does.
-    zipped = tmp_path / "snap.json.gz"
-    zipped.write_bytes(gzip.compress(path.read_bytes()))
+    # Characters of two, three and four bytes (gitops-check writes them as they are) before, inside and between
+    # objects: spans are of bytes, the reader counts characters.
     wide = tmp_path / "wide.json"
-    wide.write_text(json.dumps(own([{**OBJECTS[0], "data": {"k": "é"}}]), ensure_ascii=False))
-    for other in (zipped, wide):
-        kept = _spans(other)
-        assert isinstance(kept.objects, PackedObjects) and kept.objects._file is None
-        assert _fields(kept) == _fields(load_snapshot(other))
+    odd = [
+        {**o, "metadata": {**o["metadata"], "annotations": {"note": "é€😀" * (i + 1)}}}
+        if "metadata" in o
+        else o
+        for i, o in enumerate(OBJECTS)
+    ]
+    wide.write_text(
+        json.dumps({"metadata": {"cluster": "ü"}, **own(odd)}, ensure_ascii=False), encoding="utf-8"
+    )
+    spanned = _spans(wide)
+    assert isinstance(spanned.objects, PackedObjects) and isinstance(spanned.objects._file, FileTexts)
+    assert _fields(spanned) == _fields(load_snapshot(wide))
+    # Gzip: spans would be of the decompressed text, so its texts are kept in compressed blocks.
+    zipped = tmp_path / "snap.json.gz"
+    zipped.write_bytes(gzip.compress(wide.read_bytes()))
+    kept = _spans(zipped)
+    assert isinstance(kept.objects, PackedObjects) and kept.objects._file is None
+    assert _fields(kept) == _fields(load_snapshot(zipped))
 
 
 def test_a_snapshot_file_changed_after_the_child_read_it_is_never_read_as_another_object(
