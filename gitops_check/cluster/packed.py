@@ -114,6 +114,12 @@ class _Blocks:
         return block[at.start : at.end]
 
 
+def may_nest_deep(text: str, start: int = 0, end: int | None = None) -> bool:
+    """Whether JSON ``text[start:end]`` has brackets enough to nest ``yamlio.MAX_DEPTH`` levels: a value cannot
+    nest deeper than it has brackets, and almost no object has that many (counted without copying the span)."""
+    return text.count("{", start, end) + text.count("[", start, end) >= yamlio.MAX_DEPTH
+
+
 FileIdentity = tuple[int, int, int, int]  # st_dev, st_ino, st_size, st_mtime_ns
 IN_FILE = -1  # the block of an _At whose text is a span of the snapshot file (FileTexts)
 
@@ -195,15 +201,13 @@ class PackedObjects(Mapping[ResourceKey, Any]):
 
     def put_text(self, key: ResourceKey, text: str, body: Mapping[str, Any]) -> None:
         """An object as the JSON text it was read from and ``body``, that text decoded."""
-        # A value cannot nest deeper than it has brackets; almost no object has MAX_DEPTH of them.
-        deep = text.count("{") + text.count("[") >= yamlio.MAX_DEPTH
-        self._items[key] = self._blocks.append(text, owner_view(body), deep)
+        self._items[key] = self._blocks.append(text, owner_view(body), may_nest_deep(text))
 
     def put_span(
         self, key: ResourceKey, file: FileTexts, start: int, end: int, body: Any, deep: bool
     ) -> None:
         """An object whose JSON text is ``file``'s bytes ``start:end`` (one file per PackedObjects) and ``body``,
-        that text decoded; ``deep`` as ``put_text`` counts it."""
+        that text decoded; ``deep``: ``may_nest_deep`` of that text."""
         self._file = file
         self._items[key] = _At(IN_FILE, start, end, owner_view(body), deep)
 

@@ -32,6 +32,7 @@ from gitops_check.cluster.packed import (
     FileTexts,
     PackedObjects,
     file_identity,
+    may_nest_deep,
     read_own_snapshot,
 )
 from gitops_check.errors import InputError
@@ -183,7 +184,6 @@ def _read_streamed(
     problems: list[InputError] = []
 
     put_text, put_span = part.put_text, part.put_span
-    max_depth = yamlio.MAX_DEPTH
     # Spans are of the file's bytes; the reader counts characters. In an ASCII file they are the same; otherwise
     # each character's bytes are counted once, as the elements come in order.
     counted = [0, 0]  # characters read, and their bytes
@@ -217,12 +217,11 @@ def _read_streamed(
                     key = ResourceKey(api_version.rpartition("/")[0], kind, namespace or None, name)
                     if in_file is None:
                         put_text(key, text[start:end], element)
-                    else:  # brackets counted as put_text counts them, without copying the text out
-                        deep = text.count("{", start, end) + text.count("[", start, end) >= max_depth
-                        if same:
-                            put_span(key, in_file, start, end, element, deep)
-                        else:
-                            put_span(key, in_file, byte_at(start), byte_at(end), element, deep)
+                    else:
+                        deep = may_nest_deep(text, start, end)
+                        if not same:
+                            start, end = byte_at(start), byte_at(end)
+                        put_span(key, in_file, start, end, element, deep)
                     return
         try:
             docs = list(_objects_of(element, f"{where} (objects[{index}])", 1))
