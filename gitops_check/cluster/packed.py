@@ -114,9 +114,12 @@ class _Blocks:
         return block[at.start : at.end]
 
 
-def may_nest_deep(text: str, start: int = 0, end: int | None = None) -> bool:
+def may_nest_deep(text: str | bytes, start: int = 0, end: int | None = None) -> bool:
     """Whether JSON ``text[start:end]`` has brackets enough to nest ``yamlio.MAX_DEPTH`` levels: a value cannot
-    nest deeper than it has brackets, and almost no object has that many (counted without copying the span)."""
+    nest deeper than it has brackets, and almost no object has that many (counted without copying the span).
+    ``text`` may be the UTF-8 bytes: no byte of a multi-byte character is a bracket, so the count is the same."""
+    if isinstance(text, bytes):
+        return text.count(b"{", start, end) + text.count(b"[", start, end) >= yamlio.MAX_DEPTH
     return text.count("{", start, end) + text.count("[", start, end) >= yamlio.MAX_DEPTH
 
 
@@ -203,13 +206,17 @@ class PackedObjects(Mapping[ResourceKey, Any]):
         """An object as the JSON text it was read from and ``body``, that text decoded."""
         self._items[key] = self._blocks.append(text, owner_view(body), may_nest_deep(text))
 
+    def put_viewed(self, key: ResourceKey, text: str, view: Any, deep: bool) -> None:
+        """An object as its JSON text, with its owner view and ``may_nest_deep`` of the text (a snapshot's index)."""
+        self._items[key] = self._blocks.append(text, view, deep)
+
     def put_span(
-        self, key: ResourceKey, file: FileTexts, start: int, end: int, body: Any, deep: bool
+        self, key: ResourceKey, file: FileTexts, start: int, end: int, view: Any, deep: bool
     ) -> None:
-        """An object whose JSON text is ``file``'s bytes ``start:end`` (one file per PackedObjects) and ``body``,
-        that text decoded; ``deep``: ``may_nest_deep`` of that text."""
+        """An object whose JSON text is ``file``'s bytes ``start:end`` (one file per PackedObjects), with its
+        owner view (``owner_view`` of that text decoded) and ``may_nest_deep`` of that text."""
         self._file = file
-        self._items[key] = _At(IN_FILE, start, end, owner_view(body), deep)
+        self._items[key] = _At(IN_FILE, start, end, view, deep)
 
     def open_file(self) -> bool:
         """After unpickling: open the file spans are read from (see ``FileTexts.open``); True when there is none."""
@@ -339,10 +346,17 @@ def owner_view(body: Mapping[str, Any]) -> dict[str, Any]:
     return {"metadata": view}
 
 
-def read_own_snapshot(text: str, take: Callable[[Any, int, int, int], None]) -> dict[str, Any] | None:
+def read_own_snapshot(
+    text: str,
+    take: Callable[[Any, int, int, int], None],
+    indexed: Callable[[Any, int], int | None] | None = None,
+) -> dict[str, Any] | None:
     """The top-level fields of a JSON object, ``objects`` left empty: each of its elements goes to
-    ``take(element, start, end, index)`` as it is read (its JSON text is ``text[start:end]``). None when ``text`` is not one well-formed JSON object
-    (the caller then parses it whole, and reports the error with its line)."""
+    ``take(element, start, end, index)`` as it is read (its JSON text is ``text[start:end]``). None when ``text``
+    is not one well-formed JSON object (the caller then parses it whole, and reports the error with its line).
+    ``indexed``: when an ``index`` field came before ``objects``, ``indexed(index, i)`` (``i``: where the array's
+    ``[`` is) may take the whole array from it and return where the array ends; None: it is read element by
+    element."""
     decoder = json.JSONDecoder()
     head: dict[str, Any] = {}
 
@@ -365,7 +379,8 @@ def read_own_snapshot(text: str, take: Callable[[Any, int, int, int], None]) -> 
                 return None
             i = space(i + 1)
             if name == "objects" and text[i] == "[":
-                i = _read_array(text, space(i + 1), decoder, space, take)
+                after = indexed(head["index"], i) if indexed is not None and "index" in head else None
+                i = after if after is not None else _read_array(text, space(i + 1), decoder, space, take)
                 head[name] = []
             else:
                 head[name], i = decoder.raw_decode(text, i)

@@ -10,7 +10,11 @@ gitops-check's format is one JSON document (optionally gzipped)::
                   "unreadable": [{"group": "", "kind": "Secret", "namespace": "shop", "reason": "forbidden"}]},
      "secretHashing": {"algorithm": "hmac-sha256", "salt": "<hex>", "keyed": false},
      "schema": {...the cluster's schema for kinds the bundled one lacks (CRDs), gitops_check.kubeschema...},
+     "index": {...where each object's text lies, its key and owner view: ``snapshot_index``...},
      "objects": [ ...Kubernetes objects, Secret values replaced by keyed hashes... ]}
+
+The writer puts ``objects`` last and ``index`` right before it; the index is optional (other tools' edits make
+it stale, and then the objects are read one by one, as in a file without one).
 
 Coverage is what lets "absent from the cluster" be told from "not captured". Other inputs carry no coverage:
 a kind counts as captured when at least one object of it is present (or when the user vouches with
@@ -33,8 +37,10 @@ from gitops_check.cluster.packed import (
     PackedObjects,
     file_identity,
     may_nest_deep,
+    owner_view,
     read_own_snapshot,
 )
+from gitops_check.cluster.snapshot_index import encode_objects, plain_key, read_index
 from gitops_check.errors import InputError
 from gitops_check.identity import KindScopes
 from gitops_check.model.live import Coverage, LiveState, SecretHashing
@@ -199,30 +205,16 @@ def _read_streamed(
         # What _objects_of accepts and _key reads, for the common case of a plain object whose fields are all
         # strings: checked here in one go, without building its error context first. Anything else (a List,
         # a field of another type, a missing one) takes the general path below.
-        if type(element) is dict:
-            kind = element.get("kind")
-            api_version = element.get("apiVersion")
-            metadata = element.get("metadata")
-            if (
-                type(metadata) is dict
-                and type(kind) is str
-                and kind
-                and type(api_version) is str
-                and api_version
-                and not kind.endswith("List")
-            ):
-                name = metadata.get("name")
-                namespace = metadata.get("namespace")
-                if type(name) is str and name and (namespace is None or type(namespace) is str):
-                    key = ResourceKey(api_version.rpartition("/")[0], kind, namespace or None, name)
-                    if in_file is None:
-                        put_text(key, text[start:end], element)
-                    else:
-                        deep = may_nest_deep(text, start, end)
-                        if not same:
-                            start, end = byte_at(start), byte_at(end)
-                        put_span(key, in_file, start, end, element, deep)
-                    return
+        key = plain_key(element)
+        if key is not None:
+            if in_file is None:
+                put_text(key, text[start:end], element)
+            else:
+                deep = may_nest_deep(text, start, end)
+                if not same:
+                    start, end = byte_at(start), byte_at(end)
+                put_span(key, in_file, start, end, owner_view(element), deep)
+            return
         try:
             docs = list(_objects_of(element, f"{where} (objects[{index}])", 1))
         except InputError as e:
@@ -234,9 +226,24 @@ def _read_streamed(
             else:  # an item of a List: no text of its own
                 part.put(_key(doc), doc)
 
-    head = read_own_snapshot(text, take)
+    def indexed(index: Any, i: int) -> int | None:
+        """The objects array taken from the file's index (``snapshot_index``), without decoding it."""
+        read = read_index(index, data, i if same else len(text[:i].encode()))
+        if read is None:
+            return None
+        entries, end = read
+        if in_file is None:
+            for key, start, stop, view, deep in entries:
+                part.put_viewed(key, data[start:stop].decode(), view, deep)
+        else:
+            for key, start, stop, view, deep in entries:
+                put_span(key, in_file, start, stop, view, deep)
+        return len(text) - (len(data) - end)  # what follows the array is ASCII: "}" and spaces
+
+    head = read_own_snapshot(text, take, indexed)
     if head is None or head.get("kind") != KIND or head.get("apiVersion") != API_VERSION:
         return None
+    head.pop("index", None)
     if problems:
         raise problems[0]
     return _parse_own(head, where), part
@@ -377,7 +384,12 @@ def build_snapshot(
 
 
 def write_snapshot(path: str | os.PathLike[str], snapshot: dict[str, Any]) -> None:
-    text = yamlio.dump_json(snapshot, indent=None).encode()
+    """``snapshot`` as one JSON document, its ``objects`` last and indexed (``snapshot_index``)."""
+    head = {name: value for name, value in snapshot.items() if name not in ("objects", "index")}
+    array, index = encode_objects(snapshot.get("objects") or [])
+    if index is not None:
+        head["index"] = index
+    text = yamlio.dump_json(head, indent=None).encode()[:-1] + b', "objects": ' + array + b"}"
     target = Path(path)
     tmp = target.with_name(target.name + ".tmp")
     if target.name.endswith(".gz"):
