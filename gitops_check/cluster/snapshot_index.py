@@ -127,24 +127,31 @@ def read_index(index: Any, data: bytes, at: int) -> tuple[list[Entry], int] | No
     if hashlib.sha256(memoryview(data)[at:end]).hexdigest() != digest:
         return None
     entries: list[Entry] = []
-    before = 1  # an object starts after the array's "[" and ends before its "]"
+    # The spans tile the array as the writer lays it out: "[" A ", " B ", " ... "]", each object from its "{" to
+    # its "}". So no object of the array can be left out of the index, nor one counted twice.
+    expected = 1
     open_brace, close_brace = ord("{"), ord("}")
     try:
         for i, fields in enumerate(keys):
             start, stop, number = spans[2 * i], spans[2 * i + 1], owner[i]
-            if type(start) is not int or type(stop) is not int or not before <= start < stop <= length - 1:
+            if start != expected or type(stop) is not int or not start < stop <= length - 1:
                 return None
             if data[at + start] != open_brace or data[at + stop - 1] != close_brace:
+                return None
+            if stop < length - 1 and data[at + stop : at + stop + 2] != b", ":
                 return None
             if type(number) is not int or number < 0:
                 return None
             key = _key_of(fields)
             if key is None:
                 return None
-            start, stop = at + start, at + stop
-            entries.append((key, start, stop, views[number], may_nest_deep(data, start, stop)))
-            before = stop - at
+            entries.append(
+                (key, at + start, at + stop, views[number], may_nest_deep(data, at + start, at + stop))
+            )
+            expected = stop + 2
     except IndexError:  # an owner number past the views
+        return None
+    if expected != length + 1 and not (length == 2 and not keys):  # the last object ends at the "]"
         return None
     return entries, end
 

@@ -126,11 +126,22 @@ def _swap_first_spans(index: dict[str, Any], array: bytearray) -> None:
     index["spans"][0:4] = index["spans"][2:4] + index["spans"][0:2]
 
 
+def _leave_out(at: int) -> Callable[[dict[str, Any], bytearray], None]:
+    def change(index: dict[str, Any], array: bytearray) -> None:
+        i = at % len(index["keys"])
+        del index["keys"][i], index["owner"][i], index["spans"][2 * i : 2 * i + 2]
+
+    return change
+
+
 MALFORMED: dict[str, Callable[[dict[str, Any], bytearray], None]] = {
     "another format": lambda index, array: index.update(format=2),
     "a span past the array": lambda index, array: index["spans"].__setitem__(-1, index["bytes"] + 5),
     "a span starting inside the previous": lambda index, array: index["spans"].__setitem__(2, index["spans"][1] - 3),
     "spans out of order": _swap_first_spans,
+    "the first object left out": _leave_out(0),
+    "an object in the middle left out": _leave_out(7),
+    "the last object left out": _leave_out(-1),
     "a span not on an object": lambda index, array: index["spans"].__setitem__(0, index["spans"][0] + 1),
     "an owner view past the table": lambda index, array: index["owner"].__setitem__(0, len(index["owners"])),
     "a negative owner view": lambda index, array: index["owner"].__setitem__(0, -1),
