@@ -56,12 +56,19 @@ def _describes(tracked: ResourceKey, key: ResourceKey) -> bool:
 
 
 class TrackingIndex:
-    """Live objects grouped by every owner identity they carry; built once per run."""
+    """Live objects grouped by every owner identity they carry; built once per run.
+
+    Filled with every live object (200,000 in a fleet's snapshot) but asked about only the apps of this run (a
+    shard's quarter of them) and a label key or two: a tracking id is parsed, and objects are grouped by their
+    labels, when first asked for, so that a pass over every object costs one dictionary append each."""
 
     def __init__(self, live: LiveState, *, indexed: bool = True):
         """``indexed`` False: empty, filled by ``add`` (so a caller walking the objects anyway decodes each once)."""
-        self.by_tracking_id: dict[str, list[ResourceKey]] = defaultdict(list)
-        self.by_label: dict[tuple[str, str], list[ResourceKey]] = defaultdict(list)
+        # Tracking ids by the app they name (the text before the first ":"), parsed when that app is asked for.
+        self._tracking: dict[str, list[tuple[str, ResourceKey]]] = defaultdict(list)
+        self._tracked: dict[str, list[ResourceKey]] = {}
+        self._labelled: list[tuple[ResourceKey, Mapping[str, Any]]] = []
+        self._by_label: dict[tuple[str, str], list[ResourceKey]] | None = None
         self.by_flux: dict[tuple[str, str], list[ResourceKey]] = defaultdict(list)
         self.by_helm: dict[tuple[str, str], list[ResourceKey]] = defaultdict(list)
         self.candidates: list[ResourceKey] = []
@@ -85,24 +92,53 @@ class TrackingIndex:
         self.candidates.append(key)
         tracking = annotations.get(TRACKING_ANNOTATION)
         if isinstance(tracking, str):
-            parsed = parse_tracking_id(tracking)
-            # An annotation copied onto another object does not make that object the app's.
-            if parsed and _describes(parsed[1], key):
-                self.by_tracking_id[parsed[0]].append(key)
-        for label, value in labels.items():
-            self.by_label[(str(label), str(value))].append(key)
-        if FLUX_NAME in labels and FLUX_NAMESPACE in labels:
-            if str(annotations.get(FLUX_PRUNE, "")).lower() != "disabled":
-                self.by_flux[(str(labels[FLUX_NAME]), str(labels[FLUX_NAMESPACE]))].append(key)
+            self._tracking[tracking.partition(":")[0]].append((tracking, key))
+        if labels:
+            self._labelled.append((key, labels))
+            if FLUX_NAME in labels and FLUX_NAMESPACE in labels:
+                if str(annotations.get(FLUX_PRUNE, "")).lower() != "disabled":
+                    self.by_flux[(str(labels[FLUX_NAME]), str(labels[FLUX_NAMESPACE]))].append(key)
         if HELM_RELEASE in annotations and HELM_NAMESPACE in annotations:
             self.by_helm[(str(annotations[HELM_RELEASE]), str(annotations[HELM_NAMESPACE]))].append(key)
+
+    def tracked_by(self, app: str) -> list[ResourceKey]:
+        """The objects whose tracking id names ``app`` and describes the object itself (an annotation copied onto
+        another object does not make that object the app's)."""
+        known = self._tracked.get(app)
+        if known is None:
+            known = []
+            for value, key in self._tracking.get(app, ()):
+                parsed = parse_tracking_id(value)
+                if parsed and parsed[0] == app and _describes(parsed[1], key):
+                    known.append(key)
+            self._tracked[app] = known  # the same list whichever thread computes it first
+        return known
+
+    @property
+    def by_tracking_id(self) -> dict[str, list[ResourceKey]]:
+        """Every app's tracked objects (for tests; a run asks ``tracked_by`` for its apps only)."""
+        return {app: keys for app in self._tracking if (keys := self.tracked_by(app))}
+
+    @property
+    def by_label(self) -> dict[tuple[str, str], list[ResourceKey]]:
+        """Objects by each (label, value) they carry; grouped when first asked for (label tracking, selectors)."""
+        grouped = self._by_label
+        if grouped is None:
+            grouped = defaultdict(list)
+            for key, labels in self._labelled:
+                if not isinstance(labels, Mapping):
+                    continue  # not labels at all (a hand-written snapshot): carries no owner
+                for label, value in labels.items():
+                    grouped[(str(label), str(value))].append(key)
+            self._by_label = grouped
+        return grouped
 
     def owned_by(self, app: App) -> set[ResourceKey]:
         tracking = app.tracking
         instance = tracking.app_instance or app.name
         owned: set[ResourceKey] = set()
         if tracking.method in (TrackingMethod.ANNOTATION, TrackingMethod.ANNOTATION_LABEL):
-            owned.update(self.by_tracking_id.get(instance, ()))
+            owned.update(self.tracked_by(instance))
         if tracking.method is TrackingMethod.LABEL:
             owned.update(self.by_label.get((tracking.label_key, instance), ()))
         if tracking.flux_owner:
