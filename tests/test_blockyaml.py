@@ -155,6 +155,104 @@ def test_generated_documents_and_their_mutants_read_as_libyaml_reads_them(seed: 
     assert read > 100 and mutants_read > 150  # the generator mostly stays inside the subset
 
 
+# JSON documents (``kubectl get -o json``, generated manifests): JSON is YAML's flow style.
+_JSON_NUMBERS = ["0", "10", "-1", "1.5", "-0.0", "1e3", "1E+3", "2.5e-3", "12345678901234567890", "1.0", "-0",
+                 "0.1e1", "9007199254740993"]  # fmt: skip
+_JSON_KEYS = [*_KEYS, "", "a b", "a: b", "#x", "- x", "{", "'", "é", "<<", "1", "true", "x" * 1100]
+_JSON_LAYOUTS: list[dict[str, Any]] = [
+    {"indent": 1}, {"indent": 2}, {"indent": None}, {"indent": None, "separators": (",", ":")},
+    {"indent": 2, "ensure_ascii": True}, {"indent": "   "}, {"indent": 0},
+]  # fmt: skip
+
+
+def _json_value(rng: random.Random, depth: int) -> Any:
+    pick = rng.random()
+    if depth < 4 and pick < 0.3:
+        return _json_mapping(rng, depth)
+    if depth < 4 and pick < 0.45:
+        return [_json_value(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    if pick < 0.6:
+        return f"@@{rng.choice(_JSON_NUMBERS)}@@"  # written as the number's text (see _dumps)
+    if pick < 0.7:
+        return rng.choice([True, False, None])
+    return rng.choice([*_PLAINS, "", "a\\b", 'say "hi"', "tab\there", "line\nbreak", "\u2028", "日本 é"])
+
+
+def _json_mapping(rng: random.Random, depth: int) -> dict[str, Any]:
+    keys = rng.sample(_JSON_KEYS[:12], rng.randint(0, 4))
+    if rng.random() < 0.05:
+        keys.append(rng.choice(_JSON_KEYS))
+    return {key: _json_value(rng, depth + 1) for key in keys}
+
+
+def _json_stream(rng: random.Random) -> str:
+    out: list[str] = []
+    for d in range(rng.randint(1, 3)):
+        if d or rng.random() < 0.5:
+            out.append("---")
+        if rng.random() < 0.1:
+            out.append("")
+        document: Any = {"apiVersion": "v1", "kind": "ConfigMap"} if rng.random() < 0.9 else []
+        if isinstance(document, dict):
+            document.update(_json_mapping(rng, 0))
+            if rng.random() < 0.3:
+                document["metadata"] = {"name": rng.choice(_PLAINS), "labels": _json_mapping(rng, 2)}
+        out.append(_dumps(document, rng.choice(_JSON_LAYOUTS)))
+    return "\n".join(out) + ("\n" if rng.random() < 0.9 else "")
+
+
+def _dumps(value: Any, layout: dict[str, Any]) -> str:
+    import json
+    import re
+
+    text = json.dumps(value, ensure_ascii=layout.get("ensure_ascii", False),
+                      **{k: v for k, v in layout.items() if k != "ensure_ascii"})  # fmt: skip
+    return re.sub(r'"@@([^@"]*)@@"', r"\1", text)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_json_documents_and_their_mutants_read_as_libyaml_reads_them(seed: int) -> None:
+    rng = random.Random(1000 + seed)
+    read = mutants_read = 0
+    for _ in range(300):
+        text = _json_stream(rng)
+        read += _same_as_libyaml(text)
+        for _ in range(5):
+            mutants_read += _same_as_libyaml(_mutant(rng, text))
+    assert read > 100 and mutants_read > 150  # the generator mostly stays inside what it reads
+
+
+def test_json_documents_are_read_by_the_json_path_with_their_lines() -> None:
+    text = '---\n{\n "apiVersion": "v1",\n "n": [1, 1.5, 1e3, -0, true, null]\n}\n---\n\n---\n\n  {"a": {}}\n'
+    assert (
+        blockyaml._json_documents(text)
+        == _libyaml(text)
+        == [
+            ({"apiVersion": "v1", "n": [1, 1.5, 1000.0, 0, True, None]}, 2),
+            ({"a": {}}, 10),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": "b\\"c"}\n',  # an escape
+        '{"a"\n: 1}\n',  # a key on another line than its colon
+        '{"' + "k" * 1001 + '": 1}\n',  # a key longer than libyaml takes
+        '{"a": 1, "a": 2}\n',  # a duplicate key
+        '{"<<": {"a": 1}}\n',  # a merge key
+        '{"a": NaN}\n',  # not JSON, not YAML's
+        '{"a": 1}\n{"b": 2}\n',  # two documents without a separator
+        "--- {}\n",  # content on the separator's line
+        '{"a": 1} # a comment\n',
+        "{" * 201 + "}" * 201 + "\n",  # nests past what blockyaml takes
+    ],
+)
+def test_the_json_path_gives_up_on_what_it_does_not_read(text: str) -> None:
+    assert blockyaml.load(text) is None
+
+
 def test_every_yaml_file_of_the_repository_reads_as_libyaml_reads_it() -> None:
     files = [p for p in (ROOT / "tests").rglob("*.y*ml") if p.is_file()]
     files += [p for p in (ROOT / "examples").rglob("*.y*ml") if p.is_file()]
