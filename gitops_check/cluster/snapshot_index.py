@@ -134,7 +134,12 @@ def read_index(index: Any, data: bytes, at: int) -> tuple[list[Entry], int] | No
     try:
         for i, fields in enumerate(keys):
             start, stop, number = spans[2 * i], spans[2 * i + 1], owner[i]
-            if start != expected or type(stop) is not int or not start < stop <= length - 1:
+            if (
+                type(start) is not int
+                or start != expected
+                or type(stop) is not int
+                or not start < stop <= length - 1
+            ):
                 return None
             if data[at + start] != open_brace or data[at + stop - 1] != close_brace:
                 return None

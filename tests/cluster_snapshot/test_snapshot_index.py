@@ -153,6 +153,8 @@ MALFORMED: dict[str, Callable[[dict[str, Any], bytearray], None]] = {
     "one key too few": lambda index, array: index["keys"].pop(),
     "a length that is not the array's": lambda index, array: index.update(bytes=index["bytes"] - 1),
     "spans as strings": lambda index, array: index["spans"].__setitem__(0, str(index["spans"][0])),
+    "a span start as a float": lambda index, array: index["spans"].__setitem__(0, float(index["spans"][0])),
+    "a span end as a float": lambda index, array: index["spans"].__setitem__(1, float(index["spans"][1])),
     "no spans": lambda index, array: index.pop("spans"),
     "nothing but a format that is a list": lambda index, array: index.clear() or index.update(format=[1]),
 }  # fmt: skip
